@@ -1,0 +1,79 @@
+//! # spikesim
+//!
+//! A research simulator for spiking neural networks, after "Foundations of
+//! Spiking Neural Networks". Neurons, encoders, layers and synapse groups are
+//! `bevy_ecs` entities; one schedule of systems advances them one time step
+//! at a time; spikes and state traces stream to one HDF5 file per run.
+//!
+//! ## The model (step `n`, time `t = n·dt`, ms)
+//!
+//! - **Encoders** ([`encoder`]): intensity `x ∈ [0, 1]` per neuron, one
+//!   Bernoulli trial per step with `p = min(1, gain·x)` (`bernoulli`) or
+//!   `p = x·max_rate_hz·dt/1000` (`poisson`). Images are held for
+//!   `steps_per_image` steps, then `rest_steps` of silence ([`protocol`]).
+//! - **Synaptic input** ([`synapse`]): `I_i(n) = Σ_p Σ_{j spiked at n−d_p} W_p[j, i]`,
+//!   event-driven (only spikes cost work), delays `d_p ≥ 1` step.
+//! - **Current** ([`neuron`]): `J = I` (`instantaneous`) or
+//!   `J(n) = J(n−1) + dt/τ_j·(−k_j J(n−1) + I(n))` (`continuous`).
+//! - **Voltage**: `V(n) = V(n−1) + dt/τ_v·(−k_v (V(n−1) − v_rest) + r J(n))`.
+//! - **Spike and reset**: `s = [V ≥ σ + θ_i]`, then `V = v_reset`, held
+//!   there for `t_ref`.
+//! - **Thresholds** ([`threshold`]): global `σ ← max(σ_min, σ + η(Σ s − target))`,
+//!   individual `θ_i ← θ_i(1 − dt/τ_θ) + β s_i`, either, both or neither.
+//!
+//! ## The ECS
+//!
+//! Neuron entities carry [`neuron::Voltage`], [`neuron::Current`],
+//! [`threshold::Threshold`], [`neuron::Refractory`], [`layer::Spiked`] and
+//! [`layer::InLayer`]; encoder entities carry [`encoder::Intensity`] and
+//! their own random stream. Layer entities hold parameters, the shared
+//! threshold, the double-buffered spike lists and the input ring buffer;
+//! projection entities hold the weights. The order of a step lives in
+//! [`schedule`]: `Encode → Deliver → Integrate → Fire → Adapt → Record`.
+//!
+//! Results are a function of the config and seed only: random streams are
+//! keyed by (seed, layer, neuron), and every floating-point sum has a fixed
+//! order, so 1 and N threads give identical output.
+//!
+//! ## Departures from DESIGN.md
+//!
+//! - Per-neuron systems iterate serially below [`schedule::PARALLEL_MIN`]
+//!   neurons and in parallel above; delivery is serial for now.
+//! - The `Learn` set is not in the schedule yet (no plasticity yet).
+//! - A LIF layer's state is dimensioned as mV, nA and MΩ; the seed's
+//!   dimensionless values are used as they are.
+//!
+//! The binary is `spikesim` (`run`, `validate`, `inspect`); the config
+//! format is documented in [`config`], the output layout in [`record`].
+
+pub mod config;
+pub mod data;
+pub mod encoder;
+pub mod layer;
+pub mod network;
+pub mod neuron;
+pub mod protocol;
+pub mod record;
+pub mod rng;
+pub mod schedule;
+pub mod sim;
+pub mod synapse;
+pub mod threshold;
+
+pub use config::{Config, ConfigError};
+pub use sim::Simulation;
+
+/// Any error of a run. All of them are the user's to fix (a config, a
+/// dataset, an output path) except a writer failure during the run.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Invalid configuration.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Missing or malformed dataset.
+    #[error(transparent)]
+    Data(#[from] data::DataError),
+    /// Output file could not be created or written.
+    #[error(transparent)]
+    Record(#[from] record::writer::RecordError),
+}

@@ -1,0 +1,94 @@
+//! Presenting samples: images are "stretched in time", each held on the
+//! stimulus encoder layer for `steps_per_image` steps, then `rest_steps` of
+//! silence. Image `k` (0-based, wrapping around the set) starts at step
+//! `k · (steps_per_image + rest_steps)`.
+
+use bevy_ecs::prelude::*;
+
+use crate::config::{DatasetKind, StimulusConfig};
+use crate::data::{self, DataError, ImageSet};
+use crate::encoder::Intensity;
+use crate::layer::{InLayer, Layer};
+use crate::neuron::{Current, LifParams, Refractory, Voltage};
+use crate::schedule::Clock;
+use crate::synapse::InputRing;
+
+/// The images and their schedule. Read by `present`.
+#[derive(Resource, Debug)]
+pub struct Stimulus {
+    /// The image set (pixels 0..=255).
+    pub images: ImageSet,
+    /// The encoder layer entity that receives them.
+    pub layer: Entity,
+    /// Pixel value that maps to intensity 1: the set's largest pixel (255 for
+    /// MNIST, 16 for digits8x8).
+    pub max_pixel: f32,
+    /// Images shown (the first `count` of the set).
+    pub count: usize,
+    /// Steps each image is held.
+    pub steps_per_image: u64,
+    /// Silent steps after each image.
+    pub rest_steps: u64,
+    /// Reset LIF state when a new image starts.
+    pub reset_between: bool,
+}
+
+/// Loads the images a stimulus config names. Returns the set and, when
+/// `dataset = "auto"` fell back to the synthetic digits, a note saying so.
+pub fn load_images(c: &StimulusConfig, seed: u64) -> Result<(ImageSet, Option<String>), DataError> {
+    let synthetic = || data::synthetic_digits(c.images, seed);
+    let set = match c.dataset {
+        DatasetKind::Synthetic => (synthetic(), None),
+        DatasetKind::Idx => (data::load_split(&c.path, &c.split)?, None),
+        DatasetKind::Auto => match data::load_split(&c.path, &c.split) {
+            Ok(set) => (set, None),
+            Err(DataError::NotFound { .. }) => (
+                synthetic(),
+                Some(format!(
+                    "note: no IDX dataset at {} (run datasets/fetch-mnist.sh for MNIST); using the built-in synthetic digits",
+                    c.path.display()
+                )),
+            ),
+            Err(e) => return Err(e),
+        },
+    };
+    Ok(set)
+}
+
+/// Sets the stimulus layer's intensities when an image starts or its rest
+/// begins, and resets LIF state between images if asked.
+#[allow(clippy::too_many_arguments)]
+pub fn present(
+    clock: Res<Clock>,
+    stimulus: Option<Res<Stimulus>>,
+    layers: Query<&Layer>,
+    params: Query<&LifParams>,
+    mut encoders: Query<&mut Intensity>,
+    mut neurons: Query<(&InLayer, &mut Voltage, &mut Current, &mut Refractory)>,
+    mut rings: Query<&mut InputRing>,
+) {
+    let Some(s) = stimulus else { return };
+    let period = s.steps_per_image + s.rest_steps;
+    let (k, phase) = (clock.step / period, clock.step % period);
+    let members = &layers.get(s.layer).expect("stimulus layer").members;
+    if phase == 0 {
+        let image = s.images.image(k as usize % s.count);
+        for (&e, &px) in members.iter().zip(image) {
+            encoders.get_mut(e).expect("encoder").0 = px as f32 / s.max_pixel;
+        }
+        if s.reset_between && clock.step > 0 {
+            for (at, mut v, mut j, mut r) in &mut neurons {
+                v.0 = params.get(at.layer).expect("LIF layer").v_rest;
+                j.0 = 0.0;
+                *r = Refractory::default();
+            }
+            for mut ring in &mut rings {
+                ring.clear();
+            }
+        }
+    } else if phase == s.steps_per_image {
+        for &e in members {
+            encoders.get_mut(e).expect("encoder").0 = 0.0;
+        }
+    }
+}

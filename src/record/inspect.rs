@@ -1,0 +1,495 @@
+//! The read side: a summary of a finished (or interrupted) output file, for
+//! `spikesim inspect FILE`.
+//!
+//! Call it only when no [`Writer`](super::writer::Writer) of this process is
+//! running: HDF5 calls are serialised process-wide, and a file still being
+//! written may not be readable yet.
+
+use std::fmt;
+use std::path::Path;
+
+use hdf5::types::{TypeDescriptor, VarLenAscii, VarLenUnicode};
+use hdf5::{Attribute, File, Group, IndexType, IterationOrder, Location, MinorErrorCode};
+
+use crate::record::schema;
+use crate::record::writer::RecordError;
+
+/// What `spikesim inspect` prints.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Summary {
+    /// Root attributes rendered as text, `config_toml` excluded: the ones of
+    /// [`schema::ROOT_ATTR_ORDER`] in that order, then any others by name.
+    pub attrs: Vec<(String, String)>,
+    /// `steps · dt_ms`.
+    pub duration_ms: f64,
+    /// One entry per spike layer, in the order of the run's configuration.
+    pub layers: Vec<LayerSummary>,
+    /// One entry per recorded trace, in the order of the run's configuration.
+    pub traces: Vec<TraceSummary>,
+}
+
+/// Spike counts of one layer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LayerSummary {
+    pub name: String,
+    /// Neurons in the layer (the group's `n_nodes` attribute).
+    pub n_nodes: u64,
+    pub n_spikes: u64,
+    /// `n_spikes / (n_nodes · duration_s)`; 0 when the layer is empty or the
+    /// run has no duration.
+    pub mean_rate_hz: f64,
+}
+
+/// Shape of one recorded trace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceSummary {
+    pub layer: String,
+    pub var: String,
+    /// Recorded neurons (columns of `data`).
+    pub n_recorded: u64,
+    /// Frames (rows of `data`).
+    pub n_frames: u64,
+    pub units: String,
+}
+
+/// Reads the summary of the spikesim output file at `path`.
+///
+/// Fails with a one-line error for a missing file ([`RecordError::NotFound`]),
+/// a file that is not HDF5 ([`RecordError::NotHdf5`]), an HDF5 file without a
+/// `schema_version` root attribute ([`RecordError::NotSpikesim`]), another
+/// schema version ([`RecordError::UnsupportedSchema`]) or a spikesim file
+/// missing part of the layout ([`RecordError::Read`]).
+pub fn summarize(path: &Path) -> Result<Summary, RecordError> {
+    let read_error = |reason: String| RecordError::Read {
+        path: path.to_owned(),
+        reason,
+    };
+    match std::fs::metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(RecordError::NotFound {
+                path: path.to_owned(),
+            });
+        }
+        Err(e) => return Err(read_error(e.to_string())),
+        Ok(meta) if meta.is_dir() => return Err(read_error("it is a directory".to_owned())),
+        Ok(_) => {}
+    }
+    let file = File::open(path).map_err(|e| {
+        if e.contains_minor(MinorErrorCode::NotHdf5) {
+            RecordError::NotHdf5 {
+                path: path.to_owned(),
+            }
+        } else {
+            read_error(e.to_string())
+        }
+    })?;
+
+    let Ok(version_attr) = file.attr(schema::ATTR_SCHEMA_VERSION) else {
+        return Err(RecordError::NotSpikesim {
+            path: path.to_owned(),
+        });
+    };
+    let version = render_attr(&version_attr)
+        .map_err(|e| read_error(format!("attribute {}: {e}", schema::ATTR_SCHEMA_VERSION)))?;
+    if version != schema::SCHEMA_VERSION {
+        return Err(RecordError::UnsupportedSchema {
+            path: path.to_owned(),
+            found: version,
+        });
+    }
+
+    read_summary(&file).map_err(read_error)
+}
+
+/// Everything after the checks of `summarize`; errors are reasons.
+fn read_summary(file: &File) -> Result<Summary, String> {
+    let attrs = root_attrs(file)?;
+    let dt_ms: f64 = scalar(file, schema::ATTR_DT_MS)?;
+    let steps: u64 = scalar(file, schema::ATTR_STEPS)?;
+    let duration_ms = steps as f64 * dt_ms;
+    let duration_s = duration_ms / 1000.0;
+
+    let spikes = open_group(file, schema::SPIKES_GROUP)?;
+    let mut layers = Vec::new();
+    for name in members(&spikes)? {
+        let group = open_group(&spikes, &name)?;
+        let n_nodes: u64 = scalar(&group, schema::ATTR_N_NODES)?;
+        let node_ids = group
+            .dataset(schema::DS_NODE_IDS)
+            .map_err(|e| format!("{}/{}: {e}", group.name(), schema::DS_NODE_IDS))?;
+        let n_spikes = node_ids.size() as u64;
+        let mean_rate_hz = if n_nodes == 0 || duration_s <= 0.0 {
+            0.0
+        } else {
+            n_spikes as f64 / (n_nodes as f64 * duration_s)
+        };
+        layers.push(LayerSummary {
+            name,
+            n_nodes,
+            n_spikes,
+            mean_rate_hz,
+        });
+    }
+
+    let report = open_group(file, schema::REPORT_GROUP)?;
+    let mut traces = Vec::new();
+    for layer in members(&report)? {
+        let layer_group = open_group(&report, &layer)?;
+        for var in members(&layer_group)? {
+            let group = open_group(&layer_group, &var)?;
+            let data = group
+                .dataset(schema::DS_DATA)
+                .map_err(|e| format!("{}/{}: {e}", group.name(), schema::DS_DATA))?;
+            let shape = data.shape();
+            let [n_frames, n_recorded] = shape[..] else {
+                return Err(format!(
+                    "{} has shape {shape:?}, expected 2 dimensions",
+                    data.name()
+                ));
+            };
+            let units = data
+                .attr(schema::ATTR_UNITS)
+                .and_then(|a| render_attr(&a))
+                .map_err(|e| format!("{}: attribute {}: {e}", data.name(), schema::ATTR_UNITS))?;
+            traces.push(TraceSummary {
+                layer: layer.clone(),
+                var,
+                n_recorded: n_recorded as u64,
+                n_frames: n_frames as u64,
+                units,
+            });
+        }
+    }
+
+    Ok(Summary {
+        attrs,
+        duration_ms,
+        layers,
+        traces,
+    })
+}
+
+/// Root attributes as text: the known ones in schema order, then the rest by name.
+fn root_attrs(file: &File) -> Result<Vec<(String, String)>, String> {
+    let names = file
+        .attr_names()
+        .map_err(|e| format!("root attributes: {e}"))?;
+    let known = schema::ROOT_ATTR_ORDER
+        .iter()
+        .copied()
+        .filter(|n| names.iter().any(|m| m == n));
+    let mut others: Vec<&str> = names
+        .iter()
+        .map(String::as_str)
+        .filter(|n| *n != schema::ATTR_CONFIG_TOML && !schema::ROOT_ATTR_ORDER.contains(n))
+        .collect();
+    others.sort_unstable();
+    known
+        .chain(others)
+        .map(|name| {
+            let attr = file
+                .attr(name)
+                .map_err(|e| format!("attribute {name}: {e}"))?;
+            let mut value = render_attr(&attr).map_err(|e| format!("attribute {name}: {e}"))?;
+            if name == schema::ATTR_COMPLETE {
+                value = match value.as_str() {
+                    "1" => "yes".to_owned(),
+                    "0" => "no (interrupted, or still being written)".to_owned(),
+                    _ => value,
+                };
+            }
+            Ok((name.to_owned(), value))
+        })
+        .collect()
+}
+
+/// A scalar attribute as text, whatever its numeric or string type.
+fn render_attr(attr: &Attribute) -> hdf5::Result<String> {
+    if !attr.is_scalar() {
+        return Ok(format!("<array of shape {:?}>", attr.shape()));
+    }
+    Ok(match attr.dtype()?.to_descriptor()? {
+        TypeDescriptor::Unsigned(_) => attr.read_scalar::<u64>()?.to_string(),
+        TypeDescriptor::Integer(_) => attr.read_scalar::<i64>()?.to_string(),
+        TypeDescriptor::Float(_) => attr.read_scalar::<f64>()?.to_string(),
+        TypeDescriptor::Boolean => attr.read_scalar::<bool>()?.to_string(),
+        TypeDescriptor::VarLenUnicode => attr.read_scalar::<VarLenUnicode>()?.as_str().to_owned(),
+        TypeDescriptor::VarLenAscii => attr.read_scalar::<VarLenAscii>()?.as_str().to_owned(),
+        other => format!("<{other}>"),
+    })
+}
+
+fn scalar<T: hdf5::H5Type>(loc: &Location, name: &str) -> Result<T, String> {
+    loc.attr(name)
+        .and_then(|a| a.read_scalar::<T>())
+        .map_err(|e| format!("attribute {name} of {}: {e}", loc.name()))
+}
+
+fn open_group(parent: &Group, name: &str) -> Result<Group, String> {
+    parent.group(name).map_err(|_| {
+        let parent = parent.name();
+        let sep = if parent.ends_with('/') { "" } else { "/" };
+        format!("missing group {parent}{sep}{name}")
+    })
+}
+
+/// Member names in creation order where the group tracks it (spikesim's
+/// groups do), by name otherwise.
+fn members(group: &Group) -> Result<Vec<String>, String> {
+    group
+        .member_names_by(IndexType::CreationOrder, IterationOrder::Increasing)
+        .or_else(|_| group.member_names())
+        .map_err(|e| format!("listing {}: {e}", group.name()))
+}
+
+/// `x` with at most 6 decimals and no trailing zeros: 1.7000000000000002 -> "1.7".
+fn short_float(x: f64) -> String {
+    let s = format!("{x:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".to_owned()
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Writes an indented table; `right[i]` right-aligns column `i` (numbers).
+fn write_table(
+    f: &mut fmt::Formatter<'_>,
+    headers: &[&str],
+    right: &[bool],
+    rows: &[Vec<String>],
+) -> fmt::Result {
+    let widths: Vec<usize> = (0..headers.len())
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].chars().count())
+                .chain([headers[c].len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let header_row: Vec<String> = headers.iter().map(|h| (*h).to_owned()).collect();
+    for row in std::iter::once(&header_row).chain(rows) {
+        let mut line = String::from(" ");
+        for (c, cell) in row.iter().enumerate() {
+            let w = widths[c];
+            if right[c] {
+                line.push_str(&format!(" {cell:>w$}"));
+            } else {
+                line.push_str(&format!(" {cell:<w$}"));
+            }
+            line.push(' ');
+        }
+        writeln!(f, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+impl fmt::Display for Summary {
+    /// A readable multi-line text: header attributes, the duration, a table of
+    /// spike layers (name, neurons, spikes, mean rate in Hz), then the traces.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let duration = ("duration_ms".to_owned(), short_float(self.duration_ms));
+        let lines: Vec<&(String, String)> = self.attrs.iter().chain([&duration]).collect();
+        let key_width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (key, value) in lines {
+            writeln!(f, "{key:<key_width$}  {value}")?;
+        }
+
+        writeln!(f)?;
+        if self.layers.is_empty() {
+            writeln!(f, "spikes: no layers recorded")?;
+        } else {
+            writeln!(f, "spikes ({} layers)", self.layers.len())?;
+            let rows: Vec<Vec<String>> = self
+                .layers
+                .iter()
+                .map(|l| {
+                    vec![
+                        l.name.clone(),
+                        l.n_nodes.to_string(),
+                        l.n_spikes.to_string(),
+                        format!("{:.2}", l.mean_rate_hz),
+                    ]
+                })
+                .collect();
+            let headers = ["layer", "neurons", "spikes", "mean rate (Hz)"];
+            write_table(f, &headers, &[false, true, true, true], &rows)?;
+        }
+
+        writeln!(f)?;
+        if self.traces.is_empty() {
+            writeln!(f, "traces: none recorded")?;
+        } else {
+            writeln!(f, "traces ({})", self.traces.len())?;
+            let rows: Vec<Vec<String>> = self
+                .traces
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.layer.clone(),
+                        t.var.clone(),
+                        t.n_recorded.to_string(),
+                        t.n_frames.to_string(),
+                        t.units.clone(),
+                    ]
+                })
+                .collect();
+            let headers = ["layer", "variable", "neurons", "frames", "units"];
+            write_table(f, &headers, &[false, false, true, true, false], &rows)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::writer::tests::{TempPath, write_sample};
+
+    #[test]
+    fn summary_of_the_sample_file() {
+        // The sample (see `write_sample`): dt 0.1 ms, 17 steps simulated, so
+        // duration = 17 * 0.1 = 1.7 ms = 0.0017 s. `input`: 4 neurons, 6 spikes,
+        // rate 6 / (4 * 0.0017) = 882.35 Hz. `exc`: 3 neurons, 0 spikes, 0 Hz.
+        // Trace input/voltage: 2 neurons, 5 frames, mV.
+        let tmp = TempPath::new("summary");
+        write_sample(&tmp.0);
+        let summary = summarize(&tmp.0).unwrap();
+
+        let duration_ms = 17.0 * 0.1;
+        assert_eq!(summary.duration_ms, duration_ms);
+        let keys: Vec<&str> = summary.attrs.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, schema::ROOT_ATTR_ORDER.to_vec());
+        let attr = |k: &str| {
+            summary
+                .attrs
+                .iter()
+                .find(|(n, _)| n == k)
+                .unwrap()
+                .1
+                .clone()
+        };
+        assert_eq!(attr("steps"), "17");
+        assert_eq!(attr("dt_ms"), "0.1");
+        assert_eq!(attr("seed"), 0xDEAD_BEEF_1234u64.to_string());
+        assert_eq!(attr("complete"), "yes");
+        assert_eq!(attr("schema_version"), "1");
+
+        assert_eq!(summary.layers.len(), 2);
+        let input = &summary.layers[0];
+        assert_eq!(
+            (input.name.as_str(), input.n_nodes, input.n_spikes),
+            ("input", 4, 6)
+        );
+        let expected_rate = 6.0 / (4.0 * 0.0017);
+        assert!((input.mean_rate_hz - expected_rate).abs() < 1e-9 * expected_rate);
+        let exc = &summary.layers[1];
+        assert_eq!(
+            (exc.name.as_str(), exc.n_nodes, exc.n_spikes),
+            ("exc", 3, 0)
+        );
+        assert_eq!(exc.mean_rate_hz, 0.0);
+
+        assert_eq!(
+            summary.traces,
+            vec![TraceSummary {
+                layer: "input".to_owned(),
+                var: "voltage".to_owned(),
+                n_recorded: 2,
+                n_frames: 5,
+                units: "mV".to_owned(),
+            }]
+        );
+
+        let text = summary.to_string();
+        assert!(!text.contains("config_toml"), "{text}");
+        assert!(text.contains("duration_ms       1.7\n"), "{text}");
+        assert!(
+            text.contains("  layer  neurons  spikes  mean rate (Hz)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  input        4       6          882.35\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  exc          3       0            0.00\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  input  voltage         2       5  mV\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unreadable_files_give_one_line_errors() {
+        let missing = TempPath::new("missing");
+        let err = summarize(&missing.0).unwrap_err();
+        assert!(matches!(err, RecordError::NotFound { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains(&missing.0.display().to_string()),
+            "{err}"
+        );
+
+        let text = TempPath::new("text");
+        std::fs::write(&text.0, "this is not HDF5\n").unwrap();
+        let err = summarize(&text.0).unwrap_err();
+        assert!(matches!(err, RecordError::NotHdf5 { .. }), "{err:?}");
+        assert!(err.to_string().ends_with("not an HDF5 file"), "{err}");
+
+        let empty = TempPath::new("empty");
+        std::fs::write(&empty.0, "").unwrap();
+        let err = summarize(&empty.0).unwrap_err();
+        assert!(matches!(err, RecordError::NotHdf5 { .. }), "{err:?}");
+
+        // A valid HDF5 file, but not ours: no schema_version.
+        let foreign = TempPath::new("foreign");
+        File::create(&foreign.0)
+            .unwrap()
+            .new_attr::<u64>()
+            .shape(())
+            .create("x")
+            .unwrap();
+        let err = summarize(&foreign.0).unwrap_err();
+        assert!(matches!(err, RecordError::NotSpikesim { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("not a spikesim output file"),
+            "{err}"
+        );
+
+        // Ours, from the future.
+        let future = TempPath::new("future");
+        {
+            let file = File::create(&future.0).unwrap();
+            let v: VarLenUnicode = "2".parse().unwrap();
+            let attr = file
+                .new_attr::<VarLenUnicode>()
+                .shape(())
+                .create("schema_version");
+            attr.unwrap().write_scalar(&v).unwrap();
+        }
+        let err = summarize(&future.0).unwrap_err();
+        assert!(
+            matches!(err, RecordError::UnsupportedSchema { .. }),
+            "{err:?}"
+        );
+
+        for err in [
+            summarize(&missing.0),
+            summarize(&text.0),
+            summarize(&foreign.0),
+        ] {
+            assert!(!err.unwrap_err().to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn short_float_trims() {
+        assert_eq!(short_float(17.0 * 0.1), "1.7");
+        assert_eq!(short_float(200.0), "200");
+        assert_eq!(short_float(0.0), "0");
+    }
+}

@@ -1,0 +1,13 @@
+//! Recording: what is collected each step ([`collect`]), the HDF5 writer
+//! thread ([`writer`]), the file layout ([`schema`]), and reading a run's
+//! file back for a summary ([`inspect`]).
+//!
+//! One HDF5 file per run (DESIGN §3): spikes in the SONATA spike layout under
+//! `/spikes/<layer>/{timestamps, node_ids}`, traces in the SONATA report
+//! layout under `/report/<layer>/<var>/{data, mapping/...}`, and the run's
+//! seed, dt, steps, threads and full resolved config as root attributes.
+
+pub mod collect;
+pub mod inspect;
+pub mod schema;
+pub mod writer;

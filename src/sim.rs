@@ -1,0 +1,171 @@
+//! A simulation: the world, its schedule, and the loop that runs it and
+//! streams the recorder's blocks to the writer.
+
+use bevy_ecs::prelude::*;
+use bevy_tasks::{ComputeTaskPool, TaskPoolBuilder};
+use indicatif::ProgressBar;
+
+use crate::config::Config;
+use crate::data::ImageSet;
+use crate::layer::{Layer, LayerSpikes};
+use crate::neuron::{Current, Voltage};
+use crate::record::collect::Recorder;
+use crate::record::writer::{Block, RecordError, SpikeLayer, TraceSpec, Writer};
+use crate::schedule::{self, Clock};
+use crate::synapse::DeliveryStats;
+use crate::threshold::{LayerThreshold, Threshold};
+use crate::{Error, network};
+
+/// Starts the process-wide compute pool with `requested` threads (0 = all
+/// cores) and returns the number it runs with. The pool can be started only
+/// once per process; later calls return the first call's count.
+pub fn init_threads(requested: usize) -> usize {
+    let n = if requested == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        requested
+    };
+    ComputeTaskPool::get_or_init(|| TaskPoolBuilder::new().num_threads(n).build()).thread_num()
+}
+
+/// A network ready to step.
+pub struct Simulation {
+    world: World,
+    schedule: Schedule,
+    steps: u64,
+}
+
+impl Simulation {
+    /// Builds the network of a validated config. `images` are required when
+    /// the config has a stimulus (see [`crate::protocol::load_images`]).
+    pub fn new(config: &Config, images: Option<ImageSet>) -> Result<Self, Error> {
+        init_threads(config.simulation.threads);
+        Ok(Self {
+            world: network::build(config, images)?,
+            schedule: schedule::build(),
+            steps: config.steps(),
+        })
+    }
+
+    /// Steps the run is configured for.
+    pub fn total_steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Steps done so far.
+    pub fn steps_done(&self) -> u64 {
+        self.world.resource::<Clock>().step
+    }
+
+    /// Advances one step.
+    pub fn step(&mut self) {
+        self.schedule.run(&mut self.world);
+        self.world.resource_mut::<Clock>().step += 1;
+    }
+
+    /// Runs the remaining steps, sending blocks to `writer` as they are sealed.
+    pub fn run(&mut self, writer: &Writer, progress: &ProgressBar) -> Result<(), RecordError> {
+        while self.steps_done() < self.steps {
+            self.step();
+            for b in self.take_blocks() {
+                writer.send(b)?;
+            }
+            if self.steps_done() % 64 == 0 {
+                progress.set_position(self.steps_done());
+            }
+        }
+        self.world.resource_mut::<Recorder>().seal();
+        for b in self.take_blocks() {
+            writer.send(b)?;
+        }
+        progress.set_position(self.steps_done());
+        Ok(())
+    }
+
+    /// Blocks sealed by the recorder and not yet taken.
+    pub fn take_blocks(&mut self) -> Vec<Block> {
+        self.world.resource_mut::<Recorder>().take_ready()
+    }
+
+    /// Seals whatever the recorder holds, so that `take_blocks` returns it.
+    pub fn seal(&mut self) {
+        self.world.resource_mut::<Recorder>().seal();
+    }
+
+    /// The layers whose spikes are recorded, in the writer's order.
+    pub fn spike_layers(&mut self) -> Vec<SpikeLayer> {
+        let mut q = self.world.query::<&Layer>();
+        let mut layers: Vec<&Layer> = q.iter(&self.world).collect();
+        layers.sort_by_key(|l| l.index);
+        layers
+            .into_iter()
+            .map(|l| SpikeLayer {
+                name: l.name.clone(),
+                n_nodes: l.members.len() as u64,
+            })
+            .collect()
+    }
+
+    /// The recorded traces, in the writer's order.
+    pub fn trace_specs(&self) -> Vec<TraceSpec> {
+        self.world
+            .resource::<Recorder>()
+            .traces
+            .iter()
+            .map(|t| t.spec.clone())
+            .collect()
+    }
+
+    /// Synaptic events delivered so far (spikes × fan-out).
+    pub fn synapse_events(&self) -> u64 {
+        self.world.resource::<DeliveryStats>().synapse_events
+    }
+
+    fn layer(&mut self, name: &str) -> Entity {
+        let mut q = self.world.query::<(Entity, &Layer)>();
+        q.iter(&self.world)
+            .find(|(_, l)| l.name == name)
+            .map(|(e, _)| e)
+            .unwrap_or_else(|| panic!("no layer '{name}'"))
+    }
+
+    fn per_neuron(&mut self, name: &str, f: impl Fn(EntityRef) -> f32) -> Vec<f32> {
+        let layer = self.layer(name);
+        let members = &self.world.get::<Layer>(layer).expect("layer").members;
+        members.iter().map(|&e| f(self.world.entity(e))).collect()
+    }
+
+    /// Indices of the neurons of `layer` that spiked at the last step.
+    pub fn spikes(&mut self, layer: &str) -> Vec<u32> {
+        let e = self.layer(layer);
+        self.world
+            .get::<LayerSpikes>(e)
+            .expect("layer")
+            .current
+            .clone()
+    }
+
+    /// Voltages of a LIF layer after the last step.
+    pub fn voltages(&mut self, layer: &str) -> Vec<f32> {
+        self.per_neuron(layer, |e| e.get::<Voltage>().expect("LIF neuron").0)
+    }
+
+    /// Currents of a LIF layer after the last step.
+    pub fn currents(&mut self, layer: &str) -> Vec<f32> {
+        self.per_neuron(layer, |e| e.get::<Current>().expect("LIF neuron").0)
+    }
+
+    /// Individual threshold offsets θ_i of a LIF layer.
+    pub fn thetas(&mut self, layer: &str) -> Vec<f32> {
+        self.per_neuron(layer, |e| e.get::<Threshold>().expect("LIF neuron").theta)
+    }
+
+    /// The shared threshold σ of a LIF layer.
+    pub fn sigma(&mut self, layer: &str) -> f32 {
+        let e = self.layer(layer);
+        self.world
+            .get::<LayerThreshold>(e)
+            .expect("LIF layer")
+            .sigma
+    }
+}

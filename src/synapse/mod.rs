@@ -1,0 +1,111 @@
+//! Projections (synapse groups) and event-driven delivery (DESIGN §1, step 1).
+//!
+//! `I_i(n) = Σ_p Σ_{j spiked at n − d_p} W_p[j, i]`. A spike of step `n−1`
+//! is delivered at step `n`: its weight row is added into the post layer's
+//! input ring at slot `n − 1 + d_p`, so the work per step is the number of
+//! spikes times their fan-out, and a silent network costs nothing here.
+
+pub mod weights;
+
+use bevy_ecs::prelude::*;
+
+use crate::layer::LayerSpikes;
+use crate::schedule::Clock;
+pub use weights::Weights;
+
+/// A synapse group from layer `pre` to LIF layer `post`. Written once by the
+/// network builder.
+#[derive(Component, Debug, Clone)]
+pub struct Projection {
+    /// Name from the config (`[projections.<name>]`).
+    pub name: String,
+    /// Presynaptic layer entity.
+    pub pre: Entity,
+    /// Postsynaptic layer entity.
+    pub post: Entity,
+    /// Delay in steps, >= 1.
+    pub delay: u32,
+}
+
+/// A LIF layer's pending synaptic input: a ring of `max delay` slots, slot
+/// `n mod len` holding `I(n)` for every neuron. Written by `deliver` (adds),
+/// read by `integrate`, cleared by `clear_consumed_input`.
+#[derive(Component, Debug, Clone)]
+pub struct InputRing {
+    slots: Vec<Vec<f32>>,
+}
+
+impl InputRing {
+    /// A ring for `size` neurons and delays up to `max_delay` (>= 1) steps.
+    pub fn new(size: usize, max_delay: u32) -> Self {
+        Self {
+            slots: vec![vec![0.0; size]; max_delay.max(1) as usize],
+        }
+    }
+
+    /// Input arriving at step `n`.
+    #[inline]
+    pub fn slot(&self, n: u64) -> &[f32] {
+        &self.slots[(n % self.slots.len() as u64) as usize]
+    }
+
+    fn slot_mut(&mut self, n: u64) -> &mut [f32] {
+        let len = self.slots.len() as u64;
+        &mut self.slots[(n % len) as usize]
+    }
+
+    /// Drops all pending input.
+    pub fn clear(&mut self) {
+        for s in &mut self.slots {
+            s.fill(0.0);
+        }
+    }
+}
+
+/// Synaptic events (spike × target pairs) delivered since the start of the run.
+#[derive(Resource, Debug, Default, Clone, Copy)]
+pub struct DeliveryStats {
+    /// Number of weights added into input rings.
+    pub synapse_events: u64,
+}
+
+/// Start of step `n`: zero the slot consumed at step `n − 1`, so it can
+/// receive input for step `n − 1 + len`.
+pub fn clear_consumed_input(clock: Res<Clock>, mut rings: Query<&mut InputRing>) {
+    if clock.step == 0 {
+        return;
+    }
+    for mut ring in &mut rings {
+        ring.bypass_change_detection()
+            .slot_mut(clock.step - 1)
+            .fill(0.0);
+    }
+}
+
+/// Adds the weight row of every spike of step `n − 1` into slot
+/// `n − 1 + delay` of its projection's post layer. Projections are visited
+/// in creation order and spikes in ascending index, so every sum has a
+/// fixed order.
+pub fn deliver(
+    clock: Res<Clock>,
+    mut stats: ResMut<DeliveryStats>,
+    projections: Query<(&Projection, &Weights)>,
+    spikes: Query<&LayerSpikes>,
+    mut rings: Query<&mut InputRing>,
+) {
+    for (p, w) in &projections {
+        let pre = &spikes.get(p.pre).expect("pre layer").previous;
+        if pre.is_empty() {
+            continue;
+        }
+        let mut ring = rings.get_mut(p.post).expect("post layer has an input ring");
+        let slot = ring
+            .bypass_change_detection()
+            .slot_mut(clock.step + p.delay as u64 - 1);
+        let mut events = 0;
+        for &j in pre {
+            events += w.add_row(j as usize, slot);
+        }
+        stats.synapse_events += events as u64;
+    }
+}

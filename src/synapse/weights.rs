@@ -1,0 +1,248 @@
+//! Weight storage, one contiguous row per presynaptic neuron, and its
+//! construction from the connectivity rule and the weight distribution.
+
+use bevy_ecs::prelude::*;
+use rand::Rng;
+
+use crate::config::{Connectivity, WeightInit};
+use crate::rng;
+
+/// `W[j, i]` of one projection. Written once by the network builder.
+#[derive(Component, Debug, Clone, PartialEq)]
+pub enum Weights {
+    /// Every pair connected: row `j` is `w[j*n_post .. (j+1)*n_post]`.
+    Dense {
+        /// Postsynaptic layer size.
+        n_post: usize,
+        /// Row-major `n_pre × n_post`.
+        w: Vec<f32>,
+    },
+    /// Compressed sparse rows: row `j` connects to `post[row_start[j]..row_start[j+1]]`
+    /// (ascending) with weights `w[..]` at the same positions.
+    Sparse {
+        /// `n_pre + 1` offsets into `post` and `w`.
+        row_start: Vec<usize>,
+        /// Postsynaptic indices.
+        post: Vec<u32>,
+        /// Weights.
+        w: Vec<f32>,
+    },
+}
+
+impl Weights {
+    /// Builds the weights of a projection from `n_pre` to `n_post` neurons.
+    ///
+    /// Connectivity is drawn first from the `(seed, CONNECTIVITY, index)`
+    /// stream; then weights are drawn in row-major `(j, i)` order from the
+    /// `(seed, WEIGHTS, index)` stream.
+    pub fn build(
+        conn: &Connectivity,
+        init: &WeightInit,
+        n_pre: usize,
+        n_post: usize,
+        seed: u64,
+        index: u64,
+    ) -> Weights {
+        let mut crng = rng::stream(seed, rng::CONNECTIVITY, index, 0);
+        let mut wrng = rng::stream(seed, rng::WEIGHTS, index, 0);
+        let mut draw = move || match *init {
+            WeightInit::Constant { value } => value as f32,
+            WeightInit::Uniform { low, high } => (low + (high - low) * rng::unit(&mut wrng)) as f32,
+            WeightInit::Normal { mean, std } => {
+                (mean + std * rng::standard_normal(&mut wrng)) as f32
+            }
+        };
+        let rows: Vec<Vec<u32>> = match *conn {
+            Connectivity::Dense => {
+                let w = (0..n_pre * n_post).map(|_| draw()).collect();
+                return Weights::Dense { n_post, w };
+            }
+            Connectivity::OneToOne => (0..n_pre as u32).map(|j| vec![j]).collect(),
+            Connectivity::AllButSelf => (0..n_pre as u32)
+                .map(|j| (0..n_post as u32).filter(|&i| i != j).collect())
+                .collect(),
+            Connectivity::Bernoulli { p } => (0..n_pre)
+                .map(|_| {
+                    (0..n_post as u32)
+                        .filter(|_| rng::unit(&mut crng) < p)
+                        .collect()
+                })
+                .collect(),
+            Connectivity::FixedIndegree { k } => {
+                let mut rows = vec![Vec::new(); n_pre];
+                for i in 0..n_post as u32 {
+                    for j in sample_distinct(&mut crng, n_pre, k) {
+                        rows[j].push(i);
+                    }
+                }
+                rows
+            }
+        };
+        let mut row_start = Vec::with_capacity(n_pre + 1);
+        row_start.push(0);
+        let mut post = Vec::new();
+        for r in rows {
+            post.extend(r);
+            row_start.push(post.len());
+        }
+        let w = (0..post.len()).map(|_| draw()).collect();
+        Weights::Sparse { row_start, post, w }
+    }
+
+    /// Adds row `j` into `input` (indexed by postsynaptic neuron); returns
+    /// the number of weights added.
+    #[inline]
+    pub fn add_row(&self, j: usize, input: &mut [f32]) -> usize {
+        match self {
+            Weights::Dense { n_post, w } => {
+                let row = &w[j * n_post..(j + 1) * n_post];
+                for (x, &wi) in input.iter_mut().zip(row) {
+                    *x += wi;
+                }
+                *n_post
+            }
+            Weights::Sparse { row_start, post, w } => {
+                let r = row_start[j]..row_start[j + 1];
+                for (&i, &wi) in post[r.clone()].iter().zip(&w[r.clone()]) {
+                    input[i as usize] += wi;
+                }
+                r.len()
+            }
+        }
+    }
+
+    /// `W[j, i]`, or `None` where `j` does not connect to `i`.
+    pub fn get(&self, j: usize, i: usize) -> Option<f32> {
+        match self {
+            Weights::Dense { n_post, w } => Some(w[j * n_post + i]),
+            Weights::Sparse { row_start, post, w } => {
+                let r = row_start[j]..row_start[j + 1];
+                post[r.clone()]
+                    .binary_search(&(i as u32))
+                    .ok()
+                    .map(|k| w[r.start + k])
+            }
+        }
+    }
+
+    /// Number of synapses.
+    pub fn len(&self) -> usize {
+        match self {
+            Weights::Dense { w, .. } | Weights::Sparse { w, .. } => w.len(),
+        }
+    }
+
+    /// Whether the projection has no synapse.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// `k` distinct values of `0..n`, ascending (Floyd's algorithm: `k` draws).
+fn sample_distinct(rng: &mut impl Rng, n: usize, k: usize) -> Vec<usize> {
+    let mut chosen = std::collections::BTreeSet::new();
+    for m in n - k..n {
+        let t = (rng::unit(rng) * (m + 1) as f64) as usize;
+        if !chosen.insert(t.min(m)) {
+            chosen.insert(m);
+        }
+    }
+    chosen.into_iter().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn uniform() -> WeightInit {
+        WeightInit::Uniform {
+            low: 0.0,
+            high: 0.1,
+        }
+    }
+
+    #[test]
+    fn connectivity_rules_connect_the_stated_pairs() {
+        let c = WeightInit::Constant { value: 2.0 };
+        // one_to_one on 4 neurons: 4 synapses, W[j, j] = 2, W[0, 1] absent.
+        let w = Weights::build(&Connectivity::OneToOne, &c, 4, 4, 1, 0);
+        assert_eq!(w.len(), 4);
+        assert_eq!(w.get(2, 2), Some(2.0));
+        assert_eq!(w.get(0, 1), None);
+        // all_but_self on 5: 5·4 = 20 synapses, none on the diagonal.
+        let w = Weights::build(&Connectivity::AllButSelf, &c, 5, 5, 1, 0);
+        assert_eq!(w.len(), 20);
+        assert!((0..5).all(|j| w.get(j, j).is_none()));
+        // fixed_indegree k=3 from 10 into 7: 7·3 = 21 synapses, each post
+        // neuron with exactly 3 distinct inputs.
+        let w = Weights::build(&Connectivity::FixedIndegree { k: 3 }, &c, 10, 7, 1, 0);
+        assert_eq!(w.len(), 21);
+        for i in 0..7 {
+            assert_eq!((0..10).filter(|&j| w.get(j, i).is_some()).count(), 3);
+        }
+        // k = n_pre connects everything: 10·7 = 70.
+        let w = Weights::build(&Connectivity::FixedIndegree { k: 10 }, &c, 10, 7, 1, 0);
+        assert_eq!(w.len(), 70);
+    }
+
+    #[test]
+    fn bernoulli_connectivity_density() {
+        // 400 × 400 pairs at p = 0.1: mean 16000 synapses, sd sqrt(n p (1-p)) = 60;
+        // 4 sd = 240.
+        let w = Weights::build(
+            &Connectivity::Bernoulli { p: 0.1 },
+            &uniform(),
+            400,
+            400,
+            3,
+            0,
+        );
+        assert!((w.len() as f64 - 16000.0).abs() < 240.0, "{}", w.len());
+    }
+
+    #[test]
+    fn uniform_weights_stay_in_range_and_follow_seed() {
+        let a = Weights::build(&Connectivity::Dense, &uniform(), 30, 20, 5, 0);
+        assert!((0..30).all(|j| (0..20).all(|i| (0.0..0.1).contains(&a.get(j, i).unwrap()))));
+        assert_eq!(
+            a,
+            Weights::build(&Connectivity::Dense, &uniform(), 30, 20, 5, 0)
+        );
+        assert_ne!(
+            a,
+            Weights::build(&Connectivity::Dense, &uniform(), 30, 20, 6, 0)
+        );
+        assert_ne!(
+            a,
+            Weights::build(&Connectivity::Dense, &uniform(), 30, 20, 5, 1)
+        );
+    }
+
+    #[test]
+    fn add_row_adds_exactly_one_row() {
+        // Row 1 of a 2×3 constant-0.5 dense matrix adds 0.5 to each of 3 inputs.
+        let w = Weights::build(
+            &Connectivity::Dense,
+            &WeightInit::Constant { value: 0.5 },
+            2,
+            3,
+            0,
+            0,
+        );
+        let mut input = vec![1.0; 3];
+        assert_eq!(w.add_row(1, &mut input), 3);
+        assert_eq!(input, vec![1.5; 3]);
+        // Row 0 of one_to_one touches only input 0.
+        let w = Weights::build(
+            &Connectivity::OneToOne,
+            &WeightInit::Constant { value: -1.0 },
+            3,
+            3,
+            0,
+            0,
+        );
+        let mut input = vec![0.0; 3];
+        assert_eq!(w.add_row(0, &mut input), 1);
+        assert_eq!(input, vec![-1.0, 0.0, 0.0]);
+    }
+}

@@ -1,0 +1,92 @@
+//! Threshold adaptation (DESIGN §1, step 5): the effective threshold of
+//! neuron `i` is `σ + θ_i`.
+//!
+//! - global: one `σ` per layer, `σ <- max(σ_min, σ + η (Σ_i s_i(n) − target))`,
+//!   driving the layer towards `target` spikes per step;
+//! - individual: `θ_i <- θ_i (1 − dt/τ_θ) + β s_i(n)`, so neurons that fire
+//!   often fire less.
+//!
+//! Both run after `fire`, so the spikes of step `n` are judged against the
+//! thresholds of step `n−1`.
+
+use bevy_ecs::prelude::*;
+
+use crate::config::ThresholdConfig;
+use crate::layer::{InLayer, LayerSpikes, Spiked};
+use crate::neuron::LifCount;
+use crate::schedule::for_each_neuron;
+
+/// A LIF layer's shared threshold σ in mV. Written by `adapt_global`
+/// (constant without global adaptation).
+#[derive(Component, Debug, Clone, Copy)]
+pub struct LayerThreshold {
+    /// σ (mV).
+    pub sigma: f32,
+}
+
+/// A neuron's own threshold offset θ_i in mV (0 without individual
+/// adaptation). Written by `adapt_individual`.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct Threshold {
+    /// θ_i (mV).
+    pub theta: f32,
+}
+
+/// Per-layer adaptation parameters. Written once by the network builder.
+#[derive(Component, Debug, Clone, Default)]
+pub struct ThresholdParams {
+    /// `(η, target, σ_min)` when global adaptation is on.
+    pub global: Option<(f32, f32, f32)>,
+    /// `(dt/τ_θ, β)` when individual adaptation is on.
+    pub individual: Option<(f32, f32)>,
+}
+
+impl ThresholdParams {
+    /// From the layer's config at time step `dt_ms`.
+    pub fn new(c: &ThresholdConfig, dt_ms: f64) -> Self {
+        Self {
+            global: c
+                .global
+                .as_ref()
+                .map(|g| (g.eta as f32, g.target as f32, g.sigma_min as f32)),
+            individual: c
+                .individual
+                .as_ref()
+                .map(|i| ((dt_ms / i.tau_theta_ms) as f32, i.beta as f32)),
+        }
+    }
+}
+
+/// Global adaptation of each layer's σ from this step's spike count.
+pub fn adapt_global(mut layers: Query<(&ThresholdParams, &LayerSpikes, &mut LayerThreshold)>) {
+    for (p, spikes, mut sigma) in &mut layers {
+        if let Some((eta, target, sigma_min)) = p.global {
+            let count = spikes.current.len() as f32;
+            let s = &mut sigma.bypass_change_detection().sigma;
+            *s = (*s + eta * (count - target)).max(sigma_min);
+        }
+    }
+}
+
+/// Individual adaptation of every θ_i. The decay is computed as
+/// `θ − θ·dt/τ_θ` rather than `θ·(1 − dt/τ_θ)`: with τ_θ = 10^7 ms the factor
+/// `1 − 10^-7` is not representable in f32, while `10^-7` is.
+pub fn adapt_individual(
+    count: Res<LifCount>,
+    layers: Query<&ThresholdParams>,
+    mut neurons: Query<(&InLayer, &Spiked, &mut Threshold)>,
+) {
+    for_each_neuron!(neurons, count.0, |(at, s, mut th): (
+        &InLayer,
+        &Spiked,
+        Mut<Threshold>
+    )| {
+        if let Some((decay, beta)) = layers.get(at.layer).expect("layer").individual {
+            let t = &mut th.bypass_change_detection().theta;
+            *t -= *t * decay;
+            if s.0 {
+                *t += beta;
+            }
+        }
+    });
+}
