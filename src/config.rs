@@ -574,16 +574,8 @@ impl Config {
         for o in overrides {
             apply_override(&mut table, o)?;
         }
-        let config: Config =
-            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
-                let path = e.path().to_string();
-                let msg = one_line(&e.into_inner().to_string());
-                if path == "." {
-                    ConfigError(msg)
-                } else {
-                    ConfigError(format!("{path}: {msg}"))
-                }
-            })?;
+        check_layer_fields(&table)?;
+        let config: Config = deserialize_at(toml::Value::Table(table), "")?;
         config.validate()?;
         Ok(config)
     }
@@ -655,7 +647,9 @@ impl Config {
                     if let Some(s) = &l.step_current {
                         finite(&key("step_current.amplitude"), s.amplitude)?;
                         non_negative(&key("step_current.start_ms"), s.start_ms)?;
-                        if !(s.stop_ms >= s.start_ms) {
+                        if s.stop_ms.partial_cmp(&s.start_ms) == Some(std::cmp::Ordering::Less)
+                            || s.stop_ms.is_nan()
+                        {
                             return err(format!(
                                 "{}: must be >= start_ms ({})",
                                 key("step_current.stop_ms"),
@@ -670,7 +664,7 @@ impl Config {
                     }
                     if let Some(i) = &l.threshold.individual {
                         non_negative(&key("threshold.individual.beta"), i.beta)?;
-                        if !(i.tau_theta_ms >= dt) {
+                        if i.tau_theta_ms.is_nan() || i.tau_theta_ms < dt {
                             return err(format!(
                                 "{}: must be >= dt_ms ({dt}), got {}",
                                 key("threshold.individual.tau_theta_ms"),
@@ -767,15 +761,15 @@ impl Config {
             if tr.every == 0 {
                 return err(format!("{}: must be >= 1", key("every")));
             }
-            if let NeuronSelection::List(ids) = &tr.neurons {
-                if let Some(bad) = ids.iter().find(|&&i| i as usize >= layer.size()) {
-                    return err(format!(
-                        "{}: neuron {bad} does not exist; layer '{}' has neurons 0..{}",
-                        key("neurons"),
-                        tr.layer,
-                        layer.size()
-                    ));
-                }
+            if let NeuronSelection::List(ids) = &tr.neurons
+                && let Some(bad) = ids.iter().find(|&&i| i as usize >= layer.size())
+            {
+                return err(format!(
+                    "{}: neuron {bad} does not exist; layer '{}' has neurons 0..{}",
+                    key("neurons"),
+                    tr.layer,
+                    layer.size()
+                ));
             }
         }
         Ok(())
@@ -790,6 +784,52 @@ impl Config {
             ))
         })
     }
+}
+
+/// Deserializes `value`, naming the failing key as a dotted path under `prefix`.
+fn deserialize_at<T: serde::de::DeserializeOwned>(
+    value: toml::Value,
+    prefix: &str,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = one_line(&e.into_inner().to_string());
+        match (prefix, path.as_str()) {
+            ("", ".") => ConfigError(msg),
+            ("", p) => ConfigError(format!("{p}: {msg}")),
+            (pre, ".") => ConfigError(format!("{pre}: {msg}")),
+            (pre, p) => ConfigError(format!("{pre}.{p}: {msg}")),
+        }
+    })
+}
+
+/// Checks each layer's fields against its kind before the whole config is
+/// read: serde reads a tagged enum through a buffer that loses the key path,
+/// so without this pass an error would name only `layers.<name>`.
+fn check_layer_fields(table: &toml::Table) -> Result<(), ConfigError> {
+    let Some(toml::Value::Table(layers)) = table.get("layers") else {
+        return Ok(());
+    };
+    for (name, layer) in layers {
+        let toml::Value::Table(fields) = layer else {
+            continue;
+        };
+        let mut fields = fields.clone();
+        let kind = fields.remove("kind");
+        let fields = toml::Value::Table(fields);
+        let prefix = format!("layers.{name}");
+        match kind.as_ref().and_then(toml::Value::as_str) {
+            Some("encoder") => {
+                deserialize_at::<EncoderConfig>(fields, &prefix)?;
+            }
+            Some("lif") => {
+                deserialize_at::<LifConfig>(fields, &prefix)?;
+            }
+            // A missing or unknown kind is reported by the main pass.
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 fn one_line(s: &str) -> String {

@@ -12,7 +12,7 @@ use crate::neuron::{Current, Voltage};
 use crate::record::collect::Recorder;
 use crate::record::writer::{Block, RecordError, SpikeLayer, TraceSpec, Writer};
 use crate::schedule::{self, Clock};
-use crate::synapse::DeliveryStats;
+use crate::synapse::{DeliveryStats, Projection, Weights};
 use crate::threshold::{LayerThreshold, Threshold};
 use crate::{Error, network};
 
@@ -70,7 +70,7 @@ impl Simulation {
             for b in self.take_blocks() {
                 writer.send(b)?;
             }
-            if self.steps_done() % 64 == 0 {
+            if self.steps_done().is_multiple_of(64) {
                 progress.set_position(self.steps_done());
             }
         }
@@ -119,6 +119,15 @@ impl Simulation {
     /// Synaptic events delivered so far (spikes × fan-out).
     pub fn synapse_events(&self) -> u64 {
         self.world.resource::<DeliveryStats>().synapse_events
+    }
+
+    /// The weights of a projection.
+    pub fn weights(&mut self, projection: &str) -> Weights {
+        let mut q = self.world.query::<(&Projection, &Weights)>();
+        q.iter(&self.world)
+            .find(|(p, _)| p.name == projection)
+            .map(|(_, w)| w.clone())
+            .unwrap_or_else(|| panic!("no projection '{projection}'"))
     }
 
     fn layer(&mut self, name: &str) -> Entity {

@@ -109,7 +109,7 @@ pub fn record(
         buf.node_ids.extend(s.iter().map(|&i| i as u64));
     }
     for t in &mut rec.traces {
-        if n % t.spec.every != 0 {
+        if !n.is_multiple_of(t.spec.every) {
             continue;
         }
         let sigma = sigmas.get(t.layer).expect("LIF layer").sigma;
@@ -122,7 +122,7 @@ pub fn record(
             }
         }));
     }
-    if (n + 1) % rec.block_steps == 0 {
+    if (n + 1).is_multiple_of(rec.block_steps) {
         rec.seal();
     }
 }

@@ -115,17 +115,17 @@ pub enum Sorting {
 
 /// Group holding `<layer>/<var>` report groups.
 pub const REPORT_GROUP: &str = "report";
-/// Dataset (float32, [n_frames, n_recorded]) of a report; has attr [`ATTR_UNITS`].
+/// Dataset (float32, `[n_frames, n_recorded]`) of a report; has attr [`ATTR_UNITS`].
 pub const DS_DATA: &str = "data";
 /// Subgroup of a report describing its columns and frames.
 pub const MAPPING_GROUP: &str = "mapping";
-/// Mapping dataset (uint64, [n_recorded + 1]): column `k` covers elements
+/// Mapping dataset (uint64, `[n_recorded + 1]`): column `k` covers elements
 /// `index_pointers[k]..index_pointers[k + 1]`; one element per node, so 0..=n.
 pub const DS_INDEX_POINTERS: &str = "index_pointers";
-/// Mapping dataset (uint32, [n_recorded]): compartment of each column; always 0
+/// Mapping dataset (uint32, `[n_recorded]`): compartment of each column; always 0
 /// (point neurons).
 pub const DS_ELEMENT_IDS: &str = "element_ids";
-/// Mapping dataset (float64, [3]): start, stop (exclusive) and interval of the
+/// Mapping dataset (float64, `[3]`): start, stop (exclusive) and interval of the
 /// frames, in ms. `stop` is rewritten as frames arrive and at finish.
 pub const DS_TIME: &str = "time";
 

@@ -1,0 +1,284 @@
+//! The `spikesim` binary end to end: output files read back with the hdf5
+//! crate, determinism across threads and seeds, and bad input.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use spikesim::{Config, Simulation};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_spikesim"))
+}
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// A fresh path in a per-test temporary directory.
+fn temp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("spikesim-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    let _ = std::fs::remove_file(&p);
+    p
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("spikesim runs")
+}
+
+fn run_ok(args: &[&str]) {
+    let o = run(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+/// A layer's spikes: name, timestamps, node ids.
+type LayerSpikes = (String, Vec<f64>, Vec<u64>);
+
+/// The spike datasets of every layer and the trace data, as raw values.
+fn read_all(path: &Path) -> (Vec<LayerSpikes>, Vec<Vec<f32>>) {
+    let f = hdf5::File::open(path).unwrap();
+    let spikes = f.group("spikes").unwrap();
+    let mut layers = Vec::new();
+    for name in spikes.member_names().unwrap() {
+        let g = spikes.group(&name).unwrap();
+        let t = g.dataset("timestamps").unwrap().read_raw::<f64>().unwrap();
+        let n = g.dataset("node_ids").unwrap().read_raw::<u64>().unwrap();
+        layers.push((name, t, n));
+    }
+    let mut traces = Vec::new();
+    if let Ok(report) = f.group("report") {
+        for layer in report.member_names().unwrap() {
+            for var in report.group(&layer).unwrap().member_names().unwrap() {
+                let d = f.dataset(&format!("report/{layer}/{var}/data")).unwrap();
+                traces.push(d.read_raw::<f32>().unwrap());
+            }
+        }
+    }
+    (layers, traces)
+}
+
+#[test]
+fn single_neuron_file_matches_the_simulation() {
+    let out = temp("single.h5");
+    let cfg = repo("experiments/single-neuron.toml");
+    run_ok(&["run", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+
+    // The same run in-process, step by step.
+    let config = Config::load(&cfg, &[]).unwrap();
+    let mut sim = Simulation::new(&config, None).unwrap();
+    let (mut v, mut j, mut spikes) = (Vec::new(), Vec::new(), Vec::new());
+    for n in 0..config.steps() {
+        sim.step();
+        v.push(sim.voltages("neuron")[0]);
+        j.push(sim.currents("neuron")[0]);
+        if !sim.spikes("neuron").is_empty() {
+            spikes.push(n as f64 * config.simulation.dt_ms);
+        }
+    }
+
+    let f = hdf5::File::open(&out).unwrap();
+    let data = |var: &str| -> Vec<f32> {
+        f.dataset(&format!("report/neuron/{var}/data"))
+            .unwrap()
+            .read_raw()
+            .unwrap()
+    };
+    assert_eq!(data("voltage"), v);
+    assert_eq!(data("current"), j);
+    let shape = f.dataset("report/neuron/voltage/data").unwrap().shape();
+    assert_eq!(shape, vec![200, 1]);
+    let ts: Vec<f64> = f
+        .dataset("spikes/neuron/timestamps")
+        .unwrap()
+        .read_raw()
+        .unwrap();
+    assert_eq!(ts, spikes);
+    assert!(!spikes.is_empty());
+    // mapping/time = [start, stop, dt] = [0, 200, 1] ms for 200 frames at dt 1.
+    let time: Vec<f64> = f
+        .dataset("report/neuron/voltage/mapping/time")
+        .unwrap()
+        .read_raw()
+        .unwrap();
+    assert_eq!(time, vec![0.0, 200.0, 1.0]);
+
+    let attr_u64 = |name: &str| f.attr(name).unwrap().read_scalar::<u64>().unwrap();
+    assert_eq!(attr_u64("seed"), 1);
+    assert_eq!(attr_u64("steps"), 200);
+    assert!(attr_u64("threads") >= 1);
+    assert_eq!(f.attr("dt_ms").unwrap().read_scalar::<f64>().unwrap(), 1.0);
+    let toml: hdf5::types::VarLenUnicode = f.attr("config_toml").unwrap().read_scalar().unwrap();
+    // The stored config is the resolved one and loads back to the same run.
+    let again = Config::from_toml(toml.as_str(), &[]).unwrap();
+    assert_eq!(again.to_toml(), config.to_toml());
+}
+
+/// A network large enough (5000 LIF neurons >= PARALLEL_MIN) that per-neuron
+/// systems run in parallel batches when given 2 threads.
+fn determinism_run(name: &str, threads: &str, seed: &str) -> PathBuf {
+    let out = temp(name);
+    let cfg = repo("experiments/seed-demo.toml");
+    run_ok(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--threads",
+        threads,
+        "--seed",
+        seed,
+        "--set",
+        "stimulus.dataset=synthetic",
+        "--set",
+        "stimulus.images=3",
+        "--set",
+        "layers.hidden.size=5000",
+    ]);
+    out
+}
+
+#[test]
+fn one_and_two_threads_give_identical_output() {
+    let a = read_all(&determinism_run("t1.h5", "1", "7"));
+    let b = read_all(&determinism_run("t2.h5", "2", "7"));
+    let c = read_all(&determinism_run("t2b.h5", "2", "7"));
+    let d = read_all(&determinism_run("s8.h5", "2", "8"));
+    assert!(
+        a.0.iter().all(|(_, t, _)| !t.is_empty()),
+        "both layers spike"
+    );
+    assert_eq!(a, b, "1 vs 2 threads");
+    assert_eq!(b, c, "repeated run");
+    assert_ne!(a.0, d.0, "another seed changes the spikes");
+}
+
+#[test]
+fn inspect_summarizes_a_run() {
+    let out = temp("inspect.h5");
+    let cfg = repo("experiments/single-neuron.toml");
+    run_ok(&["run", cfg.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let o = run(&["inspect", out.to_str().unwrap()]);
+    assert!(o.status.success());
+    let text = String::from_utf8(o.stdout).unwrap();
+    let (spikes, _) = read_all(&out);
+    let n = spikes[0].1.len();
+    // Rate = spikes / (1 neuron × 0.2 s).
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("neuron "))
+        .expect(&text);
+    assert!(line.contains(&format!(" {n} ")), "{line}");
+    assert!(line.contains(&format!("{:.2}", n as f64 / 0.2)), "{line}");
+    assert!(
+        text.contains("voltage") && text.contains("threshold"),
+        "{text}"
+    );
+}
+
+/// Runs the demo config with `args` and expects exit code 2, one line on
+/// stderr containing `needle`, and no output file.
+fn rejects(args: &[&str], needle: &str) {
+    let out = temp(&format!("bad-{}.h5", needle.replace(['/', ' ', '.'], "_")));
+    let cfg = repo("experiments/seed-demo.toml");
+    let mut all = vec!["run", cfg.to_str().unwrap()];
+    if !args.contains(&"--out") {
+        all.extend(["--out", out.to_str().unwrap()]);
+    }
+    all.extend(args);
+    let o = run(&all);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    // Other lines may be notes (e.g. that the synthetic digits stand in for MNIST).
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {err}");
+    assert!(errors[0].contains(needle), "{args:?}: {err}");
+    assert!(!err.contains("panicked"));
+    assert!(!out.exists(), "no output file for {args:?}");
+}
+
+#[test]
+fn bad_input_gives_exit_2_a_message_and_no_file() {
+    rejects(
+        &["--set", "layers.hidden.tau_vv_ms=3"],
+        "unknown field `tau_vv_ms`",
+    );
+    rejects(
+        &["--set", "layers.hidden.size=\"big\""],
+        "layers.hidden.size",
+    );
+    rejects(&["--set", "layers.hidden.size=-100"], "layers.hidden.size");
+    rejects(
+        &["--set", "simulation.dt_ms=0"],
+        "simulation.dt_ms: must be > 0",
+    );
+    rejects(&["--set", "simulation.dt_ms=-1"], "simulation.dt_ms");
+    rejects(
+        &[
+            "--set",
+            "projections.input_hidden.connectivity={ kind = \"bernoulli\", p = 1.5 }",
+        ],
+        "projections.input_hidden.connectivity.p: a probability in [0, 1]",
+    );
+    rejects(&["--set", "layers.input.gain=-1"], "layers.input.gain");
+    rejects(
+        &["--set", "projections.input_hidden.pre=retina"],
+        "unknown layer 'retina'",
+    );
+    rejects(
+        &[
+            "--set",
+            "stimulus.dataset=idx",
+            "--set",
+            "stimulus.path=/nonexistent/mnist",
+        ],
+        "dataset file not found: /nonexistent/mnist",
+    );
+    rejects(&["--out", "/proc/spikesim/run.h5"], "/proc/spikesim");
+    let file = temp("not-a-dir");
+    std::fs::write(&file, "x").unwrap();
+    let under_file = file.join("run.h5");
+    rejects(&["--out", under_file.to_str().unwrap()], "not-a-dir");
+}
+
+#[test]
+fn missing_config_and_bad_toml_are_reported() {
+    let o = run(&["run", "/nonexistent.toml"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read config /nonexistent.toml"));
+    let bad = temp("bad.toml");
+    std::fs::write(&bad, "[simulation\nsteps = 3\n").unwrap();
+    let o = run(&["validate", bad.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("line 1") && err.lines().count() == 1, "{err}");
+}
+
+#[test]
+fn validate_accepts_the_experiments() {
+    for cfg in [
+        "experiments/seed-demo.toml",
+        "experiments/single-neuron.toml",
+    ] {
+        let o = run(&["validate", repo(cfg).to_str().unwrap()]);
+        assert!(
+            o.status.success(),
+            "{cfg}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(String::from_utf8_lossy(&o.stdout).starts_with("ok: "));
+    }
+}
+
+#[test]
+fn inspect_rejects_a_non_hdf5_file() {
+    let f = temp("plain.txt");
+    std::fs::write(&f, "hello").unwrap();
+    let o = run(&["inspect", f.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not an HDF5 file"));
+}

@@ -1,0 +1,461 @@
+//! The model's equations against numbers derived by hand or in closed form.
+
+use spikesim::data::ImageSet;
+use spikesim::{Config, Simulation};
+
+fn sim(toml: &str) -> Simulation {
+    let config = Config::from_toml(toml, &[]).expect("valid config");
+    Simulation::new(&config, None).expect("network builds")
+}
+
+/// A simulation whose stimulus layer `in` is shown one image with these pixels.
+fn sim_with_image(toml: &str, pixels: Vec<u8>) -> Simulation {
+    let config = Config::from_toml(toml, &[]).expect("valid config");
+    let images = ImageSet {
+        name: "test".into(),
+        rows: 1,
+        cols: pixels.len(),
+        pixels,
+        labels: vec![0],
+    };
+    Simulation::new(&config, Some(images)).expect("network builds")
+}
+
+/// Steps `n` times and returns the steps at which neuron 0 of `layer` spiked.
+fn spike_steps(s: &mut Simulation, layer: &str, n: u64) -> Vec<u64> {
+    let mut out = Vec::new();
+    for step in 0..n {
+        s.step();
+        if s.spikes(layer).contains(&0) {
+            out.push(step);
+        }
+    }
+    out
+}
+
+fn close(a: f32, b: f64, tol: f64) -> bool {
+    (a as f64 - b).abs() <= tol * b.abs().max(1.0)
+}
+
+/// One neuron, instantaneous current, constant external current I = 2,
+/// dt = 1, τ_v = 10, k_v = r = 1, v_rest = 0, σ = 1.
+const CONSTANT_DRIVE: &str = r#"
+    [simulation]
+    steps = 30
+    [layers.n]
+    kind = "lif"
+    size = 1
+    current = "instantaneous"
+    tau_v_ms = 10.0
+    sigma = 1.0
+    i_ext = 2.0
+"#;
+
+#[test]
+fn lif_constant_current_spikes_at_the_derived_steps() {
+    // J = 2 every step; V(n) = V(n-1) + 0.1·(−V(n-1) + 2) = 0.9·V(n-1) + 0.2.
+    // From V(-1) = 0: V(n) = 2·(1 − 0.9^(n+1)).
+    //   V(0) = 0.2, V(1) = 0.38, V(5) = 2·(1 − 0.9^6) = 0.9371 < 1,
+    //   V(6) = 2·(1 − 0.9^7) = 1.0434 >= 1  -> first spike at step 6.
+    // The reset puts V back to 0, so the same 7-step cycle repeats:
+    // spikes at 6, 13, 20, 27 within 30 steps.
+    let mut s = sim(CONSTANT_DRIVE);
+    s.step();
+    assert!(close(s.voltages("n")[0], 0.2, 1e-6));
+    s.step();
+    assert!(close(s.voltages("n")[0], 0.38, 1e-6));
+    let mut s = sim(CONSTANT_DRIVE);
+    assert_eq!(spike_steps(&mut s, "n", 30), vec![6, 13, 20, 27]);
+}
+
+#[test]
+fn lif_reset_and_refractory_hold_exactly() {
+    // As above with t_ref = 2 ms: after the spike at 6, V is held at v_reset
+    // at steps 7 and 8, then integration restarts from v_reset at step 9 as
+    // it started from 0 at step 0: the cycle is 7 + 2 = 9 steps, spikes at
+    // 6, 15, 24.
+    let toml = format!("{CONSTANT_DRIVE}\nt_ref_ms = 2.0\n");
+    let mut s = sim(&toml);
+    assert_eq!(spike_steps(&mut s, "n", 30), vec![6, 15, 24]);
+    // With v_reset = −0.5: V(6) = v_reset right after the spike, V(7) = V(8) = −0.5
+    // (held), V(9) = −0.5 + 0.1·(0.5 + 2) = −0.25.
+    let mut s = sim(&format!("{toml}\nv_reset = -0.5\n"));
+    let mut v = Vec::new();
+    for _ in 0..10 {
+        s.step();
+        v.push(s.voltages("n")[0]);
+    }
+    assert_eq!(&v[6..9], &[-0.5, -0.5, -0.5]);
+    assert!(close(v[9], -0.25, 1e-6), "{}", v[9]);
+}
+
+#[test]
+fn continuous_current_decays_geometrically() {
+    // A 10 nA pulse during step 0 only (window [0, 1) ms), τ_j = 5, k_j = 1:
+    // J(0) = 0 + (1/5)·(0 + 10) = 2, then with no input
+    // J(n) = J(n-1)·(1 − k_j·dt/τ_j) = 2·0.8^n; J(10) = 2·0.8^10 = 0.2147483648.
+    // Voltage (τ_v = 10): V(0) = 0.1·2 = 0.2, V(1) = 0.2 + 0.1·(−0.2 + 1.6) = 0.34.
+    let mut s = sim(r#"
+        [simulation]
+        steps = 20
+        [layers.n]
+        kind = "lif"
+        size = 1
+        current = "continuous"
+        tau_j_ms = 5.0
+        tau_v_ms = 10.0
+        sigma = 1e9
+        step_current = { start_ms = 0.0, stop_ms = 1.0, amplitude = 10.0 }
+    "#);
+    let mut j = Vec::new();
+    let mut v = Vec::new();
+    for _ in 0..11 {
+        s.step();
+        j.push(s.currents("n")[0]);
+        v.push(s.voltages("n")[0]);
+    }
+    for (n, &jn) in j.iter().enumerate() {
+        assert!(
+            close(jn, 2.0 * 0.8f64.powi(n as i32), 1e-5),
+            "J({n}) = {jn}"
+        );
+    }
+    assert!(close(j[10], 0.2147483648, 1e-5));
+    assert!(close(v[0], 0.2, 1e-6) && close(v[1], 0.34, 1e-6), "{v:?}");
+}
+
+#[test]
+fn instantaneous_current_is_this_steps_input() {
+    // Step current of 1.5 on [3, 5) ms at dt = 1: J = 0 at steps 0–2,
+    // 1.5 at 3 and 4, 0 from 5 on (no memory).
+    let mut s = sim(r#"
+        [simulation]
+        steps = 8
+        [layers.n]
+        kind = "lif"
+        size = 1
+        current = "instantaneous"
+        sigma = 1e9
+        step_current = { start_ms = 3.0, stop_ms = 5.0, amplitude = 1.5 }
+    "#);
+    let j: Vec<f32> = (0..8)
+        .map(|_| {
+            s.step();
+            s.currents("n")[0]
+        })
+        .collect();
+    assert_eq!(j, vec![0.0, 0.0, 0.0, 1.5, 1.5, 0.0, 0.0, 0.0]);
+}
+
+/// Encoder layer `in` of 1000 neurons shown one image for 200 steps.
+fn encoder_toml(encoding: &str) -> String {
+    format!(
+        r#"
+        [layers.in]
+        kind = "encoder"
+        size = 1000
+        {encoding}
+        [stimulus]
+        layer = "in"
+        images = 1
+        steps_per_image = 200
+    "#
+    )
+}
+
+/// Spike counts of `in` per pixel group over 200 steps; the image has 250
+/// pixels at 0, 250 at 255 and 500 at 64 (intensity 64/255).
+fn encoder_counts(encoding: &str) -> [u64; 3] {
+    let mut pixels = vec![0u8; 250];
+    pixels.extend([255u8; 250]);
+    pixels.extend([64u8; 500]);
+    let mut s = sim_with_image(&encoder_toml(encoding), pixels);
+    let mut counts = [0u64; 3];
+    for _ in 0..200 {
+        s.step();
+        for i in s.spikes("in") {
+            counts[match i {
+                0..250 => 0,
+                250..500 => 1,
+                _ => 2,
+            }] += 1;
+        }
+    }
+    counts
+}
+
+/// |k/n − p| within 4 standard errors sqrt(p(1−p)/n).
+fn within_4_se(k: u64, n: u64, p: f64) -> bool {
+    let se = (p * (1.0 - p) / n as f64).sqrt();
+    (k as f64 / n as f64 - p).abs() <= 4.0 * se
+}
+
+#[test]
+fn bernoulli_encoder_spike_probability() {
+    // gain 1: p = x. 500 neurons × 200 steps = 10^5 trials at x = 64/255.
+    // Intensity 0 never spikes; intensity 1 always does (50 000 of 50 000).
+    let [zero, one, mid] = encoder_counts("encoding = \"bernoulli\"");
+    assert_eq!(zero, 0);
+    assert_eq!(one, 250 * 200);
+    assert!(within_4_se(mid, 100_000, 64.0 / 255.0), "{mid}");
+    // gain 2: p = min(1, 2x) = 128/255 for the middle group.
+    let [_, _, mid] = encoder_counts("encoding = \"bernoulli\"\ngain = 2.0");
+    assert!(within_4_se(mid, 100_000, 128.0 / 255.0), "{mid}");
+}
+
+#[test]
+fn poisson_encoder_spike_probability() {
+    // p = x·max_rate·dt/1000: 63.75 Hz at dt = 1 ms gives 0.06375 at x = 1
+    // (50 000 trials) and 0.06375·64/255 = 0.016 at x = 64/255 (10^5 trials).
+    let [zero, one, mid] = encoder_counts("encoding = \"poisson\"\nmax_rate_hz = 63.75");
+    assert_eq!(zero, 0);
+    assert!(within_4_se(one, 50_000, 0.06375), "{one}");
+    assert!(within_4_se(mid, 100_000, 0.06375 * 64.0 / 255.0), "{mid}");
+}
+
+#[test]
+fn global_threshold_update_follows_the_rule() {
+    // 3 identical neurons driven to spike at step 6 (the constant-drive cycle).
+    // σ(n) = max(σ_min, σ(n-1) + η (count − target)), η = 0.01, target = 1:
+    // steps 0–5 are silent: σ = 1 − 6·0.01 = 0.94 after step 5, but σ_min = 0.95
+    // stops it there from step 5 on (0.96 after step 4, then 0.95).
+    // Step 5: V(5) = 0.9371 < 0.95, silent. Step 6: V(6) = 1.0434 >= 0.95,
+    // 3 spikes: σ = 0.95 + 0.01·(3 − 1) = 0.97.
+    let toml = CONSTANT_DRIVE.replace("size = 1", "size = 3")
+        + "threshold.global = { eta = 0.01, target = 1.0, sigma_min = 0.95 }\n";
+    let mut s = sim(&toml);
+    let mut sigma = Vec::new();
+    for _ in 0..7 {
+        s.step();
+        sigma.push(s.sigma("n"));
+    }
+    let expect = [0.99, 0.98, 0.97, 0.96, 0.95, 0.95, 0.97];
+    for (n, (&got, want)) in sigma.iter().zip(expect).enumerate() {
+        assert!(close(got, want, 1e-6), "σ({n}) = {got}, want {want}");
+    }
+    assert_eq!(s.spikes("n"), vec![0, 1, 2]);
+}
+
+#[test]
+fn global_threshold_brings_a_driven_layer_to_target() {
+    // 200 Bernoulli inputs at p ≈ 0.5 into 100 neurons through random weights
+    // U[0, 0.1]: each neuron gets ≈ 100·0.05 = 5 nA, far above σ = 1, so
+    // without adaptation most neurons fire every few steps (tens of spikes
+    // per step). The update telescopes: σ(T1) − σ(T0) = η Σ_{n in (T0,T1]} (count(n) − target),
+    // so over a window of T steps the mean count misses the target by exactly
+    // Δσ/(ηT). Once σ has settled, Δσ over the window is a few η·count, so
+    // over T = 3000 steps the error is a few hundredths; 0.1 spikes per step
+    // (10% of the target) leaves room for that.
+    let toml = r#"
+        [layers.in]
+        kind = "encoder"
+        size = 200
+        [layers.h]
+        kind = "lif"
+        size = 100
+        current = "continuous"
+        sigma = 1.0
+        threshold.global = { eta = 0.01, target = 1.0 }
+        [projections.p]
+        pre = "in"
+        post = "h"
+        weights = { kind = "uniform", low = 0.0, high = 0.1 }
+        [stimulus]
+        layer = "in"
+        images = 1
+        steps_per_image = 5000
+    "#;
+    let pixels: Vec<u8> = (0..200).map(|i| if i % 2 == 0 { 255 } else { 0 }).collect();
+    let mut s = sim_with_image(toml, pixels);
+    for _ in 0..2000 {
+        s.step();
+    }
+    let sigma0 = s.sigma("h") as f64;
+    let mut total = 0usize;
+    for _ in 0..3000 {
+        s.step();
+        total += s.spikes("h").len();
+    }
+    let mean = total as f64 / 3000.0;
+    let identity = (s.sigma("h") as f64 - sigma0) / (0.01 * 3000.0);
+    assert!(
+        (mean - 1.0 - identity).abs() < 1e-3,
+        "mean {mean}, Δσ/(ηT) {identity}"
+    );
+    assert!((mean - 1.0).abs() < 0.1, "mean spikes per step {mean}");
+    assert!(s.sigma("h") > 1.0, "σ rose from 1.0 to {}", s.sigma("h"));
+}
+
+#[test]
+fn individual_threshold_jumps_and_decays() {
+    // Constant drive (first spike at step 6) with β = 0.5, τ_θ = 10 ms:
+    // θ(6) = 0.5; then θ(n) = θ(n-1)·(1 − 0.1): θ(7) = 0.45, θ(8) = 0.405.
+    let toml =
+        format!("{CONSTANT_DRIVE}\nthreshold.individual = {{ tau_theta_ms = 10.0, beta = 0.5 }}\n");
+    let mut s = sim(&toml);
+    let mut theta = Vec::new();
+    for _ in 0..9 {
+        s.step();
+        theta.push(s.thetas("n")[0]);
+    }
+    assert_eq!(&theta[..6], &[0.0; 6]);
+    assert!(
+        close(theta[6], 0.5, 1e-6) && close(theta[7], 0.45, 1e-6) && close(theta[8], 0.405, 1e-6),
+        "{theta:?}"
+    );
+}
+
+#[test]
+fn individual_threshold_rises_most_for_the_busiest_neuron() {
+    // Two inputs, always (pixel 255) and rarely (pixel 25, p ≈ 0.1), one-to-one
+    // into two neurons with weight 1: neuron 0 fires far more often, so its θ ends higher.
+    let toml = r#"
+        [layers.in]
+        kind = "encoder"
+        size = 2
+        [layers.h]
+        kind = "lif"
+        size = 2
+        current = "instantaneous"
+        tau_v_ms = 2.0
+        sigma = 0.4
+        threshold.individual = { tau_theta_ms = 1000.0, beta = 0.05 }
+        [projections.p]
+        pre = "in"
+        post = "h"
+        connectivity = { kind = "one_to_one" }
+        weights = { kind = "constant", value = 1.0 }
+        [stimulus]
+        layer = "in"
+        images = 1
+        steps_per_image = 500
+    "#;
+    let mut s = sim_with_image(toml, vec![255, 25]);
+    let mut counts = [0; 2];
+    for _ in 0..500 {
+        s.step();
+        for i in s.spikes("h") {
+            counts[i as usize] += 1;
+        }
+    }
+    let theta = s.thetas("h");
+    assert!(counts[0] > counts[1] && counts[1] > 0, "{counts:?}");
+    assert!(theta[0] > theta[1] && theta[1] > 0.0, "{theta:?}");
+}
+
+/// Encoders 0 and 2 spike every step (pixel 255), 1 and 3 never; `a` projects
+/// densely into `out` with random weights and delay 2; `b` adds a constant
+/// −0.25 with delay 1 (negative: inhibitory).
+const DELIVERY: &str = r#"
+    [layers.in]
+    kind = "encoder"
+    size = 4
+    [layers.out]
+    kind = "lif"
+    size = 3
+    current = "instantaneous"
+    sigma = 1e9
+    [projections.a]
+    pre = "in"
+    post = "out"
+    delay = 2
+    weights = { kind = "normal", mean = 1.0, std = 0.5 }
+    [projections.b]
+    pre = "in"
+    post = "out"
+    connectivity = { kind = "fixed_indegree", k = 4 }
+    weights = { kind = "constant", value = -0.25 }
+    [stimulus]
+    layer = "in"
+    images = 1
+    steps_per_image = 10
+"#;
+
+#[test]
+fn delivery_sums_weights_of_exactly_the_spikes_delay_steps_earlier() {
+    // I_i(n) = Σ_p Σ_{j spiked at n − d_p} W_p[j, i], with spikes {0, 2} at every step:
+    //   n = 0: nothing has arrived: I = 0.
+    //   n = 1: only b (delay 1): I = 2·(−0.25) = −0.5.
+    //   n >= 2: a and b: I_i = W_a[0, i] + W_a[2, i] − 0.5.
+    // With instantaneous current J = I, so the currents show the input.
+    let mut s = sim_with_image(DELIVERY, vec![255, 0, 255, 0]);
+    let w = s.weights("a");
+    let mut j = Vec::new();
+    for _ in 0..4 {
+        s.step();
+        j.push(s.currents("out"));
+    }
+    assert_eq!(j[0], vec![0.0; 3]);
+    assert_eq!(j[1], vec![-0.5; 3]);
+    for (i, &got) in j[2].iter().enumerate() {
+        // Slot 2 received a's row 0 and row 2 at step 1 (spikes of step 0,
+        // delay 2), then b's two −0.25 at step 2 (spikes of step 1, delay 1):
+        // the f32 sum in exactly that order.
+        let want = 0.0 + w.get(0, i).unwrap() + w.get(2, i).unwrap() - 0.25 - 0.25;
+        assert_eq!(got, want, "i={i}");
+        assert_eq!(j[3][i], j[2][i]);
+    }
+}
+
+#[test]
+fn delivery_work_follows_spikes() {
+    // Silent inputs: no synaptic event at all.
+    let mut s = sim_with_image(DELIVERY, vec![0, 0, 0, 0]);
+    for _ in 0..10 {
+        s.step();
+    }
+    assert_eq!(s.synapse_events(), 0);
+    // Two inputs spiking every step: step n delivers the spikes of n − 1, so
+    // 10 steps deliver 9 steps × 2 spikes × (3 targets in a + 3 in b) = 108 events.
+    let mut s = sim_with_image(DELIVERY, vec![255, 0, 255, 0]);
+    for _ in 0..10 {
+        s.step();
+    }
+    assert_eq!(s.synapse_events(), 108);
+}
+
+#[test]
+fn rest_and_reset_between_images() {
+    // steps_per_image 3, rest 2: the encoder spikes (pixel 255) at steps 0–2,
+    // 5–7, and is silent at 3, 4, 8, 9.
+    let toml = DELIVERY
+        .replace(
+            "steps_per_image = 10",
+            "steps_per_image = 3\nrest_steps = 2\nreset_between = true",
+        )
+        .replace("images = 1", "images = 2");
+    let config = Config::from_toml(&toml, &[]).unwrap();
+    let images = ImageSet {
+        name: "t".into(),
+        rows: 1,
+        cols: 4,
+        pixels: vec![255, 0, 255, 0, 255, 0, 255, 0],
+        labels: vec![0, 1],
+    };
+    let mut s = Simulation::new(&config, Some(images)).unwrap();
+    let mut active = Vec::new();
+    let mut currents = Vec::new();
+    for _ in 0..10 {
+        s.step();
+        active.push(!s.spikes("in").is_empty());
+        currents.push(s.currents("out")[0]);
+    }
+    assert_eq!(
+        active,
+        [
+            true, true, true, false, false, true, true, true, false, false
+        ]
+    );
+    // At step 5 the reset clears pending input (spikes of step 4: none anyway,
+    // and a's delay-2 spikes of step 3: none) and J: J(5) = 0 since nothing
+    // of steps 3–4 was emitted; without the reset J(5) would be 0 too for an
+    // instantaneous current, so check the state was zeroed: J(4) = input of
+    // step 4 = a's spikes from step 2 (W_a[0,0] + W_a[2,0]) and b's from step 3 (none).
+    let w = s.weights("a");
+    assert!(close(
+        currents[4],
+        (w.get(0, 0).unwrap() + w.get(2, 0).unwrap()) as f64,
+        1e-6
+    ));
+    assert_eq!(currents[5], 0.0);
+}
