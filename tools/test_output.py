@@ -1,0 +1,101 @@
+"""spikesim's HDF5 output read back with h5py (DESIGN §3 layout)."""
+
+import tomllib
+
+import h5py
+import numpy as np
+
+
+def lif_reference(steps, dt, tau_j, tau_v, sigma, start_ms, stop_ms, amplitude, tau_theta, beta):
+    """The Euler recursion of one LIF neuron (continuous current, k_j = k_v = r = 1,
+    v_rest = v_reset = 0, individual threshold) in float32, operation for operation
+    as spikesim computes it. Returns voltage, current, threshold per step and spike steps."""
+    f = np.float32
+    a_j, a_v, decay = f(dt / tau_j), f(dt / tau_v), f(dt / tau_theta)
+    j = v = theta = f(0.0)
+    vs, js, ths, spikes = [], [], [], []
+    for n in range(steps):
+        drive = f(amplitude) if start_ms <= n * dt < stop_ms else f(0.0)
+        i_n = f(0.0) + (f(0.0) + drive)  # synaptic input (none) + external current
+        j = j + a_j * (-f(1.0) * j + i_n)
+        v = v + a_v * (-f(1.0) * (v - f(0.0)) + f(1.0) * j)
+        spiked = v >= f(sigma) + theta
+        if spiked:
+            v = f(0.0)
+            spikes.append(n)
+        theta = theta - theta * decay
+        if spiked:
+            theta = theta + f(beta)
+        vs.append(v)
+        js.append(j)
+        ths.append(f(sigma) + theta)
+    return np.array(vs, np.float32), np.array(js, np.float32), np.array(ths, np.float32), spikes
+
+
+def test_single_neuron_trace_equals_the_euler_recursion(run_experiment):
+    path, _ = run_experiment("single-neuron")
+    with h5py.File(path, "r") as f:
+        config = tomllib.loads(f.attrs["config_toml"])
+        n = config["layers"]["neuron"]
+        step = n["step_current"]
+        steps, dt = int(f.attrs["steps"]), float(f.attrs["dt_ms"])
+        v, j, th, spikes = lif_reference(
+            steps, dt, n["tau_j_ms"], n["tau_v_ms"], n["sigma"], step["start_ms"], step["stop_ms"],
+            step["amplitude"], n["threshold"]["individual"]["tau_theta_ms"], n["threshold"]["individual"]["beta"],
+        )
+        assert np.array_equal(f["report/neuron/voltage/data"][:, 0], v)
+        assert np.array_equal(f["report/neuron/current/data"][:, 0], j)
+        assert np.array_equal(f["report/neuron/threshold/data"][:, 0], th)
+        assert len(spikes) >= 3
+        np.testing.assert_array_equal(f["spikes/neuron/timestamps"][:], np.array(spikes) * dt)
+        np.testing.assert_array_equal(f["spikes/neuron/node_ids"][:], np.zeros(len(spikes)))
+
+
+def test_report_layout_is_sonata(run_experiment):
+    path, _ = run_experiment("single-neuron")
+    with h5py.File(path, "r") as f:
+        for var, units in [("voltage", "mV"), ("current", "nA"), ("threshold", "mV")]:
+            g = f[f"report/neuron/{var}"]
+            assert g["data"].shape == (200, 1)
+            assert g["data"].dtype == np.float32
+            assert g["data"].attrs["units"] == units
+            np.testing.assert_array_equal(g["mapping/node_ids"][:], [0])
+            np.testing.assert_array_equal(g["mapping/index_pointers"][:], [0, 1])
+            np.testing.assert_array_equal(g["mapping/element_ids"][:], [0])
+            # start 0 ms, stop 200 ms (exclusive), dt 1 ms.
+            np.testing.assert_array_equal(g["mapping/time"][:], [0.0, 200.0, 1.0])
+
+
+def test_demo_run_attributes_and_spikes(run_experiment):
+    path, inspect = run_experiment(
+        "seed-demo", "--seed", "11", "--set", "stimulus.dataset=synthetic", "--set", "stimulus.images=4"
+    )
+    with h5py.File(path, "r") as f:
+        assert f.attrs["seed"] == 11
+        assert f.attrs["dt_ms"] == 1.0
+        assert f.attrs["steps"] == 4 * 250
+        assert f.attrs["threads"] >= 1
+        assert f.attrs["schema_version"] == "1"
+        assert f.attrs["spikesim_version"]
+        assert bool(f.attrs["complete"])
+        config = tomllib.loads(f.attrs["config_toml"])
+        assert config["simulation"]["seed"] == 11
+        assert config["stimulus"]["images"] == 4
+        sizes = {"input": 784, "hidden": 100}
+        for layer, size in sizes.items():
+            g = f[f"spikes/{layer}"]
+            assert h5py.check_enum_dtype(g.attrs.get_id("sorting").dtype) == {"none": 0, "by_id": 1, "by_time": 2}
+            assert g.attrs["sorting"] == 2  # by_time
+            assert g.attrs["n_nodes"] == size
+            t, ids = g["timestamps"][:], g["node_ids"][:]
+            assert g["timestamps"].attrs["units"] == "ms"
+            assert t.dtype == np.float64 and ids.dtype == np.uint64
+            assert len(t) == len(ids) > 0
+            # Sorted by time, within a step by node id; all ids in range; all times in the run.
+            order = np.lexsort((ids, t))
+            assert np.array_equal(order, np.arange(len(t)))
+            assert ids.max() < size and t.min() >= 0 and t.max() < 1000
+            # The inspect summary reports the same count.
+            line = next(l for l in inspect.splitlines() if l.split()[:1] == [layer])
+            assert line.split()[1:3] == [str(size), str(len(t))]
+        assert f["report/hidden/voltage/data"].shape == (1000, 5)
