@@ -1,14 +1,19 @@
 //! The `spikesim` binary: parses the command line, runs, and maps errors to
-//! exit codes (2: bad input — config, dataset, output path; 1: a failure
-//! during the run).
+//! exit codes: 2 for bad input (config, dataset, output path; nothing is
+//! written), 1 for a failure during the run, 128 + the signal number when
+//! SIGINT or SIGTERM stopped it. A run that stops early keeps its file,
+//! marked `complete = 0` with the steps done and the reason.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use signal_hook::consts::{SIGINT, SIGTERM};
 
 use spikesim::record::{inspect, writer};
 use spikesim::{Config, Error, Simulation, protocol};
@@ -55,6 +60,9 @@ enum Command {
         /// Output file [default: runs/<config name>.h5]
         #[arg(long, short)]
         out: Option<PathBuf>,
+        /// Overwrite the output file if it exists
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         overrides: Overrides,
     },
@@ -87,8 +95,9 @@ fn main() -> ExitCode {
         Command::Run {
             config,
             out,
+            force,
             overrides,
-        } => run(&config, out, &overrides.list()),
+        } => run(&config, out, force, &overrides.list()),
         Command::Validate { config, overrides } => validate(&config, &overrides.list()),
         Command::Inspect { file } => inspect::summarize(&file)
             .map(|s| print!("{s}"))
@@ -133,12 +142,23 @@ fn validate(config_path: &Path, overrides: &[String]) -> Result<(), Failure> {
     Ok(())
 }
 
-fn run(config_path: &Path, out: Option<PathBuf>, overrides: &[String]) -> Result<(), Failure> {
+fn run(
+    config_path: &Path,
+    out: Option<PathBuf>,
+    force: bool,
+    overrides: &[String],
+) -> Result<(), Failure> {
     let (config, mut sim) = prepare(config_path, overrides)?;
     let out = out.unwrap_or_else(|| {
         let stem = config_path.file_stem().unwrap_or_default();
         Path::new("runs").join(stem).with_extension("h5")
     });
+    if out.exists() && !force {
+        return Err(Failure(
+            format!("{} exists; pass --force to overwrite it", out.display()),
+            2,
+        ));
+    }
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| {
             Failure(
@@ -156,27 +176,65 @@ fn run(config_path: &Path, out: Option<PathBuf>, overrides: &[String]) -> Result
         threads: threads as u64,
         config_toml: config.to_toml(),
     };
-    let w = writer::Writer::create(&out, &header, &sim.spike_layers(), &sim.trace_specs(), 8)
+    let w = writer::Writer::create(&out, &header, sim.layout(), 4)
         .map_err(|e| Failure(e.to_string(), 2))?;
 
+    // SIGINT / SIGTERM ask the loop to stop at the end of the current step.
+    let signal = Arc::new(AtomicUsize::new(0));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)
+            .map_err(|e| Failure(format!("cannot install a signal handler: {e}"), 1))?;
+    }
     let progress = progress_bar(sim.total_steps());
     let started = Instant::now();
-    let ran = sim.run(&w, &progress);
+    let ran = sim.run(&w, &progress, || signal.load(Ordering::Relaxed) != 0);
     progress.finish_and_clear();
-    let finished = ran.and_then(|()| w.finish(sim.steps_done()));
-    if let Err(e) = finished {
-        // The file is incomplete: remove it rather than pass it off as a run.
-        let _ = std::fs::remove_file(&out);
-        return Err(Failure(format!("run failed, no output kept: {e}"), 1));
+    let steps = sim.steps_done();
+    let (closed, failure) = match ran {
+        Ok(true) => (w.finish(steps), None),
+        Ok(false) => {
+            let sig = signal.load(Ordering::Relaxed);
+            let why = format!(
+                "interrupted by signal {sig} after {steps} of {} steps",
+                sim.total_steps()
+            );
+            (w.abort(steps, &why), Some(Failure(why, 128 + sig as u8)))
+        }
+        Err(e) => {
+            let why = format!("run failed after {steps} steps: {e}");
+            (w.abort(steps, &why), Some(Failure(why, 1)))
+        }
+    };
+    let elapsed = started.elapsed().as_secs_f64();
+    match (closed, failure) {
+        (Err(e), _) => Err(Failure(format!("{e} ({} is incomplete)", out.display()), 1)),
+        (Ok(()), Some(Failure(why, code))) => Err(Failure(
+            format!(
+                "{why}; {} holds the steps done and is marked incomplete",
+                out.display()
+            ),
+            code,
+        )),
+        (Ok(()), None) => {
+            eprintln!(
+                "{steps} steps in {elapsed:.2} s on {threads} thread(s); {} synaptic events{}",
+                sim.synapse_events(),
+                peak_rss()
+                    .map(|mb| format!("; peak RSS {mb} MiB"))
+                    .unwrap_or_default()
+            );
+            println!("wrote {}", out.display());
+            Ok(())
+        }
     }
-    eprintln!(
-        "{} steps in {:.2} s on {threads} thread(s); {} synaptic events",
-        sim.steps_done(),
-        started.elapsed().as_secs_f64(),
-        sim.synapse_events()
-    );
-    println!("wrote {}", out.display());
-    Ok(())
+}
+
+/// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
+fn peak_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024)
 }
 
 /// A progress bar with an ETA on a terminal; hidden otherwise.

@@ -13,6 +13,8 @@ pub const ENCODER: u64 = 1;
 pub const CONNECTIVITY: u64 = 2;
 /// Domain of the per-projection weight streams.
 pub const WEIGHTS: u64 = 3;
+/// Domain of the per-trace neuron samples.
+pub const TRACE_SAMPLE: u64 = 4;
 
 /// SplitMix64 finalizer: a bijective 64-bit mix.
 fn mix(mut z: u64) -> u64 {
@@ -40,6 +42,18 @@ pub fn standard_normal(rng: &mut impl Rng) -> f64 {
     let u1 = 1.0 - unit(rng);
     let u2 = unit(rng);
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+}
+
+/// `k` distinct values of `0..n`, ascending (Floyd's algorithm: `k` draws).
+pub fn sample_distinct(rng: &mut impl Rng, n: usize, k: usize) -> Vec<usize> {
+    let mut chosen = std::collections::BTreeSet::new();
+    for m in n - k..n {
+        let t = (unit(rng) * (m + 1) as f64) as usize;
+        if !chosen.insert(t.min(m)) {
+            chosen.insert(m);
+        }
+    }
+    chosen.into_iter().collect()
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::data::ImageSet;
 use crate::layer::{Layer, LayerSpikes};
 use crate::neuron::{Current, Voltage};
 use crate::record::collect::Recorder;
-use crate::record::writer::{Block, RecordError, SpikeLayer, TraceSpec, Writer};
+use crate::record::writer::{Block, Layout, RecordError, Writer};
 use crate::schedule::{self, Clock};
 use crate::synapse::{DeliveryStats, Projection, Weights};
 use crate::threshold::{LayerThreshold, Threshold};
@@ -63,9 +63,19 @@ impl Simulation {
         self.world.resource_mut::<Clock>().step += 1;
     }
 
-    /// Runs the remaining steps, sending blocks to `writer` as they are sealed.
-    pub fn run(&mut self, writer: &Writer, progress: &ProgressBar) -> Result<(), RecordError> {
-        while self.steps_done() < self.steps {
+    /// Runs the remaining steps, sending blocks to `writer` as they are
+    /// sealed, until the end or until `stop()` says so (asked after every
+    /// step). Whatever was recorded up to the last step done is sent, so
+    /// the writer can close the file as complete or not. Returns whether the
+    /// run reached its end.
+    pub fn run(
+        &mut self,
+        writer: &Writer,
+        progress: &ProgressBar,
+        stop: impl Fn() -> bool,
+    ) -> Result<bool, RecordError> {
+        self.snapshot_weights();
+        while self.steps_done() < self.steps && !stop() {
             self.step();
             for b in self.take_blocks() {
                 writer.send(b)?;
@@ -74,12 +84,13 @@ impl Simulation {
                 progress.set_position(self.steps_done());
             }
         }
-        self.world.resource_mut::<Recorder>().seal();
+        self.seal();
+        self.snapshot_weights();
         for b in self.take_blocks() {
             writer.send(b)?;
         }
         progress.set_position(self.steps_done());
-        Ok(())
+        Ok(self.steps_done() == self.steps)
     }
 
     /// Blocks sealed by the recorder and not yet taken.
@@ -92,28 +103,28 @@ impl Simulation {
         self.world.resource_mut::<Recorder>().seal();
     }
 
-    /// The layers whose spikes are recorded, in the writer's order.
-    pub fn spike_layers(&mut self) -> Vec<SpikeLayer> {
-        let mut q = self.world.query::<&Layer>();
-        let mut layers: Vec<&Layer> = q.iter(&self.world).collect();
-        layers.sort_by_key(|l| l.index);
-        layers
-            .into_iter()
-            .map(|l| SpikeLayer {
-                name: l.name.clone(),
-                n_nodes: l.members.len() as u64,
-            })
-            .collect()
+    /// Queues a snapshot of every recorded projection's weights now
+    /// (once per step count).
+    pub fn snapshot_weights(&mut self) {
+        let steps_done = self.steps_done();
+        self.world.resource_scope(|world, mut rec: Mut<Recorder>| {
+            rec.snapshot_weights(
+                steps_done,
+                |_| true,
+                |e| {
+                    world
+                        .get::<Weights>(e)
+                        .expect("projection")
+                        .values()
+                        .to_vec()
+                },
+            );
+        });
     }
 
-    /// The recorded traces, in the writer's order.
-    pub fn trace_specs(&self) -> Vec<TraceSpec> {
-        self.world
-            .resource::<Recorder>()
-            .traces
-            .iter()
-            .map(|t| t.spec.clone())
-            .collect()
+    /// What the output file will hold, in the recorder's order.
+    pub fn layout(&self) -> &Layout {
+        &self.world.resource::<Recorder>().layout
     }
 
     /// Synaptic events delivered so far (spikes × fan-out).

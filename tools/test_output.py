@@ -99,3 +99,33 @@ def test_demo_run_attributes_and_spikes(run_experiment):
             line = next(l for l in inspect.splitlines() if l.split()[:1] == [layer])
             assert line.split()[1:3] == [str(size), str(len(t))]
         assert f["report/hidden/voltage/data"].shape == (1000, 5)
+
+
+def test_interrupted_run_opens_in_h5py(spikesim_bin, tmp_path):
+    """SIGINT stops the run at the end of a step; the file holds every step
+    done, marked incomplete with the reason."""
+    import signal
+    import subprocess
+    import time
+
+    from conftest import REPO
+
+    out = tmp_path / "interrupted.h5"
+    proc = subprocess.Popen(
+        [spikesim_bin, "run", REPO / "experiments" / "seed-demo.toml", "--out", out,
+         "--set", "stimulus.dataset=synthetic", "--set", "stimulus.images=4000", "--set", "record.block_steps=100"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    while not out.exists():
+        time.sleep(0.02)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate()
+    assert proc.returncode == 130, err
+    with h5py.File(out, "r") as f:
+        assert not bool(f.attrs["complete"])
+        done = int(f.attrs["steps_done"])
+        assert 0 < done < int(f.attrs["steps"])
+        assert "interrupted" in f.attrs["error"]
+        assert f["report/hidden/voltage/data"].shape == (done, 5)
+        assert f["spikes/hidden/timestamps"][-1] < done

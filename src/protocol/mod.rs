@@ -33,6 +33,13 @@ pub struct Stimulus {
     pub reset_between: bool,
 }
 
+impl Stimulus {
+    /// Steps from the start of one image to the start of the next.
+    pub fn period(&self) -> u64 {
+        self.steps_per_image + self.rest_steps
+    }
+}
+
 /// Loads the images a stimulus config names. Returns the set and, when
 /// `dataset = "auto"` fell back to the synthetic digits, a note saying so.
 pub fn load_images(c: &StimulusConfig, seed: u64) -> Result<(ImageSet, Option<String>), DataError> {
@@ -68,7 +75,7 @@ pub fn present(
     mut rings: Query<&mut InputRing>,
 ) {
     let Some(s) = stimulus else { return };
-    let period = s.steps_per_image + s.rest_steps;
+    let period = s.period();
     let (k, phase) = (clock.step / period, clock.step % period);
     let members = &layers.get(s.layer).expect("stimulus layer").members;
     if phase == 0 {

@@ -1,128 +1,347 @@
-//! The recorder: copies spikes and traces into blocks for the writer thread.
+//! The recorder: copies what the config asks for into blocks for the writer.
 //!
 //! It samples at the end of a step (the `Record` set runs last): voltages are
 //! after reset, thresholds after this step's adaptation, spikes are those
-//! emitted at this step. Every `block_steps` steps the buffers are sealed into
-//! [`Block`]s, which the runner hands to the [`super::writer::Writer`]; so
-//! memory holds at most one block per layer and trace, whatever the run's length.
+//! emitted at this step, `input` is the input this step integrated. The
+//! buffers are sealed into [`Block`]s every `block_steps` steps or as soon as
+//! they hold [`MAX_BLOCK_BYTES`], and the run loop hands the blocks to the
+//! [`super::writer::Writer`]; so memory holds at most about one block,
+//! whatever the run's length.
 
 use bevy_ecs::prelude::*;
 
-use super::writer::{Block, TraceSpec};
+use super::writer::{Block, Layout};
 use crate::config::TraceVar;
 use crate::layer::LayerSpikes;
-use crate::neuron::{Current, Voltage};
+use crate::neuron::{Current, LifParams, Voltage};
+use crate::protocol::Stimulus;
 use crate::schedule::Clock;
+use crate::synapse::{InputRing, Weights};
 use crate::threshold::{LayerThreshold, Threshold};
 
-/// One recorded variable of chosen neurons of one layer.
+/// Bytes buffered before the recorder seals a block early.
+pub const MAX_BLOCK_BYTES: usize = 4 << 20;
+
+/// Spikes of one layer inside a window of steps.
 #[derive(Debug)]
-pub struct TraceProbe {
-    /// What is recorded, where, how often (also the writer's description).
-    pub spec: TraceSpec,
-    /// Which variable.
-    pub var: TraceVar,
+pub struct SpikeProbe {
     /// The layer entity.
     pub layer: Entity,
-    /// The recorded neuron entities, in `spec.node_ids` order.
-    pub neurons: Vec<Entity>,
-    /// Frames since the last seal, row-major frames × neurons.
-    pub data: Vec<f32>,
-}
-
-/// Spikes of one layer since the last seal.
-#[derive(Debug, Default)]
-struct SpikeBuffer {
+    /// Window of steps `[first, end)`.
+    pub window: (u64, u64),
     steps: Vec<u64>,
     node_ids: Vec<u64>,
 }
 
-/// Recording state. Written by `record`; drained by the runner.
+impl SpikeProbe {
+    /// Records the spikes of `layer` at steps in `window`.
+    pub fn new(layer: Entity, window: (u64, u64)) -> Self {
+        Self {
+            layer,
+            window,
+            steps: Vec::new(),
+            node_ids: Vec::new(),
+        }
+    }
+}
+
+/// One variable of chosen neurons of one LIF layer, at steps
+/// `window.0 + k·every` below `window.1`.
+#[derive(Debug)]
+pub struct TraceProbe {
+    /// Which variable.
+    pub var: TraceVar,
+    /// The layer entity.
+    pub layer: Entity,
+    /// The recorded neurons (entity, index in the layer), in the order of
+    /// the writer's node ids.
+    pub neurons: Vec<(Entity, u32)>,
+    /// Window of steps `[first, end)`.
+    pub window: (u64, u64),
+    /// Sampling period in steps.
+    pub every: u64,
+    data: Vec<f32>,
+}
+
+impl TraceProbe {
+    /// A probe of `var` on `neurons` of `layer`.
+    pub fn new(
+        var: TraceVar,
+        layer: Entity,
+        neurons: Vec<(Entity, u32)>,
+        window: (u64, u64),
+        every: u64,
+    ) -> Self {
+        Self {
+            var,
+            layer,
+            neurons,
+            window,
+            every,
+            data: Vec::new(),
+        }
+    }
+}
+
+/// Spike counts of one layer per bin of `bin_steps` steps.
+#[derive(Debug)]
+pub struct RateProbe {
+    /// The layer entity.
+    pub layer: Entity,
+    /// Bin width in steps.
+    pub bin_steps: u64,
+    bin: u64,
+    counts: Vec<u64>,
+}
+
+impl RateProbe {
+    /// Counts the spikes of `layer` in bins of `bin_steps`.
+    pub fn new(layer: Entity, bin_steps: u64) -> Self {
+        Self {
+            layer,
+            bin_steps,
+            bin: 0,
+            counts: Vec::new(),
+        }
+    }
+}
+
+/// Snapshots of one projection's weights.
+#[derive(Debug)]
+pub struct WeightProbe {
+    /// The projection entity.
+    pub projection: Entity,
+    /// Snapshot period in steps (a whole number of samples), if periodic.
+    pub every_steps: Option<u64>,
+    last: Option<u64>,
+}
+
+impl WeightProbe {
+    /// Snapshots of `projection`, also every `every_steps` steps if given.
+    pub fn new(projection: Entity, every_steps: Option<u64>) -> Self {
+        Self {
+            projection,
+            every_steps,
+            last: None,
+        }
+    }
+}
+
+/// Per-sample results: which image, its label, when, and spike counts per neuron.
+#[derive(Debug)]
+pub struct SampleProbe {
+    /// The counted layers and their sizes.
+    pub layers: Vec<(Entity, usize)>,
+    running: Vec<Vec<u32>>,
+    index: Vec<u64>,
+    label: Vec<u8>,
+    start_step: Vec<u64>,
+    counts: Vec<Vec<u32>>,
+}
+
+impl SampleProbe {
+    /// Counts spikes of `layers` (entity, size) per sample.
+    pub fn new(layers: Vec<(Entity, usize)>) -> Self {
+        Self {
+            running: layers.iter().map(|&(_, n)| vec![0; n]).collect(),
+            counts: layers.iter().map(|_| Vec::new()).collect(),
+            layers,
+            index: Vec::new(),
+            label: Vec::new(),
+            start_step: Vec::new(),
+        }
+    }
+}
+
+/// Recording state. Written by `record`; drained by the run loop.
 #[derive(Resource, Debug)]
 pub struct Recorder {
+    /// What the file holds (handed to the writer); probe `k` of a kind is
+    /// entry `k` of the layout's list of that kind.
+    pub layout: Layout,
     block_steps: u64,
-    /// Layer entities whose spikes are recorded (the writer's layer order).
-    spike_layers: Vec<Entity>,
-    spikes: Vec<SpikeBuffer>,
-    /// The trace probes (the writer's trace order).
-    pub traces: Vec<TraceProbe>,
+    steps_buffered: u64,
+    bytes_buffered: usize,
+    spikes: Vec<SpikeProbe>,
+    traces: Vec<TraceProbe>,
+    rates: Vec<RateProbe>,
+    weights: Vec<WeightProbe>,
+    samples: Option<SampleProbe>,
     ready: Vec<Block>,
 }
 
 impl Recorder {
-    /// A recorder of the spikes of `spike_layers` and of `traces`, sealing a
-    /// block every `block_steps` steps.
-    pub fn new(block_steps: u64, spike_layers: Vec<Entity>, traces: Vec<TraceProbe>) -> Self {
+    /// A recorder of these probes; `layout` describes them in the same order.
+    pub fn new(
+        layout: Layout,
+        block_steps: u64,
+        spikes: Vec<SpikeProbe>,
+        traces: Vec<TraceProbe>,
+        rates: Vec<RateProbe>,
+        weights: Vec<WeightProbe>,
+        samples: Option<SampleProbe>,
+    ) -> Self {
         Self {
+            layout,
             block_steps,
-            spikes: spike_layers
-                .iter()
-                .map(|_| SpikeBuffer::default())
-                .collect(),
-            spike_layers,
+            steps_buffered: 0,
+            bytes_buffered: 0,
+            spikes,
             traces,
+            rates,
+            weights,
+            samples,
             ready: Vec::new(),
         }
     }
 
     /// Moves everything buffered into sealed blocks.
     pub fn seal(&mut self) {
-        for (layer, buf) in self.spikes.iter_mut().enumerate() {
-            if !buf.steps.is_empty() {
-                let b = std::mem::take(buf);
+        for (layer, p) in self.spikes.iter_mut().enumerate() {
+            if !p.steps.is_empty() {
+                let (steps, node_ids) = (
+                    std::mem::take(&mut p.steps),
+                    std::mem::take(&mut p.node_ids),
+                );
                 self.ready.push(Block::Spikes {
                     layer,
-                    steps: b.steps,
-                    node_ids: b.node_ids,
+                    steps,
+                    node_ids,
                 });
             }
         }
-        for (trace, t) in self.traces.iter_mut().enumerate() {
-            if !t.data.is_empty() {
+        for (trace, p) in self.traces.iter_mut().enumerate() {
+            if !p.data.is_empty() {
                 self.ready.push(Block::Trace {
                     trace,
-                    data: std::mem::take(&mut t.data),
+                    data: std::mem::take(&mut p.data),
                 });
             }
         }
+        for (rate, p) in self.rates.iter_mut().enumerate() {
+            if !p.counts.is_empty() {
+                self.ready.push(Block::Rates {
+                    rate,
+                    counts: std::mem::take(&mut p.counts),
+                });
+            }
+        }
+        if let Some(s) = &mut self.samples
+            && !s.index.is_empty()
+        {
+            self.ready.push(Block::Samples {
+                index: std::mem::take(&mut s.index),
+                label: std::mem::take(&mut s.label),
+                start_step: std::mem::take(&mut s.start_step),
+                counts: s.counts.iter_mut().map(std::mem::take).collect(),
+            });
+        }
+        self.steps_buffered = 0;
+        self.bytes_buffered = 0;
     }
 
     /// The sealed blocks, oldest first; the recorder keeps none.
     pub fn take_ready(&mut self) -> Vec<Block> {
         std::mem::take(&mut self.ready)
     }
+
+    /// Queues a snapshot, after `steps_done` steps, of every recorded
+    /// projection for which `due` holds, unless one was already taken then.
+    pub fn snapshot_weights(
+        &mut self,
+        steps_done: u64,
+        due: impl Fn(&WeightProbe) -> bool,
+        weights: impl Fn(Entity) -> Vec<f32>,
+    ) {
+        for (k, p) in self.weights.iter_mut().enumerate() {
+            if due(p) && p.last != Some(steps_done) {
+                p.last = Some(steps_done);
+                self.ready.push(Block::Weights {
+                    weights: k,
+                    steps_done,
+                    data: weights(p.projection),
+                });
+            }
+        }
+    }
 }
 
-/// End of step: append this step's spikes and due trace samples.
+/// End of step: append what is due.
+#[allow(clippy::too_many_arguments)]
 pub fn record(
     clock: Res<Clock>,
     mut rec: ResMut<Recorder>,
+    stimulus: Option<Res<Stimulus>>,
     spikes: Query<&LayerSpikes>,
     neurons: Query<(&Voltage, &Current, &Threshold)>,
-    sigmas: Query<&LayerThreshold>,
+    layers: Query<(&LayerThreshold, &LifParams, &InputRing)>,
+    weights: Query<&Weights>,
 ) {
     let n = clock.step;
     let rec = rec.bypass_change_detection();
-    for (&layer, buf) in rec.spike_layers.iter().zip(&mut rec.spikes) {
-        let s = &spikes.get(layer).expect("recorded layer").current;
-        buf.steps.extend(std::iter::repeat_n(n, s.len()));
-        buf.node_ids.extend(s.iter().map(|&i| i as u64));
+    let spikes_of = |layer: Entity| &spikes.get(layer).expect("layer").current;
+    let mut bytes = 0;
+    for p in &mut rec.spikes {
+        if (p.window.0..p.window.1).contains(&n) {
+            let s = spikes_of(p.layer);
+            p.steps.extend(std::iter::repeat_n(n, s.len()));
+            p.node_ids.extend(s.iter().map(|&i| i as u64));
+            bytes += 16 * s.len();
+        }
     }
-    for t in &mut rec.traces {
-        if !n.is_multiple_of(t.spec.every) {
+    for p in &mut rec.traces {
+        if n < p.window.0 || n >= p.window.1 || !(n - p.window.0).is_multiple_of(p.every) {
             continue;
         }
-        let sigma = sigmas.get(t.layer).expect("LIF layer").sigma;
-        t.data.extend(t.neurons.iter().map(|&e| {
+        let (sigma, params, ring) = layers.get(p.layer).expect("LIF layer");
+        let input = ring.slot(n);
+        p.data.extend(p.neurons.iter().map(|&(e, index)| {
             let (v, j, th) = neurons.get(e).expect("LIF neuron");
-            match t.var {
+            match p.var {
                 TraceVar::Voltage => v.0,
                 TraceVar::Current => j.0,
-                TraceVar::Threshold => sigma + th.theta,
+                TraceVar::Threshold => sigma.sigma + th.theta,
+                TraceVar::Theta => th.theta,
+                TraceVar::Input => input[index as usize] + params.external(n),
             }
         }));
+        bytes += 4 * p.neurons.len();
     }
-    if (n + 1).is_multiple_of(rec.block_steps) {
+    for p in &mut rec.rates {
+        p.bin += spikes_of(p.layer).len() as u64;
+        if (n + 1).is_multiple_of(p.bin_steps) {
+            p.counts.push(std::mem::take(&mut p.bin));
+            bytes += 8;
+        }
+    }
+    if let (Some(s), Some(stim)) = (&mut rec.samples, &stimulus) {
+        for ((layer, _), running) in s.layers.iter().zip(&mut s.running) {
+            for &i in spikes_of(*layer) {
+                running[i as usize] += 1;
+            }
+        }
+        let period = stim.period();
+        if (n + 1).is_multiple_of(period) {
+            let k = n / period;
+            let index = k % stim.count as u64;
+            s.index.push(index);
+            s.label.push(stim.images.labels[index as usize]);
+            s.start_step.push(k * period);
+            for (running, counts) in s.running.iter_mut().zip(&mut s.counts) {
+                counts.extend_from_slice(running);
+                bytes += 4 * running.len();
+                running.fill(0);
+            }
+        }
+    }
+    rec.snapshot_weights(
+        n + 1,
+        |p| p.every_steps.is_some_and(|k| (n + 1).is_multiple_of(k)),
+        |e| weights.get(e).expect("projection").values().to_vec(),
+    );
+    rec.steps_buffered += 1;
+    rec.bytes_buffered += bytes;
+    if rec.steps_buffered >= rec.block_steps || rec.bytes_buffered >= MAX_BLOCK_BYTES {
         rec.seal();
     }
 }

@@ -19,13 +19,30 @@ use crate::record::writer::RecordError;
 pub struct Summary {
     /// Root attributes rendered as text, `config_toml` excluded: the ones of
     /// [`schema::ROOT_ATTR_ORDER`] in that order, then any others by name.
+    /// `complete` reads `yes` or `no`.
     pub attrs: Vec<(String, String)>,
-    /// `steps · dt_ms`.
+    /// Whether the writer finished cleanly (root attribute `complete` = 1).
+    pub complete: bool,
+    /// The root attribute `steps`: the steps simulated in a complete file, the
+    /// planned steps in an incomplete one.
+    pub steps: u64,
+    /// Steps simulated, where the writer recorded it (`finish` and `abort`
+    /// do; a killed process leaves none).
+    pub steps_done: Option<u64>,
+    /// Why the run stopped early, where recorded.
+    pub error: Option<String>,
+    /// `steps_done · dt_ms` (`steps · dt_ms` where `steps_done` is missing).
     pub duration_ms: f64,
     /// One entry per spike layer, in the order of the run's configuration.
     pub layers: Vec<LayerSummary>,
     /// One entry per recorded trace, in the order of the run's configuration.
     pub traces: Vec<TraceSummary>,
+    /// One entry per recorded population rate, in configuration order.
+    pub rates: Vec<RateSummary>,
+    /// One entry per projection with weight snapshots, in configuration order.
+    pub weights: Vec<WeightSummary>,
+    /// The per-sample results, for runs with a stimulus protocol.
+    pub samples: Option<SampleSummary>,
 }
 
 /// Spike counts of one layer.
@@ -38,6 +55,43 @@ pub struct LayerSummary {
     /// `n_spikes / (n_nodes · duration_s)`; 0 when the layer is empty or the
     /// run has no duration.
     pub mean_rate_hz: f64,
+}
+
+/// Shape of one binned population rate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RateSummary {
+    pub layer: String,
+    /// Neurons in the layer (the group's `n_nodes` attribute).
+    pub n_nodes: u64,
+    /// Bins written (length of `counts`).
+    pub bins: u64,
+    /// Width of a bin in ms.
+    pub bin_ms: f64,
+}
+
+/// Shape of one projection's weight snapshots.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightSummary {
+    pub projection: String,
+    /// Presynaptic layer.
+    pub pre: String,
+    /// Postsynaptic layer.
+    pub post: String,
+    /// Synapses (columns of `data`).
+    pub synapses: u64,
+    /// Snapshots (rows of `data`).
+    pub snapshots: u64,
+}
+
+/// Extent of the per-sample results.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleSummary {
+    /// The dataset the samples come from.
+    pub dataset: String,
+    /// Samples written.
+    pub count: u64,
+    /// Layers whose per-neuron counts are kept, in configuration order.
+    pub layers: Vec<String>,
 }
 
 /// Shape of one recorded trace.
@@ -106,7 +160,15 @@ fn read_summary(file: &File) -> Result<Summary, String> {
     let attrs = root_attrs(file)?;
     let dt_ms: f64 = scalar(file, schema::ATTR_DT_MS)?;
     let steps: u64 = scalar(file, schema::ATTR_STEPS)?;
-    let duration_ms = steps as f64 * dt_ms;
+    let complete = scalar::<u8>(file, schema::ATTR_COMPLETE)? == 1;
+    let steps_done: Option<u64> = optional_scalar(file, schema::ATTR_STEPS_DONE)?;
+    let error = match optional_attr(file, schema::ATTR_ERROR)? {
+        None => None,
+        Some(attr) => {
+            Some(render_attr(&attr).map_err(|e| format!("attribute {}: {e}", schema::ATTR_ERROR))?)
+        }
+    };
+    let duration_ms = steps_done.unwrap_or(steps) as f64 * dt_ms;
     let duration_s = duration_ms / 1000.0;
 
     let spikes = open_group(file, schema::SPIKES_GROUP)?;
@@ -161,11 +223,56 @@ fn read_summary(file: &File) -> Result<Summary, String> {
         }
     }
 
+    // `/rates`, `/weights` and `/samples` are absent from files written
+    // before they were added to schema version 1.
+    let mut rates = Vec::new();
+    if let Some(group) = optional_group(file, schema::RATES_GROUP)? {
+        for layer in members(&group)? {
+            let g = open_group(&group, &layer)?;
+            rates.push(RateSummary {
+                n_nodes: scalar(&g, schema::ATTR_N_NODES)?,
+                bins: dataset_len(&g, schema::DS_COUNTS)?,
+                bin_ms: scalar(&g, schema::ATTR_BIN_MS)?,
+                layer,
+            });
+        }
+    }
+
+    let mut weights = Vec::new();
+    if let Some(group) = optional_group(file, schema::WEIGHTS_GROUP)? {
+        for projection in members(&group)? {
+            let g = open_group(&group, &projection)?;
+            weights.push(WeightSummary {
+                pre: string_attr(&g, schema::ATTR_PRE)?,
+                post: string_attr(&g, schema::ATTR_POST)?,
+                synapses: dataset_len(&g, schema::DS_PRE_IDS)?,
+                snapshots: dataset_len(&g, schema::DS_STEPS_DONE)?,
+                projection,
+            });
+        }
+    }
+
+    let samples = match optional_group(file, schema::SAMPLES_GROUP)? {
+        None => None,
+        Some(g) => Some(SampleSummary {
+            dataset: string_attr(&g, schema::ATTR_DATASET)?,
+            count: dataset_len(&g, schema::DS_INDEX)?,
+            layers: members(&open_group(&g, schema::SAMPLE_COUNTS_GROUP)?)?,
+        }),
+    };
+
     Ok(Summary {
         attrs,
+        complete,
+        steps,
+        steps_done,
+        error,
         duration_ms,
         layers,
         traces,
+        rates,
+        weights,
+        samples,
     })
 }
 
@@ -194,7 +301,7 @@ fn root_attrs(file: &File) -> Result<Vec<(String, String)>, String> {
             if name == schema::ATTR_COMPLETE {
                 value = match value.as_str() {
                     "1" => "yes".to_owned(),
-                    "0" => "no (interrupted, or still being written)".to_owned(),
+                    "0" => "no".to_owned(),
                     _ => value,
                 };
             }
@@ -223,6 +330,52 @@ fn scalar<T: hdf5::H5Type>(loc: &Location, name: &str) -> Result<T, String> {
     loc.attr(name)
         .and_then(|a| a.read_scalar::<T>())
         .map_err(|e| format!("attribute {name} of {}: {e}", loc.name()))
+}
+
+/// The attribute `name` of `loc`, or `None` where it does not exist.
+fn optional_attr(loc: &Location, name: &str) -> Result<Option<Attribute>, String> {
+    let names = loc
+        .attr_names()
+        .map_err(|e| format!("attributes of {}: {e}", loc.name()))?;
+    if !names.iter().any(|n| n == name) {
+        return Ok(None);
+    }
+    loc.attr(name)
+        .map(Some)
+        .map_err(|e| format!("attribute {name} of {}: {e}", loc.name()))
+}
+
+fn optional_scalar<T: hdf5::H5Type>(loc: &Location, name: &str) -> Result<Option<T>, String> {
+    match optional_attr(loc, name)? {
+        None => Ok(None),
+        Some(attr) => attr
+            .read_scalar::<T>()
+            .map(Some)
+            .map_err(|e| format!("attribute {name} of {}: {e}", loc.name())),
+    }
+}
+
+fn string_attr(loc: &Location, name: &str) -> Result<String, String> {
+    loc.attr(name)
+        .and_then(|a| render_attr(&a))
+        .map_err(|e| format!("attribute {name} of {}: {e}", loc.name()))
+}
+
+/// Number of elements along the first dimension of dataset `name` in `group`.
+fn dataset_len(group: &Group, name: &str) -> Result<u64, String> {
+    let ds = group
+        .dataset(name)
+        .map_err(|e| format!("{}/{name}: {e}", group.name()))?;
+    Ok(ds.shape().first().copied().unwrap_or(0) as u64)
+}
+
+/// The group `name` of `parent`, or `None` where there is no such link.
+fn optional_group(parent: &Group, name: &str) -> Result<Option<Group>, String> {
+    if parent.link_exists(name) {
+        open_group(parent, name).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 fn open_group(parent: &Group, name: &str) -> Result<Group, String> {
@@ -286,12 +439,54 @@ fn write_table(
     Ok(())
 }
 
+/// `n thing` or `n things`.
+fn count(n: usize, thing: &str) -> String {
+    if n == 1 {
+        format!("{n} {thing}")
+    } else {
+        format!("{n} {thing}s")
+    }
+}
+
+impl Summary {
+    /// The completion status as one line: `complete: yes`, `complete: no
+    /// (stopped after N of M steps: reason)`, or, for a file whose writer never
+    /// ended, `complete: no (interrupted, or still being written)`.
+    pub fn status_line(&self) -> String {
+        if self.complete {
+            return "complete: yes".to_owned();
+        }
+        let Some(done) = self.steps_done else {
+            return "complete: no (interrupted, or still being written)".to_owned();
+        };
+        let stopped = format!("stopped after {done} of {} steps", self.steps);
+        match &self.error {
+            Some(reason) => format!("complete: no ({stopped}: {})", reason.replace('\n', " ")),
+            None => format!("complete: no ({stopped})"),
+        }
+    }
+}
+
 impl fmt::Display for Summary {
-    /// A readable multi-line text: header attributes, the duration, a table of
-    /// spike layers (name, neurons, spikes, mean rate in Hz), then the traces.
+    /// A readable multi-line text: the completion status, header attributes,
+    /// the duration, a table of spike layers (name, neurons, spikes, mean rate
+    /// in Hz), then the traces, rates, weight snapshots and samples.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.status_line())?;
+        writeln!(f)?;
+        // The status line already says these.
+        let shown = [
+            schema::ATTR_COMPLETE,
+            schema::ATTR_STEPS_DONE,
+            schema::ATTR_ERROR,
+        ];
         let duration = ("duration_ms".to_owned(), short_float(self.duration_ms));
-        let lines: Vec<&(String, String)> = self.attrs.iter().chain([&duration]).collect();
+        let lines: Vec<&(String, String)> = self
+            .attrs
+            .iter()
+            .filter(|(k, _)| !shown.contains(&k.as_str()))
+            .chain([&duration])
+            .collect();
         let key_width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
         for (key, value) in lines {
             writeln!(f, "{key:<key_width$}  {value}")?;
@@ -301,7 +496,7 @@ impl fmt::Display for Summary {
         if self.layers.is_empty() {
             writeln!(f, "spikes: no layers recorded")?;
         } else {
-            writeln!(f, "spikes ({} layers)", self.layers.len())?;
+            writeln!(f, "spikes ({})", count(self.layers.len(), "layer"))?;
             let rows: Vec<Vec<String>> = self
                 .layers
                 .iter()
@@ -339,6 +534,61 @@ impl fmt::Display for Summary {
             let headers = ["layer", "variable", "neurons", "frames", "units"];
             write_table(f, &headers, &[false, false, true, true, false], &rows)?;
         }
+
+        writeln!(f)?;
+        if self.rates.is_empty() {
+            writeln!(f, "rates: none recorded")?;
+        } else {
+            writeln!(f, "rates ({})", count(self.rates.len(), "layer"))?;
+            let rows: Vec<Vec<String>> = self
+                .rates
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.layer.clone(),
+                        r.n_nodes.to_string(),
+                        r.bins.to_string(),
+                        short_float(r.bin_ms),
+                    ]
+                })
+                .collect();
+            let headers = ["layer", "neurons", "bins", "bin (ms)"];
+            write_table(f, &headers, &[false, true, true, true], &rows)?;
+        }
+
+        writeln!(f)?;
+        if self.weights.is_empty() {
+            writeln!(f, "weights: none recorded")?;
+        } else {
+            writeln!(f, "weights ({})", count(self.weights.len(), "projection"))?;
+            let rows: Vec<Vec<String>> = self
+                .weights
+                .iter()
+                .map(|w| {
+                    vec![
+                        w.projection.clone(),
+                        format!("{} -> {}", w.pre, w.post),
+                        w.synapses.to_string(),
+                        w.snapshots.to_string(),
+                    ]
+                })
+                .collect();
+            let headers = ["projection", "pre -> post", "synapses", "snapshots"];
+            write_table(f, &headers, &[false, false, true, true], &rows)?;
+        }
+
+        writeln!(f)?;
+        match &self.samples {
+            None => writeln!(f, "samples: none recorded")?,
+            Some(s) => {
+                let layers = if s.layers.is_empty() {
+                    "no per-neuron counts".to_owned()
+                } else {
+                    format!("counts of {}", s.layers.join(", "))
+                };
+                writeln!(f, "samples: {} from {} ({layers})", s.count, s.dataset)?;
+            }
+        }
         Ok(())
     }
 }
@@ -346,7 +596,10 @@ impl fmt::Display for Summary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::writer::tests::{TempPath, write_sample};
+    use crate::record::writer::tests::{
+        TempPath, layout, sample_layout, send_sample, write_sample,
+    };
+    use crate::record::writer::{RunHeader, SpikeLayer, Writer};
 
     #[test]
     fn summary_of_the_sample_file() {
@@ -360,8 +613,18 @@ mod tests {
 
         let duration_ms = 17.0 * 0.1;
         assert_eq!(summary.duration_ms, duration_ms);
+        assert!(summary.complete);
+        assert_eq!(
+            (summary.steps, summary.steps_done, &summary.error),
+            (17, Some(17), &None)
+        );
+        // A complete file has every root attribute but `error`.
         let keys: Vec<&str> = summary.attrs.iter().map(|(k, _)| k.as_str()).collect();
-        assert_eq!(keys, schema::ROOT_ATTR_ORDER.to_vec());
+        let expected: Vec<&str> = schema::ROOT_ATTR_ORDER
+            .into_iter()
+            .filter(|k| *k != schema::ATTR_ERROR)
+            .collect();
+        assert_eq!(keys, expected);
         let attr = |k: &str| {
             summary
                 .attrs
@@ -372,6 +635,7 @@ mod tests {
                 .clone()
         };
         assert_eq!(attr("steps"), "17");
+        assert_eq!(attr("steps_done"), "17");
         assert_eq!(attr("dt_ms"), "0.1");
         assert_eq!(attr("seed"), 0xDEAD_BEEF_1234u64.to_string());
         assert_eq!(attr("complete"), "yes");
@@ -403,8 +667,53 @@ mod tests {
             }]
         );
 
+        // Rates: input in 5-step bins (0.5 ms), 4 bins; exc in 10-step bins
+        // (1.0 ms), none sent. Weights: input_exc 4 synapses × 3 snapshots,
+        // exc_exc 0 × 2. Samples: 3 from synthetic, counts of exc and input.
+        assert_eq!(
+            summary.rates,
+            vec![
+                RateSummary {
+                    layer: "input".to_owned(),
+                    n_nodes: 4,
+                    bins: 4,
+                    bin_ms: 5.0 * 0.1,
+                },
+                RateSummary {
+                    layer: "exc".to_owned(),
+                    n_nodes: 3,
+                    bins: 0,
+                    bin_ms: 10.0 * 0.1,
+                },
+            ]
+        );
+        let weight = |projection: &str, pre: &str, synapses, snapshots| WeightSummary {
+            projection: projection.to_owned(),
+            pre: pre.to_owned(),
+            post: "exc".to_owned(),
+            synapses,
+            snapshots,
+        };
+        assert_eq!(
+            summary.weights,
+            vec![
+                weight("input_exc", "input", 4, 3),
+                weight("exc_exc", "exc", 0, 2)
+            ]
+        );
+        assert_eq!(
+            summary.samples,
+            Some(SampleSummary {
+                dataset: "synthetic".to_owned(),
+                count: 3,
+                layers: vec!["exc".to_owned(), "input".to_owned()],
+            })
+        );
+
         let text = summary.to_string();
+        assert!(text.starts_with("complete: yes\n"), "{text}");
         assert!(!text.contains("config_toml"), "{text}");
+        assert!(!text.contains("steps_done"), "{text}");
         assert!(text.contains("duration_ms       1.7\n"), "{text}");
         assert!(
             text.contains("  layer  neurons  spikes  mean rate (Hz)\n"),
@@ -422,6 +731,141 @@ mod tests {
             text.contains("  input  voltage         2       5  mV\n"),
             "{text}"
         );
+        assert!(text.contains("rates (2 layers)\n"), "{text}");
+        assert!(
+            text.contains("  layer  neurons  bins  bin (ms)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  input        4     4       0.5\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  exc          3     0         1\n"),
+            "{text}"
+        );
+        assert!(text.contains("weights (2 projections)\n"), "{text}");
+        assert!(
+            text.contains("  input_exc   input -> exc         4          3\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  exc_exc     exc -> exc           0          2\n"),
+            "{text}"
+        );
+        assert!(
+            text.ends_with("samples: 3 from synthetic (counts of exc, input)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn summary_of_an_aborted_file() {
+        // The sample's blocks, aborted after 17 of 20 planned steps. steps keeps
+        // the planned 20; the duration is the simulated 17 * 0.1 = 1.7 ms, so
+        // input's rate is 6 / (4 * 0.0017) = 882.35 Hz as in the finished file.
+        let tmp = TempPath::new("summary-aborted");
+        let header = RunHeader {
+            spikesim_version: "0.1.0-test".to_owned(),
+            seed: 7,
+            dt_ms: 0.1,
+            steps: 20,
+            threads: 1,
+            config_toml: String::new(),
+        };
+        let writer = Writer::create(&tmp.0, &header, &sample_layout(), 4).unwrap();
+        send_sample(&writer);
+        writer.abort(17, "interrupted (SIGINT)").unwrap();
+
+        let summary = summarize(&tmp.0).unwrap();
+        assert!(!summary.complete);
+        assert_eq!(summary.steps, 20);
+        assert_eq!(summary.steps_done, Some(17));
+        assert_eq!(summary.error.as_deref(), Some("interrupted (SIGINT)"));
+        assert_eq!(summary.duration_ms, 17.0 * 0.1);
+        assert_eq!(summary.layers[0].n_spikes, 6);
+        let expected_rate = 6.0 / (4.0 * 0.0017);
+        assert!((summary.layers[0].mean_rate_hz - expected_rate).abs() < 1e-9 * expected_rate);
+        // Every block sent is counted.
+        assert_eq!(summary.rates[0].bins, 4);
+        assert_eq!(summary.weights[0].snapshots, 3);
+        assert_eq!(summary.samples.as_ref().unwrap().count, 3);
+
+        let text = summary.to_string();
+        let first = text.lines().next().unwrap();
+        assert_eq!(
+            first,
+            "complete: no (stopped after 17 of 20 steps: interrupted (SIGINT))"
+        );
+        assert!(text.contains("\nsteps             20\n"), "{text}");
+        assert!(text.contains("\nduration_ms       1.7\n"), "{text}");
+        let attr = |k: &str| {
+            summary
+                .attrs
+                .iter()
+                .find(|(n, _)| n == k)
+                .unwrap()
+                .1
+                .clone()
+        };
+        assert_eq!(attr("complete"), "no");
+        assert_eq!(attr("error"), "interrupted (SIGINT)");
+    }
+
+    #[test]
+    fn summary_of_a_file_whose_writer_never_ended() {
+        // Dropped without finish or abort (as a killed process leaves it, once
+        // flushed): no steps_done, so the duration is the planned 10 * 0.1 ms, and
+        // no /samples group. It still reads, and says it is incomplete.
+        let tmp = TempPath::new("summary-dropped");
+        let header = RunHeader {
+            spikesim_version: "0.1.0-test".to_owned(),
+            seed: 7,
+            dt_ms: 0.1,
+            steps: 10,
+            threads: 1,
+            config_toml: String::new(),
+        };
+        let layers = [SpikeLayer {
+            name: "l".to_owned(),
+            n_nodes: 2,
+        }];
+        drop(Writer::create(&tmp.0, &header, &layout(&layers, &[]), 1).unwrap());
+        let summary = summarize(&tmp.0).unwrap();
+        assert!(!summary.complete);
+        assert_eq!((summary.steps_done, summary.error.as_deref()), (None, None));
+        assert_eq!(summary.duration_ms, 10.0 * 0.1);
+        assert!(summary.rates.is_empty() && summary.weights.is_empty());
+        assert_eq!(summary.samples, None);
+        let text = summary.to_string();
+        assert!(
+            text.starts_with("complete: no (interrupted, or still being written)\n"),
+            "{text}"
+        );
+        assert!(text.contains("rates: none recorded\n"), "{text}");
+        assert!(text.contains("weights: none recorded\n"), "{text}");
+        assert!(text.ends_with("samples: none recorded\n"), "{text}");
+    }
+
+    #[test]
+    fn files_from_before_rates_weights_and_samples_still_read() {
+        // A schema-1 file written before /rates and /weights existed: delete them
+        // from a fresh file; the summary has no rates or weights and no error.
+        let tmp = TempPath::new("summary-old");
+        write_sample(&tmp.0);
+        {
+            let file = File::open_rw(&tmp.0).unwrap();
+            for group in ["rates", "weights", "samples"] {
+                file.unlink(group).unwrap();
+            }
+            file.delete_attr("steps_done").unwrap();
+        }
+        let summary = summarize(&tmp.0).unwrap();
+        assert!(summary.complete);
+        assert!(summary.rates.is_empty() && summary.weights.is_empty());
+        assert_eq!((summary.samples, summary.steps_done), (None, None));
+        assert_eq!(summary.layers.len(), 2);
+        assert_eq!(summary.duration_ms, 17.0 * 0.1);
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!
 //! ```text
 //! /                                   attrs: spikesim_version, schema_version, seed, dt_ms,
-//!                                            steps, threads, config_toml, created_utc, complete
+//!                                            steps, threads, config_toml, created_utc, complete,
+//!                                            steps_done and error (once the writer has ended)
 //! /spikes/<layer>/timestamps          float64 [n_spikes], attr units = "ms"
 //! /spikes/<layer>/node_ids            uint64  [n_spikes]
 //!     group attrs: sorting = by_time (SONATA enum, u8), n_nodes (u64, the layer size)
@@ -17,13 +18,32 @@
 //! /report/<layer>/<var>/mapping/element_ids     uint32  [n_recorded] (zeros)
 //! /report/<layer>/<var>/mapping/time            float64 [3] = start, stop (exclusive), dt (ms),
 //!                                               attr units = "ms"
+//! /rates/<layer>/counts               uint64 [n_bins], attr units = "spikes/bin": spikes of
+//!                                     the whole layer in bin k = steps [k·b, (k+1)·b)
+//!     group attrs: bin_ms (f64 = b·dt_ms), n_nodes (u64)
+//! /weights/<projection>/pre_ids       uint32 [n_synapses]  (storage order, fixed at creation)
+//! /weights/<projection>/post_ids      uint32 [n_synapses]
+//! /weights/<projection>/data          float32 [n_snapshots, n_synapses], attr units = "nA"
+//! /weights/<projection>/steps_done    uint64 [n_snapshots] (0 = initial weights), attr units = "steps"
+//! /weights/<projection>/time_ms       float64 [n_snapshots] = steps_done·dt_ms, attr units = "ms"
+//!     group attrs: pre, post (strings, layer names), n_pre, n_post (u64)
+//! /samples/index                      uint64  [n_samples]  (index into the dataset)
+//! /samples/label                      uint8   [n_samples]
+//! /samples/start_ms                   float64 [n_samples] = first step·dt_ms, attr units = "ms"
+//! /samples/counts/<layer>             uint32  [n_samples, n_nodes], attr units = "spikes"
+//!     /samples attrs: dataset (string), rows, cols, steps_per_image, rest_steps (u64)
 //! ```
+//!
+//! `/spikes`, `/report`, `/rates` and `/weights` always exist (possibly
+//! empty); `/samples` only in runs with a stimulus protocol. Every dataset
+//! with a unit carries a `units` attribute; ids, indices and labels have none.
 //!
 //! Spikes follow the SONATA spike-file layout and traces SONATA's
 //! frame-oriented report layout (with one extra `<var>` level, so one layer
 //! can report several variables), so SONATA readers (libsonata, h5py scripts
-//! written for SONATA) read them unchanged. `n_nodes` and `complete` are
-//! spikesim extensions that SONATA readers ignore.
+//! written for SONATA) read them unchanged. `n_nodes`, `complete`,
+//! `steps_done`, `error` and the `/rates`, `/weights` and `/samples` groups
+//! are spikesim extensions that SONATA readers ignore.
 //!
 //! Times are stored in milliseconds and always computed as `step as f64 * dt_ms`
 //! (one multiplication, never an accumulated sum), so a timestamp divided by
@@ -31,6 +51,9 @@
 
 /// Version of this layout. Bump it whenever a name, type or meaning below
 /// changes; [`inspect`](super::inspect) refuses files of another version.
+/// Additions that readers of the version can ignore (new optional groups or
+/// attributes) keep it: `inspect` reads version-1 files that predate
+/// `/rates`, `/weights`, `/samples`, `steps_done` and `error`.
 pub const SCHEMA_VERSION: &str = "1";
 
 // ---------------------------------------------------------------- root attributes
@@ -59,9 +82,19 @@ pub const ATTR_CREATED_UTC: &str = "created_utc";
 /// or when it was interrupted, 1 once the writer has finished cleanly.
 pub const ATTR_COMPLETE: &str = "complete";
 
+/// Root attribute (u64, spikesim extension): the number of steps simulated,
+/// written when the writer ends through `finish` or `abort` (absent from a
+/// file whose process was killed).
+pub const ATTR_STEPS_DONE: &str = "steps_done";
+/// Root attribute (string, spikesim extension): why the run stopped early,
+/// written by `abort` or when the writer stopped on an error; absent from a
+/// complete file.
+pub const ATTR_ERROR: &str = "error";
+
 /// The root attributes in the order `inspect` lists them (config_toml is left
-/// out of that listing: it is long and has its own use).
-pub const ROOT_ATTR_ORDER: [&str; 8] = [
+/// out of that listing: it is long and has its own use). `steps_done` and
+/// `error` are listed only where present.
+pub const ROOT_ATTR_ORDER: [&str; 10] = [
     ATTR_SPIKESIM_VERSION,
     ATTR_SCHEMA_VERSION,
     ATTR_CREATED_UTC,
@@ -69,6 +102,8 @@ pub const ROOT_ATTR_ORDER: [&str; 8] = [
     ATTR_SEED,
     ATTR_DT_MS,
     ATTR_STEPS,
+    ATTR_STEPS_DONE,
+    ATTR_ERROR,
     ATTR_THREADS,
 ];
 
@@ -90,6 +125,8 @@ pub const ATTR_N_NODES: &str = "n_nodes";
 pub const ATTR_UNITS: &str = "units";
 /// Unit of every time in the file.
 pub const TIME_UNITS: &str = "ms";
+/// Unit of a time counted in simulation steps (`weights/<projection>/steps_done`).
+pub const STEP_UNITS: &str = "steps";
 
 /// SONATA's `sorting` enum for spike populations.
 ///
@@ -129,6 +166,71 @@ pub const DS_ELEMENT_IDS: &str = "element_ids";
 /// frames, in ms. `stop` is rewritten as frames arrive and at finish.
 pub const DS_TIME: &str = "time";
 
+// ---------------------------------------------------------------- rates
+
+/// Group holding one subgroup per layer whose binned population rate is recorded.
+pub const RATES_GROUP: &str = "rates";
+/// Dataset (uint64, `[n_bins]`) of spikes of the whole layer per bin, in a
+/// layer's rate group; has attr [`ATTR_UNITS`] = [`RATE_UNITS`].
+pub const DS_COUNTS: &str = "counts";
+/// Rate-group attribute (f64): width of a bin in ms, `bin_steps · dt_ms`.
+pub const ATTR_BIN_MS: &str = "bin_ms";
+/// Unit of a rate's `counts`.
+pub const RATE_UNITS: &str = "spikes/bin";
+
+// ---------------------------------------------------------------- weights
+
+/// Group holding one subgroup per projection whose weights are snapshotted.
+pub const WEIGHTS_GROUP: &str = "weights";
+/// Dataset (uint32, `[n_synapses]`): presynaptic neuron of each synapse, in
+/// the projection's storage order.
+pub const DS_PRE_IDS: &str = "pre_ids";
+/// Dataset (uint32, `[n_synapses]`): postsynaptic neuron of each synapse.
+pub const DS_POST_IDS: &str = "post_ids";
+/// Dataset (uint64, `[n_snapshots]`): steps simulated before each snapshot
+/// (0 = the initial weights); has attr [`ATTR_UNITS`] = [`STEP_UNITS`]. Same
+/// name as the root attribute [`ATTR_STEPS_DONE`].
+pub const DS_STEPS_DONE: &str = "steps_done";
+/// Dataset (float64, `[n_snapshots]`, ms): time of each snapshot,
+/// `steps_done · dt_ms`.
+pub const DS_TIME_MS: &str = "time_ms";
+/// Weight-group attribute (string): name of the presynaptic layer.
+pub const ATTR_PRE: &str = "pre";
+/// Weight-group attribute (string): name of the postsynaptic layer.
+pub const ATTR_POST: &str = "post";
+/// Weight-group attribute (u64): size of the presynaptic layer.
+pub const ATTR_N_PRE: &str = "n_pre";
+/// Weight-group attribute (u64): size of the postsynaptic layer.
+pub const ATTR_N_POST: &str = "n_post";
+/// Unit of the weights (`data`): the current one spike adds.
+pub const WEIGHT_UNITS: &str = "nA";
+
+// ---------------------------------------------------------------- samples
+
+/// Group of per-sample results of a stimulus protocol.
+pub const SAMPLES_GROUP: &str = "samples";
+/// Dataset (uint64, `[n_samples]`): index of each sample in its dataset.
+pub const DS_INDEX: &str = "index";
+/// Dataset (uint8, `[n_samples]`): label of each sample.
+pub const DS_LABEL: &str = "label";
+/// Dataset (float64, `[n_samples]`, ms): when each sample's presentation began.
+pub const DS_START_MS: &str = "start_ms";
+/// Subgroup of `/samples` with one uint32 `[n_samples, n_nodes]` dataset of
+/// per-neuron spike counts per layer; each has attr [`ATTR_UNITS`] = [`SAMPLE_COUNT_UNITS`].
+pub const SAMPLE_COUNTS_GROUP: &str = "counts";
+/// `/samples` attribute (string): the dataset the samples come from.
+pub const ATTR_DATASET: &str = "dataset";
+/// `/samples` attribute (u64): image height in pixels.
+pub const ATTR_ROWS: &str = "rows";
+/// `/samples` attribute (u64): image width in pixels.
+pub const ATTR_COLS: &str = "cols";
+/// `/samples` attribute (u64): steps each image is presented.
+pub const ATTR_STEPS_PER_IMAGE: &str = "steps_per_image";
+/// `/samples` attribute (u64): silent steps after each image.
+pub const ATTR_REST_STEPS: &str = "rest_steps";
+/// Unit of the per-sample spike counts.
+pub const SAMPLE_COUNT_UNITS: &str = "spikes";
+
 // ---------------------------------------------------------------- storage
 
 /// Chunk length, in elements, of the growing spike datasets (512 KiB of
@@ -137,6 +239,16 @@ pub const SPIKE_CHUNK_ELEMS: usize = 65_536;
 /// Target size in bytes of one chunk of a report's `data`: a chunk spans all
 /// recorded columns and as many frames as fit in this size (at least one).
 pub const TRACE_CHUNK_BYTES: usize = 256 * 1024;
+/// Chunk length, in elements, of the short growing 1-D series: rate counts,
+/// snapshot steps and times, per-sample index, label and start.
+pub const SERIES_CHUNK_ELEMS: usize = 4096;
+/// Upper bound in bytes of one chunk of a weight `data` dataset: a chunk
+/// holds as many whole snapshots as fit (at least one), and a snapshot larger
+/// than this is split across chunks of this size.
+pub const WEIGHT_CHUNK_BYTES: usize = 1024 * 1024;
+/// Upper bound in bytes of one chunk of a `/samples/counts/<layer>` dataset,
+/// split the same way.
+pub const SAMPLE_CHUNK_BYTES: usize = 256 * 1024;
 /// Deflate (gzip) level of growing datasets, used only where the HDF5 library
 /// has the deflate filter.
 pub const DEFLATE_LEVEL: u8 = 1;
@@ -149,6 +261,34 @@ pub fn spikes_path(layer: &str) -> String {
 /// Path of a report group, e.g. `report/exc/voltage`.
 pub fn report_path(layer: &str, var: &str) -> String {
     format!("{REPORT_GROUP}/{layer}/{var}")
+}
+
+/// Path of a layer's rate group, e.g. `rates/exc`.
+pub fn rates_path(layer: &str) -> String {
+    format!("{RATES_GROUP}/{layer}")
+}
+
+/// Path of a projection's weight group, e.g. `weights/input_exc`.
+pub fn weights_path(projection: &str) -> String {
+    format!("{WEIGHTS_GROUP}/{projection}")
+}
+
+/// Path of a layer's per-sample counts, e.g. `samples/counts/exc`.
+pub fn sample_counts_path(layer: &str) -> String {
+    format!("{SAMPLES_GROUP}/{SAMPLE_COUNTS_GROUP}/{layer}")
+}
+
+/// Chunk shape `(rows, cols)` of a growing 2-D dataset of `n_cols` columns of
+/// `elem_bytes` bytes each, so that a chunk is at most `max_bytes`: all columns
+/// and as many rows as fit, or, where one row alone is larger, one row split
+/// into pieces of `max_bytes`. Never zero (a dataset of no columns gets `(1, 1)`).
+pub fn chunk_2d(n_cols: usize, elem_bytes: usize, max_bytes: usize) -> (usize, usize) {
+    if n_cols == 0 {
+        return (1, 1);
+    }
+    let per_chunk = (max_bytes / elem_bytes.max(1)).max(1);
+    let cols = n_cols.clamp(1, per_chunk);
+    (per_chunk / cols, cols)
 }
 
 /// Number of frames per chunk of a report `data` dataset with `n_recorded`
@@ -189,6 +329,20 @@ mod tests {
     }
 
     #[test]
+    fn chunk_2d_stays_within_the_bound() {
+        // 10 float32 weights = 40 bytes a row; 1 MiB / 4 = 262144 elements a chunk,
+        // / 10 columns = 26214 rows (26214 * 40 = 1048560 <= 1048576).
+        assert_eq!(chunk_2d(10, 4, WEIGHT_CHUNK_BYTES), (26_214, 10));
+        // 784 * 400 = 313600 weights (1.2 MiB) a row: more than one chunk holds, so
+        // a chunk is one row of 262144 weights, exactly 1 MiB; two chunks per row.
+        assert_eq!(chunk_2d(313_600, 4, WEIGHT_CHUNK_BYTES), (1, 262_144));
+        // No columns (a projection without synapses): the smallest legal chunk.
+        assert_eq!(chunk_2d(0, 4, WEIGHT_CHUNK_BYTES), (1, 1));
+        // 100 uint32 counts = 400 bytes a row; 256 KiB / 4 = 65536 elements, / 100 = 655 rows.
+        assert_eq!(chunk_2d(100, 4, SAMPLE_CHUNK_BYTES), (655, 100));
+    }
+
+    #[test]
     fn names_are_single_path_components() {
         assert!(check_name("exc").is_ok());
         assert!(check_name("").is_err());
@@ -196,5 +350,8 @@ mod tests {
         assert!(check_name("..").is_err());
         assert_eq!(spikes_path("exc"), "spikes/exc");
         assert_eq!(report_path("exc", "voltage"), "report/exc/voltage");
+        assert_eq!(rates_path("exc"), "rates/exc");
+        assert_eq!(weights_path("input_exc"), "weights/input_exc");
+        assert_eq!(sample_counts_path("exc"), "samples/counts/exc");
     }
 }

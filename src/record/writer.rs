@@ -3,11 +3,11 @@
 //!
 //! Lifecycle (open, write, flush, close):
 //!
-//! 1. [`Writer::create`] validates the recording setup, creates the file and
-//!    every group and dataset of the layout in [`schema`] on the calling
-//!    thread, so that a bad name or an unwritable path fails before the run
-//!    starts and leaves no file behind. It then moves the file into a spawned
-//!    thread fed by a bounded channel.
+//! 1. [`Writer::create`] validates the recording setup (a [`Layout`]), creates
+//!    the file and every group and dataset of the layout in [`schema`] on the
+//!    calling thread, so that a bad name or an unwritable path fails before the
+//!    run starts and leaves no file behind. It then moves the file into a
+//!    spawned thread fed by a bounded channel.
 //! 2. [`Writer::send`] hands over one [`Block`]; it blocks while the channel is
 //!    full, so a slow disk slows the simulation down instead of filling memory.
 //!    The writer thread appends each block to chunked, extendible (and, where
@@ -19,12 +19,21 @@
 //!    leaves a readable file holding everything up to the last flush. Its
 //!    root `complete` attribute stays 0.
 //! 4. [`Writer::finish`] closes the channel, waits for the thread to drain it,
-//!    writes the final attributes (`steps` actually simulated, each report's
-//!    `time` stop, `complete = 1`) and closes the file.
+//!    writes the final attributes (`steps` and `steps_done` = steps actually
+//!    simulated, each report's `time` stop, `complete = 1`) and closes the file.
+//!    A run that stops early (interrupt, failure) calls [`Writer::abort`]
+//!    instead: it drains the channel the same way but leaves `complete = 0`
+//!    and `steps` = the planned steps, and records `steps_done` and the reason
+//!    as `error`.
 //!
-//! Dropping a [`Writer`] without calling `finish` (an error or a panic in the
+//! Dropping a [`Writer`] without calling `finish` or `abort` (a panic in the
 //! simulation) still drains the channel and closes the file cleanly, leaving
-//! `complete = 0`.
+//! `complete = 0` without `steps_done` or `error`.
+//!
+//! When the writer thread stops on an error (a [`Block`] that contradicts the
+//! layout, a failed write), the file keeps every block before it; `finish` and
+//! `abort` then still record `steps_done` and `error` (as far as the file
+//! allows) and return that error.
 //!
 //! HDF5 calls are serialised process-wide by the `hdf5` crate; while a writer
 //! is running nothing else in the process should touch HDF5 (it would only
@@ -61,7 +70,7 @@ pub struct RunHeader {
     /// Time step in ms; must be finite and positive.
     pub dt_ms: f64,
     /// Planned number of steps; [`Writer::finish`] replaces it with the number
-    /// actually simulated.
+    /// actually simulated ([`Writer::abort`] keeps it).
     pub steps: u64,
     /// Number of worker threads.
     pub threads: u64,
@@ -95,13 +104,82 @@ pub struct TraceSpec {
     pub every: u64,
 }
 
+/// Binned population spike counts of one layer: bin `k` covers steps
+/// `k·bin_steps .. (k+1)·bin_steps` (the last bin of a run may be cut short;
+/// `steps_done` tells).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateSpec {
+    /// Layer name; one HDF5 path component, at most once among the rates.
+    pub layer: String,
+    /// Number of neurons of the layer; a bin's count can be at most
+    /// `n_nodes · bin_steps`.
+    pub n_nodes: u64,
+    /// Steps per bin; at least 1.
+    pub bin_steps: u64,
+}
+
+/// Snapshots of one projection's weights; synapses listed once, in storage
+/// order: synapse `k` goes from `pre_ids[k]` to `post_ids[k]`, and column `k`
+/// of every snapshot is its weight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeightSpec {
+    /// Projection name; one HDF5 path component, at most once among the weights.
+    pub projection: String,
+    /// Name of the presynaptic layer.
+    pub pre: String,
+    /// Name of the postsynaptic layer.
+    pub post: String,
+    /// Size of the presynaptic layer; every `pre_ids[k]` is below it.
+    pub n_pre: u64,
+    /// Size of the postsynaptic layer; every `post_ids[k]` is below it.
+    pub n_post: u64,
+    /// Presynaptic neuron of each synapse.
+    pub pre_ids: Vec<u32>,
+    /// Postsynaptic neuron of each synapse; as long as `pre_ids` (may be empty).
+    pub post_ids: Vec<u32>,
+}
+
+/// Per-sample results of a stimulus protocol.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SampleSpec {
+    /// Name of the dataset the samples come from, e.g. `mnist`; not empty.
+    pub dataset: String,
+    /// Image height in pixels; at least 1.
+    pub rows: u64,
+    /// Image width in pixels; at least 1.
+    pub cols: u64,
+    /// Steps each image is presented; at least 1.
+    pub steps_per_image: u64,
+    /// Silent steps after each image.
+    pub rest_steps: u64,
+    /// Layers whose per-neuron spike counts are kept for each sample, in the
+    /// order of [`Block::Samples`]' `counts`; names unique, may be empty.
+    pub layers: Vec<SpikeLayer>,
+}
+
+/// Everything a file will hold besides the header. Block indices
+/// (`layer`, `trace`, `rate`, `weights`) index these lists.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Layout {
+    /// Layers whose spikes are recorded (`/spikes`).
+    pub spikes: Vec<SpikeLayer>,
+    /// Recorded state variables (`/report`).
+    pub traces: Vec<TraceSpec>,
+    /// Binned population rates (`/rates`).
+    pub rates: Vec<RateSpec>,
+    /// Projections whose weights are snapshotted (`/weights`).
+    pub weights: Vec<WeightSpec>,
+    /// Per-sample results (`/samples`); `None` for runs without a protocol.
+    pub samples: Option<SampleSpec>,
+}
+
 /// One unit of work for the writer thread.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {
     /// Spikes of one layer over a run of consecutive steps, time-sorted, within
     /// a step by node id. `steps[k]` and `node_ids[k]` describe spike `k`.
     Spikes {
-        /// Index into the [`SpikeLayer`] list given to [`Writer::create`].
+        /// Index into [`Layout::spikes`].
         layer: usize,
         /// Step of each spike.
         steps: Vec<u64>,
@@ -111,10 +189,43 @@ pub enum Block {
     /// `frames` consecutive frames of one trace, row-major
     /// `frames × node_ids.len()`.
     Trace {
-        /// Index into the [`TraceSpec`] list given to [`Writer::create`].
+        /// Index into [`Layout::traces`].
         trace: usize,
         /// The values; the length must be a multiple of the trace's column count.
         data: Vec<f32>,
+    },
+    /// Consecutive bins of one rate: spike counts of the whole layer per bin,
+    /// continuing where the previous block of the rate ended.
+    Rates {
+        /// Index into [`Layout::rates`].
+        rate: usize,
+        /// One count per bin; each at most `n_nodes · bin_steps`.
+        counts: Vec<u64>,
+    },
+    /// One snapshot of one projection's weights.
+    Weights {
+        /// Index into [`Layout::weights`].
+        weights: usize,
+        /// Steps simulated before the snapshot (0 = the initial weights); not
+        /// below the previous snapshot's.
+        steps_done: u64,
+        /// One weight per synapse, in the order of the spec's `pre_ids`;
+        /// `data.len() == pre_ids.len()`.
+        data: Vec<f32>,
+    },
+    /// Consecutive samples of the protocol; `index`, `label` and `start_step`
+    /// have one entry per sample.
+    Samples {
+        /// Index of each sample in the dataset.
+        index: Vec<u64>,
+        /// Label of each sample.
+        label: Vec<u8>,
+        /// First step of each sample's presentation; strictly increasing
+        /// across all blocks.
+        start_step: Vec<u64>,
+        /// `counts[k]` is row-major samples × `n_nodes` spike counts of
+        /// [`SampleSpec::layers`]`[k]`; one entry per layer.
+        counts: Vec<Vec<u32>>,
     },
 }
 
@@ -124,7 +235,8 @@ pub enum RecordError {
     /// The output file could not be created (bad directory, permissions, HDF5).
     #[error("cannot create output file {}: {reason}", .path.display())]
     Create { path: PathBuf, reason: String },
-    /// The recording setup is unusable (bad or duplicate name, empty trace, bad dt).
+    /// The recording setup is unusable (bad or duplicate name, empty trace, bad
+    /// dt, synapse ids out of range, ...).
     #[error("cannot create output file {}: {reason}", .path.display())]
     Invalid { path: PathBuf, reason: String },
     /// Writing, flushing or closing the file failed during or after the run.
@@ -164,7 +276,7 @@ pub enum RecordError {
 pub struct Writer {
     path: PathBuf,
     tx: Option<Sender<Block>>,
-    handle: Option<JoinHandle<Result<Sink, RecordError>>>,
+    handle: Option<JoinHandle<Ended>>,
     /// Set by the writer thread, before it drops its receiver, when it stops on
     /// an error; read by `send` when the channel turns out closed.
     failed: Arc<Mutex<Option<RecordError>>>,
@@ -178,15 +290,16 @@ impl Writer {
     /// writer to take the block).
     ///
     /// An existing file at `path` is replaced. On error no file is left at
-    /// `path`.
+    /// `path` ([`RecordError::Invalid`]: the header or layout is unusable, and
+    /// nothing was touched; [`RecordError::Create`]: the file could not be
+    /// created).
     pub fn create(
         path: &Path,
         header: &RunHeader,
-        layers: &[SpikeLayer],
-        traces: &[TraceSpec],
+        layout: &Layout,
         capacity: usize,
     ) -> Result<Writer, RecordError> {
-        validate(header, layers, traces).map_err(|reason| RecordError::Invalid {
+        validate(header, layout).map_err(|reason| RecordError::Invalid {
             path: path.to_owned(),
             reason,
         })?;
@@ -197,7 +310,7 @@ impl Writer {
 
         let file = File::create(path).map_err(|e| create_error(create_failure_reason(path, &e)))?;
         let deflate = hdf5::filters::deflate_available();
-        let sink = match build_file(file, path, header, layers, traces, deflate) {
+        let sink = match build_file(file, path, header, layout, deflate) {
             Ok(sink) => sink,
             Err(e) => {
                 // `build_file` consumed and so closed the file; remove the half-built one.
@@ -245,24 +358,81 @@ impl Writer {
     }
 
     /// Closes the channel, joins the thread, writes the final attributes
-    /// (steps actually simulated, each trace's `time` stop, `complete = 1`),
-    /// flushes and closes the file.
+    /// (`steps` and `steps_done` = the steps actually simulated, each trace's
+    /// `time` stop, `complete = 1`), flushes and closes the file.
     ///
     /// If the writer thread had stopped on an error, that error is returned and
-    /// the file keeps what was written before it, with `complete = 0`.
+    /// the file keeps what was written before it, with `complete = 0`,
+    /// `steps_done` and `error` = the error's text (as far as the file can
+    /// still be written).
     pub fn finish(mut self, steps_done: u64) -> Result<(), RecordError> {
+        match self.join() {
+            Ended {
+                sink: Some(sink),
+                error: None,
+            } => sink.close(steps_done, None),
+            Ended { sink, error } => {
+                let error = error.unwrap_or_else(|| self.lost_thread());
+                if let Some(sink) = sink {
+                    // Best effort: the file already failed once.
+                    let _ = sink.close(steps_done, Some(&error.to_string()));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Ends a run that stopped early (interrupt, failure): waits for the
+    /// thread to write every block already sent, then writes the root
+    /// attributes `complete = 0`, `steps_done` and `error = reason`, each
+    /// trace's `time` stop, flushes and closes the file. `steps` keeps the
+    /// planned number. The file stays readable, with every block sent.
+    ///
+    /// If the writer thread had itself stopped on an error, the blocks from
+    /// that one on are missing: the file still gets `steps_done` and `error`
+    /// (`reason`, followed by the writer's error where `reason` does not
+    /// already contain it) as far as it can be written, and that error is
+    /// returned.
+    pub fn abort(mut self, steps_done: u64, reason: &str) -> Result<(), RecordError> {
+        match self.join() {
+            Ended {
+                sink: Some(sink),
+                error: None,
+            } => sink.close(steps_done, Some(reason)),
+            Ended { sink, error } => {
+                let error = error.unwrap_or_else(|| self.lost_thread());
+                if let Some(sink) = sink {
+                    let text = error.to_string();
+                    let combined = if reason.contains(&text) {
+                        reason.to_owned()
+                    } else {
+                        format!("{reason}; {text}")
+                    };
+                    let _ = sink.close(steps_done, Some(&combined));
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// Closes the channel and waits for the thread to drain it and end.
+    fn join(&mut self) -> Ended {
         drop(self.tx.take());
         let handle = self.handle.take().expect("the thread is joined only once");
-        let sink = match handle.join() {
-            Ok(result) => result?,
-            Err(payload) => {
-                return Err(RecordError::Panicked {
-                    path: self.path.clone(),
-                    message: panic_message(payload.as_ref()),
-                });
-            }
-        };
-        sink.close(steps_done)
+        handle.join().unwrap_or_else(|payload| Ended {
+            sink: None,
+            error: Some(RecordError::Panicked {
+                path: self.path.clone(),
+                message: panic_message(payload.as_ref()),
+            }),
+        })
+    }
+
+    fn lost_thread(&self) -> RecordError {
+        RecordError::Panicked {
+            path: self.path.clone(),
+            message: "the writer thread ended without its file".to_owned(),
+        }
     }
 
     fn thread_error(&self) -> RecordError {
@@ -276,8 +446,8 @@ impl Writer {
 }
 
 impl Drop for Writer {
-    /// Without `finish`: let the thread drain the channel and close the file,
-    /// which stays marked incomplete.
+    /// Without `finish` or `abort`: let the thread drain the channel and close
+    /// the file, which stays marked incomplete.
     fn drop(&mut self) {
         drop(self.tx.take());
         if let Some(handle) = self.handle.take() {
@@ -294,26 +464,35 @@ impl std::fmt::Debug for Writer {
     }
 }
 
+/// What the writer thread hands back: the file (unless a panic lost it) and
+/// the error it stopped on, if any.
+struct Ended {
+    sink: Option<Sink>,
+    error: Option<RecordError>,
+}
+
 /// Body of the writer thread. Records an error in `failed` before the receiver
 /// is dropped, so a sender that finds the channel closed always finds the
-/// reason.
+/// reason. After an error the file stays open, holding every block before the
+/// bad one, for `finish` or `abort` to mark.
 fn writer_thread(
     sink: Sink,
     rx: Receiver<Block>,
     path: PathBuf,
     failed: Arc<Mutex<Option<RecordError>>>,
-) -> Result<Sink, RecordError> {
-    let result = catch_unwind(AssertUnwindSafe(|| sink.run(&rx))).unwrap_or_else(|payload| {
-        Err(RecordError::Panicked {
+) -> Ended {
+    let ended = catch_unwind(AssertUnwindSafe(|| sink.run(&rx))).unwrap_or_else(|payload| Ended {
+        sink: None,
+        error: Some(RecordError::Panicked {
             path,
             message: panic_message(payload.as_ref()),
-        })
+        }),
     });
-    if let Err(e) = &result {
+    if let Some(e) = &ended.error {
         *lock(&failed) = Some(e.clone());
     }
     drop(rx);
-    result
+    ended
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -333,7 +512,14 @@ fn panic_message(payload: &(dyn Any + Send)) -> String {
 // ---------------------------------------------------------------- file creation
 
 /// Checks the setup before anything touches the disk.
-fn validate(header: &RunHeader, layers: &[SpikeLayer], traces: &[TraceSpec]) -> Result<(), String> {
+fn validate(header: &RunHeader, layout: &Layout) -> Result<(), String> {
+    let Layout {
+        spikes: layers,
+        traces,
+        rates,
+        weights,
+        samples,
+    } = layout;
     if !(header.dt_ms.is_finite() && header.dt_ms > 0.0) {
         return Err(format!(
             "dt_ms must be finite and positive, got {}",
@@ -362,6 +548,77 @@ fn validate(header: &RunHeader, layers: &[SpikeLayer], traces: &[TraceSpec]) -> 
         }
         if trace.every == 0 {
             return Err(format!("trace {label}: every must be at least 1 step"));
+        }
+    }
+    let mut seen = HashSet::new();
+    for rate in rates {
+        schema::check_name(&rate.layer).map_err(|e| format!("rate layer {e}"))?;
+        if !seen.insert(rate.layer.as_str()) {
+            return Err(format!("rate of layer {:?} is listed twice", rate.layer));
+        }
+        if rate.bin_steps == 0 {
+            return Err(format!(
+                "rate of layer {}: bin_steps must be at least 1 step",
+                rate.layer
+            ));
+        }
+    }
+    let mut seen = HashSet::new();
+    for w in weights {
+        schema::check_name(&w.projection).map_err(|e| format!("weight projection {e}"))?;
+        let name = &w.projection;
+        if !seen.insert(name.as_str()) {
+            return Err(format!("weights of projection {name:?} are listed twice"));
+        }
+        schema::check_name(&w.pre).map_err(|e| format!("weights of {name}: pre layer {e}"))?;
+        schema::check_name(&w.post).map_err(|e| format!("weights of {name}: post layer {e}"))?;
+        if w.pre_ids.len() != w.post_ids.len() {
+            return Err(format!(
+                "weights of {name}: {} pre_ids but {} post_ids",
+                w.pre_ids.len(),
+                w.post_ids.len()
+            ));
+        }
+        let ids = w.pre_ids.iter().zip(&w.post_ids).enumerate();
+        for (k, (&pre, &post)) in ids {
+            if u64::from(pre) >= w.n_pre {
+                return Err(format!(
+                    "weights of {name}: synapse {k} has pre id {pre}, out of range for \
+                     layer {} of {} neurons",
+                    w.pre, w.n_pre
+                ));
+            }
+            if u64::from(post) >= w.n_post {
+                return Err(format!(
+                    "weights of {name}: synapse {k} has post id {post}, out of range for \
+                     layer {} of {} neurons",
+                    w.post, w.n_post
+                ));
+            }
+        }
+    }
+    if let Some(spec) = samples {
+        if spec.dataset.is_empty() || spec.dataset.contains('\0') {
+            return Err(format!(
+                "samples: dataset name {:?} is empty or contains a NUL character",
+                spec.dataset
+            ));
+        }
+        for (what, value) in [
+            ("rows", spec.rows),
+            ("cols", spec.cols),
+            ("steps_per_image", spec.steps_per_image),
+        ] {
+            if value == 0 {
+                return Err(format!("samples: {what} must be at least 1"));
+            }
+        }
+        let mut seen = HashSet::new();
+        for layer in &spec.layers {
+            schema::check_name(&layer.name).map_err(|e| format!("samples: layer {e}"))?;
+            if !seen.insert(layer.name.as_str()) {
+                return Err(format!("samples: layer {:?} is listed twice", layer.name));
+            }
         }
     }
     Ok(())
@@ -402,8 +659,7 @@ fn build_file(
     file: File,
     path: &Path,
     header: &RunHeader,
-    layers: &[SpikeLayer],
-    traces: &[TraceSpec],
+    layout: &Layout,
     deflate: bool,
 ) -> hdf5::Result<Sink> {
     str_attr(
@@ -425,14 +681,15 @@ fn build_file(
     scalar_attr(&file, schema::ATTR_COMPLETE, &0u8)?;
 
     let spikes_group = ordered_group(&file, schema::SPIKES_GROUP)?;
-    let mut spikes = Vec::with_capacity(layers.len());
-    for layer in layers {
+    let mut spikes = Vec::with_capacity(layout.spikes.len());
+    for layer in &layout.spikes {
         let group = ordered_group(&spikes_group, &layer.name)?;
         scalar_attr(&group, schema::ATTR_SORTING, &Sorting::ByTime)?;
         scalar_attr(&group, schema::ATTR_N_NODES, &layer.n_nodes)?;
-        let timestamps = growing_1d::<f64>(&group, schema::DS_TIMESTAMPS, deflate)?;
+        let chunk = schema::SPIKE_CHUNK_ELEMS;
+        let timestamps = growing_1d::<f64>(&group, schema::DS_TIMESTAMPS, chunk, deflate)?;
         str_attr(&timestamps, schema::ATTR_UNITS, schema::TIME_UNITS)?;
-        let node_ids = growing_1d::<u64>(&group, schema::DS_NODE_IDS, deflate)?;
+        let node_ids = growing_1d::<u64>(&group, schema::DS_NODE_IDS, chunk, deflate)?;
         spikes.push(SpikeSink {
             name: layer.name.clone(),
             n_nodes: layer.n_nodes,
@@ -444,8 +701,8 @@ fn build_file(
     }
 
     let report_group = ordered_group(&file, schema::REPORT_GROUP)?;
-    let mut trace_sinks = Vec::with_capacity(traces.len());
-    for trace in traces {
+    let mut trace_sinks = Vec::with_capacity(layout.traces.len());
+    for trace in &layout.traces {
         let layer_group = if report_group.link_exists(&trace.layer) {
             report_group.group(&trace.layer)?
         } else {
@@ -495,6 +752,91 @@ fn build_file(
         sink.write_time(header.dt_ms)?;
         trace_sinks.push(sink);
     }
+
+    let series = schema::SERIES_CHUNK_ELEMS;
+    let rates_group = ordered_group(&file, schema::RATES_GROUP)?;
+    let mut rates = Vec::with_capacity(layout.rates.len());
+    for rate in &layout.rates {
+        let group = ordered_group(&rates_group, &rate.layer)?;
+        scalar_attr(
+            &group,
+            schema::ATTR_BIN_MS,
+            &(rate.bin_steps as f64 * header.dt_ms),
+        )?;
+        scalar_attr(&group, schema::ATTR_N_NODES, &rate.n_nodes)?;
+        let counts = growing_1d::<u64>(&group, schema::DS_COUNTS, series, deflate)?;
+        str_attr(&counts, schema::ATTR_UNITS, schema::RATE_UNITS)?;
+        rates.push(RateSink {
+            layer: rate.layer.clone(),
+            max_count: rate.n_nodes.saturating_mul(rate.bin_steps),
+            counts,
+            bins: 0,
+        });
+    }
+
+    let weights_group = ordered_group(&file, schema::WEIGHTS_GROUP)?;
+    let mut weights = Vec::with_capacity(layout.weights.len());
+    for w in &layout.weights {
+        let group = ordered_group(&weights_group, &w.projection)?;
+        str_attr(&group, schema::ATTR_PRE, &w.pre)?;
+        str_attr(&group, schema::ATTR_POST, &w.post)?;
+        scalar_attr(&group, schema::ATTR_N_PRE, &w.n_pre)?;
+        scalar_attr(&group, schema::ATTR_N_POST, &w.n_post)?;
+        fixed_1d(&group, schema::DS_PRE_IDS, &w.pre_ids, deflate)?;
+        fixed_1d(&group, schema::DS_POST_IDS, &w.post_ids, deflate)?;
+        let n = w.pre_ids.len();
+        let chunk = schema::chunk_2d(n, size_of::<f32>(), schema::WEIGHT_CHUNK_BYTES);
+        let data = growing_2d::<f32>(&group, schema::DS_DATA, n, chunk, deflate)?;
+        str_attr(&data, schema::ATTR_UNITS, schema::WEIGHT_UNITS)?;
+        let steps_done = growing_1d::<u64>(&group, schema::DS_STEPS_DONE, series, deflate)?;
+        str_attr(&steps_done, schema::ATTR_UNITS, schema::STEP_UNITS)?;
+        let time_ms = growing_1d::<f64>(&group, schema::DS_TIME_MS, series, deflate)?;
+        str_attr(&time_ms, schema::ATTR_UNITS, schema::TIME_UNITS)?;
+        weights.push(WeightSink {
+            projection: w.projection.clone(),
+            n_synapses: n,
+            data,
+            steps_done,
+            time_ms,
+            snapshots: 0,
+            last_step: None,
+        });
+    }
+
+    let samples = match &layout.samples {
+        None => None,
+        Some(spec) => {
+            let group = file.create_group(schema::SAMPLES_GROUP)?;
+            str_attr(&group, schema::ATTR_DATASET, &spec.dataset)?;
+            scalar_attr(&group, schema::ATTR_ROWS, &spec.rows)?;
+            scalar_attr(&group, schema::ATTR_COLS, &spec.cols)?;
+            scalar_attr(&group, schema::ATTR_STEPS_PER_IMAGE, &spec.steps_per_image)?;
+            scalar_attr(&group, schema::ATTR_REST_STEPS, &spec.rest_steps)?;
+            let index = growing_1d::<u64>(&group, schema::DS_INDEX, series, deflate)?;
+            let label = growing_1d::<u8>(&group, schema::DS_LABEL, series, deflate)?;
+            let start_ms = growing_1d::<f64>(&group, schema::DS_START_MS, series, deflate)?;
+            str_attr(&start_ms, schema::ATTR_UNITS, schema::TIME_UNITS)?;
+            let counts_group = ordered_group(&group, schema::SAMPLE_COUNTS_GROUP)?;
+            let mut counts = Vec::with_capacity(spec.layers.len());
+            for layer in &spec.layers {
+                let n = usize::try_from(layer.n_nodes)
+                    .map_err(|_| hdf5::Error::from("layer too large for this machine"))?;
+                let chunk = schema::chunk_2d(n, size_of::<u32>(), schema::SAMPLE_CHUNK_BYTES);
+                let ds = growing_2d::<u32>(&counts_group, &layer.name, n, chunk, deflate)?;
+                str_attr(&ds, schema::ATTR_UNITS, schema::SAMPLE_COUNT_UNITS)?;
+                counts.push((layer.name.clone(), n, ds));
+            }
+            Some(SampleSink {
+                index,
+                label,
+                start_ms,
+                counts,
+                len: 0,
+                last_start: None,
+            })
+        }
+    };
+
     // The empty layout is on disk before the first step.
     file.flush()?;
     Ok(Sink {
@@ -503,6 +845,9 @@ fn build_file(
         dt_ms: header.dt_ms,
         spikes,
         traces: trace_sinks,
+        rates,
+        weights,
+        samples,
         dirty: false,
         last_flush: Instant::now(),
     })
@@ -527,9 +872,13 @@ fn ordered_group(parent: &Group, name: &str) -> hdf5::Result<Group> {
         .create(name)
 }
 
-/// An empty, extendible, chunked 1-D dataset.
-fn growing_1d<T: H5Type>(group: &Group, name: &str, deflate: bool) -> hdf5::Result<Dataset> {
-    let chunk = schema::SPIKE_CHUNK_ELEMS;
+/// An empty, extendible, chunked 1-D dataset of `chunk` elements a chunk.
+fn growing_1d<T: H5Type>(
+    group: &Group,
+    name: &str,
+    chunk: usize,
+    deflate: bool,
+) -> hdf5::Result<Dataset> {
     let mut builder = group
         .new_dataset::<T>()
         .shape(0..)
@@ -543,6 +892,53 @@ fn growing_1d<T: H5Type>(group: &Group, name: &str, deflate: bool) -> hdf5::Resu
         builder = builder.deflate(schema::DEFLATE_LEVEL);
     }
     builder.create(name)
+}
+
+/// An empty 2-D dataset of `n_cols` columns, extendible along its rows and
+/// chunked as `chunk` (from [`schema::chunk_2d`]). With no columns the column
+/// dimension is extendible too, since a chunk cannot exceed a fixed size of 0.
+fn growing_2d<T: H5Type>(
+    group: &Group,
+    name: &str,
+    n_cols: usize,
+    chunk: (usize, usize),
+    deflate: bool,
+) -> hdf5::Result<Dataset> {
+    let builder = group.new_dataset::<T>();
+    let builder = if n_cols == 0 {
+        builder.shape((0.., 0..))
+    } else {
+        builder.shape((0.., n_cols))
+    };
+    let chunk_bytes = chunk.0 * chunk.1 * size_of::<T>();
+    let mut builder = builder.chunk(chunk).chunk_cache(
+        CHUNK_CACHE_SLOTS,
+        cache_bytes(chunk_bytes),
+        CHUNK_CACHE_W0,
+    );
+    if deflate {
+        builder = builder.deflate(schema::DEFLATE_LEVEL);
+    }
+    builder.create(name)
+}
+
+/// A fixed-size 1-D dataset holding `data` (which may be empty); compressed
+/// in chunks where the library has deflate.
+fn fixed_1d<T: H5Type>(
+    group: &Group,
+    name: &str,
+    data: &[T],
+    deflate: bool,
+) -> hdf5::Result<Dataset> {
+    let builder = group.new_dataset_builder().with_data(data);
+    if deflate && !data.is_empty() {
+        builder
+            .chunk(data.len().min(schema::SPIKE_CHUNK_ELEMS))
+            .deflate(schema::DEFLATE_LEVEL)
+            .create(name)
+    } else {
+        builder.create(name)
+    }
 }
 
 fn scalar_attr<T: H5Type>(loc: &Location, name: &str, value: &T) -> hdf5::Result<()> {
@@ -592,6 +988,9 @@ struct Sink {
     dt_ms: f64,
     spikes: Vec<SpikeSink>,
     traces: Vec<TraceSink>,
+    rates: Vec<RateSink>,
+    weights: Vec<WeightSink>,
+    samples: Option<SampleSink>,
     /// Data appended since the last flush.
     dirty: bool,
     last_flush: Instant,
@@ -619,6 +1018,82 @@ struct TraceSink {
     time: Dataset,
 }
 
+struct RateSink {
+    layer: String,
+    /// `n_nodes · bin_steps`: no bin can hold more spikes.
+    max_count: u64,
+    counts: Dataset,
+    /// Bins written so far.
+    bins: usize,
+}
+
+struct WeightSink {
+    projection: String,
+    n_synapses: usize,
+    data: Dataset,
+    steps_done: Dataset,
+    time_ms: Dataset,
+    /// Snapshots written so far.
+    snapshots: usize,
+    /// `steps_done` of the last snapshot, to check the order.
+    last_step: Option<u64>,
+}
+
+struct SampleSink {
+    index: Dataset,
+    label: Dataset,
+    start_ms: Dataset,
+    /// Per counted layer: name, number of neurons (columns), dataset.
+    counts: Vec<(String, usize, Dataset)>,
+    /// Samples written so far.
+    len: usize,
+    /// First step of the last sample written, to check the order.
+    last_start: Option<u64>,
+}
+
+/// Appends `data` to the 1-D dataset `ds` that holds `start` elements.
+fn append_1d<T: H5Type>(ds: &Dataset, start: usize, data: &[T]) -> hdf5::Result<()> {
+    let end = start + data.len();
+    ds.resize(end)?;
+    ds.write_slice(data, start..end)
+}
+
+/// Appends `rows` rows of `n_cols` columns (row-major `data`, of length
+/// `rows · n_cols`) to the 2-D dataset `ds` that holds `start` rows.
+fn append_rows<T: H5Type>(
+    ds: &Dataset,
+    start: usize,
+    rows: usize,
+    n_cols: usize,
+    data: &[T],
+) -> hdf5::Result<()> {
+    let end = start + rows;
+    ds.resize((end, n_cols))?;
+    if n_cols == 0 {
+        return Ok(());
+    }
+    let view = ArrayView2::from_shape((rows, n_cols), data)
+        .map_err(|e| hdf5::Error::from(format!("{}: {e}", ds.name())))?;
+    ds.write_slice(view, s![start..end, ..])
+}
+
+/// Writes a scalar attribute, creating it where it does not exist yet.
+fn set_attr<T: H5Type>(loc: &Location, name: &str, value: &T) -> hdf5::Result<()> {
+    if loc.attr_names()?.iter().any(|n| n == name) {
+        loc.attr(name)?.write_scalar(value)
+    } else {
+        scalar_attr(loc, name, value)
+    }
+}
+
+/// `text` as an HDF5 string: NUL characters, which HDF5 strings cannot hold,
+/// become U+FFFD.
+fn h5_string(text: &str) -> VarLenUnicode {
+    text.replace('\0', "\u{fffd}")
+        .parse()
+        .expect("a string without NUL characters")
+}
+
 impl TraceSink {
     /// `mapping/time` = [start, stop (exclusive), interval] in ms for the
     /// frames written so far; each time is one product `step * dt`.
@@ -634,8 +1109,17 @@ impl TraceSink {
 }
 
 impl Sink {
-    /// Appends blocks until every sender is gone, flushing now and then.
-    fn run(mut self, rx: &Receiver<Block>) -> Result<Sink, RecordError> {
+    /// Appends blocks until every sender is gone or a block fails, flushing
+    /// now and then; hands the file back either way.
+    fn run(mut self, rx: &Receiver<Block>) -> Ended {
+        let result = self.drain(rx);
+        Ended {
+            sink: Some(self),
+            error: result.err(),
+        }
+    }
+
+    fn drain(&mut self, rx: &Receiver<Block>) -> Result<(), RecordError> {
         loop {
             match rx.recv_timeout(FLUSH_INTERVAL) {
                 Ok(block) => {
@@ -650,7 +1134,7 @@ impl Sink {
                         self.flush()?;
                     }
                 }
-                Err(RecvTimeoutError::Disconnected) => return Ok(self),
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
             }
         }
     }
@@ -677,6 +1161,18 @@ impl Sink {
                 node_ids,
             } => self.append_spikes(layer, &steps, &node_ids),
             Block::Trace { trace, data } => self.append_trace(trace, &data),
+            Block::Rates { rate, counts } => self.append_rates(rate, &counts),
+            Block::Weights {
+                weights,
+                steps_done,
+                data,
+            } => self.append_weights(weights, steps_done, &data),
+            Block::Samples {
+                index,
+                label,
+                start_step,
+                counts,
+            } => self.append_samples(&index, &label, &start_step, &counts),
         }
     }
 
@@ -771,6 +1267,145 @@ impl Sink {
         Ok(())
     }
 
+    fn append_rates(&mut self, rate: usize, counts: &[u64]) -> Result<(), RecordError> {
+        let Some(sink) = self.rates.get(rate) else {
+            return Err(self.bad_block(format!(
+                "rate block for rate index {rate}, but {} rates were declared",
+                self.rates.len()
+            )));
+        };
+        if let Some((k, &count)) = counts
+            .iter()
+            .enumerate()
+            .find(|(_, c)| **c > sink.max_count)
+        {
+            return Err(self.bad_block(format!(
+                "rate block for layer {}: bin {} holds {count} spikes, more than its \
+                 neurons can fire in one bin ({})",
+                sink.layer,
+                sink.bins + k,
+                sink.max_count
+            )));
+        }
+        if counts.is_empty() {
+            return Ok(());
+        }
+        append_1d(&sink.counts, sink.bins, counts).map_err(|e| self.write_error(e))?;
+        self.rates[rate].bins += counts.len();
+        Ok(())
+    }
+
+    fn append_weights(
+        &mut self,
+        weights: usize,
+        steps_done: u64,
+        data: &[f32],
+    ) -> Result<(), RecordError> {
+        let Some(sink) = self.weights.get(weights) else {
+            return Err(self.bad_block(format!(
+                "weight block for weights index {weights}, but {} projections were declared",
+                self.weights.len()
+            )));
+        };
+        if data.len() != sink.n_synapses {
+            return Err(self.bad_block(format!(
+                "weight block for projection {} holds {} weights, but it has {} synapses",
+                sink.projection,
+                data.len(),
+                sink.n_synapses
+            )));
+        }
+        if let Some(last) = sink.last_step
+            && steps_done < last
+        {
+            return Err(self.bad_block(format!(
+                "weight snapshot of projection {} after {steps_done} steps comes after one \
+                 after {last} steps",
+                sink.projection
+            )));
+        }
+        let row = sink.snapshots;
+        let time = steps_done as f64 * self.dt_ms;
+        let written = append_rows(&sink.data, row, 1, sink.n_synapses, data)
+            .and_then(|()| append_1d(&sink.steps_done, row, &[steps_done]))
+            .and_then(|()| append_1d(&sink.time_ms, row, &[time]));
+        written.map_err(|e| self.write_error(e))?;
+        let sink = &mut self.weights[weights];
+        sink.snapshots += 1;
+        sink.last_step = Some(steps_done);
+        Ok(())
+    }
+
+    fn append_samples(
+        &mut self,
+        index: &[u64],
+        label: &[u8],
+        start_step: &[u64],
+        counts: &[Vec<u32>],
+    ) -> Result<(), RecordError> {
+        let Some(sink) = &self.samples else {
+            return Err(
+                self.bad_block("samples block, but the layout declares no samples".to_owned())
+            );
+        };
+        let m = index.len();
+        if label.len() != m || start_step.len() != m {
+            return Err(self.bad_block(format!(
+                "samples block has {m} indices, {} labels and {} start steps",
+                label.len(),
+                start_step.len()
+            )));
+        }
+        if counts.len() != sink.counts.len() {
+            return Err(self.bad_block(format!(
+                "samples block has counts of {} layers, but {} layers were declared",
+                counts.len(),
+                sink.counts.len()
+            )));
+        }
+        for ((name, n, _), c) in sink.counts.iter().zip(counts) {
+            if m.checked_mul(*n) != Some(c.len()) {
+                return Err(self.bad_block(format!(
+                    "samples block: counts of layer {name} hold {} values, expected \
+                     {m} samples × {n} neurons",
+                    c.len()
+                )));
+            }
+        }
+        let mut last = sink.last_start;
+        for &step in start_step {
+            if let Some(prev) = last
+                && step <= prev
+            {
+                return Err(self.bad_block(format!(
+                    "samples out of order: a sample starting at step {step} after one \
+                     starting at step {prev}"
+                )));
+            }
+            last = Some(step);
+        }
+        if m == 0 {
+            return Ok(());
+        }
+        let dt = self.dt_ms;
+        let start_ms: Vec<f64> = start_step.iter().map(|&step| step as f64 * dt).collect();
+        let row = sink.len;
+        let written = append_1d(&sink.index, row, index)
+            .and_then(|()| append_1d(&sink.label, row, label))
+            .and_then(|()| append_1d(&sink.start_ms, row, &start_ms))
+            .and_then(|()| {
+                sink.counts
+                    .iter()
+                    .zip(counts)
+                    .try_for_each(|((_, n, ds), c)| append_rows(ds, row, m, *n, c))
+            });
+        written.map_err(|e| self.write_error(e))?;
+        let sink = self.samples.as_mut().expect("checked above");
+        sink.len += m;
+        sink.last_start = last;
+        Ok(())
+    }
+
     fn write_times(&self) -> hdf5::Result<()> {
         self.traces
             .iter()
@@ -787,28 +1422,35 @@ impl Sink {
         Ok(())
     }
 
-    /// Writes the final attributes and closes the file.
-    fn close(self, steps_done: u64) -> Result<(), RecordError> {
+    /// Writes the final attributes and closes the file. Without `error` the
+    /// run is complete: `steps` and `steps_done` become `steps_done` and
+    /// `complete` 1. With one, `steps` keeps the planned number, `complete`
+    /// stays 0 and `error` records why the run stopped.
+    fn close(self, steps_done: u64, error: Option<&str>) -> Result<(), RecordError> {
+        let file = &self.file;
         let finished = self
             .write_times()
-            .and_then(|()| {
-                self.file
-                    .attr(schema::ATTR_STEPS)?
-                    .write_scalar(&steps_done)
+            .and_then(|()| set_attr(file, schema::ATTR_STEPS_DONE, &steps_done))
+            .and_then(|()| match error {
+                None => set_attr(file, schema::ATTR_STEPS, &steps_done)
+                    .and_then(|()| set_attr(file, schema::ATTR_COMPLETE, &1u8)),
+                Some(reason) => set_attr(file, schema::ATTR_COMPLETE, &0u8)
+                    .and_then(|()| set_attr(file, schema::ATTR_ERROR, &h5_string(reason))),
             })
-            .and_then(|()| self.file.attr(schema::ATTR_COMPLETE)?.write_scalar(&1u8))
-            .and_then(|()| self.file.flush());
+            .and_then(|()| file.flush());
         finished.map_err(|e| self.write_error(e))?;
         let Sink {
             path,
             file,
             spikes,
             traces,
+            rates,
+            weights,
+            samples,
             ..
         } = self;
         // Close every dataset first, so that closing the file really closes it.
-        drop(spikes);
-        drop(traces);
+        drop((spikes, traces, rates, weights, samples));
         file.close().map_err(|e| RecordError::Write {
             path,
             reason: e.to_string(),
@@ -851,6 +1493,15 @@ pub(crate) mod tests {
         }
     }
 
+    /// A layout of spikes and traces only.
+    pub(crate) fn layout(spikes: &[SpikeLayer], traces: &[TraceSpec]) -> Layout {
+        Layout {
+            spikes: spikes.to_vec(),
+            traces: traces.to_vec(),
+            ..Layout::default()
+        }
+    }
+
     fn read_str(loc: &Location, name: &str) -> String {
         loc.attr(name)
             .unwrap()
@@ -864,29 +1515,85 @@ pub(crate) mod tests {
         loc.attr(name).unwrap().read_scalar::<u64>().unwrap()
     }
 
-    /// Writes the file of the round-trip test: layers `input` (4 neurons) and
-    /// `exc` (3 neurons, no spikes), trace `input/voltage` of nodes [3, 1] from
-    /// step 2 every 3 steps, dt = 0.1 ms, 20 steps planned, 17 simulated.
-    pub(crate) fn write_sample(path: &Path) {
-        let layers = [
-            SpikeLayer {
-                name: "input".to_owned(),
-                n_nodes: 4,
-            },
-            SpikeLayer {
-                name: "exc".to_owned(),
-                n_nodes: 3,
-            },
-        ];
-        let traces = [TraceSpec {
-            layer: "input".to_owned(),
-            var: "voltage".to_owned(),
-            units: "mV".to_owned(),
-            node_ids: vec![3, 1],
-            start_step: 2,
-            every: 3,
-        }];
-        let writer = Writer::create(path, &header(20), &layers, &traces, 4).unwrap();
+    /// The layout of the round-trip test, dt = 0.1 ms:
+    /// - spikes of `input` (4 neurons) and `exc` (3 neurons);
+    /// - trace `input/voltage` of nodes [3, 1] from step 2 every 3 steps;
+    /// - rates of `input` in bins of 5 steps and of `exc` in bins of 10;
+    /// - weights of `input_exc` (input -> exc, 4 synapses) and of `exc_exc`
+    ///   (exc -> exc, no synapses);
+    /// - samples of `synthetic` 2×3 images, 5 + 3 steps each, counts of `exc`
+    ///   and `input`.
+    pub(crate) fn sample_layout() -> Layout {
+        let input = SpikeLayer {
+            name: "input".to_owned(),
+            n_nodes: 4,
+        };
+        let exc = SpikeLayer {
+            name: "exc".to_owned(),
+            n_nodes: 3,
+        };
+        Layout {
+            spikes: vec![input.clone(), exc.clone()],
+            traces: vec![TraceSpec {
+                layer: "input".to_owned(),
+                var: "voltage".to_owned(),
+                units: "mV".to_owned(),
+                node_ids: vec![3, 1],
+                start_step: 2,
+                every: 3,
+            }],
+            rates: vec![
+                RateSpec {
+                    layer: "input".to_owned(),
+                    n_nodes: 4,
+                    bin_steps: 5,
+                },
+                RateSpec {
+                    layer: "exc".to_owned(),
+                    n_nodes: 3,
+                    bin_steps: 10,
+                },
+            ],
+            weights: vec![
+                WeightSpec {
+                    projection: "input_exc".to_owned(),
+                    pre: "input".to_owned(),
+                    post: "exc".to_owned(),
+                    n_pre: 4,
+                    n_post: 3,
+                    pre_ids: vec![0, 0, 1, 3],
+                    post_ids: vec![0, 2, 1, 2],
+                },
+                WeightSpec {
+                    projection: "exc_exc".to_owned(),
+                    pre: "exc".to_owned(),
+                    post: "exc".to_owned(),
+                    n_pre: 3,
+                    n_post: 3,
+                    pre_ids: vec![],
+                    post_ids: vec![],
+                },
+            ],
+            samples: Some(SampleSpec {
+                dataset: "synthetic".to_owned(),
+                rows: 2,
+                cols: 3,
+                steps_per_image: 5,
+                rest_steps: 3,
+                layers: vec![exc, input],
+            }),
+        }
+    }
+
+    /// The snapshots of `input_exc` in the sample: (steps done, weights).
+    pub(crate) const SAMPLE_SNAPSHOTS: [(u64, [f32; 4]); 3] = [
+        (0, [0.5, 0.25, 1.0, 0.0]),
+        (10, [0.5, 0.3, 0.9, 0.1]),
+        (17, [0.45, 0.3, 0.8, 0.2]),
+    ];
+
+    /// Sends every block of the round-trip sample (see `sample_layout`).
+    pub(crate) fn send_sample(writer: &Writer) {
         // 6 spikes of `input` in three blocks; an empty block changes nothing.
         let blocks = [
             (vec![0, 0, 3], vec![1, 2, 0]),
@@ -917,6 +1624,53 @@ pub(crate) mod tests {
                 data: rest,
             })
             .unwrap();
+        // The spikes of `input` per 5-step bin: steps 0, 0, 3 | 7 | 10 | 16 = 3, 1, 1, 1;
+        // in two blocks. `exc` gets no rate block.
+        for counts in [vec![3, 1], vec![], vec![1, 1]] {
+            writer.send(Block::Rates { rate: 0, counts }).unwrap();
+        }
+        for (steps_done, data) in SAMPLE_SNAPSHOTS {
+            writer
+                .send(Block::Weights {
+                    weights: 0,
+                    steps_done,
+                    data: data.to_vec(),
+                })
+                .unwrap();
+        }
+        // The projection without synapses: two empty snapshots.
+        for steps_done in [0, 17] {
+            writer
+                .send(Block::Weights {
+                    weights: 1,
+                    steps_done,
+                    data: vec![],
+                })
+                .unwrap();
+        }
+        // Three samples (8 steps apart) in two blocks; counts of exc (3) then input (4).
+        writer
+            .send(Block::Samples {
+                index: vec![7],
+                label: vec![1],
+                start_step: vec![0],
+                counts: vec![vec![0, 1, 2], vec![1, 0, 0, 2]],
+            })
+            .unwrap();
+        writer
+            .send(Block::Samples {
+                index: vec![2, 5],
+                label: vec![0, 9],
+                start_step: vec![8, 16],
+                counts: vec![vec![3, 0, 0, 0, 0, 1], vec![0, 0, 1, 0, 1, 1, 1, 1]],
+            })
+            .unwrap();
+    }
+
+    /// Writes the round-trip sample: 20 steps planned, 17 simulated, finished.
+    pub(crate) fn write_sample(path: &Path) {
+        let writer = Writer::create(path, &header(20), &sample_layout(), 4).unwrap();
+        send_sample(&writer);
         writer.finish(17).unwrap();
     }
 
@@ -935,6 +1689,9 @@ pub(crate) mod tests {
             0.1
         );
         assert_eq!(read_u64(&file, "steps"), 17);
+        // finish also writes steps_done; a complete file has no error.
+        assert_eq!(read_u64(&file, "steps_done"), 17);
+        assert!(file.attr("error").is_err());
         assert_eq!(read_u64(&file, "threads"), 2);
         assert_eq!(read_str(&file, "config_toml"), header(20).config_toml);
         assert_eq!(
@@ -1052,7 +1809,7 @@ pub(crate) mod tests {
             every: 1,
         }];
         let n = 2000u64;
-        let writer = Writer::create(&tmp.0, &header(n), &layers, &traces, 1).unwrap();
+        let writer = Writer::create(&tmp.0, &header(n), &layout(&layers, &traces), 1).unwrap();
         for k in 0..n {
             writer
                 .send(Block::Spikes {
@@ -1101,7 +1858,7 @@ pub(crate) mod tests {
         let missing_dir = TempPath::new("nodir");
         let in_missing_dir = missing_dir.0.join("run.h5");
         for path in [in_missing_dir.as_path(), Path::new("/proc/spikesim-x.h5")] {
-            let err = Writer::create(path, &header(1), &layers, &[], 1).unwrap_err();
+            let err = Writer::create(path, &header(1), &layout(&layers, &[]), 1).unwrap_err();
             assert!(matches!(err, RecordError::Create { .. }), "{err:?}");
             let msg = err.to_string();
             assert!(msg.contains(&path.display().to_string()), "{msg}");
@@ -1139,14 +1896,14 @@ pub(crate) mod tests {
             ),
         ];
         for (layers, traces, needle) in cases {
-            let err = Writer::create(&tmp.0, &header(1), &layers, &traces, 1).unwrap_err();
+            let err = Writer::create(&tmp.0, &header(1), &layout(&layers, &traces), 1).unwrap_err();
             assert!(matches!(err, RecordError::Invalid { .. }), "{err:?}");
             assert!(err.to_string().contains(needle), "{err}");
             assert!(!tmp.0.exists());
         }
         let mut bad_dt = header(1);
         bad_dt.dt_ms = 0.0;
-        let err = Writer::create(&tmp.0, &bad_dt, &[], &[], 1).unwrap_err();
+        let err = Writer::create(&tmp.0, &bad_dt, &Layout::default(), 1).unwrap_err();
         assert!(err.to_string().contains("dt_ms"), "{err}");
     }
 
@@ -1161,7 +1918,7 @@ pub(crate) mod tests {
             name: "l".to_owned(),
             n_nodes: 2,
         }];
-        let writer = Writer::create(&tmp.0, &header(10), &layers, &[], 0).unwrap();
+        let writer = Writer::create(&tmp.0, &header(10), &layout(&layers, &[]), 0).unwrap();
         writer
             .send(Block::Spikes {
                 layer: 0,
@@ -1213,7 +1970,7 @@ pub(crate) mod tests {
             name: "l".to_owned(),
             n_nodes: 2,
         }];
-        let writer = Writer::create(&tmp.0, &header(10), &layers, &[], 4).unwrap();
+        let writer = Writer::create(&tmp.0, &header(10), &layout(&layers, &[]), 4).unwrap();
         writer
             .send(Block::Spikes {
                 layer: 0,
@@ -1239,7 +1996,7 @@ pub(crate) mod tests {
             name: "l".to_owned(),
             n_nodes: 2,
         }];
-        let writer = Writer::create(&tmp.0, &header(10), &layers, &[], 4).unwrap();
+        let writer = Writer::create(&tmp.0, &header(10), &layout(&layers, &[]), 4).unwrap();
         writer
             .send(Block::Spikes {
                 layer: 0,
@@ -1261,6 +2018,513 @@ pub(crate) mod tests {
             file.attr("complete").unwrap().read_scalar::<u8>().unwrap(),
             0
         );
+        // Nobody said how far the run got or why it stopped.
+        assert!(file.attr("steps_done").is_err());
+        assert!(file.attr("error").is_err());
+    }
+
+    #[test]
+    fn round_trip_rates_weights_and_samples() {
+        let tmp = TempPath::new("roundtrip-new");
+        write_sample(&tmp.0);
+        let file = File::open(&tmp.0).unwrap();
+        let dt = 0.1;
+
+        // Rates of `input`: bins of 5 steps = 5 * 0.1 = 0.5 ms; counts 3, 1, 1, 1
+        // (steps 0, 0, 3 | 7 | 10 | 16) from blocks [3, 1], [], [1, 1].
+        let input = file.group("rates/input").unwrap();
+        assert_eq!(
+            input.attr("bin_ms").unwrap().read_scalar::<f64>().unwrap(),
+            5.0 * dt
+        );
+        assert_eq!(read_u64(&input, "n_nodes"), 4);
+        let counts = input.dataset("counts").unwrap();
+        assert_eq!(counts.read_raw::<u64>().unwrap(), vec![3, 1, 1, 1]);
+        assert_eq!(read_str(&counts, "units"), "spikes/bin");
+        assert!(counts.is_resizable());
+        assert_eq!(counts.chunk(), Some(vec![schema::SERIES_CHUNK_ELEMS]));
+        // `exc`: bins of 10 steps = 1.0 ms, n_nodes 3, no block: no bins.
+        let exc = file.group("rates/exc").unwrap();
+        assert_eq!(
+            exc.attr("bin_ms").unwrap().read_scalar::<f64>().unwrap(),
+            10.0 * dt
+        );
+        assert_eq!(read_u64(&exc, "n_nodes"), 3);
+        assert_eq!(exc.dataset("counts").unwrap().shape(), vec![0]);
+
+        // Weights of input_exc: ids as declared, 3 snapshots × 4 synapses in order,
+        // steps 0, 10, 17 -> 0 * 0.1, 10 * 0.1, 17 * 0.1 ms (one product each).
+        let w = file.group("weights/input_exc").unwrap();
+        assert_eq!(read_str(&w, "pre"), "input");
+        assert_eq!(read_str(&w, "post"), "exc");
+        assert_eq!((read_u64(&w, "n_pre"), read_u64(&w, "n_post")), (4, 3));
+        let ids = |name: &str| w.dataset(name).unwrap().read_raw::<u32>().unwrap();
+        assert_eq!(ids("pre_ids"), vec![0, 0, 1, 3]);
+        assert_eq!(ids("post_ids"), vec![0, 2, 1, 2]);
+        let data = w.dataset("data").unwrap();
+        let expected: Vec<f32> = SAMPLE_SNAPSHOTS.iter().flat_map(|(_, d)| *d).collect();
+        assert_eq!(
+            data.read_2d::<f32>().unwrap(),
+            Array2::from_shape_vec((3, 4), expected).unwrap()
+        );
+        assert_eq!(read_str(&data, "units"), "nA");
+        assert!(data.is_resizable());
+        // 4 synapses of 4 bytes: 1 MiB / 16 = 65536 snapshots a chunk.
+        assert_eq!(data.chunk(), Some(vec![65_536, 4]));
+        let steps = w.dataset("steps_done").unwrap();
+        assert_eq!(steps.read_raw::<u64>().unwrap(), vec![0, 10, 17]);
+        assert_eq!(read_str(&steps, "units"), "steps");
+        assert!(w.dataset("pre_ids").unwrap().attr("units").is_err());
+        let time = w.dataset("time_ms").unwrap();
+        assert_eq!(
+            time.read_raw::<f64>().unwrap(),
+            vec![0.0, 10.0 * dt, 17.0 * dt]
+        );
+        assert_eq!(read_str(&time, "units"), "ms");
+        // exc_exc has no synapses: empty ids and 2 snapshots of 0 weights.
+        let e = file.group("weights/exc_exc").unwrap();
+        assert_eq!(e.dataset("pre_ids").unwrap().shape(), vec![0]);
+        assert_eq!(e.dataset("post_ids").unwrap().shape(), vec![0]);
+        assert_eq!(e.dataset("data").unwrap().shape(), vec![2, 0]);
+        assert_eq!(
+            e.dataset("steps_done").unwrap().read_raw::<u64>().unwrap(),
+            vec![0, 17]
+        );
+
+        // Samples: 3 in two blocks; starts 0, 8, 16 -> 0, 0.8, 1.6 ms.
+        let samples = file.group("samples").unwrap();
+        assert_eq!(read_str(&samples, "dataset"), "synthetic");
+        let shape =
+            ["rows", "cols", "steps_per_image", "rest_steps"].map(|a| read_u64(&samples, a));
+        assert_eq!(shape, [2, 3, 5, 3]);
+        let ds = |name: &str| samples.dataset(name).unwrap();
+        assert_eq!(ds("index").read_raw::<u64>().unwrap(), vec![7, 2, 5]);
+        assert_eq!(ds("label").read_raw::<u8>().unwrap(), vec![1, 0, 9]);
+        assert_eq!(
+            ds("start_ms").read_raw::<f64>().unwrap(),
+            vec![0.0, 8.0 * dt, 16.0 * dt]
+        );
+        assert_eq!(read_str(&ds("start_ms"), "units"), "ms");
+        assert!(ds("index").attr("units").is_err());
+        assert!(ds("label").attr("units").is_err());
+        // exc: rows [0 1 2] from the first block, [3 0 0] [0 0 1] from the second.
+        let exc = samples.dataset("counts/exc").unwrap();
+        assert_eq!(
+            exc.read_2d::<u32>().unwrap(),
+            Array2::from_shape_vec((3, 3), vec![0, 1, 2, 3, 0, 0, 0, 0, 1]).unwrap()
+        );
+        assert_eq!(read_str(&exc, "units"), "spikes");
+        // 3 columns of 4 bytes: 256 KiB / 12 = 21845 samples a chunk.
+        assert_eq!(exc.chunk(), Some(vec![21_845, 3]));
+        let input = samples.dataset("counts/input").unwrap();
+        assert_eq!(
+            input.read_2d::<u32>().unwrap(),
+            Array2::from_shape_vec((3, 4), vec![1, 0, 0, 2, 0, 0, 1, 0, 1, 1, 1, 1]).unwrap()
+        );
+        if hdf5::filters::deflate_available() {
+            assert_eq!(exc.filters(), vec![hdf5::filters::Filter::deflate(1)]);
+            assert_eq!(data.filters(), vec![hdf5::filters::Filter::deflate(1)]);
+        }
+    }
+
+    #[test]
+    fn a_file_without_rates_weights_or_samples_has_empty_groups() {
+        // The groups of /rates and /weights exist even when empty; /samples does
+        // not exist without a sample spec.
+        let tmp = TempPath::new("bare");
+        let writer = Writer::create(&tmp.0, &header(3), &Layout::default(), 1).unwrap();
+        writer.finish(3).unwrap();
+        let file = File::open(&tmp.0).unwrap();
+        assert!(
+            file.group("rates")
+                .unwrap()
+                .member_names()
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            file.group("weights")
+                .unwrap()
+                .member_names()
+                .unwrap()
+                .is_empty()
+        );
+        assert!(!file.link_exists("samples"));
+    }
+
+    #[test]
+    fn large_snapshot_spans_column_chunks() {
+        // 784 * 400 = 313600 synapses (dense input -> exc of Diehl & Cook): one
+        // snapshot is 1254400 bytes > 1 MiB, so a chunk is one snapshot's first
+        // 262144 weights (1 MiB) and a snapshot spans 2 chunks. Weight k of
+        // snapshot s is k + s / 2 (exact in f32 below 2^24).
+        let tmp = TempPath::new("large");
+        let (n_pre, n_post) = (784u32, 400u32);
+        let pre_ids: Vec<u32> = (0..n_pre)
+            .flat_map(|j| std::iter::repeat_n(j, 400))
+            .collect();
+        let post_ids: Vec<u32> = (0..n_pre).flat_map(|_| 0..n_post).collect();
+        let n = pre_ids.len();
+        assert_eq!(n, 313_600);
+        let layout = Layout {
+            weights: vec![WeightSpec {
+                projection: "input_exc".to_owned(),
+                pre: "input".to_owned(),
+                post: "exc".to_owned(),
+                n_pre: n_pre.into(),
+                n_post: n_post.into(),
+                pre_ids,
+                post_ids,
+            }],
+            ..Layout::default()
+        };
+        let writer = Writer::create(&tmp.0, &header(100), &layout, 1).unwrap();
+        let snapshot = |s: u64| -> Vec<f32> { (0..n).map(|k| k as f32 + s as f32 / 2.0).collect() };
+        for s in 0..3 {
+            writer
+                .send(Block::Weights {
+                    weights: 0,
+                    steps_done: s * 50,
+                    data: snapshot(s),
+                })
+                .unwrap();
+        }
+        writer.finish(100).unwrap();
+        let file = File::open(&tmp.0).unwrap();
+        let data = file.dataset("weights/input_exc/data").unwrap();
+        assert_eq!(data.shape(), vec![3, n]);
+        assert_eq!(data.chunk(), Some(vec![1, 262_144]));
+        let all = data.read_raw::<f32>().unwrap();
+        let expected: Vec<f32> = (0..3).flat_map(snapshot).collect();
+        assert!(all == expected, "snapshots differ");
+        let pre = file
+            .dataset("weights/input_exc/pre_ids")
+            .unwrap()
+            .read_raw::<u32>()
+            .unwrap();
+        // Synapse 400 * 5 + 7 = 2007 goes from input 5 to exc 7.
+        assert_eq!(pre[2007], 5);
+    }
+
+    #[test]
+    fn abort_keeps_every_block_and_records_why() {
+        // The sample's blocks, then abort after 17 of 20 planned steps: complete
+        // stays 0, steps keeps the planned 20, steps_done = 17, error = the reason,
+        // and every block sent is in the file (spot checks of each kind).
+        let tmp = TempPath::new("abort");
+        let writer = Writer::create(&tmp.0, &header(20), &sample_layout(), 2).unwrap();
+        send_sample(&writer);
+        writer.abort(17, "interrupted by the user").unwrap();
+
+        let file = File::open(&tmp.0).unwrap();
+        assert_eq!(
+            file.attr("complete").unwrap().read_scalar::<u8>().unwrap(),
+            0
+        );
+        assert_eq!(read_u64(&file, "steps"), 20);
+        assert_eq!(read_u64(&file, "steps_done"), 17);
+        assert_eq!(read_str(&file, "error"), "interrupted by the user");
+        let read_u64s = |p: &str| file.dataset(p).unwrap().read_raw::<u64>().unwrap();
+        assert_eq!(read_u64s("spikes/input/node_ids"), vec![1, 2, 0, 3, 0, 0]);
+        assert_eq!(read_u64s("rates/input/counts"), vec![3, 1, 1, 1]);
+        assert_eq!(read_u64s("weights/input_exc/steps_done"), vec![0, 10, 17]);
+        assert_eq!(read_u64s("samples/index"), vec![7, 2, 5]);
+        assert_eq!(
+            file.dataset("report/input/voltage/data").unwrap().shape(),
+            vec![5, 2]
+        );
+        // time stop = (2 + 5 frames * 3) * 0.1 ms, as after finish.
+        assert_eq!(
+            file.dataset("report/input/voltage/mapping/time")
+                .unwrap()
+                .read_raw::<f64>()
+                .unwrap()[1],
+            17.0 * 0.1
+        );
+    }
+
+    #[test]
+    fn abort_after_a_bad_block_reports_both() {
+        // Weight block of 3 values for 4 synapses: the writer stops there. abort
+        // returns that error and records the caller's reason followed by it; the
+        // snapshot before the bad one is kept. A reason that already quotes the
+        // error (the usual case: the run stopped because send failed) is kept as is.
+        for quote in [false, true] {
+            let tmp = TempPath::new("abort-bad");
+            let writer = Writer::create(&tmp.0, &header(20), &sample_layout(), 0).unwrap();
+            let snapshot = |data: Vec<f32>| Block::Weights {
+                weights: 0,
+                steps_done: 0,
+                data,
+            };
+            writer.send(snapshot(vec![1.0; 4])).unwrap();
+            let sent = writer.send(snapshot(vec![1.0; 3]));
+            let sent = sent.and_then(|()| writer.send(snapshot(vec![2.0; 4])));
+            let reason = match (&sent, quote) {
+                (Err(e), true) => format!("run failed: {e}"),
+                _ => "stopped".to_owned(),
+            };
+            let err = writer.abort(4, &reason).unwrap_err();
+            assert!(matches!(err, RecordError::BadBlock { .. }), "{err:?}");
+            let file = File::open(&tmp.0).unwrap();
+            assert_eq!(
+                file.attr("complete").unwrap().read_scalar::<u8>().unwrap(),
+                0
+            );
+            assert_eq!(read_u64(&file, "steps_done"), 4);
+            let recorded = read_str(&file, "error");
+            if quote && sent.is_err() {
+                assert_eq!(recorded, reason);
+            } else {
+                assert_eq!(recorded, format!("{reason}; {err}"));
+            }
+            assert_eq!(
+                file.dataset("weights/input_exc/data").unwrap().shape(),
+                vec![1, 4]
+            );
+        }
+    }
+
+    #[test]
+    fn finish_after_a_bad_block_records_the_error() {
+        // The writer stops on a rate block for index 5 of 2 rates; finish returns the
+        // error, leaves complete = 0 and records steps_done and the error's text.
+        let tmp = TempPath::new("finish-bad");
+        let writer = Writer::create(&tmp.0, &header(20), &sample_layout(), 0).unwrap();
+        let _ = writer.send(Block::Rates {
+            rate: 5,
+            counts: vec![1],
+        });
+        let err = writer.finish(20).unwrap_err();
+        assert!(err.to_string().contains("rate index 5"), "{err}");
+        let file = File::open(&tmp.0).unwrap();
+        assert_eq!(
+            file.attr("complete").unwrap().read_scalar::<u8>().unwrap(),
+            0
+        );
+        assert_eq!(read_u64(&file, "steps"), 20);
+        assert_eq!(read_u64(&file, "steps_done"), 20);
+        assert_eq!(read_str(&file, "error"), err.to_string());
+    }
+
+    #[test]
+    fn invalid_rates_weights_and_samples_fail_before_creating_the_file() {
+        let tmp = TempPath::new("invalid-new");
+        let rate = |layer: &str, bin_steps| RateSpec {
+            layer: layer.to_owned(),
+            n_nodes: 4,
+            bin_steps,
+        };
+        // A projection 3 -> 2 with synapses (0, 1) and (2, 0).
+        let weight = |projection: &str| WeightSpec {
+            projection: projection.to_owned(),
+            pre: "a".to_owned(),
+            post: "b".to_owned(),
+            n_pre: 3,
+            n_post: 2,
+            pre_ids: vec![0, 2],
+            post_ids: vec![1, 0],
+        };
+        let layer = |name: &str| SpikeLayer {
+            name: name.to_owned(),
+            n_nodes: 2,
+        };
+        let samples = SampleSpec {
+            dataset: "mnist".to_owned(),
+            rows: 28,
+            cols: 28,
+            steps_per_image: 350,
+            rest_steps: 150,
+            layers: vec![layer("exc")],
+        };
+        let with_rates = |rates| Layout {
+            rates,
+            ..Layout::default()
+        };
+        let with_weights = |weights| Layout {
+            weights,
+            ..Layout::default()
+        };
+        let with_samples = |edit: &dyn Fn(&mut SampleSpec)| {
+            let mut spec = samples.clone();
+            edit(&mut spec);
+            Layout {
+                samples: Some(spec),
+                ..Layout::default()
+            }
+        };
+        let cases: Vec<(Layout, &str)> = vec![
+            (
+                with_rates(vec![rate("a/b", 1)]),
+                "rate layer name \"a/b\" contains '/'",
+            ),
+            (with_rates(vec![rate("", 1)]), "rate layer name is empty"),
+            (with_rates(vec![rate("x", 1), rate("x", 2)]), "listed twice"),
+            (
+                with_rates(vec![rate("x", 0)]),
+                "bin_steps must be at least 1",
+            ),
+            (with_weights(vec![weight("..")]), "not allowed"),
+            (with_weights(vec![weight("p"), weight("p")]), "listed twice"),
+            (
+                with_weights(vec![WeightSpec {
+                    pre: String::new(),
+                    ..weight("p")
+                }]),
+                "pre layer name is empty",
+            ),
+            (
+                with_weights(vec![WeightSpec {
+                    post_ids: vec![1],
+                    ..weight("p")
+                }]),
+                "2 pre_ids but 1 post_ids",
+            ),
+            // pre id 3 of a layer of 3 neurons (ids 0..=2).
+            (
+                with_weights(vec![WeightSpec {
+                    pre_ids: vec![0, 3],
+                    ..weight("p")
+                }]),
+                "synapse 1 has pre id 3, out of range for layer a of 3 neurons",
+            ),
+            // post id 2 of a layer of 2 neurons.
+            (
+                with_weights(vec![WeightSpec {
+                    post_ids: vec![2, 0],
+                    ..weight("p")
+                }]),
+                "synapse 0 has post id 2, out of range for layer b of 2 neurons",
+            ),
+            (with_samples(&|s| s.dataset.clear()), "dataset name"),
+            (with_samples(&|s| s.rows = 0), "rows must be at least 1"),
+            (with_samples(&|s| s.cols = 0), "cols must be at least 1"),
+            (
+                with_samples(&|s| s.steps_per_image = 0),
+                "steps_per_image must be at least 1",
+            ),
+            (
+                with_samples(&|s| s.layers.push(layer("exc"))),
+                "samples: layer \"exc\" is listed twice",
+            ),
+            (
+                with_samples(&|s| s.layers.push(layer("a/b"))),
+                "contains '/'",
+            ),
+        ];
+        for (layout, needle) in cases {
+            let err = Writer::create(&tmp.0, &header(1), &layout, 1).unwrap_err();
+            assert!(matches!(err, RecordError::Invalid { .. }), "{err:?}");
+            assert!(err.to_string().contains(needle), "{needle}: {err}");
+            assert!(!err.to_string().contains('\n'), "{err}");
+            assert!(!tmp.0.exists());
+        }
+        // The valid versions of the same specs are accepted.
+        let layout = Layout {
+            rates: vec![rate("x", 1)],
+            weights: vec![weight("p")],
+            samples: Some(samples),
+            ..Layout::default()
+        };
+        Writer::create(&tmp.0, &header(1), &layout, 1)
+            .unwrap()
+            .finish(1)
+            .unwrap();
+    }
+
+    #[test]
+    fn blocks_inconsistent_with_the_layout_are_rejected() {
+        // Each case on a fresh sample writer (see `sample_layout`: rates of input
+        // (4 neurons, 5-step bins, so at most 20 spikes a bin) and exc, weights of
+        // input_exc (4 synapses) and exc_exc (0), samples counting exc (3) and
+        // input (4)); finish returns the BadBlock error naming the problem.
+        let samples =
+            |index: Vec<u64>, label: Vec<u8>, start_step: Vec<u64>, counts| Block::Samples {
+                index,
+                label,
+                start_step,
+                counts,
+            };
+        let weights = |weights, steps_done, n| Block::Weights {
+            weights,
+            steps_done,
+            data: vec![0.5; n],
+        };
+        let one_sample =
+            |start| samples(vec![0], vec![0], vec![start], vec![vec![0; 3], vec![0; 4]]);
+        let cases: Vec<(Vec<Block>, &str)> = vec![
+            (
+                vec![Block::Rates {
+                    rate: 2,
+                    counts: vec![1],
+                }],
+                "rate index 2, but 2 rates were declared",
+            ),
+            // 21 spikes in a bin of 4 neurons × 5 steps = 20 possible.
+            (
+                vec![Block::Rates {
+                    rate: 0,
+                    counts: vec![20, 21],
+                }],
+                "bin 1 holds 21 spikes, more than its neurons can fire in one bin (20)",
+            ),
+            (vec![weights(2, 0, 4)], "weights index 2, but 2 projections"),
+            (
+                vec![weights(0, 0, 5)],
+                "projection input_exc holds 5 weights, but it has 4 synapses",
+            ),
+            (
+                vec![weights(1, 0, 1)],
+                "projection exc_exc holds 1 weights, but it has 0 synapses",
+            ),
+            (
+                vec![weights(0, 10, 4), weights(0, 9, 4)],
+                "after 9 steps comes after one after 10 steps",
+            ),
+            (
+                vec![samples(
+                    vec![0, 1],
+                    vec![0],
+                    vec![0, 8],
+                    vec![vec![0; 6], vec![0; 8]],
+                )],
+                "2 indices, 1 labels and 2 start steps",
+            ),
+            (
+                vec![samples(vec![0], vec![0], vec![0], vec![vec![0; 3]])],
+                "counts of 1 layers, but 2 layers were declared",
+            ),
+            (
+                vec![samples(
+                    vec![0],
+                    vec![0],
+                    vec![0],
+                    vec![vec![0; 3], vec![0; 3]],
+                )],
+                "counts of layer input hold 3 values, expected 1 samples × 4 neurons",
+            ),
+            (
+                vec![one_sample(8), one_sample(8)],
+                "a sample starting at step 8 after one starting at step 8",
+            ),
+        ];
+        for (blocks, needle) in cases {
+            let tmp = TempPath::new("badblocks");
+            let writer = Writer::create(&tmp.0, &header(20), &sample_layout(), 4).unwrap();
+            for block in blocks {
+                let _ = writer.send(block);
+            }
+            let err = writer.finish(20).unwrap_err();
+            assert!(matches!(err, RecordError::BadBlock { .. }), "{err:?}");
+            assert!(err.to_string().contains(needle), "{needle}: {err}");
+        }
+
+        // Samples without a sample spec.
+        let tmp = TempPath::new("badblocks");
+        let writer = Writer::create(&tmp.0, &header(20), &Layout::default(), 4).unwrap();
+        let _ = writer.send(samples(vec![], vec![], vec![], vec![]));
+        let err = writer.finish(20).unwrap_err();
+        assert!(err.to_string().contains("declares no samples"), "{err}");
     }
 
     #[test]

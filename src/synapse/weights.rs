@@ -2,7 +2,6 @@
 //! construction from the connectivity rule and the weight distribution.
 
 use bevy_ecs::prelude::*;
-use rand::Rng;
 
 use crate::config::{Connectivity, WeightInit};
 use crate::rng;
@@ -71,7 +70,7 @@ impl Weights {
             Connectivity::FixedIndegree { k } => {
                 let mut rows = vec![Vec::new(); n_pre];
                 for i in 0..n_post as u32 {
-                    for j in sample_distinct(&mut crng, n_pre, k) {
+                    for j in rng::sample_distinct(&mut crng, n_pre, k) {
                         rows[j].push(i);
                     }
                 }
@@ -125,29 +124,46 @@ impl Weights {
         }
     }
 
+    /// The synapses as `(pre, post)` index lists, in storage order (the order of [`Weights::values`]).
+    pub fn synapses(&self) -> (Vec<u32>, Vec<u32>) {
+        match self {
+            Weights::Dense { n_post, w } => {
+                let n_pre = w.len().checked_div(*n_post).unwrap_or(0);
+                let pre = (0..n_pre as u32)
+                    .flat_map(|j| std::iter::repeat_n(j, *n_post))
+                    .collect();
+                let post = (0..n_pre).flat_map(|_| 0..*n_post as u32).collect();
+                (pre, post)
+            }
+            Weights::Sparse {
+                row_start, post, ..
+            } => {
+                let pre = row_start
+                    .windows(2)
+                    .enumerate()
+                    .flat_map(|(j, r)| std::iter::repeat_n(j as u32, r[1] - r[0]))
+                    .collect();
+                (pre, post.clone())
+            }
+        }
+    }
+
+    /// The weights in storage order.
+    pub fn values(&self) -> &[f32] {
+        match self {
+            Weights::Dense { w, .. } | Weights::Sparse { w, .. } => w,
+        }
+    }
+
     /// Number of synapses.
     pub fn len(&self) -> usize {
-        match self {
-            Weights::Dense { w, .. } | Weights::Sparse { w, .. } => w.len(),
-        }
+        self.values().len()
     }
 
     /// Whether the projection has no synapse.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
-
-/// `k` distinct values of `0..n`, ascending (Floyd's algorithm: `k` draws).
-fn sample_distinct(rng: &mut impl Rng, n: usize, k: usize) -> Vec<usize> {
-    let mut chosen = std::collections::BTreeSet::new();
-    for m in n - k..n {
-        let t = (rng::unit(rng) * (m + 1) as f64) as usize;
-        if !chosen.insert(t.min(m)) {
-            chosen.insert(m);
-        }
-    }
-    chosen.into_iter().collect()
 }
 
 #[cfg(test)]
@@ -167,6 +183,7 @@ mod tests {
         // one_to_one on 4 neurons: 4 synapses, W[j, j] = 2, W[0, 1] absent.
         let w = Weights::build(&Connectivity::OneToOne, &c, 4, 4, 1, 0);
         assert_eq!(w.len(), 4);
+        assert_eq!(w.synapses(), (vec![0, 1, 2, 3], vec![0, 1, 2, 3]));
         assert_eq!(w.get(2, 2), Some(2.0));
         assert_eq!(w.get(0, 1), None);
         // all_but_self on 5: 5·4 = 20 synapses, none on the diagonal.

@@ -32,8 +32,10 @@
 //! ```
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 use std::path::{Path, PathBuf};
+
+mod record;
+pub use record::*;
 
 /// Insertion-ordered map by name (layers and projections keep file order).
 pub type Map<V> = indexmap::IndexMap<String, V>;
@@ -43,7 +45,7 @@ pub type Map<V> = indexmap::IndexMap<String, V>;
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
-fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
+pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(msg.into()))
 }
 
@@ -418,138 +420,6 @@ impl StimulusConfig {
     }
 }
 
-/// `[record]`: what goes into the HDF5 file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct RecordConfig {
-    /// Record the spikes of every layer (default true).
-    pub spikes: bool,
-    /// Steps per block handed to the writer thread (default 1000, >= 1).
-    pub block_steps: u64,
-    /// State traces, `[[record.traces]]`.
-    pub traces: Vec<TraceConfig>,
-}
-
-impl Default for RecordConfig {
-    fn default() -> Self {
-        Self {
-            spikes: true,
-            block_steps: 1000,
-            traces: Vec::new(),
-        }
-    }
-}
-
-/// A recorded state variable.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TraceVar {
-    /// Membrane voltage V (mV).
-    Voltage,
-    /// Synaptic current J (nA).
-    Current,
-    /// Effective threshold σ + θ_i (mV).
-    Threshold,
-}
-
-impl TraceVar {
-    /// Name used in the output file.
-    pub fn name(self) -> &'static str {
-        match self {
-            TraceVar::Voltage => "voltage",
-            TraceVar::Current => "current",
-            TraceVar::Threshold => "threshold",
-        }
-    }
-    /// Units attribute written with the data.
-    pub fn units(self) -> &'static str {
-        match self {
-            TraceVar::Voltage | TraceVar::Threshold => "mV",
-            TraceVar::Current => "nA",
-        }
-    }
-}
-
-/// `[[record.traces]]`: variables of chosen neurons of a LIF layer, sampled
-/// at the end of a step (after spike, reset and threshold adaptation).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TraceConfig {
-    /// LIF layer name.
-    pub layer: String,
-    /// Any of `voltage`, `current`, `threshold`.
-    pub vars: Vec<TraceVar>,
-    /// `"all"` or a list of neuron indices (default `"all"`).
-    #[serde(default)]
-    pub neurons: NeuronSelection,
-    /// Sample every `every` steps, starting at step 0 (default 1, >= 1).
-    #[serde(default = "default_every")]
-    pub every: u64,
-}
-
-fn default_every() -> u64 {
-    1
-}
-
-/// `"all"` or a list of neuron indices.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub enum NeuronSelection {
-    /// Every neuron of the layer.
-    #[default]
-    All,
-    /// These indices, in this order.
-    List(Vec<u64>),
-}
-
-impl NeuronSelection {
-    /// The selected indices of a layer of `size` neurons.
-    pub fn indices(&self, size: usize) -> Vec<u64> {
-        match self {
-            NeuronSelection::All => (0..size as u64).collect(),
-            NeuronSelection::List(v) => v.clone(),
-        }
-    }
-}
-
-impl Serialize for NeuronSelection {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            NeuronSelection::All => s.serialize_str("all"),
-            NeuronSelection::List(v) => v.serialize(s),
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for NeuronSelection {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = NeuronSelection;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("\"all\" or a list of neuron indices")
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
-                if s == "all" {
-                    Ok(NeuronSelection::All)
-                } else {
-                    Err(E::invalid_value(serde::de::Unexpected::Str(s), &self))
-                }
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Self::Value, A::Error> {
-                let mut v = Vec::new();
-                while let Some(i) = seq.next_element::<u64>()? {
-                    v.push(i);
-                }
-                Ok(NeuronSelection::List(v))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
 impl Config {
     /// Reads a config file, applies `key=value` overrides, and validates it.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Config, ConfigError> {
@@ -739,43 +609,12 @@ impl Config {
                 return err("stimulus.steps_per_image: must be >= 1");
             }
         }
-        if self.record.block_steps == 0 {
-            return err("record.block_steps: must be >= 1");
-        }
-        for (t, tr) in self.record.traces.iter().enumerate() {
-            let key = |f: &str| format!("record.traces[{t}].{f}");
-            let layer = self.layer(&tr.layer, &key("layer"))?;
-            if !matches!(layer, LayerConfig::Lif(_)) {
-                return err(format!(
-                    "{}: layer '{}' is an encoder; traces are recorded from LIF layers",
-                    key("layer"),
-                    tr.layer
-                ));
-            }
-            if tr.vars.is_empty() {
-                return err(format!(
-                    "{}: list at least one of voltage, current, threshold",
-                    key("vars")
-                ));
-            }
-            if tr.every == 0 {
-                return err(format!("{}: must be >= 1", key("every")));
-            }
-            if let NeuronSelection::List(ids) = &tr.neurons
-                && let Some(bad) = ids.iter().find(|&&i| i as usize >= layer.size())
-            {
-                return err(format!(
-                    "{}: neuron {bad} does not exist; layer '{}' has neurons 0..{}",
-                    key("neurons"),
-                    tr.layer,
-                    layer.size()
-                ));
-            }
-        }
+        self.record.validate(self)?;
         Ok(())
     }
 
-    fn layer(&self, name: &str, key: &str) -> Result<&LayerConfig, ConfigError> {
+    /// The layer called `name`, or an error naming `key` and the known layers.
+    pub(crate) fn layer(&self, name: &str, key: &str) -> Result<&LayerConfig, ConfigError> {
         self.layers.get(name).ok_or_else(|| {
             let known: Vec<&str> = self.layers.keys().map(String::as_str).collect();
             ConfigError(format!(
@@ -836,7 +675,7 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-fn finite(key: &str, v: f64) -> Result<(), ConfigError> {
+pub(crate) fn finite(key: &str, v: f64) -> Result<(), ConfigError> {
     if v.is_finite() {
         Ok(())
     } else {
@@ -844,7 +683,7 @@ fn finite(key: &str, v: f64) -> Result<(), ConfigError> {
     }
 }
 
-fn positive(key: &str, v: f64) -> Result<(), ConfigError> {
+pub(crate) fn positive(key: &str, v: f64) -> Result<(), ConfigError> {
     if v.is_finite() && v > 0.0 {
         Ok(())
     } else {
@@ -852,7 +691,7 @@ fn positive(key: &str, v: f64) -> Result<(), ConfigError> {
     }
 }
 
-fn non_negative(key: &str, v: f64) -> Result<(), ConfigError> {
+pub(crate) fn non_negative(key: &str, v: f64) -> Result<(), ConfigError> {
     if v.is_finite() && v >= 0.0 {
         Ok(())
     } else {
@@ -860,7 +699,7 @@ fn non_negative(key: &str, v: f64) -> Result<(), ConfigError> {
     }
 }
 
-fn probability(key: &str, v: f64) -> Result<(), ConfigError> {
+pub(crate) fn probability(key: &str, v: f64) -> Result<(), ConfigError> {
     if (0.0..=1.0).contains(&v) {
         Ok(())
     } else {
