@@ -173,11 +173,8 @@ fn recorder(config: &Config, world: &World, layers: &[Entity], projections: &[En
             .collect()
     };
     let mut layout = Layout {
-        spikes: Vec::new(),
-        traces: Vec::new(),
-        rates: Vec::new(),
-        weights: Vec::new(),
-        samples: None,
+        compress: r.compress,
+        ..Layout::default()
     };
 
     let window = window_steps(r.spikes.start_ms, r.spikes.stop_ms, dt);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what spikesim needs on Debian/Ubuntu when it is missing:
 # a C toolchain, pkg-config and the HDF5 library (libhdf5-dev).
-# With --python, also a Python virtual environment in .venv with
-# tools/requirements.txt (h5py, numpy, pytest) for the Python tools and tests.
+# With --python, also hdf5-tools (h5ls, h5dump) and a Python virtual
+# environment in .venv with tools/requirements.txt (h5py, numpy, matplotlib,
+# libsonata, pytest) for the Python tools and tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,10 @@ if ! command -v cc >/dev/null || ! command -v pkg-config >/dev/null || ! pkg-con
 fi
 
 if [ "${1:-}" = "--python" ]; then
+    if ! command -v h5dump >/dev/null || ! command -v h5ls >/dev/null; then
+        echo "setup: installing hdf5-tools" >&2
+        apt_install hdf5-tools
+    fi
     if [ ! -x .venv/bin/python ]; then
         if ! python3 -m venv .venv 2>/dev/null; then
             echo "setup: installing python3-venv" >&2

@@ -35,6 +35,9 @@ pub struct RecordConfig {
     /// Most steps buffered before a block goes to the writer thread (default
     /// 1000, >= 1); a block is also sent early once it holds 4 MiB.
     pub block_steps: u64,
+    /// Deflate-compress the growing datasets (default true). The libsonata
+    /// wheel on PyPI reads only uncompressed files.
+    pub compress: bool,
     /// Which layers' spikes, and when.
     pub spikes: SpikeRecord,
     /// State traces, `[[record.traces]]`.
@@ -51,6 +54,7 @@ impl Default for RecordConfig {
     fn default() -> Self {
         Self {
             block_steps: 1000,
+            compress: true,
             spikes: SpikeRecord::default(),
             traces: Vec::new(),
             rates: RateRecord::default(),

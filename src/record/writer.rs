@@ -171,6 +171,8 @@ pub struct Layout {
     pub weights: Vec<WeightSpec>,
     /// Per-sample results (`/samples`); `None` for runs without a protocol.
     pub samples: Option<SampleSpec>,
+    /// Deflate-compress the growing datasets (when the HDF5 library has the filter).
+    pub compress: bool,
 }
 
 /// One unit of work for the writer thread.
@@ -309,7 +311,7 @@ impl Writer {
         };
 
         let file = File::create(path).map_err(|e| create_error(create_failure_reason(path, &e)))?;
-        let deflate = hdf5::filters::deflate_available();
+        let deflate = layout.compress && hdf5::filters::deflate_available();
         let sink = match build_file(file, path, header, layout, deflate) {
             Ok(sink) => sink,
             Err(e) => {
@@ -519,6 +521,7 @@ fn validate(header: &RunHeader, layout: &Layout) -> Result<(), String> {
         rates,
         weights,
         samples,
+        compress: _,
     } = layout;
     if !(header.dt_ms.is_finite() && header.dt_ms > 0.0) {
         return Err(format!(
@@ -1498,6 +1501,7 @@ pub(crate) mod tests {
         Layout {
             spikes: spikes.to_vec(),
             traces: traces.to_vec(),
+            compress: true,
             ..Layout::default()
         }
     }
@@ -1533,6 +1537,7 @@ pub(crate) mod tests {
             n_nodes: 3,
         };
         Layout {
+            compress: true,
             spikes: vec![input.clone(), exc.clone()],
             traces: vec![TraceSpec {
                 layer: "input".to_owned(),

@@ -1,0 +1,414 @@
+"""tools/spikeview.py drawn from real spikesim runs: the figures hold the file's data.
+
+Each test renders a figure from a run of the repo's experiments and reads the
+plotted artists back (found by their gid), comparing them with what h5py
+reads from the same file.
+"""
+
+import shutil
+import subprocess
+import sys
+import tomllib
+
+import h5py
+import numpy as np
+import pytest
+from matplotlib.collections import EventCollection
+from matplotlib.image import AxesImage
+from matplotlib.lines import Line2D
+from matplotlib.patches import StepPatch
+
+from conftest import REPO
+
+import spikeview
+
+SPIKEVIEW = REPO / "tools" / "spikeview.py"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# The seed demo on 4 synthetic images (1000 steps), with 5 ms population-rate
+# bins of both layers; /samples is written for any run with a stimulus.
+DEMO_FLAGS = (
+    "--set", "stimulus.dataset=synthetic",
+    "--set", "stimulus.images=4",
+    "--set", 'record.rates.layers="all"',
+    "--set", "record.rates.bin_ms=5",
+)
+# The same with a weight snapshot after every image (initial + 4 + final).
+WEIGHT_FLAGS = DEMO_FLAGS + ("--set", 'record.weights=[{projection = "input_hidden", every_samples = 1}]')
+
+
+@pytest.fixture(scope="module")
+def demo(run_experiment):
+    return run_experiment("seed-demo", *DEMO_FLAGS)[0]
+
+
+@pytest.fixture(scope="module")
+def single(run_experiment):
+    return run_experiment("single-neuron")[0]
+
+
+@pytest.fixture(scope="module")
+def with_weights(run_experiment):
+    return run_experiment("seed-demo", *WEIGHT_FLAGS)[0]
+
+
+def artists(ax, kind, gid):
+    found = [a for a in ax.get_children() if isinstance(a, kind) and a.get_gid() == gid]
+    return found
+
+
+def one(ax, kind, gid):
+    found = artists(ax, kind, gid)
+    assert len(found) == 1, f"expected one {kind.__name__} with gid {gid!r}, found {len(found)}"
+    return found[0]
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, SPIKEVIEW, *map(str, args)], capture_output=True, text=True)
+
+
+# ---------------------------------------------------------------- raster
+
+
+@pytest.mark.parametrize("window", [(None, None), (100.0, 600.0), (0.0, 250.0)])
+def test_raster_plots_every_spike_of_the_window(demo, window):
+    start, stop = window
+    fig = spikeview.raster(demo, start_ms=start, stop_ms=stop)
+    axes = fig.axes
+    with h5py.File(demo, "r") as f:
+        # Default: every layer, in config order; window = the whole run.
+        assert [ax.get_ylabel().split("\n")[0] for ax in axes] == ["input", "hidden"]
+        lo = 0.0 if start is None else start
+        hi = f.attrs["steps"] * f.attrs["dt_ms"] if stop is None else stop
+        for ax, layer in zip(axes, ["input", "hidden"]):
+            t = f[f"spikes/{layer}/timestamps"][:]
+            ids = f[f"spikes/{layer}/node_ids"][:]
+            keep = (t >= lo) & (t < hi)
+            assert 0 < keep.sum() < len(t) or window == (None, None)
+            line = one(ax, Line2D, "spikes")
+            np.testing.assert_array_equal(line.get_xdata(), t[keep])
+            np.testing.assert_array_equal(line.get_ydata(), ids[keep])
+            assert ax.get_xlim() == (lo, hi)
+            n = f[f"spikes/{layer}"].attrs["n_nodes"]
+            assert ax.get_ylim() == (-0.5, n - 0.5)
+        assert axes[-1].get_xlabel() == "time (ms)"
+
+
+def test_raster_of_the_first_image_of_the_input_layer(demo):
+    fig = spikeview.raster(demo, layers=["input"], stop_ms=250)
+    (ax,) = fig.axes
+    with h5py.File(demo, "r") as f:
+        t = f["spikes/input/timestamps"][:]
+        assert len(one(ax, Line2D, "spikes").get_xdata()) == np.count_nonzero(t < 250)
+        # The 4 images start at 0, 250, 500, 750 ms: no onset line falls inside (0, 250).
+        assert artists(ax, Line2D, "onset") == []
+    assert ax.get_xlim() == (0.0, 250.0)
+
+
+def test_raster_marks_sample_onsets(demo):
+    fig = spikeview.raster(demo, layers=["hidden"])
+    (ax,) = fig.axes
+    onsets = [line.get_xdata()[0] for line in artists(ax, Line2D, "onset")]
+    with h5py.File(demo, "r") as f:
+        np.testing.assert_array_equal(onsets, f["samples/start_ms"][1:])
+
+
+# ---------------------------------------------------------------- neuron
+
+
+def test_neuron_figure_holds_the_traces_and_spikes(single):
+    fig = spikeview.neuron(single, "neuron", 0)
+    ax_j, ax_v, ax_s = fig.axes
+    with h5py.File(single, "r") as f:
+        frames = f["report/neuron/voltage/data"].shape[0]
+        times = np.arange(frames) * f.attrs["dt_ms"]
+        for ax, var in [(ax_j, "current"), (ax_v, "voltage"), (ax_v, "threshold")]:
+            line = one(ax, Line2D, var)
+            np.testing.assert_array_equal(line.get_ydata(), f[f"report/neuron/{var}/data"][:, 0])
+            np.testing.assert_array_equal(line.get_xdata(), times)
+        spikes = f["spikes/neuron/timestamps"][:]
+        assert len(spikes) >= 3
+    ticks = one(ax_s, EventCollection, "spikes")
+    np.testing.assert_array_equal(np.sort(ticks.get_positions()), spikes)
+    assert ax_s.get_xlim() == (0.0, 200.0)
+    # The three panels share the time axis.
+    assert ax_j.get_shared_x_axes().joined(ax_j, ax_s) and ax_v.get_shared_x_axes().joined(ax_v, ax_s)
+    assert ax_j.get_ylabel() == "current (nA)" and ax_v.get_ylabel() == "voltage (mV)"
+    assert ax_s.get_xlabel() == "time (ms)"
+
+
+def test_neuron_picks_the_column_of_the_node(demo):
+    fig = spikeview.neuron(demo, "hidden", 3)
+    _, ax_v, ax_s = fig.axes
+    with h5py.File(demo, "r") as f:
+        column = list(f["report/hidden/voltage/mapping/node_ids"][:]).index(3)
+        np.testing.assert_array_equal(one(ax_v, Line2D, "voltage").get_ydata(),
+                                      f["report/hidden/voltage/data"][:, column])
+        np.testing.assert_array_equal(one(ax_v, Line2D, "threshold").get_ydata(),
+                                      f["report/hidden/threshold/data"][:, column])
+        t, ids = f["spikes/hidden/timestamps"][:], f["spikes/hidden/node_ids"][:]
+    np.testing.assert_array_equal(np.sort(one(ax_s, EventCollection, "spikes").get_positions()), t[ids == 3])
+
+
+def test_neuron_with_a_strided_windowed_trace(run_experiment):
+    path, _ = run_experiment(
+        "seed-demo", "--set", "stimulus.dataset=synthetic", "--set", "stimulus.images=2",
+        "--set", 'record.traces=[{layer = "hidden", vars = ["voltage", "current", "input"], neurons = [7, 2], '
+                 'every = 3, start_ms = 30.0, stop_ms = 300.0}]',
+    )
+    fig = spikeview.neuron(path, "hidden", 2)
+    ax_j, ax_v, ax_s = fig.axes
+    with h5py.File(path, "r") as f:
+        start, stop, step = f["report/hidden/voltage/mapping/time"][:]
+        assert (start, step) == (30.0, 3.0)
+        times = start + np.arange(f["report/hidden/voltage/data"].shape[0]) * step
+        for ax, var in [(ax_j, "current"), (ax_j, "input"), (ax_v, "voltage")]:
+            line = one(ax, Line2D, var)
+            np.testing.assert_array_equal(line.get_xdata(), times)
+            np.testing.assert_array_equal(line.get_ydata(), f[f"report/hidden/{var}/data"][:, 1])
+        # No threshold trace: the config's sigma, over the trace window.
+        np.testing.assert_array_equal(one(ax_v, Line2D, "threshold").get_xdata(), [start, stop])
+        t, ids = f["spikes/hidden/timestamps"][:], f["spikes/hidden/node_ids"][:]
+    in_window = t[(ids == 2) & (t >= start) & (t < stop)]
+    np.testing.assert_array_equal(np.sort(one(ax_s, EventCollection, "spikes").get_positions()), in_window)
+    assert ax_s.get_xlim() == (start, stop)
+
+
+def test_neuron_threshold_falls_back_to_sigma_of_the_config(run_experiment):
+    path, _ = run_experiment(
+        "single-neuron", "--set", 'record.traces=[{layer = "neuron", vars = ["voltage", "current"], neurons = [0]}]'
+    )
+    fig = spikeview.neuron(path, "neuron", 0)
+    line = one(fig.axes[1], Line2D, "threshold")
+    with h5py.File(path, "r") as f:
+        assert "report/neuron/threshold" not in f
+        sigma = tomllib.loads(f.attrs["config_toml"])["layers"]["neuron"]["sigma"]
+    np.testing.assert_array_equal(line.get_ydata(), [sigma, sigma])
+    np.testing.assert_array_equal(line.get_xdata(), [0.0, 200.0])
+
+
+# ---------------------------------------------------------------- rates
+
+
+def test_rates_from_the_files_bins_and_histogram_of_every_neuron(demo):
+    fig = spikeview.rates(demo)
+    with h5py.File(demo, "r") as f:
+        layers = ["input", "hidden"]
+        assert len(fig.axes) == 2 * len(layers)  # a time course and a histogram per layer
+        seconds = f.attrs["steps"] * f.attrs["dt_ms"] / 1000.0
+        for row, layer in enumerate(layers):
+            ax_t, ax_h = fig.axes[2 * row], fig.axes[2 * row + 1]
+            g = f[f"rates/{layer}"]
+            counts, n, bin_ms = g["counts"][:], int(g.attrs["n_nodes"]), float(g.attrs["bin_ms"])
+            values, edges, _ = one(ax_t, StepPatch, "rate").get_data()
+            assert len(values) == len(counts) == 1000 / 5
+            np.testing.assert_allclose(values, counts / n / (bin_ms / 1000.0), rtol=1e-12)
+            np.testing.assert_allclose(edges, np.arange(len(counts) + 1) * bin_ms)
+            # Histogram of per-neuron rates: one entry per neuron, rates in Hz from the spikes.
+            bars = [p for p in ax_h.patches]
+            assert sum(p.get_height() for p in bars) == n
+            per_neuron = np.bincount(f[f"spikes/{layer}/node_ids"][:], minlength=n) / seconds
+            assert bars[-1].get_x() + bars[-1].get_width() >= per_neuron.max()
+            assert ax_h.get_xlabel() == ("firing rate (Hz)" if row == len(layers) - 1 else "")
+            assert "Hz" in ax_t.get_ylabel()
+
+
+def test_rates_binned_from_spikes_when_the_bin_differs(demo):
+    fig = spikeview.rates(demo, layers=["hidden"], bin_ms=20)
+    ax_t, _ = fig.axes
+    values, edges, _ = one(ax_t, StepPatch, "rate").get_data()
+    with h5py.File(demo, "r") as f:
+        t = f["spikes/hidden/timestamps"][:]
+    expected, _ = np.histogram(t, bins=np.arange(0, 1001, 20))
+    assert len(values) == 50
+    np.testing.assert_allclose(values, expected / 100 / 0.020, rtol=1e-12)
+    np.testing.assert_array_equal(edges, np.arange(0, 1001, 20))
+
+
+def test_rates_without_a_rates_group(single):
+    fig = spikeview.rates(single, bin_ms=10)
+    values, _, _ = one(fig.axes[0], StepPatch, "rate").get_data()
+    with h5py.File(single, "r") as f:
+        assert len(f.get("rates", {})) == 0
+        n_spikes = len(f["spikes/neuron/timestamps"])
+    assert len(values) == 20
+    assert values.sum() * 0.010 == pytest.approx(n_spikes)  # one neuron: Hz · bin = spikes
+
+
+def test_spike_window_and_rates_only_layer(run_experiment):
+    """Spikes of `input` recorded in [200, 600) ms only; `hidden` has binned rates but no spikes."""
+    path, _ = run_experiment(
+        "seed-demo", "--set", "stimulus.dataset=synthetic", "--set", "stimulus.images=4",
+        "--set", 'record.spikes.layers=["input"]', "--set", "record.spikes.start_ms=200",
+        "--set", "record.spikes.stop_ms=600", "--set", 'record.rates.layers=["hidden"]',
+        "--set", "record.rates.bin_ms=25",
+    )
+    with h5py.File(path, "r") as f:
+        assert list(f["spikes"]) == ["input"] and list(f["rates"]) == ["hidden"]
+        t, ids = f["spikes/input/timestamps"][:], f["spikes/input/node_ids"][:]
+        assert t.min() >= 200 and t.max() < 600
+        hidden = f["rates/hidden/counts"][:]
+    (ax,) = spikeview.raster(path).axes
+    assert ax.get_xlim() == (200.0, 600.0)
+    fig = spikeview.rates(path)
+    (ax_in, ax_in_h), (ax_hid, ax_hid_h) = fig.axes[:2], fig.axes[2:]
+    values, edges, _ = one(ax_in, StepPatch, "rate").get_data()
+    np.testing.assert_array_equal(edges, np.arange(200, 601, 10))
+    assert values.sum() * 0.010 * 784 == pytest.approx(len(t))
+    # Per-neuron rates over the 400 ms window.
+    per_neuron = np.bincount(ids, minlength=784) / 0.4
+    counts, _ = np.histogram(per_neuron, bins=len(ax_in_h.patches), range=(0, per_neuron.max() * 1.0001))
+    np.testing.assert_array_equal([p.get_height() for p in ax_in_h.patches], counts)
+    values, edges, _ = one(ax_hid, StepPatch, "rate").get_data()
+    np.testing.assert_allclose(values, hidden / 100 / 0.025)
+    assert len(ax_hid_h.patches) == 0 and ax_hid.get_xlabel() == "time (ms)"
+    with pytest.raises(spikeview.SpikeviewError, match="no recorded spikes"):
+        spikeview.rates(path, layers=["hidden"], bin_ms=10)
+
+
+# ---------------------------------------------------------------- weights
+
+
+def test_weights_tiles_are_the_incoming_weights(with_weights):
+    with h5py.File(with_weights, "r") as f:
+        g = f["weights/input_hidden"]
+        n_pre, n_post = int(g.attrs["n_pre"]), int(g.attrs["n_post"])
+        n_snap = g["data"].shape[0]
+        assert (n_pre, n_post) == (784, 100) and n_snap >= 2
+        assert g["steps_done"][0] == 0 and g["steps_done"][-1] == 1000
+        w = np.full((n_pre, n_post), np.nan, np.float32)
+        pre, post = g["pre_ids"][:], g["post_ids"][:]
+        for snapshot in (0, -1):
+            w[pre, post] = g["data"][snapshot]
+            fig = spikeview.weights(with_weights, "input_hidden", snapshot=snapshot)
+            tiles = {a.get_label(): a for ax in fig.axes for a in artists(ax, AxesImage, "tile")}
+            assert len(tiles) == n_post
+            for i in range(n_post):
+                np.testing.assert_array_equal(tiles[f"post {i}"].get_array(), w[:, i].reshape(28, 28))
+
+
+def test_weights_shape_option(with_weights):
+    fig = spikeview.weights(with_weights, "input_hidden", shape="56x14")
+    tile = [a for ax in fig.axes for a in artists(ax, AxesImage, "tile")][0]
+    assert tile.get_array().shape == (56, 14)
+    with pytest.raises(spikeview.SpikeviewError, match="784 presynaptic"):
+        spikeview.weights(with_weights, "input_hidden", shape="10x10")
+    for args, message in [(["--shape", "28by28"], "--shape must look like ROWSxCOLS"),
+                          (["--snapshot", "99"], "snapshot 99 out of range")]:
+        done = cli("weights", with_weights, "--projection", "input_hidden", *args)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.splitlines() == [done.stderr.strip()] and message in done.stderr
+
+
+# ---------------------------------------------------------------- summary
+
+
+def test_summary_counts_equal_h5py(demo):
+    text = spikeview.summary(demo)
+    lines = text.splitlines()
+    with h5py.File(demo, "r") as f:
+        seconds = f.attrs["steps"] * f.attrs["dt_ms"] / 1000.0
+        for layer in ["input", "hidden"]:
+            g = f[f"spikes/{layer}"]
+            n, count = int(g.attrs["n_nodes"]), len(g["node_ids"])
+            row = next(l.split() for l in lines if l.split()[:1] == [layer])
+            assert row[1:4] == [str(n), str(count), f"{count / n / seconds:.2f}"]
+        for var in ["voltage", "current", "threshold"]:
+            frames, cols = f[f"report/hidden/{var}/data"].shape
+            row = next(l.split() for l in lines if l.split()[:2] == ["hidden", var])
+            assert row[2:4] == [str(cols), str(frames)]
+        i = lines.index("rates (2)")
+        for layer, line in zip(["input", "hidden"], lines[i + 2 : i + 4]):
+            counts = f[f"rates/{layer}/counts"][:]
+            assert line.split()[:4] == [layer, "5", str(len(counts)), str(counts.sum())]
+        assert f"samples ({len(f['samples/label'])})" in lines
+        assert "complete      yes (1000 of 1000 steps)" in lines
+        # The config section is the config TOML, indented.
+        config = "\n".join(l[2:] for l in lines[lines.index("config") + 1 :])
+        assert tomllib.loads(config) == tomllib.loads(f.attrs["config_toml"])
+
+
+def test_summary_of_an_incomplete_file(demo, tmp_path):
+    broken = tmp_path / "broken.h5"
+    shutil.copy(demo, broken)
+    with h5py.File(broken, "r+") as f:
+        f.attrs["complete"] = np.uint8(0)
+        f.attrs["steps_done"] = np.uint64(400)
+        f.attrs["error"] = "interrupted (SIGINT)"
+    text = spikeview.summary(broken)
+    assert "complete      NO: 400 of 1000 steps written; error: interrupted (SIGINT)" in text
+    assert "duration_ms   400" in text
+
+
+# ---------------------------------------------------------------- command line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["raster"],
+        ["raster", "--layers", "input", "--stop-ms", "250"],
+        ["neuron", "--layer", "hidden", "--node", "0"],
+        ["rates", "--bin-ms", "10"],
+    ],
+)
+def test_cli_writes_a_png_and_prints_its_path(demo, tmp_path, args):
+    out = tmp_path / "figure.png"
+    done = cli(args[0], demo, *args[1:], "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{out}\n"
+    assert out.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_cli_weights_png(with_weights, tmp_path):
+    out = tmp_path / "w.png"
+    done = cli("weights", with_weights, "--projection", "input_hidden", "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_cli_default_output_beside_the_input(single, tmp_path):
+    run = tmp_path / "one.h5"
+    shutil.copy(single, run)
+    done = cli("neuron", run, "--layer", "neuron", "--node", "0")
+    assert done.returncode == 0, done.stderr
+    expected = tmp_path / "one-neuron.png"
+    assert done.stdout.strip() == str(expected)
+    assert expected.read_bytes()[:8] == PNG_MAGIC
+
+
+def test_cli_summary_prints_text(demo):
+    done = cli("summary", demo)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == spikeview.summary(demo)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["raster", "{missing}"], "no such file"),
+        (["raster", "{text}"], "not a readable HDF5 file"),
+        (["raster", "{demo}", "--layers", "output"], "unknown layer 'output'"),
+        (["raster", "{demo}", "--start-ms", "500", "--stop-ms", "100"], "empty time window"),
+        (["neuron", "{demo}", "--layer", "hidden", "--node", "42"], "node 42 of layer 'hidden' has no voltage trace"),
+        (["neuron", "{demo}", "--layer", "hidden", "--node", "100"], "node 100 out of range"),
+        (["neuron", "{demo}", "--layer", "input", "--node", "0"], "no voltage trace recorded for layer 'input'"),
+        (["neuron", "{demo}", "--layer", "nope", "--node", "0"], "unknown layer 'nope'"),
+        (["rates", "{demo}", "--bin-ms", "0"], "--bin-ms must be positive"),
+        (["weights", "{demo}", "--projection", "nope"], "unknown projection 'nope'"),
+        (["neuron", "{demo}", "--layer", "hidden"], "--node"),
+        (["frobnicate", "{demo}"], "invalid choice"),
+    ],
+)
+def test_cli_errors_are_one_line_and_exit_2(demo, tmp_path, args, message):
+    text = tmp_path / "notes.txt"
+    text.write_text("not hdf5\n")
+    args = [a.format(missing=tmp_path / "missing.h5", text=text, demo=demo) for a in args]
+    done = cli(*args, "-o", tmp_path / "x.png") if args[0] != "frobnicate" else cli(*args)
+    assert done.returncode == 2
+    assert done.stdout == ""
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    if message:
+        assert message in lines[0]
+    assert not (tmp_path / "x.png").exists()
