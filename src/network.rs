@@ -3,7 +3,9 @@
 
 use bevy_ecs::prelude::*;
 
-use crate::config::{Config, ConfigError, LayerConfig, LayerSelection, window_steps};
+use crate::config::{
+    Config, ConfigError, LayerConfig, LayerSelection, ProjectionConfig, window_steps,
+};
 use crate::data::ImageSet;
 use crate::encoder::{EncoderCount, EncoderParams, EncoderRng, Intensity};
 use crate::layer::{InLayer, Layer, LayerSpikes, Spiked};
@@ -56,20 +58,26 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                     .max()
                     .unwrap_or(1);
                 let params = LifParams::new(l, dt);
-                let v0 = params.v_rest;
+                let mut vrng = rng::stream(seed, rng::V_INIT, index as u64, 0);
+                let v0: Vec<f32> = (0..size)
+                    .map(|_| match &l.v_init {
+                        Some(d) => d.sample(&mut vrng) as f32,
+                        None => params.v_rest,
+                    })
+                    .collect();
                 world.entity_mut(layer).insert((
                     params,
                     LayerThreshold {
                         sigma: l.sigma as f32,
                     },
                     ThresholdParams::new(&l.threshold, dt),
-                    InputRing::new(size, max_delay),
+                    InputRing::new(size, max_delay, l.receptors().len()),
                 ));
                 world
                     .spawn_batch((0..size as u32).map(|i| {
                         (
                             InLayer { layer, index: i },
-                            Voltage(v0),
+                            Voltage(v0[i as usize]),
                             Current::default(),
                             Refractory::default(),
                             Threshold::default(),
@@ -105,6 +113,7 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                 pre: entity_of(&p.pre),
                 post: entity_of(&p.post),
                 delay: p.delay,
+                receptor: receptor_index(config, p),
             },
             Weights::build(
                 &p.connectivity,
@@ -154,6 +163,19 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
     let recorder = recorder(config, &world, &layer_entities, &projection_entities);
     world.insert_resource(recorder);
     Ok(world)
+}
+
+/// Index of the synaptic current of the post layer that projection `p` feeds.
+fn receptor_index(config: &Config, p: &ProjectionConfig) -> usize {
+    let LayerConfig::Lif(post) = &config.layers[&p.post] else {
+        unreachable!("validated: projections target LIF layers")
+    };
+    p.target.as_ref().map_or(0, |t| {
+        post.receptors()
+            .iter()
+            .position(|(n, _)| n == t)
+            .expect("validated target")
+    })
 }
 
 /// The recorder of `config.record`, with the layout the writer needs.

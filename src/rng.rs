@@ -15,6 +15,8 @@ pub const CONNECTIVITY: u64 = 2;
 pub const WEIGHTS: u64 = 3;
 /// Domain of the per-trace neuron samples.
 pub const TRACE_SAMPLE: u64 = 4;
+/// Domain of the per-layer initial voltages.
+pub const V_INIT: u64 = 5;
 
 /// SplitMix64 finalizer: a bijective 64-bit mix.
 fn mix(mut z: u64) -> u64 {

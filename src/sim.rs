@@ -170,9 +170,9 @@ impl Simulation {
         self.per_neuron(layer, |e| e.get::<Voltage>().expect("LIF neuron").0)
     }
 
-    /// Currents of a LIF layer after the last step.
+    /// Total currents `J = Σ_c J_c` of a LIF layer after the last step.
     pub fn currents(&mut self, layer: &str) -> Vec<f32> {
-        self.per_neuron(layer, |e| e.get::<Current>().expect("LIF neuron").0)
+        self.per_neuron(layer, |e| e.get::<Current>().expect("LIF neuron").total())
     }
 
     /// Individual threshold offsets θ_i of a LIF layer.

@@ -159,8 +159,38 @@ impl Default for EncoderConfig {
 pub enum CurrentModel {
     /// `J(n) = I(n)`.
     Instantaneous,
-    /// `J(n) = J(n-1) + dt/tau_j * (-k_j J(n-1) + I(n))`.
+    /// `J(n) = J(n-1) + dt/tau_j * (-k_j J(n-1) + I(n))` (the seed's Euler step).
     Continuous,
+    /// `J(n) = J(n-1) · exp(-dt/tau) + I(n)`: exact decay, each spike adds its
+    /// weight (NEST's `iaf_psc_exp`, Brian2's `on_pre: g += w`).
+    Exponential,
+}
+
+/// Most synaptic currents a LIF layer may have.
+pub const MAX_SYNAPSES: usize = 4;
+
+/// `[layers.<name>.synapses.<current>]`: one named synaptic current of a LIF
+/// layer (for example `exc` and `inh` with their own time constants).
+/// Projections pick one with `target`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SynapseConfig {
+    /// `instantaneous`, `continuous` or `exponential` (default `exponential`).
+    pub current: CurrentModel,
+    /// Time constant in ms (default 5.0, > 0).
+    pub tau_ms: f64,
+    /// Leak factor of the `continuous` model (default 1.0).
+    pub k: f64,
+}
+
+impl Default for SynapseConfig {
+    fn default() -> Self {
+        Self {
+            current: CurrentModel::Exponential,
+            tau_ms: 5.0,
+            k: 1.0,
+        }
+    }
 }
 
 /// A leaky integrate-and-fire layer.
@@ -172,20 +202,31 @@ pub enum CurrentModel {
 pub struct LifConfig {
     /// Number of neurons (required, >= 1).
     pub size: usize,
-    /// `instantaneous` or `continuous` (default).
+    /// Model of the layer's one synaptic current when `synapses` is empty:
+    /// `instantaneous`, `continuous` (default) or `exponential`.
     pub current: CurrentModel,
-    /// Current time constant τ_j in ms (default 10.0, > 0; continuous current only).
+    /// Its time constant τ_j in ms (default 10.0, > 0).
     pub tau_j_ms: f64,
-    /// Current leak factor k_j (default 1.0).
+    /// Its leak factor k_j (default 1.0).
     pub k_j: f64,
+    /// Several named synaptic currents instead (at most [`MAX_SYNAPSES`]);
+    /// `J = Σ_c J_c` drives the voltage. Default: none, i.e. the single
+    /// current above, named `default`.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub synapses: Map<SynapseConfig>,
     /// Membrane time constant τ_v in ms (default 20.0, > 0).
     pub tau_v_ms: f64,
     /// Voltage leak factor k_v (default 1.0).
     pub k_v: f64,
     /// Membrane resistance r in MΩ (default 1.0).
     pub r: f64,
-    /// Resting voltage in mV (default 0.0); also the initial voltage.
+    /// Resting voltage in mV (default 0.0).
     pub v_rest: f64,
+    /// Initial voltage distribution in mV (default: `v_rest`), e.g.
+    /// `{ kind = "uniform", low = -60.0, high = -50.0 }`; drawn per neuron
+    /// from the `(seed, layer)` stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub v_init: Option<Distribution>,
     /// Voltage after a spike in mV (default 0.0).
     pub v_reset: f64,
     /// Refractory period in ms (default 0.0, >= 0): the voltage is held at
@@ -193,7 +234,8 @@ pub struct LifConfig {
     pub t_ref_ms: f64,
     /// Base threshold σ in mV (default 1.0); the starting value when adaptive.
     pub sigma: f64,
-    /// Constant external current in nA added to the synaptic input every step (default 0.0).
+    /// Constant external current in nA added to the input of the first
+    /// synaptic current every step (default 0.0).
     pub i_ext: f64,
     /// Optional step current added to the synaptic input inside a time window.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -209,16 +251,38 @@ impl Default for LifConfig {
             current: CurrentModel::Continuous,
             tau_j_ms: 10.0,
             k_j: 1.0,
+            synapses: Map::new(),
             tau_v_ms: 20.0,
             k_v: 1.0,
             r: 1.0,
             v_rest: 0.0,
+            v_init: None,
             v_reset: 0.0,
             t_ref_ms: 0.0,
             sigma: 1.0,
             i_ext: 0.0,
             step_current: None,
             threshold: ThresholdConfig::default(),
+        }
+    }
+}
+
+impl LifConfig {
+    /// The layer's synaptic currents, in order: the `synapses` table, or the
+    /// single current `default` of `current`, `tau_j_ms`, `k_j`.
+    pub fn receptors(&self) -> Vec<(String, SynapseConfig)> {
+        if self.synapses.is_empty() {
+            let c = SynapseConfig {
+                current: self.current,
+                tau_ms: self.tau_j_ms,
+                k: self.k_j,
+            };
+            vec![("default".to_string(), c)]
+        } else {
+            self.synapses
+                .iter()
+                .map(|(n, c)| (n.clone(), c.clone()))
+                .collect()
         }
     }
 }
@@ -300,11 +364,15 @@ pub struct ProjectionConfig {
     /// Delay in steps (default 1, >= 1).
     #[serde(default = "default_delay")]
     pub delay: u32,
+    /// Which synaptic current of the post layer receives the input
+    /// (required when it has several).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
     /// Which pairs are connected (default `{ kind = "dense" }`).
     #[serde(default)]
     pub connectivity: Connectivity,
     /// Initial weights (required). Negative weights are inhibitory.
-    pub weights: WeightInit,
+    pub weights: Distribution,
 }
 
 fn default_delay() -> u32 {
@@ -334,10 +402,10 @@ pub enum Connectivity {
     },
 }
 
-/// Initial weight distribution.
+/// A distribution of initial values (weights, voltages).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum WeightInit {
+pub enum Distribution {
     /// Every weight equals `value`.
     Constant {
         /// The weight.
@@ -357,6 +425,36 @@ pub enum WeightInit {
         /// Standard deviation.
         std: f64,
     },
+}
+
+impl Distribution {
+    /// Checks the parameters; `key` names the table in messages.
+    pub(crate) fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        match *self {
+            Distribution::Constant { value } => finite(&format!("{key}.value"), value),
+            Distribution::Uniform { low, high } => {
+                finite(&format!("{key}.low"), low)?;
+                finite(&format!("{key}.high"), high)?;
+                if low > high {
+                    return err(format!("{key}.high: must be >= low ({low}), got {high}"));
+                }
+                Ok(())
+            }
+            Distribution::Normal { mean, std } => {
+                finite(&format!("{key}.mean"), mean)?;
+                non_negative(&format!("{key}.std"), std)
+            }
+        }
+    }
+
+    /// One draw from `rng`.
+    pub fn sample(&self, rng: &mut impl rand::Rng) -> f64 {
+        match *self {
+            Distribution::Constant { value } => value,
+            Distribution::Uniform { low, high } => low + (high - low) * crate::rng::unit(rng),
+            Distribution::Normal { mean, std } => mean + std * crate::rng::standard_normal(rng),
+        }
+    }
 }
 
 /// Where stimulus images come from.
@@ -501,6 +599,20 @@ impl Config {
                 }
                 LayerConfig::Lif(l) => {
                     positive(&key("tau_j_ms"), l.tau_j_ms)?;
+                    if l.synapses.len() > MAX_SYNAPSES {
+                        return err(format!(
+                            "{}: at most {MAX_SYNAPSES} synaptic currents, got {}",
+                            key("synapses"),
+                            l.synapses.len()
+                        ));
+                    }
+                    for (c, sc) in &l.synapses {
+                        positive(&key(&format!("synapses.{c}.tau_ms")), sc.tau_ms)?;
+                        finite(&key(&format!("synapses.{c}.k")), sc.k)?;
+                    }
+                    if let Some(d) = &l.v_init {
+                        d.validate(&key("v_init"))?;
+                    }
                     positive(&key("tau_v_ms"), l.tau_v_ms)?;
                     non_negative(&key("t_ref_ms"), l.t_ref_ms)?;
                     for (k, v) in [
@@ -576,22 +688,30 @@ impl Config {
                 Connectivity::Bernoulli { p } => probability(&key("connectivity.p"), *p)?,
                 _ => {}
             }
-            match &p.weights {
-                WeightInit::Constant { value } => finite(&key("weights.value"), *value)?,
-                WeightInit::Uniform { low, high } => {
-                    finite(&key("weights.low"), *low)?;
-                    finite(&key("weights.high"), *high)?;
-                    if low > high {
-                        return err(format!(
-                            "{}: must be >= low ({low}), got {high}",
-                            key("weights.high")
-                        ));
-                    }
+            p.weights.validate(&key("weights"))?;
+            let LayerConfig::Lif(post_lif) = post else {
+                unreachable!("checked above")
+            };
+            let receptors = post_lif.receptors();
+            let names: Vec<&str> = receptors.iter().map(|(n, _)| n.as_str()).collect();
+            match &p.target {
+                Some(t) if !names.contains(&t.as_str()) => {
+                    return err(format!(
+                        "{}: layer '{}' has no synaptic current '{t}'; it has: {}",
+                        key("target"),
+                        p.post,
+                        names.join(", ")
+                    ));
                 }
-                WeightInit::Normal { mean, std } => {
-                    finite(&key("weights.mean"), *mean)?;
-                    non_negative(&key("weights.std"), *std)?;
+                None if names.len() > 1 => {
+                    return err(format!(
+                        "{}: required, layer '{}' has several synaptic currents: {}",
+                        key("target"),
+                        p.post,
+                        names.join(", ")
+                    ));
                 }
+                _ => {}
             }
         }
         if let Some(s) = &self.stimulus {

@@ -1,20 +1,22 @@
 //! Leaky integrate-and-fire neurons: components, parameters, and the
 //! `integrate` and `fire` systems (DESIGN §1, steps 2–4).
 //!
-//! One step from `n-1` to `n`, for neuron `i` with synaptic input `I_i(n)`
-//! (see [`crate::synapse`]) plus any external current:
+//! One step from `n-1` to `n`, for neuron `i` with synaptic input `I_c(n)`
+//! into each of the layer's synaptic currents `c` (see [`crate::synapse`];
+//! the external current enters the first one):
 //!
-//! - current, `instantaneous`: `J(n) = I(n)`;
-//!   `continuous`: `J(n) = J(n-1) + dt/τ_j · (−k_j J(n-1) + I(n))`
-//! - voltage: `V(n) = V(n-1) + dt/τ_v · (−k_v (V(n-1) − v_rest) + r J(n))`,
-//!   using the current just updated
+//! - current, `instantaneous`: `J_c(n) = I_c(n)`;
+//!   `continuous`: `J_c(n) = J_c(n-1) + dt/τ_c · (−k_c J_c(n-1) + I_c(n))`;
+//!   `exponential`: `J_c(n) = J_c(n-1) · exp(−dt/τ_c) + I_c(n)`
+//! - voltage: `V(n) = V(n-1) + dt/τ_v · (−k_v (V(n-1) − v_rest) + r J(n))`
+//!   with `J = Σ_c J_c`, using the currents just updated
 //! - spike: `s(n) = [V(n) >= σ + θ_i]`; a spiking neuron's voltage becomes
 //!   `v_reset`, and for the next `ref_steps` steps it is held there (its
 //!   current keeps integrating) and cannot spike.
 
 use bevy_ecs::prelude::*;
 
-use crate::config::{CurrentModel, LifConfig};
+use crate::config::{CurrentModel, LifConfig, MAX_SYNAPSES};
 use crate::layer::{InLayer, Spiked};
 use crate::schedule::{Clock, for_each_neuron};
 use crate::synapse::InputRing;
@@ -24,9 +26,29 @@ use crate::threshold::{LayerThreshold, Threshold};
 #[derive(Component, Debug, Clone, Copy)]
 pub struct Voltage(pub f32);
 
-/// Synaptic current J in nA. Written by `integrate`.
+/// Synaptic currents `J_c` in nA, one per synaptic current of the layer
+/// (entries past the layer's count stay 0). Written by `integrate`.
 #[derive(Component, Debug, Clone, Copy, Default)]
-pub struct Current(pub f32);
+pub struct Current(pub [f32; MAX_SYNAPSES]);
+
+impl Current {
+    /// `J = Σ_c J_c`, summed in order.
+    #[inline]
+    pub fn total(&self) -> f32 {
+        self.0.iter().sum()
+    }
+}
+
+/// One synaptic current's update coefficients.
+#[derive(Debug, Clone, Copy)]
+pub struct Receptor {
+    /// Its model.
+    pub model: CurrentModel,
+    /// `dt/τ` (`continuous`) or `exp(−dt/τ)` (`exponential`).
+    pub a: f32,
+    /// Leak factor `k` (`continuous`).
+    pub k: f32,
+}
 
 /// Refractory state. Written by `fire` (start) and `integrate` (count-down).
 #[derive(Component, Debug, Clone, Copy, Default)]
@@ -45,12 +67,8 @@ pub struct LifCount(pub usize);
 /// Written once by the network builder.
 #[derive(Component, Debug, Clone)]
 pub struct LifParams {
-    /// Current model.
-    pub current: CurrentModel,
-    /// `dt/τ_j`.
-    pub dt_over_tau_j: f32,
-    /// Current leak factor `k_j`.
-    pub k_j: f32,
+    /// The synaptic currents, in the order of [`LifConfig::receptors`].
+    pub receptors: Vec<Receptor>,
     /// `dt/τ_v`.
     pub dt_over_tau_v: f32,
     /// Voltage leak factor `k_v`.
@@ -75,9 +93,18 @@ impl LifParams {
         // A window [start, stop) in ms covers the steps n with start <= n*dt < stop.
         let first_step = |ms: f64| (ms / dt_ms).ceil() as u64;
         Self {
-            current: c.current,
-            dt_over_tau_j: (dt_ms / c.tau_j_ms) as f32,
-            k_j: c.k_j as f32,
+            receptors: c
+                .receptors()
+                .iter()
+                .map(|(_, r)| Receptor {
+                    model: r.current,
+                    a: match r.current {
+                        CurrentModel::Exponential => (-dt_ms / r.tau_ms).exp() as f32,
+                        _ => (dt_ms / r.tau_ms) as f32,
+                    },
+                    k: r.k as f32,
+                })
+                .collect(),
             dt_over_tau_v: (dt_ms / c.tau_v_ms) as f32,
             k_v: c.k_v as f32,
             r: c.r as f32,
@@ -120,12 +147,20 @@ pub fn integrate(
         Mut<Refractory>
     )| {
         let (p, ring) = layers.get(at.layer).expect("LIF neuron's layer");
-        let input = ring.slot(n)[at.index as usize] + p.external(n);
+        let i = at.index as usize;
         let j = &mut j.bypass_change_detection().0;
-        *j = match p.current {
-            CurrentModel::Instantaneous => input,
-            CurrentModel::Continuous => *j + p.dt_over_tau_j * (-p.k_j * *j + input),
-        };
+        for (c, (rc, jc)) in p.receptors.iter().zip(j.iter_mut()).enumerate() {
+            let mut input = ring.slot(n, c)[i];
+            if c == 0 {
+                input += p.external(n);
+            }
+            *jc = match rc.model {
+                CurrentModel::Instantaneous => input,
+                CurrentModel::Continuous => *jc + rc.a * (-rc.k * *jc + input),
+                CurrentModel::Exponential => *jc * rc.a + input,
+            };
+        }
+        let total: f32 = j.iter().sum();
         let refr = refr.bypass_change_detection();
         let v = &mut v.bypass_change_detection().0;
         refr.held = refr.remaining > 0;
@@ -133,7 +168,7 @@ pub fn integrate(
             refr.remaining -= 1;
             *v = p.v_reset;
         } else {
-            *v += p.dt_over_tau_v * (-p.k_v * (*v - p.v_rest) + p.r * *j);
+            *v += p.dt_over_tau_v * (-p.k_v * (*v - p.v_rest) + p.r * total);
         }
     });
 }

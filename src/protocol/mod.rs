@@ -86,7 +86,7 @@ pub fn present(
         if s.reset_between && clock.step > 0 {
             for (at, mut v, mut j, mut r) in &mut neurons {
                 v.0 = params.get(at.layer).expect("LIF layer").v_rest;
-                j.0 = 0.0;
+                *j = Current::default();
                 *r = Refractory::default();
             }
             for mut ring in &mut rings {

@@ -294,15 +294,20 @@ pub fn record(
             continue;
         }
         let (sigma, params, ring) = layers.get(p.layer).expect("LIF layer");
-        let input = ring.slot(n);
+        let input = |i: usize| -> f32 {
+            let synaptic: f32 = (0..params.receptors.len())
+                .map(|c| ring.slot(n, c)[i])
+                .sum();
+            synaptic + params.external(n)
+        };
         p.data.extend(p.neurons.iter().map(|&(e, index)| {
             let (v, j, th) = neurons.get(e).expect("LIF neuron");
             match p.var {
                 TraceVar::Voltage => v.0,
-                TraceVar::Current => j.0,
+                TraceVar::Current => j.total(),
                 TraceVar::Threshold => sigma.sigma + th.theta,
                 TraceVar::Theta => th.theta,
-                TraceVar::Input => input[index as usize] + params.external(n),
+                TraceVar::Input => input(index as usize),
             }
         }));
         bytes += 4 * p.neurons.len();

@@ -25,39 +25,51 @@ pub struct Projection {
     pub post: Entity,
     /// Delay in steps, >= 1.
     pub delay: u32,
+    /// Which synaptic current of the post layer it feeds (index into its receptors).
+    pub receptor: usize,
 }
 
-/// A LIF layer's pending synaptic input: a ring of `max delay` slots, slot
-/// `n mod len` holding `I(n)` for every neuron. Written by `deliver` (adds),
-/// read by `integrate`, cleared by `clear_consumed_input`.
+/// A LIF layer's pending synaptic input: a ring of `max delay` slots per
+/// synaptic current, slot `(n mod len, c)` holding `I_c(n)` for every neuron.
+/// Written by `deliver` (adds), read by `integrate`, cleared by
+/// `clear_consumed_input`.
 #[derive(Component, Debug, Clone)]
 pub struct InputRing {
-    slots: Vec<Vec<f32>>,
+    /// `len · receptors` rows of one value per neuron; row `slot · receptors + c`.
+    rows: Vec<Vec<f32>>,
+    receptors: usize,
 }
 
 impl InputRing {
-    /// A ring for `size` neurons and delays up to `max_delay` (>= 1) steps.
-    pub fn new(size: usize, max_delay: u32) -> Self {
+    /// A ring for `size` neurons, delays up to `max_delay` (>= 1) steps and
+    /// `receptors` synaptic currents.
+    pub fn new(size: usize, max_delay: u32, receptors: usize) -> Self {
         Self {
-            slots: vec![vec![0.0; size]; max_delay.max(1) as usize],
+            rows: vec![vec![0.0; size]; max_delay.max(1) as usize * receptors],
+            receptors,
         }
     }
 
-    /// Input arriving at step `n`.
-    #[inline]
-    pub fn slot(&self, n: u64) -> &[f32] {
-        &self.slots[(n % self.slots.len() as u64) as usize]
+    fn row(&self, n: u64, c: usize) -> usize {
+        let len = (self.rows.len() / self.receptors) as u64;
+        (n % len) as usize * self.receptors + c
     }
 
-    fn slot_mut(&mut self, n: u64) -> &mut [f32] {
-        let len = self.slots.len() as u64;
-        &mut self.slots[(n % len) as usize]
+    /// Input of synaptic current `c` arriving at step `n`.
+    #[inline]
+    pub fn slot(&self, n: u64, c: usize) -> &[f32] {
+        &self.rows[self.row(n, c)]
+    }
+
+    fn slot_mut(&mut self, n: u64, c: usize) -> &mut [f32] {
+        let r = self.row(n, c);
+        &mut self.rows[r]
     }
 
     /// Drops all pending input.
     pub fn clear(&mut self) {
-        for s in &mut self.slots {
-            s.fill(0.0);
+        for r in &mut self.rows {
+            r.fill(0.0);
         }
     }
 }
@@ -76,9 +88,10 @@ pub fn clear_consumed_input(clock: Res<Clock>, mut rings: Query<&mut InputRing>)
         return;
     }
     for mut ring in &mut rings {
-        ring.bypass_change_detection()
-            .slot_mut(clock.step - 1)
-            .fill(0.0);
+        let ring = ring.bypass_change_detection();
+        for c in 0..ring.receptors {
+            ring.slot_mut(clock.step - 1, c).fill(0.0);
+        }
     }
 }
 
@@ -101,7 +114,7 @@ pub fn deliver(
         let mut ring = rings.get_mut(p.post).expect("post layer has an input ring");
         let slot = ring
             .bypass_change_detection()
-            .slot_mut(clock.step + p.delay as u64 - 1);
+            .slot_mut(clock.step + p.delay as u64 - 1, p.receptor);
         let mut events = 0;
         for &j in pre {
             events += w.add_row(j as usize, slot);

@@ -3,7 +3,7 @@
 
 use bevy_ecs::prelude::*;
 
-use crate::config::{Connectivity, WeightInit};
+use crate::config::{Connectivity, Distribution};
 use crate::rng;
 
 /// `W[j, i]` of one projection. Written once by the network builder.
@@ -36,7 +36,7 @@ impl Weights {
     /// `(seed, WEIGHTS, index)` stream.
     pub fn build(
         conn: &Connectivity,
-        init: &WeightInit,
+        init: &Distribution,
         n_pre: usize,
         n_post: usize,
         seed: u64,
@@ -44,13 +44,7 @@ impl Weights {
     ) -> Weights {
         let mut crng = rng::stream(seed, rng::CONNECTIVITY, index, 0);
         let mut wrng = rng::stream(seed, rng::WEIGHTS, index, 0);
-        let mut draw = move || match *init {
-            WeightInit::Constant { value } => value as f32,
-            WeightInit::Uniform { low, high } => (low + (high - low) * rng::unit(&mut wrng)) as f32,
-            WeightInit::Normal { mean, std } => {
-                (mean + std * rng::standard_normal(&mut wrng)) as f32
-            }
-        };
+        let mut draw = move || init.sample(&mut wrng) as f32;
         let rows: Vec<Vec<u32>> = match *conn {
             Connectivity::Dense => {
                 let w = (0..n_pre * n_post).map(|_| draw()).collect();
@@ -170,8 +164,8 @@ impl Weights {
 mod tests {
     use super::*;
 
-    fn uniform() -> WeightInit {
-        WeightInit::Uniform {
+    fn uniform() -> Distribution {
+        Distribution::Uniform {
             low: 0.0,
             high: 0.1,
         }
@@ -179,7 +173,7 @@ mod tests {
 
     #[test]
     fn connectivity_rules_connect_the_stated_pairs() {
-        let c = WeightInit::Constant { value: 2.0 };
+        let c = Distribution::Constant { value: 2.0 };
         // one_to_one on 4 neurons: 4 synapses, W[j, j] = 2, W[0, 1] absent.
         let w = Weights::build(&Connectivity::OneToOne, &c, 4, 4, 1, 0);
         assert_eq!(w.len(), 4);
@@ -240,7 +234,7 @@ mod tests {
         // Row 1 of a 2×3 constant-0.5 dense matrix adds 0.5 to each of 3 inputs.
         let w = Weights::build(
             &Connectivity::Dense,
-            &WeightInit::Constant { value: 0.5 },
+            &Distribution::Constant { value: 0.5 },
             2,
             3,
             0,
@@ -252,7 +246,7 @@ mod tests {
         // Row 0 of one_to_one touches only input 0.
         let w = Weights::build(
             &Connectivity::OneToOne,
-            &WeightInit::Constant { value: -1.0 },
+            &Distribution::Constant { value: -1.0 },
             3,
             3,
             0,
