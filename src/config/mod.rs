@@ -100,6 +100,10 @@ impl Default for SimulationConfig {
 /// `[layers.<name>]`: `kind = "encoder"` or `kind = "lif"`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "a config holds a handful of layers; boxing would only add noise"
+)]
 pub enum LayerConfig {
     /// Input layer: one Bernoulli trial per neuron per step.
     Encoder(EncoderConfig),
