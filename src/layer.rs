@@ -24,14 +24,15 @@ pub struct InLayer {
 }
 
 /// Whether the neuron spiked this step. Written by `encode` (encoders) and
-/// `fire` (LIF neurons).
+/// `update` (LIF neurons).
 #[derive(Component, Debug, Default, Clone, Copy)]
 pub struct Spiked(pub bool);
 
 /// A layer's spikes, double-buffered: `current` is this step's list (node
-/// indices, ascending), `previous` last step's. Swapped by `begin_step`,
-/// filled by `collect_spikes`, read by delivery (`previous`), threshold
-/// adaptation and recording (`current`).
+/// indices, ascending), `previous` last step's. Swapped by
+/// `swap_spike_buffers`, filled by `encode` and `update` (through
+/// [`publish_spikes`]), read by delivery (`previous`), threshold adaptation
+/// and recording (`current`).
 #[derive(Component, Debug, Default)]
 pub struct LayerSpikes {
     /// Spikes emitted at step `n - 1`.
@@ -49,14 +50,30 @@ pub fn swap_spike_buffers(mut layers: Query<&mut LayerSpikes>) {
     }
 }
 
-/// Gathers the `Spiked` flags of every neuron into its layer's `current` list.
-/// Neurons are iterated in spawn order, which is index order within a layer,
-/// so each list comes out ascending.
-pub fn collect_spikes(neurons: Query<(&InLayer, &Spiked)>, mut layers: Query<&mut LayerSpikes>) {
-    for (at, spiked) in &neurons {
-        if spiked.0 {
-            let mut s = layers.get_mut(at.layer).expect("neuron's layer exists");
-            s.bypass_change_detection().current.push(at.index);
-        }
+/// The runs of consecutive rows of one layer in a column of [`InLayer`].
+/// Neurons are spawned layer by layer and never despawned, so each layer's
+/// rows are contiguous and a run's end is found by binary search.
+pub fn layer_runs(at: &[InLayer]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+    let mut start = 0;
+    std::iter::from_fn(move || {
+        let layer = at.get(start)?.layer;
+        let len = at[start..].partition_point(|a| a.layer == layer);
+        let run = start..start + len;
+        start += len;
+        Some(run)
+    })
+}
+
+/// Appends the spikes `(layer, index)` found by a system to their layers'
+/// `current` lists, each list ascending whatever order the (possibly
+/// parallel) system found them in; empties `fired`.
+pub fn publish_spikes(fired: &mut Vec<(Entity, u32)>, lists: &mut Query<&mut LayerSpikes>) {
+    fired.sort_unstable();
+    for group in fired.chunk_by(|a, b| a.0 == b.0) {
+        let mut list = lists.get_mut(group[0].0).expect("spiking neuron's layer");
+        let list = &mut list.bypass_change_detection().current;
+        list.extend(group.iter().map(|&(_, i)| i));
+        list.sort_unstable();
     }
+    fired.clear();
 }

@@ -167,7 +167,7 @@ fn run(
             )
         })?;
     }
-    let threads = spikesim::sim::init_threads(config.simulation.threads);
+    let threads = sim.threads();
     let header = writer::RunHeader {
         spikesim_version: env!("CARGO_PKG_VERSION").into(),
         seed: config.simulation.seed,

@@ -7,9 +7,9 @@ use crate::config::{
     Config, ConfigError, LayerConfig, LayerSelection, ProjectionConfig, window_steps,
 };
 use crate::data::ImageSet;
-use crate::encoder::{EncoderCount, EncoderParams, EncoderRng, Intensity};
+use crate::encoder::{EncoderParams, EncoderRng, Intensity};
 use crate::layer::{InLayer, Layer, LayerSpikes, Spiked};
-use crate::neuron::{Current, LifCount, LifParams, Refractory, Voltage};
+use crate::neuron::{Current, Current2, LifParams, Refractory, Voltage};
 use crate::protocol::Stimulus;
 use crate::record::collect::{
     RateProbe, Recorder, SampleProbe, SpikeProbe, TraceProbe, WeightProbe,
@@ -29,13 +29,11 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
     world.insert_resource(DeliveryStats::default());
 
     let mut layer_entities = Vec::new();
-    let (mut n_lif, mut n_enc) = (0, 0);
     for (index, (name, lc)) in config.layers.iter().enumerate() {
         let size = lc.size();
         let layer = world.spawn(LayerSpikes::default()).id();
         let members: Vec<Entity> = match lc {
             LayerConfig::Encoder(e) => {
-                n_enc += size;
                 world.entity_mut(layer).insert(EncoderParams::new(e, dt));
                 world
                     .spawn_batch((0..size as u32).map(|i| {
@@ -49,7 +47,6 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                     .collect()
             }
             LayerConfig::Lif(l) => {
-                n_lif += size;
                 let max_delay = config
                     .projections
                     .values()
@@ -73,18 +70,22 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                     ThresholdParams::new(&l.threshold, dt),
                     InputRing::new(size, max_delay, l.receptors().len()),
                 ));
-                world
-                    .spawn_batch((0..size as u32).map(|i| {
-                        (
-                            InLayer { layer, index: i },
-                            Voltage(v0[i as usize]),
-                            Current::default(),
-                            Refractory::default(),
-                            Threshold::default(),
-                            Spiked::default(),
-                        )
-                    }))
-                    .collect()
+                let neuron = |i: u32| {
+                    (
+                        InLayer { layer, index: i },
+                        Voltage(v0[i as usize]),
+                        Current::default(),
+                        Refractory::default(),
+                        Threshold::default(),
+                        Spiked::default(),
+                    )
+                };
+                if l.receptors().len() > 1 {
+                    let with_second = (0..size as u32).map(|i| (neuron(i), Current2::default()));
+                    world.spawn_batch(with_second).collect()
+                } else {
+                    world.spawn_batch((0..size as u32).map(neuron)).collect()
+                }
             }
         };
         world.entity_mut(layer).insert(Layer {
@@ -94,8 +95,6 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
         });
         layer_entities.push(layer);
     }
-    world.insert_resource(LifCount(n_lif));
-    world.insert_resource(EncoderCount(n_enc));
     let entity_of = |name: &str| {
         layer_entities[config
             .layers

@@ -1,8 +1,11 @@
 //! The step: system sets and their one ordering.
 //!
-//! `Encode -> Deliver -> Integrate -> Fire -> Adapt -> Record`, run once per
-//! step by a single-threaded executor; parallelism lives inside the
-//! per-neuron systems (see [`PARALLEL_MIN`]). Delivery reads only spikes of
+//! `Encode -> Deliver -> Update -> Adapt -> Record`, run once per step by a
+//! single-threaded executor; parallelism lives inside the per-neuron systems
+//! (see [`PARALLEL_MIN`]), which iterate component columns chunk by chunk.
+//! DESIGN's `Integrate -> Fire -> Adapt` are fused into `Update` for the
+//! per-neuron part (one pass over memory instead of three); the global
+//! threshold, which needs the whole layer's spike count, stays in `Adapt`. Delivery reads only spikes of
 //! earlier steps (every delay is at least one step), so no layer waits for
 //! another within a step. A `Learn` set (plasticity) will sit between
 //! `Adapt` and `Record` once plasticity exists.
@@ -22,24 +25,62 @@ pub struct Clock {
     pub dt_ms: f64,
 }
 
-/// Layers with fewer neurons than this are updated serially: below it, the
-/// cost of spawning parallel tasks (several µs per system per step, DESIGN §2)
-/// exceeds the work. Results are identical either way.
+/// Rows below this count are updated by one thread: below it, the cost of
+/// handing work to another thread (a few µs) exceeds the work (about 1 ns a
+/// neuron). Results are identical either way.
 pub const PARALLEL_MIN: usize = 4096;
 
-/// Runs `f` over every item of a mutable query: in parallel batches when the
-/// query holds at least [`PARALLEL_MIN`] entities, serially otherwise.
-macro_rules! for_each_neuron {
-    ($query:expr, $count:expr, $f:expr) => {{
-        let f = $f;
-        if $count < $crate::schedule::PARALLEL_MIN {
-            $query.iter_mut().for_each(f)
-        } else {
-            $query.par_iter_mut().for_each(f)
-        }
-    }};
+/// Rows of component column slices that can be cut in two, so that a
+/// kernel can run on parts of a table in parallel.
+pub trait Rows: Send + Sized {
+    /// Number of rows.
+    fn len(&self) -> usize;
+    /// Whether there are no rows.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The first `mid` rows and the rest.
+    fn split_at(self, mid: usize) -> (Self, Self);
 }
-pub(crate) use for_each_neuron;
+
+/// Runs `kernel(spikes, rows)`: directly below [`PARALLEL_MIN`] rows, else
+/// split into one part per worker thread of the current rayon pool, run in
+/// parallel. Spikes the kernel pushes gather in `spikes`, in an order that
+/// depends on the split; [`crate::layer::publish_spikes`] sorts them.
+/// Results do not depend on the number of threads: each row is computed on
+/// its own.
+pub fn for_rows<R: Rows>(
+    rows: R,
+    spikes: &mut Vec<(Entity, u32)>,
+    kernel: &(impl Fn(&mut Vec<(Entity, u32)>, R) + Sync),
+) {
+    let parts = rayon::current_num_threads()
+        .min(rows.len() / PARALLEL_MIN)
+        .max(1);
+    split_rows(rows, parts, spikes, kernel);
+}
+
+/// Runs `kernel` on `parts` nearly equal parts of `rows`, in parallel.
+fn split_rows<R: Rows>(
+    rows: R,
+    parts: usize,
+    spikes: &mut Vec<(Entity, u32)>,
+    kernel: &(impl Fn(&mut Vec<(Entity, u32)>, R) + Sync),
+) {
+    if parts <= 1 {
+        kernel(spikes, rows);
+        return;
+    }
+    let left = parts / 2;
+    let mid = rows.len() * left / parts;
+    let (a, b) = rows.split_at(mid);
+    let mut right = Vec::new();
+    rayon::join(
+        || split_rows(a, left, spikes, kernel),
+        || split_rows(b, parts - left, &mut right, kernel),
+    );
+    spikes.append(&mut right);
+}
 
 /// The phases of a step, in order.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,11 +89,10 @@ pub enum StepSet {
     Encode,
     /// Add the weight rows of earlier spikes into the input ring buffers.
     Deliver,
-    /// Current and voltage Euler steps of LIF neurons.
-    Integrate,
-    /// Threshold crossing, reset, refractory; collect the spike lists.
-    Fire,
-    /// Global and individual threshold adaptation.
+    /// Per LIF neuron: currents, voltage, threshold crossing, reset,
+    /// refractory, individual threshold adaptation (one fused pass).
+    Update,
+    /// Global threshold adaptation from the layer's spike count.
     Adapt,
     /// Copy spikes and traces into the recorder's blocks.
     Record,
@@ -66,8 +106,7 @@ pub fn build() -> Schedule {
         (
             StepSet::Encode,
             StepSet::Deliver,
-            StepSet::Integrate,
-            StepSet::Fire,
+            StepSet::Update,
             StepSet::Adapt,
             StepSet::Record,
         )
@@ -84,13 +123,8 @@ pub fn build() -> Schedule {
             .in_set(StepSet::Encode),
     );
     s.add_systems(synapse::deliver.in_set(StepSet::Deliver));
-    s.add_systems(neuron::integrate.in_set(StepSet::Integrate));
-    s.add_systems(
-        (neuron::fire, layer::collect_spikes)
-            .chain()
-            .in_set(StepSet::Fire),
-    );
-    s.add_systems((threshold::adapt_global, threshold::adapt_individual).in_set(StepSet::Adapt));
+    s.add_systems(neuron::update.in_set(StepSet::Update));
+    s.add_systems(threshold::adapt_global.in_set(StepSet::Adapt));
     s.add_systems(record::collect::record.in_set(StepSet::Record));
     s
 }

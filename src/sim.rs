@@ -2,30 +2,32 @@
 //! streams the recorder's blocks to the writer.
 
 use bevy_ecs::prelude::*;
-use bevy_tasks::{ComputeTaskPool, TaskPoolBuilder};
 use indicatif::ProgressBar;
 
 use crate::config::Config;
 use crate::data::ImageSet;
 use crate::layer::{Layer, LayerSpikes};
-use crate::neuron::{Current, Voltage};
+use crate::neuron::{Current, Current2, Voltage, total_current};
 use crate::record::collect::Recorder;
 use crate::record::writer::{Block, Layout, RecordError, Writer};
 use crate::schedule::{self, Clock};
 use crate::synapse::{DeliveryStats, Projection, Weights};
 use crate::threshold::{LayerThreshold, Threshold};
-use crate::{Error, network};
+use crate::{ConfigError, Error, network};
 
-/// Starts the process-wide compute pool with `requested` threads (0 = all
-/// cores) and returns the number it runs with. The pool can be started only
-/// once per process; later calls return the first call's count.
-pub fn init_threads(requested: usize) -> usize {
-    let n = if requested == 0 {
+/// Runs one step's schedule and advances the clock.
+fn step(world: &mut World, schedule: &mut Schedule) {
+    schedule.run(world);
+    world.resource_mut::<Clock>().step += 1;
+}
+
+/// The number of worker threads for `requested` (0 = all cores).
+pub fn thread_count(requested: usize) -> usize {
+    if requested == 0 {
         std::thread::available_parallelism().map_or(1, |n| n.get())
     } else {
         requested
-    };
-    ComputeTaskPool::get_or_init(|| TaskPoolBuilder::new().num_threads(n).build()).thread_num()
+    }
 }
 
 /// A network ready to step.
@@ -33,18 +35,35 @@ pub struct Simulation {
     world: World,
     schedule: Schedule,
     steps: u64,
+    /// The run's own worker threads; steps run inside it, so the per-neuron
+    /// systems split their work with cheap `rayon::join`s.
+    pool: rayon::ThreadPool,
 }
 
 impl Simulation {
     /// Builds the network of a validated config. `images` are required when
     /// the config has a stimulus (see [`crate::protocol::load_images`]).
     pub fn new(config: &Config, images: Option<ImageSet>) -> Result<Self, Error> {
-        init_threads(config.simulation.threads);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(thread_count(config.simulation.threads))
+            .thread_name(|i| format!("spikesim-worker-{i}"))
+            .build()
+            .map_err(|e| {
+                ConfigError(format!(
+                    "simulation.threads: cannot start the worker threads: {e}"
+                ))
+            })?;
         Ok(Self {
             world: network::build(config, images)?,
             schedule: schedule::build(),
             steps: config.steps(),
+            pool,
         })
+    }
+
+    /// Worker threads of the run.
+    pub fn threads(&self) -> usize {
+        self.pool.current_num_threads()
     }
 
     /// Steps the run is configured for.
@@ -59,8 +78,13 @@ impl Simulation {
 
     /// Advances one step.
     pub fn step(&mut self) {
-        self.schedule.run(&mut self.world);
-        self.world.resource_mut::<Clock>().step += 1;
+        let Self {
+            world,
+            schedule,
+            pool,
+            ..
+        } = self;
+        pool.install(|| step(world, schedule));
     }
 
     /// Runs the remaining steps, sending blocks to `writer` as they are
@@ -72,18 +96,29 @@ impl Simulation {
         &mut self,
         writer: &Writer,
         progress: &ProgressBar,
-        stop: impl Fn() -> bool,
+        stop: impl Fn() -> bool + Sync,
     ) -> Result<bool, RecordError> {
         self.snapshot_weights();
-        while self.steps_done() < self.steps && !stop() {
-            self.step();
-            for b in self.take_blocks() {
-                writer.send(b)?;
+        let steps = self.steps;
+        let Self {
+            world,
+            schedule,
+            pool,
+            ..
+        } = self;
+        pool.install(|| {
+            while world.resource::<Clock>().step < steps && !stop() {
+                step(world, schedule);
+                for b in world.resource_mut::<Recorder>().take_ready() {
+                    writer.send(b)?;
+                }
+                let done = world.resource::<Clock>().step;
+                if done.is_multiple_of(64) {
+                    progress.set_position(done);
+                }
             }
-            if self.steps_done().is_multiple_of(64) {
-                progress.set_position(self.steps_done());
-            }
-        }
+            Ok::<_, RecordError>(())
+        })?;
         self.seal();
         self.snapshot_weights();
         for b in self.take_blocks() {
@@ -172,7 +207,9 @@ impl Simulation {
 
     /// Total currents `J = Σ_c J_c` of a LIF layer after the last step.
     pub fn currents(&mut self, layer: &str) -> Vec<f32> {
-        self.per_neuron(layer, |e| e.get::<Current>().expect("LIF neuron").total())
+        self.per_neuron(layer, |e| {
+            total_current(e.get::<Current>().expect("LIF neuron"), e.get::<Current2>())
+        })
     }
 
     /// Individual threshold offsets θ_i of a LIF layer.

@@ -6,15 +6,16 @@
 //! - individual: `θ_i <- θ_i (1 − dt/τ_θ) + β s_i(n)`, so neurons that fire
 //!   often fire less.
 //!
-//! Both run after `fire`, so the spikes of step `n` are judged against the
-//! thresholds of step `n−1`.
+//! Both apply after the spike test, so the spikes of step `n` are judged
+//! against the thresholds of step `n−1`. The individual update is part of
+//! [`crate::neuron::update`]; it computes the decay as `θ − θ·dt/τ_θ` rather
+//! than `θ·(1 − dt/τ_θ)`: with τ_θ = 10^7 ms the factor `1 − 10^-7` is not
+//! representable in f32, while `10^-7` is.
 
 use bevy_ecs::prelude::*;
 
 use crate::config::ThresholdConfig;
-use crate::layer::{InLayer, LayerSpikes, Spiked};
-use crate::neuron::LifCount;
-use crate::schedule::for_each_neuron;
+use crate::layer::LayerSpikes;
 
 /// A LIF layer's shared threshold σ in mV. Written by `adapt_global`
 /// (constant without global adaptation).
@@ -25,7 +26,7 @@ pub struct LayerThreshold {
 }
 
 /// A neuron's own threshold offset θ_i in mV (0 without individual
-/// adaptation). Written by `adapt_individual`.
+/// adaptation). Written by `neuron::update`.
 #[derive(Component, Debug, Clone, Copy, Default)]
 pub struct Threshold {
     /// θ_i (mV).
@@ -66,27 +67,4 @@ pub fn adapt_global(mut layers: Query<(&ThresholdParams, &LayerSpikes, &mut Laye
             *s = (*s + eta * (count - target)).max(sigma_min);
         }
     }
-}
-
-/// Individual adaptation of every θ_i. The decay is computed as
-/// `θ − θ·dt/τ_θ` rather than `θ·(1 − dt/τ_θ)`: with τ_θ = 10^7 ms the factor
-/// `1 − 10^-7` is not representable in f32, while `10^-7` is.
-pub fn adapt_individual(
-    count: Res<LifCount>,
-    layers: Query<&ThresholdParams>,
-    mut neurons: Query<(&InLayer, &Spiked, &mut Threshold)>,
-) {
-    for_each_neuron!(neurons, count.0, |(at, s, mut th): (
-        &InLayer,
-        &Spiked,
-        Mut<Threshold>
-    )| {
-        if let Some((decay, beta)) = layers.get(at.layer).expect("layer").individual {
-            let t = &mut th.bypass_change_detection().theta;
-            *t -= *t * decay;
-            if s.0 {
-                *t += beta;
-            }
-        }
-    });
 }

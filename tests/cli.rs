@@ -118,8 +118,8 @@ fn single_neuron_file_matches_the_simulation() {
     assert_eq!(again.to_toml(), config.to_toml());
 }
 
-/// A network large enough (5000 LIF neurons >= PARALLEL_MIN) that per-neuron
-/// systems run in parallel batches when given 2 threads.
+/// A network large enough (10,000 LIF neurons >= 2 × PARALLEL_MIN) that the
+/// neuron update runs in two parallel parts when given 2 threads.
 fn determinism_run(name: &str, threads: &str, seed: &str) -> PathBuf {
     let out = temp(name);
     let cfg = repo("experiments/seed-demo.toml");
@@ -137,7 +137,7 @@ fn determinism_run(name: &str, threads: &str, seed: &str) -> PathBuf {
         "--set",
         "stimulus.images=3",
         "--set",
-        "layers.hidden.size=5000",
+        "layers.hidden.size=10000",
     ]);
     out
 }

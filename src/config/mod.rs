@@ -171,7 +171,7 @@ pub enum CurrentModel {
 }
 
 /// Most synaptic currents a LIF layer may have.
-pub const MAX_SYNAPSES: usize = 4;
+pub const MAX_SYNAPSES: usize = 2;
 
 /// `[layers.<name>.synapses.<current>]`: one named synaptic current of a LIF
 /// layer (for example `exc` and `inh` with their own time constants).

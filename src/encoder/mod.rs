@@ -10,9 +10,10 @@ use bevy_ecs::prelude::*;
 use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::config::{EncoderConfig, Encoding};
-use crate::layer::{InLayer, Spiked};
+
+use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
 use crate::rng;
-use crate::schedule::for_each_neuron;
+use crate::schedule::{Rows, for_rows};
 
 /// Intensity `x` in [0, 1] (a normalized pixel). Written by `present`.
 #[derive(Component, Debug, Clone, Copy, Default)]
@@ -22,10 +23,6 @@ pub struct Intensity(pub f32);
 /// Advanced by `encode`.
 #[derive(Component, Debug, Clone)]
 pub struct EncoderRng(pub Xoshiro256PlusPlus);
-
-/// Number of encoder neurons in the network (decides serial or parallel iteration).
-#[derive(Resource, Debug, Clone, Copy)]
-pub struct EncoderCount(pub usize);
 
 /// Per-layer encoder parameter. Written once by the network builder.
 #[derive(Component, Debug, Clone, Copy)]
@@ -51,23 +48,75 @@ impl EncoderParams {
     }
 }
 
+/// The component columns of a run of encoder rows.
+pub struct EncoderRows<'a> {
+    at: &'a [InLayer],
+    x: &'a [Intensity],
+    rng: &'a mut [EncoderRng],
+    s: &'a mut [Spiked],
+}
+
+impl Rows for EncoderRows<'_> {
+    fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (at0, at1) = self.at.split_at(mid);
+        let (x0, x1) = self.x.split_at(mid);
+        let (r0, r1) = self.rng.split_at_mut(mid);
+        let (s0, s1) = self.s.split_at_mut(mid);
+        (
+            EncoderRows {
+                at: at0,
+                x: x0,
+                rng: r0,
+                s: s0,
+            },
+            EncoderRows {
+                at: at1,
+                x: x1,
+                rng: r1,
+                s: s1,
+            },
+        )
+    }
+}
+
 /// One Bernoulli trial per encoder: spike iff `u < p`, `u` uniform on [0, 1).
-/// So `p = 0` never spikes and `p = 1` always does.
+/// So `p = 0` never spikes and `p = 1` always does. Spiking encoders are
+/// appended to their layer's spike list.
 pub fn encode(
-    count: Res<EncoderCount>,
     layers: Query<&EncoderParams>,
     mut encoders: Query<(&InLayer, &Intensity, &mut EncoderRng, &mut Spiked)>,
+    mut lists: Query<&mut LayerSpikes>,
+    mut fired: Local<Vec<(Entity, u32)>>,
 ) {
-    for_each_neuron!(encoders, count.0, |(at, x, mut r, mut s): (
-        &InLayer,
-        &Intensity,
-        Mut<EncoderRng>,
-        Mut<Spiked>
-    )| {
-        let p = layers
-            .get(at.layer)
-            .expect("encoder layer")
-            .probability(x.0);
-        s.bypass_change_detection().0 = rng::unit(&mut r.bypass_change_detection().0) < p;
-    });
+    let kernel = |out: &mut Vec<(Entity, u32)>, rows: EncoderRows| {
+        let EncoderRows { at, x, rng, s } = rows;
+        for run in layer_runs(at) {
+            let layer = at[run.start].layer;
+            let p = layers.get(layer).expect("encoder layer");
+            for k in run {
+                let spike = rng::unit(&mut rng[k].0) < p.probability(x[k].0);
+                s[k].0 = spike;
+                if spike {
+                    out.push((layer, at[k].index));
+                }
+            }
+        }
+    };
+    for (at, x, mut r, mut s) in encoders
+        .contiguous_iter_mut()
+        .expect("table-stored components")
+    {
+        let rows = EncoderRows {
+            at,
+            x,
+            rng: r.bypass_change_detection(),
+            s: s.bypass_change_detection(),
+        };
+        for_rows(rows, &mut fired, &kernel);
+    }
+    publish_spikes(&mut fired, &mut lists);
 }

@@ -1,5 +1,5 @@
 //! Leaky integrate-and-fire neurons: components, parameters, and the
-//! `integrate` and `fire` systems (DESIGN §1, steps 2–4).
+//! `update` system (DESIGN §1, steps 2–5, individual adaptation included).
 //!
 //! One step from `n-1` to `n`, for neuron `i` with synaptic input `I_c(n)`
 //! into each of the layer's synaptic currents `c` (see [`crate::synapse`];
@@ -16,27 +16,41 @@
 
 use bevy_ecs::prelude::*;
 
-use crate::config::{CurrentModel, LifConfig, MAX_SYNAPSES};
-use crate::layer::{InLayer, Spiked};
-use crate::schedule::{Clock, for_each_neuron};
+use crate::config::{CurrentModel, LifConfig};
+use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
+use crate::schedule::{Clock, Rows, for_rows};
 use crate::synapse::InputRing;
-use crate::threshold::{LayerThreshold, Threshold};
+use crate::threshold::{LayerThreshold, Threshold, ThresholdParams};
 
-/// Membrane voltage V in mV. Written by `integrate` and `fire`.
+/// Membrane voltage V in mV. Written by `update`.
 #[derive(Component, Debug, Clone, Copy)]
 pub struct Voltage(pub f32);
 
-/// Synaptic currents `J_c` in nA, one per synaptic current of the layer
-/// (entries past the layer's count stay 0). Written by `integrate`.
+/// `J_0` in nA: the layer's first (or only) synaptic current. Written by `update`.
 #[derive(Component, Debug, Clone, Copy, Default)]
-pub struct Current(pub [f32; MAX_SYNAPSES]);
+pub struct Current(pub f32);
 
-impl Current {
-    /// `J = Σ_c J_c`, summed in order.
-    #[inline]
-    pub fn total(&self) -> f32 {
-        self.0.iter().sum()
+/// `J_1` in nA: the second synaptic current, on neurons of layers that have
+/// two (for example excitatory and inhibitory). Written by `update`.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct Current2(pub f32);
+
+impl AsMut<f32> for Current {
+    fn as_mut(&mut self) -> &mut f32 {
+        &mut self.0
     }
+}
+
+impl AsMut<f32> for Current2 {
+    fn as_mut(&mut self) -> &mut f32 {
+        &mut self.0
+    }
+}
+
+/// `J = J_0 + J_1`, the current that drives the voltage (nA).
+#[inline]
+pub fn total_current(j: &Current, j2: Option<&Current2>) -> f32 {
+    j2.map_or(j.0, |j2| j.0 + j2.0)
 }
 
 /// One synaptic current's update coefficients.
@@ -50,18 +64,10 @@ pub struct Receptor {
     pub k: f32,
 }
 
-/// Refractory state. Written by `fire` (start) and `integrate` (count-down).
+/// Steps the voltage is still to be held at `v_reset` after a spike (a
+/// held neuron cannot spike). Written by `update`.
 #[derive(Component, Debug, Clone, Copy, Default)]
-pub struct Refractory {
-    /// Steps the voltage is still to be held at `v_reset`.
-    pub remaining: u32,
-    /// Whether the voltage was held this step (such a neuron cannot spike).
-    pub held: bool,
-}
-
-/// Number of LIF neurons in the network (decides serial or parallel iteration).
-#[derive(Resource, Debug, Clone, Copy)]
-pub struct LifCount(pub usize);
+pub struct Refractory(pub u32);
 
 /// Per-layer LIF parameters, with the Euler coefficients precomputed.
 /// Written once by the network builder.
@@ -132,72 +138,185 @@ impl LifParams {
     }
 }
 
-/// Current and voltage Euler steps of every LIF neuron.
-pub fn integrate(
-    clock: Res<Clock>,
-    count: Res<LifCount>,
-    layers: Query<(&LifParams, &InputRing)>,
-    mut neurons: Query<(&InLayer, &mut Current, &mut Voltage, &mut Refractory)>,
-) {
-    let n = clock.step;
-    for_each_neuron!(neurons, count.0, |(at, mut j, mut v, mut refr): (
-        &InLayer,
-        Mut<Current>,
-        Mut<Voltage>,
-        Mut<Refractory>
-    )| {
-        let (p, ring) = layers.get(at.layer).expect("LIF neuron's layer");
-        let i = at.index as usize;
-        let j = &mut j.bypass_change_detection().0;
-        for (c, (rc, jc)) in p.receptors.iter().zip(j.iter_mut()).enumerate() {
-            let mut input = ring.slot(n, c)[i];
-            if c == 0 {
-                input += p.external(n);
-            }
-            *jc = match rc.model {
-                CurrentModel::Instantaneous => input,
-                CurrentModel::Continuous => *jc + rc.a * (-rc.k * *jc + input),
-                CurrentModel::Exponential => *jc * rc.a + input,
-            };
-        }
-        let total: f32 = j.iter().sum();
-        let refr = refr.bypass_change_detection();
-        let v = &mut v.bypass_change_detection().0;
-        refr.held = refr.remaining > 0;
-        if refr.held {
-            refr.remaining -= 1;
-            *v = p.v_reset;
-        } else {
-            *v += p.dt_over_tau_v * (-p.k_v * (*v - p.v_rest) + p.r * total);
-        }
-    });
+/// The component columns of a run of neuron rows.
+pub struct NeuronRows<'a> {
+    at: &'a [InLayer],
+    j: &'a mut [Current],
+    j2: Option<&'a mut [Current2]>,
+    v: &'a mut [Voltage],
+    refr: &'a mut [Refractory],
+    th: &'a mut [Threshold],
+    s: &'a mut [Spiked],
 }
 
-/// Threshold crossing, reset and start of the refractory period.
-pub fn fire(
-    count: Res<LifCount>,
-    layers: Query<(&LifParams, &LayerThreshold)>,
+impl Rows for NeuronRows<'_> {
+    fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (at0, at1) = self.at.split_at(mid);
+        let (j0, j1) = self.j.split_at_mut(mid);
+        let (j20, j21) = match self.j2 {
+            Some(j2) => {
+                let (a, b) = j2.split_at_mut(mid);
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        };
+        let (v0, v1) = self.v.split_at_mut(mid);
+        let (r0, r1) = self.refr.split_at_mut(mid);
+        let (t0, t1) = self.th.split_at_mut(mid);
+        let (s0, s1) = self.s.split_at_mut(mid);
+        (
+            NeuronRows {
+                at: at0,
+                j: j0,
+                j2: j20,
+                v: v0,
+                refr: r0,
+                th: t0,
+                s: s0,
+            },
+            NeuronRows {
+                at: at1,
+                j: j1,
+                j2: j21,
+                v: v1,
+                refr: r1,
+                th: t1,
+                s: s1,
+            },
+        )
+    }
+}
+
+/// Every LIF neuron's step, fused into one pass over the component columns:
+/// synaptic currents, voltage (or refractory hold), threshold crossing and
+/// reset, then individual threshold adaptation `θ ← θ − θ·dt/τ_θ + β s`.
+/// The spike test uses `σ + θ` from before this step's adaptation, as if
+/// `integrate`, `fire` and `adapt` ran one after another; fusing them saves
+/// two passes over memory. The loops are branch-free over column slices so
+/// that they vectorize. Spiking neurons are appended to their layer's
+/// spike list.
+#[allow(clippy::type_complexity)]
+pub fn update(
+    clock: Res<Clock>,
+    layers: Query<(&LifParams, &InputRing, &LayerThreshold, &ThresholdParams)>,
     mut neurons: Query<(
         &InLayer,
-        &Threshold,
+        &mut Current,
+        Option<&mut Current2>,
         &mut Voltage,
         &mut Refractory,
+        &mut Threshold,
         &mut Spiked,
     )>,
+    mut lists: Query<&mut LayerSpikes>,
+    mut fired: Local<Vec<(Entity, u32)>>,
 ) {
-    for_each_neuron!(neurons, count.0, |(at, theta, mut v, mut refr, mut s): (
-        &InLayer,
-        &Threshold,
-        Mut<Voltage>,
-        Mut<Refractory>,
-        Mut<Spiked>
-    )| {
-        let (p, sigma) = layers.get(at.layer).expect("LIF neuron's layer");
-        let spike = !refr.held && v.0 >= sigma.sigma + theta.theta;
-        s.bypass_change_detection().0 = spike;
-        if spike {
-            v.bypass_change_detection().0 = p.v_reset;
-            refr.bypass_change_detection().remaining = p.ref_steps;
+    let n = clock.step;
+    let kernel = |out: &mut Vec<(Entity, u32)>, rows: NeuronRows| {
+        let NeuronRows {
+            at,
+            j,
+            mut j2,
+            v,
+            refr,
+            th,
+            s,
+        } = rows;
+        let mut total = Vec::new();
+        for run in layer_runs(at) {
+            let layer = at[run.start].layer;
+            let (p, ring, sigma, tp) = layers.get(layer).expect("LIF neuron's layer");
+            // Neurons are spawned in index order and never despawned, so a
+            // run's rows hold consecutive indices.
+            let first = at[run.start].index as usize;
+            let ids = first..first + run.len();
+            debug_assert_eq!(at[run.end - 1].index as usize, ids.end - 1);
+            // Synaptic currents, one column at a time.
+            let ext = p.external(n);
+            integrate_current(
+                &p.receptors[0],
+                &mut j[run.clone()],
+                &ring.slot(n, 0)[ids.clone()],
+                ext,
+            );
+            if let (Some(rc), Some(j2)) = (p.receptors.get(1), j2.as_deref_mut()) {
+                integrate_current(rc, &mut j2[run.clone()], &ring.slot(n, 1)[ids.clone()], 0.0);
+            }
+            total.clear();
+            match j2.as_deref() {
+                Some(j2) => total.extend(
+                    j[run.clone()]
+                        .iter()
+                        .zip(&j2[run.clone()])
+                        .map(|(a, b)| a.0 + b.0),
+                ),
+                None => total.extend(j[run.clone()].iter().map(|a| a.0)),
+            }
+            // Voltage, spike, reset, refractory, individual threshold.
+            let (decay, beta) = tp.individual.unwrap_or((0.0, 0.0));
+            let (a_v, k_v, r, v_rest, v_reset) = (p.dt_over_tau_v, p.k_v, p.r, p.v_rest, p.v_reset);
+            let (sigma, ref_steps) = (sigma.sigma, p.ref_steps);
+            let rows = v[run.clone()]
+                .iter_mut()
+                .zip(&mut refr[run.clone()])
+                .zip(&mut th[run.clone()])
+                .zip(&mut s[run.clone()])
+                .zip(&total);
+            for ((((v, refr), th), s), &total) in rows {
+                let held = refr.0 > 0;
+                let integrated = v.0 + a_v * (-k_v * (v.0 - v_rest) + r * total);
+                let vn = if held { v_reset } else { integrated };
+                let theta = th.theta;
+                let spike = !held & (vn >= sigma + theta);
+                v.0 = if spike { v_reset } else { vn };
+                refr.0 = if spike {
+                    ref_steps
+                } else {
+                    refr.0 - held as u32
+                };
+                th.theta = theta - theta * decay + if spike { beta } else { 0.0 };
+                s.0 = spike;
+            }
+            // Spikes are rare: skip blocks of 32 silent neurons at a time.
+            for (b, block) in s[run.clone()].chunks(32).enumerate() {
+                if block.iter().fold(false, |any, s| any | s.0) {
+                    let base = ids.start + 32 * b;
+                    let fired = block.iter().enumerate().filter(|(_, s)| s.0);
+                    out.extend(fired.map(|(k, _)| (layer, (base + k) as u32)));
+                }
+            }
         }
-    });
+    };
+    for (at, mut j, mut j2, mut v, mut refr, mut th, mut s) in neurons
+        .contiguous_iter_mut()
+        .expect("table-stored components")
+    {
+        let rows = NeuronRows {
+            at,
+            j: j.bypass_change_detection(),
+            j2: j2.as_mut().map(|j2| j2.bypass_change_detection()),
+            v: v.bypass_change_detection(),
+            refr: refr.bypass_change_detection(),
+            th: th.bypass_change_detection(),
+            s: s.bypass_change_detection(),
+        };
+        for_rows(rows, &mut fired, &kernel);
+    }
+    publish_spikes(&mut fired, &mut lists);
+}
+
+/// One synaptic current of a run of neurons: `J ← f(J, I + ext)`, with `I`
+/// the run's slice of this step's input.
+fn integrate_current<J: AsMut<f32>>(rc: &Receptor, j: &mut [J], input: &[f32], ext: f32) {
+    let (a, k) = (rc.a, rc.k);
+    let it = j.iter_mut().zip(input).map(|(j, &x)| (j.as_mut(), x + ext));
+    match rc.model {
+        CurrentModel::Instantaneous => it.for_each(|(j, x)| *j = x),
+        CurrentModel::Continuous => it.for_each(|(j, x)| *j += a * (-k * *j + x)),
+        CurrentModel::Exponential => it.for_each(|(j, x)| *j = *j * a + x),
+    }
 }

@@ -9,7 +9,7 @@ use crate::config::{DatasetKind, StimulusConfig};
 use crate::data::{self, DataError, ImageSet};
 use crate::encoder::Intensity;
 use crate::layer::{InLayer, Layer};
-use crate::neuron::{Current, LifParams, Refractory, Voltage};
+use crate::neuron::{Current, Current2, LifParams, Refractory, Voltage};
 use crate::schedule::Clock;
 use crate::synapse::InputRing;
 
@@ -71,7 +71,13 @@ pub fn present(
     layers: Query<&Layer>,
     params: Query<&LifParams>,
     mut encoders: Query<&mut Intensity>,
-    mut neurons: Query<(&InLayer, &mut Voltage, &mut Current, &mut Refractory)>,
+    mut neurons: Query<(
+        &InLayer,
+        &mut Voltage,
+        &mut Current,
+        Option<&mut Current2>,
+        &mut Refractory,
+    )>,
     mut rings: Query<&mut InputRing>,
 ) {
     let Some(s) = stimulus else { return };
@@ -84,10 +90,13 @@ pub fn present(
             encoders.get_mut(e).expect("encoder").0 = px as f32 / s.max_pixel;
         }
         if s.reset_between && clock.step > 0 {
-            for (at, mut v, mut j, mut r) in &mut neurons {
+            for (at, mut v, mut j, j2, mut r) in &mut neurons {
                 v.0 = params.get(at.layer).expect("LIF layer").v_rest;
                 *j = Current::default();
-                *r = Refractory::default();
+                if let Some(mut j2) = j2 {
+                    *j2 = Current2::default();
+                }
+                *r = Refractory(0);
             }
             for mut ring in &mut rings {
                 ring.clear();

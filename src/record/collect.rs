@@ -13,7 +13,7 @@ use bevy_ecs::prelude::*;
 use super::writer::{Block, Layout};
 use crate::config::TraceVar;
 use crate::layer::LayerSpikes;
-use crate::neuron::{Current, LifParams, Voltage};
+use crate::neuron::{Current, Current2, LifParams, Voltage, total_current};
 use crate::protocol::Stimulus;
 use crate::schedule::Clock;
 use crate::synapse::{InputRing, Weights};
@@ -273,7 +273,7 @@ pub fn record(
     mut rec: ResMut<Recorder>,
     stimulus: Option<Res<Stimulus>>,
     spikes: Query<&LayerSpikes>,
-    neurons: Query<(&Voltage, &Current, &Threshold)>,
+    neurons: Query<(&Voltage, &Current, Option<&Current2>, &Threshold)>,
     layers: Query<(&LayerThreshold, &LifParams, &InputRing)>,
     weights: Query<&Weights>,
 ) {
@@ -301,10 +301,10 @@ pub fn record(
             synaptic + params.external(n)
         };
         p.data.extend(p.neurons.iter().map(|&(e, index)| {
-            let (v, j, th) = neurons.get(e).expect("LIF neuron");
+            let (v, j, j2, th) = neurons.get(e).expect("LIF neuron");
             match p.var {
                 TraceVar::Voltage => v.0,
-                TraceVar::Current => j.total(),
+                TraceVar::Current => total_current(j, j2),
                 TraceVar::Threshold => sigma.sigma + th.theta,
                 TraceVar::Theta => th.theta,
                 TraceVar::Input => input(index as usize),
