@@ -39,6 +39,8 @@ pub struct LayerSpikes {
     pub previous: Vec<u32>,
     /// Spikes emitted at step `n`.
     pub current: Vec<u32>,
+    /// Spikes emitted since the start of the run.
+    pub emitted: u64,
 }
 
 /// Start of a step: last step's spikes become `previous`.
@@ -71,9 +73,10 @@ pub fn publish_spikes(fired: &mut Vec<(Entity, u32)>, lists: &mut Query<&mut Lay
     fired.sort_unstable();
     for group in fired.chunk_by(|a, b| a.0 == b.0) {
         let mut list = lists.get_mut(group[0].0).expect("spiking neuron's layer");
-        let list = &mut list.bypass_change_detection().current;
-        list.extend(group.iter().map(|&(_, i)| i));
-        list.sort_unstable();
+        let list = list.bypass_change_detection();
+        list.current.extend(group.iter().map(|&(_, i)| i));
+        list.current.sort_unstable();
+        list.emitted += group.len() as u64;
     }
     fired.clear();
 }

@@ -46,6 +46,7 @@
 //! The binary is `spikesim` (`run`, `validate`, `inspect`); the config
 //! format is documented in [`config`], the output layout in [`record`].
 
+pub mod bench;
 pub mod config;
 pub mod data;
 pub mod encoder;

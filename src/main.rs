@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use spikesim::record::{inspect, writer};
-use spikesim::{Config, Error, Simulation, protocol};
+use spikesim::{Config, Error, Simulation, bench, protocol};
 
 #[derive(Parser)]
 #[command(
@@ -78,6 +78,34 @@ enum Command {
         /// HDF5 file written by `spikesim run`
         file: PathBuf,
     },
+    /// Time a scaling workload (W1: the seed network, W2: CUBA) and print
+    /// one `RESULT ...` line per repetition, in the benchmark peers' format
+    Bench {
+        /// Workload
+        #[arg(value_enum)]
+        workload: bench::Workload,
+        /// LIF neurons (W1: hidden layer; W2: whole network, 80% excitatory)
+        #[arg(long, default_value_t = 400)]
+        neurons: usize,
+        /// Worker threads (0 = all cores)
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
+        /// Repetitions (each builds the network anew)
+        #[arg(long, default_value_t = 1)]
+        reps: usize,
+        /// W1 images (default 20)
+        #[arg(long)]
+        images: Option<usize>,
+        /// Steps (default: W1 images × 250, W2 10,000)
+        #[arg(long)]
+        steps: Option<u64>,
+        /// Seed
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Accepted for the peers' command line; spikesim prints nothing else anyway
+        #[arg(long)]
+        quiet: bool,
+    },
 }
 
 /// Why the program stops: the message and the exit code.
@@ -99,6 +127,30 @@ fn main() -> ExitCode {
             overrides,
         } => run(&config, out, force, &overrides.list()),
         Command::Validate { config, overrides } => validate(&config, &overrides.list()),
+        Command::Bench {
+            workload,
+            neurons,
+            threads,
+            reps,
+            images,
+            steps,
+            seed,
+            quiet: _,
+        } => {
+            let o = bench::Options {
+                workload,
+                neurons,
+                threads,
+                images,
+                steps,
+                seed,
+            };
+            (0..reps).try_for_each(|_| {
+                let m = bench::measure(&o)?;
+                println!("{}", m.result_line(&o));
+                Ok::<(), Failure>(())
+            })
+        }
         Command::Inspect { file } => inspect::summarize(&file)
             .map(|s| print!("{s}"))
             .map_err(|e| Failure(e.to_string(), 2)),

@@ -128,6 +128,23 @@ impl Simulation {
         Ok(self.steps_done() == self.steps)
     }
 
+    /// Runs `steps` steps inside the worker pool, discarding what the
+    /// recorder collects (for benchmarks).
+    pub fn run_silent(&mut self, steps: u64) {
+        let Self {
+            world,
+            schedule,
+            pool,
+            ..
+        } = self;
+        pool.install(|| {
+            for _ in 0..steps {
+                step(world, schedule);
+                world.resource_mut::<Recorder>().take_ready();
+            }
+        });
+    }
+
     /// Blocks sealed by the recorder and not yet taken.
     pub fn take_blocks(&mut self) -> Vec<Block> {
         self.world.resource_mut::<Recorder>().take_ready()
@@ -188,6 +205,12 @@ impl Simulation {
         let layer = self.layer(name);
         let members = &self.world.get::<Layer>(layer).expect("layer").members;
         members.iter().map(|&e| f(self.world.entity(e))).collect()
+    }
+
+    /// Spikes `layer` emitted since the start of the run.
+    pub fn spike_count(&mut self, layer: &str) -> u64 {
+        let e = self.layer(layer);
+        self.world.get::<LayerSpikes>(e).expect("layer").emitted
     }
 
     /// Indices of the neurons of `layer` that spiked at the last step.

@@ -469,6 +469,9 @@ pub enum DatasetKind {
     Idx,
     /// The built-in synthetic digits (28x28, no download).
     Synthetic,
+    /// Sparse random 28x28 images (19% of pixels lit, intensity U(0, 1]):
+    /// the benchmark peers' W1 input.
+    SparseRandom,
     /// IDX files in `path` if present, else the synthetic digits (with a note).
     Auto,
 }

@@ -17,7 +17,7 @@ pub mod idx;
 pub mod synthetic;
 
 pub use idx::{load_idx_pair, load_split};
-pub use synthetic::synthetic_digits;
+pub use synthetic::{sparse_random, synthetic_digits};
 
 /// A set of labelled grayscale images, pixel values 0..=255, row-major.
 ///

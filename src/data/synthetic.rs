@@ -72,6 +72,27 @@ pub fn synthetic_digits(n: usize, seed: u64) -> ImageSet {
     }
 }
 
+/// Sparse random 28x28 images, the peers' W1 input (`common.w1_images`):
+/// each pixel is lit with probability 0.19, with an intensity uniform on
+/// (0, 1] stored as 1..=255; labels are 0. A function of `(n, seed)` only.
+pub fn sparse_random(n: usize, seed: u64) -> ImageSet {
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
+    let pixels = (0..n * SIDE * SIDE)
+        .map(|_| {
+            let lit = rng.random_bool(0.19);
+            let level: u8 = rng.random_range(1..=255);
+            if lit { level } else { 0 }
+        })
+        .collect();
+    ImageSet {
+        name: "sparse-random".to_string(),
+        rows: SIDE,
+        cols: SIDE,
+        pixels,
+        labels: vec![0; n],
+    }
+}
+
 /// Draws `digit` with random jitter into a blank 28x28 `image`.
 fn draw_digit(digit: u8, rng: &mut Xoshiro256PlusPlus, image: &mut [u8]) {
     // Every image draws the same number of values in the same order.
@@ -128,6 +149,30 @@ fn distance_to_segment(p: (f32, f32), a: (f32, f32), b: (f32, f32)) -> f32 {
     };
     let (ex, ey) = (apx - t * abx, apy - t * aby);
     (ex * ex + ey * ey).sqrt()
+}
+
+#[cfg(test)]
+mod sparse_tests {
+    use super::*;
+
+    #[test]
+    fn sparse_random_statistics() {
+        // 1000 images × 784 pixels = 784 000 pixels, lit with p = 0.19:
+        // sd of the lit fraction sqrt(0.19·0.81/784000) = 0.00044, 4 sd = 0.0018.
+        // Lit levels uniform on 1..=255: mean 128, sd 73.6, se 73.6/sqrt(148960) = 0.19.
+        let set = sparse_random(1000, 3);
+        let lit: Vec<f64> = set
+            .pixels
+            .iter()
+            .filter(|&&p| p > 0)
+            .map(|&p| p as f64)
+            .collect();
+        let frac = lit.len() as f64 / set.pixels.len() as f64;
+        assert!((frac - 0.19).abs() < 0.0018, "{frac}");
+        let mean = lit.iter().sum::<f64>() / lit.len() as f64;
+        assert!((mean - 128.0).abs() < 4.0 * 0.19 * 1.1, "{mean}");
+        assert_eq!(set.pixels, sparse_random(1000, 3).pixels);
+    }
 }
 
 #[cfg(test)]

@@ -46,6 +46,7 @@ pub fn load_images(c: &StimulusConfig, seed: u64) -> Result<(ImageSet, Option<St
     let synthetic = || data::synthetic_digits(c.images, seed);
     let set = match c.dataset {
         DatasetKind::Synthetic => (synthetic(), None),
+        DatasetKind::SparseRandom => (data::sparse_random(c.images, seed), None),
         DatasetKind::Idx => (data::load_split(&c.path, &c.split)?, None),
         DatasetKind::Auto => match data::load_split(&c.path, &c.split) {
             Ok(set) => (set, None),
