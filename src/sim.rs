@@ -54,7 +54,7 @@ impl Simulation {
                 ))
             })?;
         Ok(Self {
-            world: network::build(config, images)?,
+            world: pool.install(|| network::build(config, images))?,
             schedule: schedule::build(),
             steps: config.steps(),
             pool,

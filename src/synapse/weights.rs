@@ -3,6 +3,8 @@
 
 use bevy_ecs::prelude::*;
 
+use rayon::prelude::*;
+
 use crate::config::{Connectivity, Distribution};
 use crate::rng;
 
@@ -31,9 +33,10 @@ pub enum Weights {
 impl Weights {
     /// Builds the weights of a projection from `n_pre` to `n_post` neurons.
     ///
-    /// Connectivity is drawn first from the `(seed, CONNECTIVITY, index)`
-    /// stream; then weights are drawn in row-major `(j, i)` order from the
-    /// `(seed, WEIGHTS, index)` stream.
+    /// Connectivity is drawn first from the `(seed, CONNECTIVITY, index, 0)`
+    /// stream (`fixed_indegree`: post neuron `i` from `(seed, CONNECTIVITY,
+    /// index, i)`); then weights are drawn in row-major `(j, i)` order from
+    /// the `(seed, WEIGHTS, index)` stream.
     pub fn build(
         conn: &Connectivity,
         init: &Distribution,
@@ -44,10 +47,16 @@ impl Weights {
     ) -> Weights {
         let mut crng = rng::stream(seed, rng::CONNECTIVITY, index, 0);
         let mut wrng = rng::stream(seed, rng::WEIGHTS, index, 0);
-        let mut draw = move || init.sample(&mut wrng) as f32;
+        // `len` weights in order (a constant draws nothing from the stream).
+        let mut draw = move |len: usize| -> Vec<f32> {
+            match *init {
+                Distribution::Constant { value } => vec![value as f32; len],
+                _ => (0..len).map(|_| init.sample(&mut wrng) as f32).collect(),
+            }
+        };
         let rows: Vec<Vec<u32>> = match *conn {
             Connectivity::Dense => {
-                let w = (0..n_pre * n_post).map(|_| draw()).collect();
+                let w = draw(n_pre * n_post);
                 return Weights::Dense { n_post, w };
             }
             Connectivity::OneToOne => (0..n_pre as u32).map(|j| vec![j]).collect(),
@@ -62,13 +71,31 @@ impl Weights {
                 })
                 .collect(),
             Connectivity::FixedIndegree { k } => {
-                let mut rows = vec![Vec::new(); n_pre];
-                for i in 0..n_post as u32 {
-                    for j in rng::sample_distinct(&mut crng, n_pre, k) {
-                        rows[j].push(i);
-                    }
+                // Draw each post neuron's k inputs from its own stream (in
+                // parallel on the current rayon pool), then lay them out by
+                // pre neuron (a counting sort: rows stay ascending in post).
+                let inputs: Vec<usize> = (0..n_post)
+                    .into_par_iter()
+                    .flat_map_iter(|i| {
+                        let mut r = rng::stream(seed, rng::CONNECTIVITY, index, i as u64);
+                        rng::sample_distinct(&mut r, n_pre, k)
+                    })
+                    .collect();
+                let mut row_start = vec![0; n_pre + 1];
+                for &j in &inputs {
+                    row_start[j + 1] += 1;
                 }
-                rows
+                for j in 0..n_pre {
+                    row_start[j + 1] += row_start[j];
+                }
+                let mut next = row_start.clone();
+                let mut post = vec![0; inputs.len()];
+                for (s, &j) in inputs.iter().enumerate() {
+                    post[next[j]] = (s / k) as u32;
+                    next[j] += 1;
+                }
+                let w = draw(post.len());
+                return Weights::Sparse { row_start, post, w };
             }
         };
         let mut row_start = Vec::with_capacity(n_pre + 1);
@@ -78,7 +105,7 @@ impl Weights {
             post.extend(r);
             row_start.push(post.len());
         }
-        let w = (0..post.len()).map(|_| draw()).collect();
+        let w = draw(post.len());
         Weights::Sparse { row_start, post, w }
     }
 
