@@ -13,9 +13,12 @@
 //!   `steps_per_image` steps, then `rest_steps` of silence ([`protocol`]).
 //! - **Synaptic input** ([`synapse`]): `I_i(n) = Σ_p Σ_{j spiked at n−d_p} W_p[j, i]`,
 //!   event-driven (only spikes cost work), delays `d_p ≥ 1` step.
-//! - **Current** ([`neuron`]): `J = I` (`instantaneous`) or
-//!   `J(n) = J(n−1) + dt/τ_j·(−k_j J(n−1) + I(n))` (`continuous`).
-//! - **Voltage**: `V(n) = V(n−1) + dt/τ_v·(−k_v (V(n−1) − v_rest) + r J(n))`.
+//! - **Currents** ([`neuron`]): one synaptic current per layer, or two named
+//!   ones (e.g. excitatory and inhibitory) that projections `target`:
+//!   `J_c = I_c` (`instantaneous`), `J_c(n) = J_c(n−1) + dt/τ_c·(−k_c J_c(n−1) + I_c(n))`
+//!   (`continuous`), or `J_c(n) = J_c(n−1)·exp(−dt/τ_c) + I_c(n)` (`exponential`).
+//! - **Voltage**: `V(n) = V(n−1) + dt/τ_v·(−k_v (V(n−1) − v_rest) + r J(n))`,
+//!   `J = Σ_c J_c`.
 //! - **Spike and reset**: `s = [V ≥ σ + θ_i]`, then `V = v_reset`, held
 //!   there for `t_ref`.
 //! - **Thresholds** ([`threshold`]): global `σ ← max(σ_min, σ + η(Σ s − target))`,
@@ -23,13 +26,14 @@
 //!
 //! ## The ECS
 //!
-//! Neuron entities carry [`neuron::Voltage`], [`neuron::Current`],
+//! Neuron entities carry [`neuron::Voltage`], [`neuron::Current`] (and
+//! [`neuron::Current2`] in layers with two synaptic currents),
 //! [`threshold::Threshold`], [`neuron::Refractory`], [`layer::Spiked`] and
 //! [`layer::InLayer`]; encoder entities carry [`encoder::Intensity`] and
 //! their own random stream. Layer entities hold parameters, the shared
 //! threshold, the double-buffered spike lists and the input ring buffer;
 //! projection entities hold the weights. The order of a step lives in
-//! [`schedule`]: `Encode → Deliver → Integrate → Fire → Adapt → Record`.
+//! [`schedule`]: `Encode → Deliver → Update → Adapt → Record`.
 //!
 //! Results are a function of the config and seed only: random streams are
 //! keyed by (seed, layer, neuron), and every floating-point sum has a fixed
@@ -37,13 +41,19 @@
 //!
 //! ## Departures from DESIGN.md
 //!
-//! - Per-neuron systems iterate serially below [`schedule::PARALLEL_MIN`]
-//!   neurons and in parallel above; delivery is serial for now.
+//! - DESIGN's `Integrate → Fire → Adapt` per neuron are one fused system,
+//!   [`neuron::update`] (set `Update`), over component column slices; the
+//!   global threshold stays in `Adapt`.
+//! - Parallelism: a rayon pool per [`Simulation`], rows split per thread
+//!   above [`schedule::PARALLEL_MIN`]; not bevy's task pool, whose parallel
+//!   iteration cost more than the work (measured, see the README).
+//!   Delivery is serial.
+//! - At most two synaptic currents per LIF layer ([`config::MAX_SYNAPSES`]).
 //! - The `Learn` set is not in the schedule yet (no plasticity yet).
 //! - A LIF layer's state is dimensioned as mV, nA and MΩ; the seed's
 //!   dimensionless values are used as they are.
 //!
-//! The binary is `spikesim` (`run`, `validate`, `inspect`); the config
+//! The binary is `spikesim` (`run`, `validate`, `inspect`, `bench`); the config
 //! format is documented in [`config`], the output layout in [`record`].
 
 pub mod bench;
