@@ -226,7 +226,6 @@ pub fn update(
             th,
             s,
         } = rows;
-        let mut total = Vec::new();
         for run in layer_runs(at) {
             let layer = at[run.start].layer;
             let (p, ring, sigma, tp) = layers.get(layer).expect("LIF neuron's layer");
@@ -235,51 +234,47 @@ pub fn update(
             let first = at[run.start].index as usize;
             let ids = first..first + run.len();
             debug_assert_eq!(at[run.end - 1].index as usize, ids.end - 1);
-            // Synaptic currents, one column at a time.
             let ext = p.external(n);
-            integrate_current(
-                &p.receptors[0],
-                &mut j[run.clone()],
-                &ring.slot(n, 0)[ids.clone()],
-                ext,
-            );
-            if let (Some(rc), Some(j2)) = (p.receptors.get(1), j2.as_deref_mut()) {
-                integrate_current(rc, &mut j2[run.clone()], &ring.slot(n, 1)[ids.clone()], 0.0);
-            }
-            total.clear();
-            match j2.as_deref() {
-                Some(j2) => total.extend(
-                    j[run.clone()]
-                        .iter()
-                        .zip(&j2[run.clone()])
-                        .map(|(a, b)| a.0 + b.0),
-                ),
-                None => total.extend(j[run.clone()].iter().map(|a| a.0)),
-            }
-            // Voltage, spike, reset, refractory, individual threshold.
             let (decay, beta) = tp.individual.unwrap_or((0.0, 0.0));
-            let (a_v, k_v, r, v_rest, v_reset) = (p.dt_over_tau_v, p.k_v, p.r, p.v_rest, p.v_reset);
-            let (sigma, ref_steps) = (sigma.sigma, p.ref_steps);
-            let rows = v[run.clone()]
-                .iter_mut()
-                .zip(&mut refr[run.clone()])
-                .zip(&mut th[run.clone()])
-                .zip(&mut s[run.clone()])
-                .zip(&total);
-            for ((((v, refr), th), s), &total) in rows {
-                let held = refr.0 > 0;
-                let integrated = v.0 + a_v * (-k_v * (v.0 - v_rest) + r * total);
-                let vn = if held { v_reset } else { integrated };
-                let theta = th.theta;
-                let spike = !held & (vn >= sigma + theta);
-                v.0 = if spike { v_reset } else { vn };
-                refr.0 = if spike {
-                    ref_steps
-                } else {
-                    refr.0 - held as u32
+            let m = Membrane {
+                a_v: p.dt_over_tau_v,
+                k_v: p.k_v,
+                r: p.r,
+                v_rest: p.v_rest,
+                v_reset: p.v_reset,
+                sigma: sigma.sigma,
+                ref_steps: p.ref_steps,
+                decay,
+                beta,
+            };
+            let adapt = tp.individual.is_some();
+            // Blocks small enough that the currents just written are still
+            // in L1 when the voltage step reads them.
+            for start in run.clone().step_by(BLOCK) {
+                let b = start..(start + BLOCK).min(run.end);
+                let ib = ids.start + (b.start - run.start)..ids.start + (b.end - run.start);
+                integrate_current(
+                    &p.receptors[0],
+                    &mut j[b.clone()],
+                    &ring.slot(n, 0)[ib.clone()],
+                    ext,
+                );
+                let j2 = match (p.receptors.get(1), j2.as_deref_mut()) {
+                    (Some(rc), Some(j2)) => {
+                        let j2 = &mut j2[b.clone()];
+                        integrate_current(rc, j2, &ring.slot(n, 1)[ib.clone()], 0.0);
+                        Some(&*j2)
+                    }
+                    _ => None,
                 };
-                th.theta = theta - theta * decay + if spike { beta } else { 0.0 };
-                s.0 = spike;
+                let (j, v, refr) = (&j[b.clone()], &mut v[b.clone()], &mut refr[b.clone()]);
+                let (th, s) = (&mut th[b.clone()], &mut s[b.clone()]);
+                match (j2, adapt) {
+                    (None, false) => membrane::<false, false>(&m, j, &[], v, refr, th, s),
+                    (None, true) => membrane::<false, true>(&m, j, &[], v, refr, th, s),
+                    (Some(j2), false) => membrane::<true, false>(&m, j, j2, v, refr, th, s),
+                    (Some(j2), true) => membrane::<true, true>(&m, j, j2, v, refr, th, s),
+                }
             }
             // Spikes are rare: skip blocks of 32 silent neurons at a time.
             for (b, block) in s[run.clone()].chunks(32).enumerate() {
@@ -307,6 +302,59 @@ pub fn update(
         for_rows(rows, &mut fired, &kernel);
     }
     publish_spikes(&mut fired, &mut lists);
+}
+
+/// Rows per block of the neuron update.
+const BLOCK: usize = 512;
+
+/// The constants of one layer's voltage step.
+struct Membrane {
+    a_v: f32,
+    k_v: f32,
+    r: f32,
+    v_rest: f32,
+    v_reset: f32,
+    sigma: f32,
+    ref_steps: u32,
+    decay: f32,
+    beta: f32,
+}
+
+/// Voltage, spike, reset, refractory and (with `ADAPT`) individual
+/// threshold of a block of rows, driven by `J = J_0 (+ J_1 with TWO)`.
+/// Without individual adaptation θ stays 0 and is neither read nor written.
+/// Branch-free, so that it vectorizes.
+#[inline(always)]
+fn membrane<const TWO: bool, const ADAPT: bool>(
+    m: &Membrane,
+    j: &[Current],
+    j2: &[Current2],
+    v: &mut [Voltage],
+    refr: &mut [Refractory],
+    th: &mut [Threshold],
+    s: &mut [Spiked],
+) {
+    let n = v.len();
+    assert!(j.len() == n && refr.len() == n && th.len() == n && s.len() == n);
+    assert!(!TWO || j2.len() == n);
+    for k in 0..n {
+        let total = if TWO { j[k].0 + j2[k].0 } else { j[k].0 };
+        let held = refr[k].0 > 0;
+        let integrated = v[k].0 + m.a_v * (-m.k_v * (v[k].0 - m.v_rest) + m.r * total);
+        let vn = if held { m.v_reset } else { integrated };
+        let theta = if ADAPT { th[k].theta } else { 0.0 };
+        let spike = !held & (vn >= m.sigma + theta);
+        v[k].0 = if spike { m.v_reset } else { vn };
+        refr[k].0 = if spike {
+            m.ref_steps
+        } else {
+            refr[k].0 - held as u32
+        };
+        if ADAPT {
+            th[k].theta = theta - theta * m.decay + if spike { m.beta } else { 0.0 };
+        }
+        s[k].0 = spike;
+    }
 }
 
 /// One synaptic current of a run of neurons: `J ← f(J, I + ext)`, with `I`
