@@ -76,15 +76,20 @@ impl Simulation {
         self.world.resource::<Clock>().step
     }
 
-    /// Advances one step.
-    pub fn step(&mut self) {
+    /// Runs `f` on the world and schedule inside the run's worker pool.
+    fn in_pool<R: Send>(&mut self, f: impl FnOnce(&mut World, &mut Schedule) -> R + Send) -> R {
         let Self {
             world,
             schedule,
             pool,
             ..
         } = self;
-        pool.install(|| step(world, schedule));
+        pool.install(|| f(world, schedule))
+    }
+
+    /// Advances one step.
+    pub fn step(&mut self) {
+        self.in_pool(step);
     }
 
     /// Runs the remaining steps, sending blocks to `writer` as they are
@@ -100,13 +105,7 @@ impl Simulation {
     ) -> Result<bool, RecordError> {
         self.snapshot_weights();
         let steps = self.steps;
-        let Self {
-            world,
-            schedule,
-            pool,
-            ..
-        } = self;
-        pool.install(|| {
+        self.in_pool(|world, schedule| {
             while world.resource::<Clock>().step < steps && !stop() {
                 step(world, schedule);
                 for b in world.resource_mut::<Recorder>().take_ready() {
@@ -131,13 +130,7 @@ impl Simulation {
     /// Runs `steps` steps inside the worker pool, discarding what the
     /// recorder collects (for benchmarks).
     pub fn run_silent(&mut self, steps: u64) {
-        let Self {
-            world,
-            schedule,
-            pool,
-            ..
-        } = self;
-        pool.install(|| {
+        self.in_pool(|world, schedule| {
             for _ in 0..steps {
                 step(world, schedule);
                 world.resource_mut::<Recorder>().take_ready();

@@ -406,6 +406,24 @@ fn short_float(x: f64) -> String {
     }
 }
 
+/// One section after a blank line: `title: empty` without rows, else
+/// `title (counted)` and the table. `columns` are (header, right-aligned).
+fn write_section(
+    f: &mut fmt::Formatter<'_>,
+    (title, empty, counted): (&str, &str, String),
+    columns: &[(&str, bool)],
+    rows: Vec<Vec<String>>,
+) -> fmt::Result {
+    writeln!(f)?;
+    if rows.is_empty() {
+        return writeln!(f, "{title}: {empty}");
+    }
+    writeln!(f, "{title} ({counted})")?;
+    let headers: Vec<&str> = columns.iter().map(|c| c.0).collect();
+    let right: Vec<bool> = columns.iter().map(|c| c.1).collect();
+    write_table(f, &headers, &right, &rows)
+}
+
 /// Writes an indented table; `right[i]` right-aligns column `i` (numbers).
 fn write_table(
     f: &mut fmt::Formatter<'_>,
@@ -492,90 +510,85 @@ impl fmt::Display for Summary {
             writeln!(f, "{key:<key_width$}  {value}")?;
         }
 
-        writeln!(f)?;
-        if self.layers.is_empty() {
-            writeln!(f, "spikes: no layers recorded")?;
-        } else {
-            writeln!(f, "spikes ({})", count(self.layers.len(), "layer"))?;
-            let rows: Vec<Vec<String>> = self
-                .layers
-                .iter()
-                .map(|l| {
-                    vec![
-                        l.name.clone(),
-                        l.n_nodes.to_string(),
-                        l.n_spikes.to_string(),
-                        format!("{:.2}", l.mean_rate_hz),
-                    ]
-                })
-                .collect();
-            let headers = ["layer", "neurons", "spikes", "mean rate (Hz)"];
-            write_table(f, &headers, &[false, true, true, true], &rows)?;
-        }
-
-        writeln!(f)?;
-        if self.traces.is_empty() {
-            writeln!(f, "traces: none recorded")?;
-        } else {
-            writeln!(f, "traces ({})", self.traces.len())?;
-            let rows: Vec<Vec<String>> = self
-                .traces
-                .iter()
-                .map(|t| {
-                    vec![
-                        t.layer.clone(),
-                        t.var.clone(),
-                        t.n_recorded.to_string(),
-                        t.n_frames.to_string(),
-                        t.units.clone(),
-                    ]
-                })
-                .collect();
-            let headers = ["layer", "variable", "neurons", "frames", "units"];
-            write_table(f, &headers, &[false, false, true, true, false], &rows)?;
-        }
-
-        writeln!(f)?;
-        if self.rates.is_empty() {
-            writeln!(f, "rates: none recorded")?;
-        } else {
-            writeln!(f, "rates ({})", count(self.rates.len(), "layer"))?;
-            let rows: Vec<Vec<String>> = self
-                .rates
-                .iter()
-                .map(|r| {
-                    vec![
-                        r.layer.clone(),
-                        r.n_nodes.to_string(),
-                        r.bins.to_string(),
-                        short_float(r.bin_ms),
-                    ]
-                })
-                .collect();
-            let headers = ["layer", "neurons", "bins", "bin (ms)"];
-            write_table(f, &headers, &[false, true, true, true], &rows)?;
-        }
-
-        writeln!(f)?;
-        if self.weights.is_empty() {
-            writeln!(f, "weights: none recorded")?;
-        } else {
-            writeln!(f, "weights ({})", count(self.weights.len(), "projection"))?;
-            let rows: Vec<Vec<String>> = self
-                .weights
-                .iter()
-                .map(|w| {
-                    vec![
-                        w.projection.clone(),
-                        format!("{} -> {}", w.pre, w.post),
-                        w.synapses.to_string(),
-                        w.snapshots.to_string(),
-                    ]
-                })
-                .collect();
-            let headers = ["projection", "pre -> post", "synapses", "snapshots"];
-            write_table(f, &headers, &[false, false, true, true], &rows)?;
-        }
+        let layers = self.layers.iter().map(|l| {
+            let rate = format!("{:.2}", l.mean_rate_hz);
+            vec![
+                l.name.clone(),
+                l.n_nodes.to_string(),
+                l.n_spikes.to_string(),
+                rate,
+            ]
+        });
+        write_section(
+            f,
+            (
+                "spikes",
+                "no layers recorded",
+                count(self.layers.len(), "layer"),
+            ),
+            &[
+                ("layer", false),
+                ("neurons", true),
+                ("spikes", true),
+                ("mean rate (Hz)", true),
+            ],
+            layers.collect(),
+        )?;
+        let traces = self.traces.iter().map(|t| {
+            let (n, frames) = (t.n_recorded.to_string(), t.n_frames.to_string());
+            vec![t.layer.clone(), t.var.clone(), n, frames, t.units.clone()]
+        });
+        write_section(
+            f,
+            ("traces", "none recorded", self.traces.len().to_string()),
+            &[
+                ("layer", false),
+                ("variable", false),
+                ("neurons", true),
+                ("frames", true),
+                ("units", false),
+            ],
+            traces.collect(),
+        )?;
+        let rates = self.rates.iter().map(|r| {
+            let (n, bins) = (r.n_nodes.to_string(), r.bins.to_string());
+            vec![r.layer.clone(), n, bins, short_float(r.bin_ms)]
+        });
+        write_section(
+            f,
+            ("rates", "none recorded", count(self.rates.len(), "layer")),
+            &[
+                ("layer", false),
+                ("neurons", true),
+                ("bins", true),
+                ("bin (ms)", true),
+            ],
+            rates.collect(),
+        )?;
+        let weights = self.weights.iter().map(|w| {
+            let (n, snaps) = (w.synapses.to_string(), w.snapshots.to_string());
+            vec![
+                w.projection.clone(),
+                format!("{} -> {}", w.pre, w.post),
+                n,
+                snaps,
+            ]
+        });
+        write_section(
+            f,
+            (
+                "weights",
+                "none recorded",
+                count(self.weights.len(), "projection"),
+            ),
+            &[
+                ("projection", false),
+                ("pre -> post", false),
+                ("synapses", true),
+                ("snapshots", true),
+            ],
+            weights.collect(),
+        )?;
 
         writeln!(f)?;
         match &self.samples {
