@@ -116,7 +116,10 @@ pub fn deliver(
             .bypass_change_detection()
             .slot_mut(clock.step + p.delay as u64 - 1, p.receptor);
         let mut events = 0;
-        for &j in pre {
+        for (k, &j) in pre.iter().enumerate() {
+            if let Some(&next) = pre.get(k + 1) {
+                w.prefetch_row(next as usize);
+            }
             events += w.add_row(j as usize, slot);
         }
         stats.synapse_events += events as u64;

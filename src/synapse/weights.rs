@@ -131,6 +131,29 @@ impl Weights {
         }
     }
 
+    /// Asks the CPU to start loading the start of sparse row `j` (its
+    /// targets and weights), so that the row is in cache when [`Weights::add_row`]
+    /// reaches it: a spike's row is usually cold. Does nothing for dense rows
+    /// (their loads are sequential) or off x86-64.
+    #[inline]
+    pub fn prefetch_row(&self, j: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if let Weights::Sparse { row_start, post, w } = self {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let r = row_start[j];
+            // A row of up to 32 synapses spans two 64-byte lines of each array.
+            for k in [r, r + 16] {
+                if k < post.len() {
+                    // SAFETY: prefetching never faults; the addresses are in bounds anyway.
+                    unsafe {
+                        _mm_prefetch::<_MM_HINT_T0>(post.as_ptr().add(k).cast());
+                        _mm_prefetch::<_MM_HINT_T0>(w.as_ptr().add(k).cast());
+                    }
+                }
+            }
+        }
+    }
+
     /// `W[j, i]`, or `None` where `j` does not connect to `i`.
     pub fn get(&self, j: usize, i: usize) -> Option<f32> {
         match self {
