@@ -17,6 +17,7 @@ use crate::record::collect::{
 use crate::record::writer::{Layout, RateSpec, SampleSpec, SpikeLayer, TraceSpec, WeightSpec};
 use crate::rng;
 use crate::schedule::Clock;
+use crate::synapse::stdp::{Plasticity, Stdp};
 use crate::synapse::{DeliveryStats, InputRing, Projection, Weights};
 use crate::threshold::{LayerThreshold, Threshold, ThresholdParams};
 
@@ -27,6 +28,7 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
     let mut world = World::new();
     world.insert_resource(Clock { step: 0, dt_ms: dt });
     world.insert_resource(DeliveryStats::default());
+    world.insert_resource(Plasticity::default());
 
     let mut layer_entities = Vec::new();
     for (index, (name, lc)) in config.layers.iter().enumerate() {
@@ -106,7 +108,7 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
     let mut projection_entities = Vec::new();
     for (index, (name, p)) in config.projections.iter().enumerate() {
         let (n_pre, n_post) = (config.layers[&p.pre].size(), config.layers[&p.post].size());
-        let e = world.spawn((
+        let mut e = world.spawn((
             Projection {
                 name: name.clone(),
                 pre: entity_of(&p.pre),
@@ -123,6 +125,9 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                 index as u64,
             ),
         ));
+        if let Some(c) = &p.stdp {
+            e.insert(Stdp::new(c, n_pre, n_post, dt));
+        }
         projection_entities.push(e.id());
     }
 

@@ -1,14 +1,13 @@
 //! The step: system sets and their one ordering.
 //!
-//! `Encode -> Deliver -> Update -> Adapt -> Record`, run once per step by a
+//! `Encode -> Deliver -> Update -> Adapt -> Learn -> Record`, run once per step by a
 //! single-threaded executor; parallelism lives inside the per-neuron systems
 //! (see [`PARALLEL_MIN`]), which iterate component columns chunk by chunk.
 //! DESIGN's `Integrate -> Fire -> Adapt` are fused into `Update` for the
 //! per-neuron part (one pass over memory instead of three); the global
 //! threshold, which needs the whole layer's spike count, stays in `Adapt`. Delivery reads only spikes of
 //! earlier steps (every delay is at least one step), so no layer waits for
-//! another within a step. A `Learn` set (plasticity) will sit between
-//! `Adapt` and `Record` once plasticity exists.
+//! another within a step. `Learn` (STDP) sees every spike of the step.
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::SingleThreadedExecutor;
@@ -94,6 +93,8 @@ pub enum StepSet {
     Update,
     /// Global threshold adaptation from the layer's spike count.
     Adapt,
+    /// Plasticity (STDP) from this step's spikes.
+    Learn,
     /// Copy spikes and traces into the recorder's blocks.
     Record,
 }
@@ -108,6 +109,7 @@ pub fn build() -> Schedule {
             StepSet::Deliver,
             StepSet::Update,
             StepSet::Adapt,
+            StepSet::Learn,
             StepSet::Record,
         )
             .chain(),
@@ -125,6 +127,7 @@ pub fn build() -> Schedule {
     s.add_systems(synapse::deliver.in_set(StepSet::Deliver));
     s.add_systems(neuron::update.in_set(StepSet::Update));
     s.add_systems(threshold::adapt_global.in_set(StepSet::Adapt));
+    s.add_systems(synapse::stdp::learn.in_set(StepSet::Learn));
     s.add_systems(record::collect::record.in_set(StepSet::Record));
     s
 }

@@ -16,6 +16,7 @@ use bevy_ecs::prelude::*;
 
 use crate::config::ThresholdConfig;
 use crate::layer::LayerSpikes;
+use crate::synapse::stdp::Plasticity;
 
 /// A LIF layer's shared threshold σ in mV. Written by `adapt_global`
 /// (constant without global adaptation).
@@ -59,7 +60,14 @@ impl ThresholdParams {
 }
 
 /// Global adaptation of each layer's σ from this step's spike count.
-pub fn adapt_global(mut layers: Query<(&ThresholdParams, &LayerSpikes, &mut LayerThreshold)>) {
+/// Nothing changes while [`Plasticity::thresholds`] is off.
+pub fn adapt_global(
+    plasticity: Res<Plasticity>,
+    mut layers: Query<(&ThresholdParams, &LayerSpikes, &mut LayerThreshold)>,
+) {
+    if !plasticity.thresholds {
+        return;
+    }
     for (p, spikes, mut sigma) in &mut layers {
         if let Some((eta, target, sigma_min)) = p.global {
             let count = spikes.current.len() as f32;

@@ -185,6 +185,12 @@ pub struct SynapseConfig {
     pub tau_ms: f64,
     /// Leak factor of the `continuous` model (default 1.0).
     pub k: f64,
+    /// Reversal potential in mV (default none: current-based). When set the
+    /// synapse is conductance-based: its variable is a conductance `g` in µS,
+    /// integrated by the same `current` model, and it drives the voltage with
+    /// `J = g · (reversal_mv − V)` (nA), `V` the voltage of the previous step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reversal_mv: Option<f64>,
 }
 
 impl Default for SynapseConfig {
@@ -193,6 +199,7 @@ impl Default for SynapseConfig {
             current: CurrentModel::Exponential,
             tau_ms: 5.0,
             k: 1.0,
+            reversal_mv: None,
         }
     }
 }
@@ -280,6 +287,7 @@ impl LifConfig {
                 current: self.current,
                 tau_ms: self.tau_j_ms,
                 k: self.k_j,
+                reversal_mv: None,
             };
             vec![("default".to_string(), c)]
         } else {
@@ -377,6 +385,47 @@ pub struct ProjectionConfig {
     pub connectivity: Connectivity,
     /// Initial weights (required). Negative weights are inhibitory.
     pub weights: Distribution,
+    /// Trace STDP on this projection (default none: fixed weights); dense
+    /// connectivity only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stdp: Option<StdpConfig>,
+}
+
+/// `[projections.<name>.stdp]`: trace STDP (see [`crate::synapse::stdp`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StdpConfig {
+    /// Presynaptic trace time constant in ms (default 20.0, > 0).
+    pub tau_pre_ms: f64,
+    /// Postsynaptic trace time constant in ms (default 20.0, > 0).
+    pub tau_post_ms: f64,
+    /// Potentiation rate on postsynaptic spikes (default 0.01, >= 0).
+    pub a_plus: f64,
+    /// Depression rate on presynaptic spikes (default 0.0001, >= 0).
+    pub a_minus: f64,
+    /// Upper weight bound (default 1.0, > 0); the lower bound is 0.
+    pub w_max: f64,
+    /// Weight-dependent bounds: changes scaled by `w_max − W` (potentiation)
+    /// and `W` (depression) (default false).
+    pub soft_bounds: bool,
+    /// Sum of each postsynaptic neuron's incoming weights, restored before
+    /// every training sample (default none: no normalization; > 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normalize: Option<f64>,
+}
+
+impl Default for StdpConfig {
+    fn default() -> Self {
+        Self {
+            tau_pre_ms: 20.0,
+            tau_post_ms: 20.0,
+            a_plus: 0.01,
+            a_minus: 0.0001,
+            w_max: 1.0,
+            soft_bounds: false,
+            normalize: None,
+        }
+    }
 }
 
 fn default_delay() -> u32 {
@@ -404,6 +453,19 @@ pub enum Connectivity {
         /// Connection probability.
         p: f64,
     },
+}
+
+impl Connectivity {
+    /// The rule's `kind` as written in a config.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Connectivity::Dense => "dense",
+            Connectivity::OneToOne => "one_to_one",
+            Connectivity::AllButSelf => "all_but_self",
+            Connectivity::FixedIndegree { .. } => "fixed_indegree",
+            Connectivity::Bernoulli { .. } => "bernoulli",
+        }
+    }
 }
 
 /// A distribution of initial values (weights, voltages).
@@ -616,6 +678,9 @@ impl Config {
                     for (c, sc) in &l.synapses {
                         positive(&key(&format!("synapses.{c}.tau_ms")), sc.tau_ms)?;
                         finite(&key(&format!("synapses.{c}.k")), sc.k)?;
+                        if let Some(e) = sc.reversal_mv {
+                            finite(&key(&format!("synapses.{c}.reversal_mv")), e)?;
+                        }
                     }
                     if let Some(d) = &l.v_init {
                         d.validate(&key("v_init"))?;
@@ -696,6 +761,23 @@ impl Config {
                 _ => {}
             }
             p.weights.validate(&key("weights"))?;
+            if let Some(c) = &p.stdp {
+                if p.connectivity != Connectivity::Dense {
+                    return err(format!(
+                        "{}: STDP needs connectivity dense, this projection is {}",
+                        key("stdp"),
+                        p.connectivity.name()
+                    ));
+                }
+                positive(&key("stdp.tau_pre_ms"), c.tau_pre_ms)?;
+                positive(&key("stdp.tau_post_ms"), c.tau_post_ms)?;
+                non_negative(&key("stdp.a_plus"), c.a_plus)?;
+                non_negative(&key("stdp.a_minus"), c.a_minus)?;
+                positive(&key("stdp.w_max"), c.w_max)?;
+                if let Some(t) = c.normalize {
+                    positive(&key("stdp.normalize"), t)?;
+                }
+            }
             let LayerConfig::Lif(post_lif) = post else {
                 unreachable!("checked above")
             };

@@ -9,7 +9,10 @@
 //!   `continuous`: `J_c(n) = J_c(n-1) + dt/τ_c · (−k_c J_c(n-1) + I_c(n))`;
 //!   `exponential`: `J_c(n) = J_c(n-1) · exp(−dt/τ_c) + I_c(n)`
 //! - voltage: `V(n) = V(n-1) + dt/τ_v · (−k_v (V(n-1) − v_rest) + r J(n))`
-//!   with `J = Σ_c J_c`, using the currents just updated
+//!   with `J = Σ_c J_c`, using the currents just updated; a
+//!   conductance-based synapse (`reversal_mv = E_c`) holds a conductance
+//!   `g_c` (µS) integrated like a current and contributes
+//!   `J_c = g_c (E_c − V(n-1))` instead
 //! - spike: `s(n) = [V(n) >= σ + θ_i]`; a spiking neuron's voltage becomes
 //!   `v_reset`, and for the next `ref_steps` steps it is held there (its
 //!   current keeps integrating) and cannot spike.
@@ -20,6 +23,7 @@ use crate::config::{CurrentModel, LifConfig};
 use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
 use crate::schedule::{Clock, Rows, for_rows};
 use crate::synapse::InputRing;
+use crate::synapse::stdp::Plasticity;
 use crate::threshold::{LayerThreshold, Threshold, ThresholdParams};
 
 /// Membrane voltage V in mV. Written by `update`.
@@ -62,6 +66,10 @@ pub struct Receptor {
     pub a: f32,
     /// Leak factor `k` (`continuous`).
     pub k: f32,
+    /// Drive per unit of the variable: `J_c = g_c · (e − c · V)`, with
+    /// `(e, c) = (E_rev, 1)` for a conductance and `(1, 0)` for a current
+    /// (then `J_c` is the variable itself, exactly).
+    pub drive: (f32, f32),
 }
 
 /// Steps the voltage is still to be held at `v_reset` after a spike (a
@@ -109,6 +117,7 @@ impl LifParams {
                         _ => (dt_ms / r.tau_ms) as f32,
                     },
                     k: r.k as f32,
+                    drive: r.reversal_mv.map_or((1.0, 0.0), |e| (e as f32, 1.0)),
                 })
                 .collect(),
             dt_over_tau_v: (dt_ms / c.tau_v_ms) as f32,
@@ -202,6 +211,7 @@ impl Rows for NeuronRows<'_> {
 #[allow(clippy::type_complexity)]
 pub fn update(
     clock: Res<Clock>,
+    plasticity: Res<Plasticity>,
     layers: Query<(&LifParams, &InputRing, &LayerThreshold, &ThresholdParams)>,
     mut neurons: Query<(
         &InLayer,
@@ -235,7 +245,12 @@ pub fn update(
             let ids = first..first + run.len();
             debug_assert_eq!(at[run.end - 1].index as usize, ids.end - 1);
             let ext = p.external(n);
-            let (decay, beta) = tp.individual.unwrap_or((0.0, 0.0));
+            // Frozen thresholds: θ ← θ − θ·0 + 0 keeps θ exactly.
+            let (decay, beta) = match tp.individual {
+                Some(a) if plasticity.thresholds => a,
+                _ => (0.0, 0.0),
+            };
+            let drive = |c: usize| p.receptors.get(c).map_or((1.0, 0.0), |r| r.drive);
             let m = Membrane {
                 a_v: p.dt_over_tau_v,
                 k_v: p.k_v,
@@ -246,6 +261,7 @@ pub fn update(
                 ref_steps: p.ref_steps,
                 decay,
                 beta,
+                drive: [drive(0), drive(1)],
             };
             let adapt = tp.individual.is_some();
             // Blocks small enough that the currents just written are still
@@ -376,6 +392,8 @@ struct Membrane {
     ref_steps: u32,
     decay: f32,
     beta: f32,
+    /// [`Receptor::drive`] of the (up to two) synaptic currents.
+    drive: [(f32, f32); 2],
 }
 
 /// Voltage, spike, reset, refractory and (with `ADAPT`) individual
@@ -398,9 +416,16 @@ fn membrane<const TWO: bool, const ADAPT: bool>(
     assert!(!TWO || j2.len() == n);
     let mut count = 0;
     for k in 0..n {
-        let total = if TWO { j[k].0 + j2[k].0 } else { j[k].0 };
+        let [(e0, c0), (e1, c1)] = m.drive;
+        let v0 = v[k].0;
+        let total0 = j[k].0 * (e0 - c0 * v0);
+        let total = if TWO {
+            total0 + j2[k].0 * (e1 - c1 * v0)
+        } else {
+            total0
+        };
         let held = refr[k].0 > 0;
-        let integrated = v[k].0 + m.a_v * (-m.k_v * (v[k].0 - m.v_rest) + m.r * total);
+        let integrated = v0 + m.a_v * (-m.k_v * (v0 - m.v_rest) + m.r * total);
         let vn = if held { m.v_reset } else { integrated };
         let theta = if ADAPT { th[k].theta } else { 0.0 };
         let spike = !held & (vn >= m.sigma + theta);
@@ -456,11 +481,13 @@ mod tests {
             ref_steps: 50,
             decay: 1e-4,
             beta: 0.05,
+            drive: [(0.0, 1.0), (-100.0, 1.0)],
         };
         let rc = |a| Receptor {
             model: CurrentModel::Exponential,
             a,
             k: 1.0,
+            drive: (1.0, 0.0),
         };
         let receptors = [rc(0.98), rc(0.99)];
         let n = 203; // not a multiple of any vector width

@@ -5,6 +5,7 @@
 //! input ring at slot `n − 1 + d_p`, so the work per step is the number of
 //! spikes times their fan-out, and a silent network costs nothing here.
 
+pub mod stdp;
 pub mod weights;
 
 use bevy_ecs::prelude::*;
