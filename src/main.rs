@@ -15,7 +15,8 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use spikesim::record::{inspect, writer};
+use spikesim::protocol::learning;
+use spikesim::record::{checkpoint, inspect, writer};
 use spikesim::{Config, Error, Simulation, bench, protocol};
 
 #[derive(Parser)]
@@ -164,9 +165,22 @@ fn main() -> ExitCode {
     }
 }
 
-/// Loads and validates the config, loads its images and builds the network.
-fn prepare(config_path: &Path, overrides: &[String]) -> Result<(Config, Simulation), Error> {
+/// Loads and validates the config, loads its images (and a protocol's
+/// sets and checkpoint) and builds the network.
+fn prepare(
+    config_path: &Path,
+    overrides: &[String],
+) -> Result<(Config, Simulation, Option<learning::Sets>), Error> {
     let config = Config::load(config_path, overrides)?;
+    let sets = match &config.protocol {
+        Some(p) => {
+            if let Some(path) = &p.load {
+                checkpoint::load(path)?;
+            }
+            Some(learning::load_sets(p)?)
+        }
+        None => None,
+    };
     let images = match &config.stimulus {
         Some(s) => {
             let (images, note) = protocol::load_images(s, config.simulation.seed)?;
@@ -178,11 +192,11 @@ fn prepare(config_path: &Path, overrides: &[String]) -> Result<(Config, Simulati
         None => None,
     };
     let sim = Simulation::new(&config, images)?;
-    Ok((config, sim))
+    Ok((config, sim, sets))
 }
 
 fn validate(config_path: &Path, overrides: &[String]) -> Result<(), Failure> {
-    let (config, _) = prepare(config_path, overrides)?;
+    let (config, _, _) = prepare(config_path, overrides)?;
     let neurons: usize = config.layers.values().map(|l| l.size()).sum();
     println!(
         "ok: {} layers ({neurons} neurons), {} projections, {} steps of {} ms",
@@ -200,7 +214,7 @@ fn run(
     force: bool,
     overrides: &[String],
 ) -> Result<(), Failure> {
-    let (config, mut sim) = prepare(config_path, overrides)?;
+    let (config, mut sim, sets) = prepare(config_path, overrides)?;
     let out = out.unwrap_or_else(|| {
         let stem = config_path.file_stem().unwrap_or_default();
         Path::new("runs").join(stem).with_extension("h5")
@@ -237,17 +251,35 @@ fn run(
         signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)
             .map_err(|e| Failure(format!("cannot install a signal handler: {e}"), 1))?;
     }
-    let progress = progress_bar(sim.total_steps());
+    let stop = || signal.load(Ordering::Relaxed) != 0;
     let started = Instant::now();
-    let ran = sim.run(&w, &progress, || signal.load(Ordering::Relaxed) != 0);
-    progress.finish_and_clear();
+    let mut summary = None;
+    let ran = match (&config.protocol, &sets) {
+        (Some(p), Some(sets)) => {
+            let progress = progress_bar(p.planned_images(), "images");
+            let r = learning::run(&config, &mut sim, sets, &w, &progress, &stop);
+            progress.finish_and_clear();
+            r.map(|s| {
+                let done = s.is_some();
+                summary = s;
+                done
+            })
+            .map_err(|e| e.to_string())
+        }
+        _ => {
+            let progress = progress_bar(sim.total_steps(), "steps");
+            let r = sim.run(&w, &progress, stop);
+            progress.finish_and_clear();
+            r.map_err(|e| e.to_string())
+        }
+    };
     let steps = sim.steps_done();
     let (closed, failure) = match ran {
         Ok(true) => (w.finish(steps), None),
         Ok(false) => {
             let sig = signal.load(Ordering::Relaxed);
             let why = format!(
-                "interrupted by signal {sig} after {steps} of {} steps",
+                "interrupted by signal {sig} after {steps} steps (of {} planned)",
                 sim.total_steps()
             );
             (w.abort(steps, &why), Some(Failure(why, 128 + sig as u8)))
@@ -275,6 +307,17 @@ fn run(
                     .map(|mb| format!("; peak RSS {mb} MiB"))
                     .unwrap_or_default()
             );
+            if let Some(s) = summary {
+                match s.accuracy {
+                    Some(a) => println!(
+                        "accuracy {:.2}% on {} images ({} training presentations)",
+                        100.0 * a,
+                        s.evaluated,
+                        s.trained
+                    ),
+                    None => println!("{} training presentations, no evaluation", s.trained),
+                }
+            }
             println!("wrote {}", out.display());
             Ok(())
         }
@@ -290,14 +333,13 @@ fn peak_rss() -> Option<u64> {
 }
 
 /// A progress bar with an ETA on a terminal; hidden otherwise.
-fn progress_bar(steps: u64) -> ProgressBar {
+/// `len` counts `unit`s (steps, images); the message shows the phase.
+fn progress_bar(len: u64, unit: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
-    let pb = ProgressBar::with_draw_target(Some(steps), ProgressDrawTarget::stderr());
-    pb.set_style(
-        ProgressStyle::with_template("{bar:40} {pos}/{len} steps  {per_sec}  ETA {eta}")
-            .expect("valid template"),
-    );
+    let pb = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    let template = format!("{{msg}} {{bar:40}} {{pos}}/{{len}} {unit}  {{per_sec}}  ETA {{eta}}");
+    pb.set_style(ProgressStyle::with_template(&template).expect("valid template"));
     pb
 }

@@ -152,7 +152,7 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                 images.len()
             )));
         }
-        let max_pixel = images.pixels.iter().copied().max().unwrap_or(0).max(1) as f32;
+        let max_pixel = images.max_pixel() as f32;
         world.insert_resource(Stimulus {
             images,
             max_pixel,

@@ -17,6 +17,8 @@ pub const WEIGHTS: u64 = 3;
 pub const TRACE_SAMPLE: u64 = 4;
 /// Domain of the per-layer initial voltages.
 pub const V_INIT: u64 = 5;
+/// Encoder trials of one protocol presentation (keyed by presentation and neuron).
+pub const PRESENTATION: u64 = 6;
 
 /// SplitMix64 finalizer: a bijective 64-bit mix.
 fn mix(mut z: u64) -> u64 {

@@ -6,14 +6,30 @@ use indicatif::ProgressBar;
 
 use crate::config::Config;
 use crate::data::ImageSet;
+use crate::encoder::{EncoderRng, Intensity};
 use crate::layer::{Layer, LayerSpikes};
 use crate::neuron::{Current, Current2, Voltage, total_current};
 use crate::record::collect::Recorder;
 use crate::record::writer::{Block, Layout, RecordError, Writer};
 use crate::schedule::{self, Clock};
+use crate::synapse::stdp::{self, Plasticity, Stdp};
 use crate::synapse::{DeliveryStats, Projection, Weights};
 use crate::threshold::{LayerThreshold, Threshold};
 use crate::{ConfigError, Error, network};
+use crate::{protocol, rng};
+use bevy_ecs::system::RunSystemOnce;
+
+/// What learning changes: weights, thresholds θ (per neuron) and σ (per
+/// layer), by name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LearnedState {
+    /// (projection, weights in storage order).
+    pub weights: Vec<(String, Vec<f32>)>,
+    /// (LIF layer, θ per neuron in mV).
+    pub theta: Vec<(String, Vec<f32>)>,
+    /// (LIF layer, σ in mV).
+    pub sigma: Vec<(String, f32)>,
+}
 
 /// Runs one step's schedule and advances the clock.
 fn step(world: &mut World, schedule: &mut Schedule) {
@@ -167,6 +183,151 @@ impl Simulation {
         });
     }
 
+    /// Runs `steps` steps inside the worker pool, adding each spike of
+    /// `layer` to `counts[neuron]` and sending sealed recorder blocks to
+    /// `writer` (or dropping them without one).
+    pub fn run_counting(
+        &mut self,
+        steps: u64,
+        layer: &str,
+        counts: &mut [u32],
+        writer: Option<&Writer>,
+    ) -> Result<(), RecordError> {
+        let layer = self.layer(layer);
+        self.in_pool(|world, schedule| {
+            for _ in 0..steps {
+                step(world, schedule);
+                let spikes = &world.get::<LayerSpikes>(layer).expect("layer").current;
+                for &i in spikes {
+                    counts[i as usize] += 1;
+                }
+                let blocks = world.resource_mut::<Recorder>().take_ready();
+                if let Some(w) = writer {
+                    blocks.into_iter().try_for_each(|b| w.send(b))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Sets the intensities of encoder layer `layer`, one per neuron.
+    pub fn set_intensities(&mut self, layer: &str, x: &[f32]) {
+        let e = self.layer(layer);
+        let members = self.world.get::<Layer>(e).expect("layer").members.clone();
+        assert_eq!(members.len(), x.len(), "one intensity per encoder");
+        for (m, &x) in members.iter().zip(x) {
+            self.world.get_mut::<Intensity>(*m).expect("encoder").0 = x;
+        }
+    }
+
+    /// Restarts the random streams of encoder layer `layer` from
+    /// `(seed, PRESENTATION, key, neuron)`, so that what a presentation
+    /// draws depends on its key only, not on what ran before.
+    pub fn reseed_encoders(&mut self, layer: &str, seed: u64, key: u64) {
+        let e = self.layer(layer);
+        let members = self.world.get::<Layer>(e).expect("layer").members.clone();
+        for (i, m) in members.iter().enumerate() {
+            self.world.get_mut::<EncoderRng>(*m).expect("encoder").0 =
+                rng::stream(seed, rng::PRESENTATION, key, i as u64);
+        }
+    }
+
+    /// Puts every LIF neuron at rest, drops pending input and clears STDP
+    /// traces ([`protocol::reset_state`]); thresholds and weights are kept.
+    pub fn reset_state(&mut self) {
+        self.world
+            .run_system_once(protocol::reset_state)
+            .expect("reset_state runs on any world");
+    }
+
+    /// Switches STDP and threshold adaptation on or off.
+    pub fn set_plasticity(&mut self, p: Plasticity) {
+        *self.world.resource_mut::<Plasticity>() = p;
+    }
+
+    /// Restores the incoming weight sum of every postsynaptic neuron of each
+    /// projection whose STDP asks for it ([`stdp::normalize`]).
+    pub fn normalize(&mut self) {
+        let mut q = self.world.query::<(&mut Weights, &Stdp)>();
+        for (mut w, s) in q.iter_mut(&mut self.world) {
+            if let (Some(total), Weights::Dense { n_post, w }) = (s.normalize, &mut *w) {
+                stdp::normalize(w, *n_post, total);
+            }
+        }
+    }
+
+    /// The learned state: every projection's weights (storage order) and
+    /// every LIF layer's θ and σ.
+    pub fn state(&mut self) -> LearnedState {
+        let mut q = self.world.query::<(&Projection, &Weights)>();
+        let weights = q
+            .iter(&self.world)
+            .map(|(p, w)| (p.name.clone(), w.values().to_vec()))
+            .collect();
+        let mut q = self.world.query::<(&Layer, &LayerThreshold)>();
+        let names: Vec<(String, f32)> = q
+            .iter(&self.world)
+            .map(|(l, t)| (l.name.clone(), t.sigma))
+            .collect();
+        let theta = names
+            .iter()
+            .map(|(n, _)| (n.clone(), self.thetas(n)))
+            .collect();
+        LearnedState {
+            weights,
+            theta,
+            sigma: names,
+        }
+    }
+
+    /// Replaces weights, θ and σ with those of `state` (entries for unknown
+    /// names are errors; missing names keep their values).
+    pub fn set_state(&mut self, state: &LearnedState) -> Result<(), String> {
+        for (name, values) in &state.weights {
+            let mut q = self.world.query::<(&Projection, &mut Weights)>();
+            let (_, mut w) = q
+                .iter_mut(&mut self.world)
+                .find(|(p, _)| &p.name == name)
+                .ok_or_else(|| format!("no projection '{name}' in this config"))?;
+            let dst = w.values_mut();
+            if dst.len() != values.len() {
+                return Err(format!(
+                    "projection '{name}' has {} synapses here, {} saved",
+                    dst.len(),
+                    values.len()
+                ));
+            }
+            dst.copy_from_slice(values);
+        }
+        for (name, theta) in &state.theta {
+            let e = self
+                .try_layer(name)
+                .ok_or_else(|| format!("no layer '{name}' in this config"))?;
+            let members = self.world.get::<Layer>(e).expect("layer").members.clone();
+            if members.len() != theta.len() {
+                return Err(format!(
+                    "layer '{name}' has {} neurons here, {} saved",
+                    members.len(),
+                    theta.len()
+                ));
+            }
+            for (m, &t) in members.iter().zip(theta) {
+                if let Some(mut th) = self.world.get_mut::<Threshold>(*m) {
+                    th.theta = t;
+                }
+            }
+        }
+        for (name, sigma) in &state.sigma {
+            let e = self
+                .try_layer(name)
+                .ok_or_else(|| format!("no layer '{name}' in this config"))?;
+            if let Some(mut s) = self.world.get_mut::<LayerThreshold>(e) {
+                s.sigma = *sigma;
+            }
+        }
+        Ok(())
+    }
+
     /// What the output file will hold, in the recorder's order.
     pub fn layout(&self) -> &Layout {
         &self.world.resource::<Recorder>().layout
@@ -186,11 +347,15 @@ impl Simulation {
             .unwrap_or_else(|| panic!("no projection '{projection}'"))
     }
 
-    fn layer(&mut self, name: &str) -> Entity {
+    fn try_layer(&mut self, name: &str) -> Option<Entity> {
         let mut q = self.world.query::<(Entity, &Layer)>();
         q.iter(&self.world)
             .find(|(_, l)| l.name == name)
             .map(|(e, _)| e)
+    }
+
+    fn layer(&mut self, name: &str) -> Entity {
+        self.try_layer(name)
             .unwrap_or_else(|| panic!("no layer '{name}'"))
     }
 

@@ -5,6 +5,8 @@
     python3 tools/spikeview.py neuron  RUN.h5 --layer L --node N
     python3 tools/spikeview.py rates   RUN.h5 [--layers ...] [--bin-ms B]
     python3 tools/spikeview.py weights RUN.h5 --projection P [--snapshot -1] [--shape 28x28]
+    python3 tools/spikeview.py fields  RUN.h5 [--projection P]
+    python3 tools/spikeview.py confusion RUN.h5
     python3 tools/spikeview.py summary RUN.h5
 
 Every plotting subcommand writes a PNG (``-o OUT.png``; by default
@@ -20,8 +22,10 @@ Each figure is also a function returning its ``matplotlib.figure.Figure``::
     fig.savefig("input.png")
 
 The artists carry a ``gid`` naming what they show (``spikes``, ``voltage``,
-``threshold``, ``rate``, ``tile`` ...), so that tests and scripts can find the
-plotted data again. File layout read here: README "Output" and DESIGN §3.
+``threshold``, ``rate``, ``tile``, ``field``, ``confusion`` ...), so that tests
+and scripts can find the plotted data again. File layout read here: README
+"Output" and DESIGN §3; ``fields`` and ``confusion`` read a trained run's
+``/state`` and ``/results`` (src/record/checkpoint.rs).
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-__all__ = ["SpikeviewError", "raster", "neuron", "rates", "weights", "summary", "main"]
+__all__ = ["SpikeviewError", "raster", "neuron", "rates", "weights", "fields", "confusion", "summary", "main"]
 
 
 class SpikeviewError(Exception):
@@ -579,6 +583,178 @@ def weights(path, projection, snapshot=-1, shape=None) -> Figure:
         return fig
 
 
+# ---------------------------------------------------------------- a trained network
+
+
+FIELDS_GROUP = "state/weights"
+ASSIGNMENTS_GROUP = "results/assignments"
+CONFUSION = "results/evaluate/confusion"
+ACCURACY = "results/evaluate/accuracy"
+
+
+def _image_projections(run):
+    """Projections under /state/weights whose dataset has rows and cols attributes."""
+    if FIELDS_GROUP not in run.f:
+        return []
+    g = run.f[FIELDS_GROUP]
+    return [p for p in g if isinstance(g[p], h5py.Dataset) and "rows" in g[p].attrs and "cols" in g[p].attrs]
+
+
+def final_fields(run, projection=None):
+    """(fields [n_post, rows, cols] float32, assignments int [n_post] or None, dataset) of an
+    image-input projection's final weights in /state/weights.
+
+    The weights are stored densely: the weight of pre j to post i is at index j·n_post + i.
+    ``projection`` defaults to the only projection there with rows/cols attributes.
+    """
+    have = list(run.f[FIELDS_GROUP]) if FIELDS_GROUP in run.f else []
+    if projection is None:
+        images = _image_projections(run)
+        if len(images) != 1:
+            if not have:
+                raise SpikeviewError(f"{run.path.name} has no final weights (/{FIELDS_GROUP}): "
+                                     "not a trained run")
+            what = "none has" if not images else f"{_names(images)} have"
+            raise SpikeviewError(f"cannot choose a projection in /{FIELDS_GROUP} of {run.path.name}: "
+                                 f"{what} rows/cols attributes; give --projection (has: {_names(have)})")
+        projection = images[0]
+    if projection not in have:
+        raise SpikeviewError(f"unknown projection {projection!r} in /{FIELDS_GROUP} of {run.path.name} "
+                             f"(has: {_names(have)})")
+    ds = run.f[f"{FIELDS_GROUP}/{projection}"]
+    for name in ("n_pre", "n_post", "rows", "cols"):
+        if name not in ds.attrs:
+            raise SpikeviewError(f"/{FIELDS_GROUP}/{projection} has no {name} attribute"
+                                 + (" (not an image-input projection)" if name in ("rows", "cols") else ""))
+    n_pre, n_post = int(ds.attrs["n_pre"]), int(ds.attrs["n_post"])
+    rows, cols = int(ds.attrs["rows"]), int(ds.attrs["cols"])
+    w = ds[()]
+    if w.ndim != 1 or w.size != n_pre * n_post:
+        raise SpikeviewError(f"/{FIELDS_GROUP}/{projection} holds {w.size} weights, not the "
+                             f"{n_pre}×{n_post} of a dense projection")
+    if rows * cols != n_pre:
+        raise SpikeviewError(f"/{FIELDS_GROUP}/{projection}: image {rows}x{cols} has {rows * cols} pixels "
+                             f"but the projection has {n_pre} presynaptic neurons")
+    # w[j·n_post + i] is pre j -> post i: row i of the transpose is post i's field.
+    fields = w.reshape(n_pre, n_post).T.reshape(n_post, rows, cols)
+    assignments = None
+    post = _text(ds.attrs["post"]) if "post" in ds.attrs else None
+    if post is not None and f"{ASSIGNMENTS_GROUP}/{post}" in run.f:
+        assignments = run.f[f"{ASSIGNMENTS_GROUP}/{post}"][()].astype(np.int64)
+        if assignments.shape != (n_post,):
+            raise SpikeviewError(f"/{ASSIGNMENTS_GROUP}/{post} has shape {assignments.shape}, expected "
+                                 f"({n_post},) for the {n_post} neurons of {post!r}")
+    return fields, assignments, ds
+
+
+def fields(path, projection=None) -> Figure:
+    """Receptive fields of a trained network: each postsynaptic neuron's final incoming
+    weights (from /state/weights) as a rows × cols grayscale image, in a near-square grid.
+
+    Each image is titled with the neuron's assigned class from
+    /results/assignments/<post> when the file has it ("–" = none). All images
+    share one grey scale, from min(0, smallest weight) (black) to the largest (white).
+    """
+    with Run(path) as run:
+        tiles, assignments, ds = final_fields(run, projection)
+        projection = ds.name.rsplit("/", 1)[-1]
+        n_post, rows, cols = tiles.shape
+        vmin = min(0.0, float(tiles.min())) if tiles.size else 0.0
+        vmax = float(tiles.max()) if tiles.size else 1.0
+        if vmax <= vmin:
+            vmax = vmin + 1.0
+        grid_cols = max(1, math.ceil(math.sqrt(n_post)))
+        grid_rows = max(1, math.ceil(n_post / grid_cols))
+        gap = max(1, round(0.12 * max(rows, cols)))  # blank pixels between tiles
+        title_h = rows * 0.45 if assignments is not None else 0.0  # room for each tile's title
+        pitch_x, pitch_y = cols + gap, rows + gap + title_h
+        width, height = grid_cols * pitch_x - gap, grid_rows * pitch_y - gap
+        scale = 9.0 / max(width, height)  # inches per pixel: the grid fits in 9 inches
+        fig = Figure(figsize=(width * scale + 1.6, height * scale + 0.9), layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
+        # Title text scales with the tiles: about a third of a tile's height.
+        fontsize = float(np.clip(rows * scale * 72 * 0.3, 3.0, 10.0))
+        image = None
+        # All images on one axes, placed with their extents (hundreds of axes lay out slowly).
+        for i in range(n_post):
+            x0, y0 = (i % grid_cols) * pitch_x, (i // grid_cols) * pitch_y + title_h
+            image = ax.imshow(tiles[i], cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest",
+                              extent=(x0, x0 + cols, y0 + rows, y0))
+            image.set_gid("field")
+            image.set_label(f"post {i}")
+            if assignments is not None:
+                label = str(int(assignments[i])) if assignments[i] >= 0 else "–"
+                text = ax.text(x0 + cols / 2, y0 - title_h * 0.1, label, ha="center", va="bottom",
+                               fontsize=fontsize, gid="class")
+                text.set_label(f"post {i}")
+        ax.set_xlim(-gap / 2, width + gap / 2)
+        ax.set_ylim(height + gap / 2, -gap / 2)
+        ax.set_facecolor("white")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        pre, post = pre_name(ds), post_name(ds)
+        titled = (f"\ntitle: assigned class (– = none; {int((assignments >= 0).sum())} of {n_post} assigned)"
+                  if assignments is not None else "")
+        ax.set_xlabel(f"{post} neurons 0..{n_post - 1}, row by row; image: final weights from the "
+                      f"{rows * cols} {pre} pixels{titled}", fontsize="small")
+        if image is not None:
+            cbar = fig.colorbar(image, ax=ax, shrink=0.7, pad=0.01)
+            cbar.set_label("weight")
+        fig.suptitle(f"{projection} ({pre} → {post}): {n_post} receptive fields of {rows}×{cols} — "
+                     f"{run.path.name}", fontsize="medium")
+        return fig
+
+
+def confusion(path) -> Figure:
+    """Confusion matrix of an evaluation, /results/evaluate/confusion ([k, k], row = true class,
+    column = predicted class), as a heatmap annotated with the counts; the title gives
+    /results/evaluate/accuracy (or the matrix's diagonal share where that is missing).
+    """
+    with Run(path) as run:
+        if CONFUSION not in run.f:
+            raise SpikeviewError(f"{run.path.name} has no /{CONFUSION}: the run did not evaluate a network")
+        m = run.f[CONFUSION][()]
+        if m.ndim != 2 or m.shape[0] != m.shape[1] or m.shape[0] == 0:
+            raise SpikeviewError(f"/{CONFUSION} has shape {m.shape}, expected a square [k, k] matrix")
+        k = m.shape[0]
+        total = int(m.sum())
+        correct = int(np.trace(m))
+        if ACCURACY in run.f:
+            accuracy = float(run.f[ACCURACY][()])
+            source = ""
+        else:
+            accuracy = correct / total if total else float("nan")
+            source = " (from the matrix)"
+        side = float(np.clip(0.55 * k + 1.5, 4.0, 11.0))
+        fig = Figure(figsize=(side + 1.2, side), layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.subplots()
+        image = ax.imshow(m, cmap="Blues", vmin=0, vmax=max(int(m.max()), 1), interpolation="nearest",
+                          origin="upper")
+        image.set_gid("confusion")
+        if k <= 30:  # beyond that the numbers would not fit their cells
+            dark = m > 0.6 * max(int(m.max()), 1)
+            fontsize = float(np.clip(110.0 / k, 5.0, 10.0))
+            for t in range(k):
+                for p in range(k):
+                    ax.text(p, t, str(int(m[t, p])), ha="center", va="center", fontsize=fontsize,
+                            color="white" if dark[t, p] else "black", gid="count")
+        ticks = np.arange(k) if k <= 30 else MaxNLocator(integer=True).tick_values(0, k - 1)
+        ax.set_xticks(ticks)
+        ax.set_yticks(ticks)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        cbar = fig.colorbar(image, ax=ax, shrink=0.8, pad=0.02)
+        cbar.set_label("samples")
+        ax.set_title(f"accuracy {accuracy:.4f}{source}: {correct} of {total} samples on the diagonal",
+                     fontsize="medium")
+        fig.suptitle(f"Confusion matrix — {run.path.name}")
+        return fig
+
+
 def pre_name(g):
     return _text(g.attrs.get("pre", "presynaptic"))
 
@@ -759,6 +935,13 @@ def build_parser():
     p.add_argument("--snapshot", type=int, default=-1, help="snapshot index (default -1, the last)")
     p.add_argument("--shape", help="tile shape ROWSxCOLS (default: /samples rows x cols, else square)")
 
+    p = plot_command("fields", "receptive fields of a trained network: final weights as images, titled "
+                               "with the assigned classes")
+    p.add_argument("--projection", help="projection in /state/weights (default: the only one with "
+                                        "rows/cols attributes)")
+
+    plot_command("confusion", "confusion matrix of the evaluation, with its accuracy")
+
     p = sub.add_parser("summary", help="text summary of the run (like spikesim inspect, plus the config)")
     p.add_argument("file", metavar="FILE")
     return parser
@@ -776,6 +959,10 @@ def main(argv=None):
             fig = neuron(args.file, args.layer, args.node)
         elif args.command == "rates":
             fig = rates(args.file, args.layers, args.bin_ms)
+        elif args.command == "fields":
+            fig = fields(args.file, args.projection)
+        elif args.command == "confusion":
+            fig = confusion(args.file)
         else:
             fig = weights(args.file, args.projection, args.snapshot, args.shape)
         src = pathlib.Path(args.file)

@@ -2,7 +2,8 @@
 
 Each test renders a figure from a run of the repo's experiments and reads the
 plotted artists back (found by their gid), comparing them with what h5py
-reads from the same file.
+reads from the same file. The figures of a trained network (``fields``,
+``confusion``) are drawn from small files built with h5py in that layout.
 """
 
 import shutil
@@ -17,6 +18,7 @@ from matplotlib.collections import EventCollection
 from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.patches import StepPatch
+from matplotlib.text import Text
 
 from conftest import REPO
 
@@ -412,3 +414,167 @@ def test_cli_errors_are_one_line_and_exit_2(demo, tmp_path, args, message):
     if message:
         assert message in lines[0]
     assert not (tmp_path / "x.png").exists()
+
+
+# ---------------------------------------------------------------- a trained network (fields, confusion)
+#
+# Files built with h5py in the layout a trained run writes (src/record/checkpoint.rs):
+# /state/weights/<projection> float32 [n_pre·n_post] (dense: pre j -> post i at j·n_post + i)
+# with attrs pre, post, n_pre, n_post (+ rows, cols for image input), /state/theta/<layer>,
+# /results/assignments/<layer> int32, /results/evaluate/{confusion uint32 [k, k], accuracy f64 scalar}.
+
+ROWS, COLS, N_POST = 3, 4, 5
+ASSIGNED = np.array([3, -1, 0, 9, 3], np.int32)
+# 10 classes, 30 samples per class; row = true class, column = predicted.
+CONFUSION = (np.diag(np.arange(20, 30)) + np.roll(np.diag(30 - np.arange(20, 30)), 1, axis=1)).astype(np.uint32)
+
+
+def trained_run(path, *, assignments=True, image_projections=("input_exc",), confusion=CONFUSION,
+                accuracy=True):
+    """A complete spikesim file of 0.5 ms × 100 steps holding a trained network's state:
+    input (3×4 image, 12 pixels) -> exc (5), exc -> inh (5, no image shape); weights
+    w[j·n_post + i] = j + i / 10 so every (pre, post) pair is recognisable."""
+    n_pre = ROWS * COLS
+    with h5py.File(path, "w") as f:
+        for key, value in {
+            "spikesim_version": "0.1.0-test", "schema_version": "1", "seed": np.uint64(1),
+            "dt_ms": 0.5, "steps": np.uint64(100), "steps_done": np.uint64(100), "threads": np.uint64(1),
+            "config_toml": "", "created_utc": "2026-01-01T00:00:00Z", "complete": np.uint8(1),
+        }.items():
+            f.attrs[key] = value
+        for group in ("spikes", "report", "rates", "weights"):
+            f.create_group(group)
+        j, i = np.meshgrid(np.arange(n_pre), np.arange(N_POST), indexing="ij")
+        for name in image_projections:
+            ds = f.create_dataset(f"state/weights/{name}", data=(j + i / 10).reshape(-1).astype(np.float32))
+            ds.attrs.update(pre="input", post="exc", n_pre=np.uint64(n_pre), n_post=np.uint64(N_POST),
+                            rows=np.uint64(ROWS), cols=np.uint64(COLS))
+        ds = f.create_dataset("state/weights/exc_inh", data=np.full(N_POST * N_POST, 10.4, np.float32))
+        ds.attrs.update(pre="exc", post="inh", n_pre=np.uint64(N_POST), n_post=np.uint64(N_POST))
+        f.create_dataset("state/theta/exc", data=np.linspace(0, 1, N_POST, dtype=np.float32))
+        if assignments:
+            f.create_dataset("results/assignments/exc", data=ASSIGNED)
+        if confusion is not None:
+            f.create_dataset("results/evaluate/confusion", data=confusion)
+            if accuracy:
+                f.create_dataset("results/evaluate/accuracy",
+                                 data=float(np.trace(confusion)) / float(confusion.sum()))
+    return path
+
+
+def texts(ax, gid):
+    return [t for t in ax.texts if isinstance(t, Text) and t.get_gid() == gid]
+
+
+def test_fields_are_the_dense_incoming_weights_titled_with_the_classes(tmp_path):
+    path = trained_run(tmp_path / "trained.h5")
+    fig = spikeview.fields(path)
+    ax = fig.axes[0]
+    tiles = {a.get_label(): a for a in artists(ax, AxesImage, "field")}
+    assert len(tiles) == N_POST
+    with h5py.File(path, "r") as f:
+        w = f["state/weights/input_exc"][()]
+    for i in range(N_POST):
+        # Pixel (r, c) is pre j = r·COLS + c, whose weight to post i is w[j·N_POST + i] = j + i/10.
+        expected = np.array([[w[(r * COLS + c) * N_POST + i] for c in range(COLS)] for r in range(ROWS)])
+        np.testing.assert_array_equal(tiles[f"post {i}"].get_array(), expected)
+        np.testing.assert_allclose(expected, np.arange(ROWS * COLS).reshape(ROWS, COLS) + i / 10, rtol=1e-6)
+        assert tiles[f"post {i}"].get_cmap().name == "gray"
+    titles = {t.get_label(): t.get_text() for t in texts(ax, "class")}
+    assert titles == {f"post {i}": ("–" if c < 0 else str(c)) for i, c in enumerate(ASSIGNED)}
+    # A near-square grid: 5 fields in 3 columns, 2 rows; each title sits above its image.
+    x0 = sorted({tiles[f"post {i}"].get_extent()[0] for i in range(N_POST)})
+    y0 = sorted({tiles[f"post {i}"].get_extent()[3] for i in range(N_POST)})
+    assert (len(x0), len(y0)) == (3, 2)
+    for i in range(N_POST):
+        left, right, bottom, top = tiles[f"post {i}"].get_extent()
+        tx, ty = next(t for t in texts(ax, "class") if t.get_label() == f"post {i}").get_position()
+        assert left < tx < right and ty < top  # y grows downwards
+    assert "input_exc (input → exc)" in fig._suptitle.get_text()
+
+
+def test_fields_without_assignments_have_no_titles(tmp_path):
+    path = trained_run(tmp_path / "trained.h5", assignments=False)
+    fig = spikeview.fields(path, projection="input_exc")
+    assert len(artists(fig.axes[0], AxesImage, "field")) == N_POST
+    assert texts(fig.axes[0], "class") == []
+
+
+@pytest.mark.parametrize(
+    "images, projection, message",
+    [
+        ((), None, "none has rows/cols attributes; give --projection (has: exc_inh)"),
+        (("a", "b"), None, "a, b have rows/cols attributes; give --projection"),
+        (("input_exc",), "exc_inh", "/state/weights/exc_inh has no rows attribute (not an image-input"),
+        (("input_exc",), "nope", "unknown projection 'nope' in /state/weights"),
+    ],
+)
+def test_fields_projection_choice_errors(tmp_path, images, projection, message):
+    path = trained_run(tmp_path / "trained.h5", image_projections=images)
+    with pytest.raises(spikeview.SpikeviewError) as e:
+        spikeview.fields(path, projection)
+    assert message in str(e.value)
+
+
+def test_fields_of_a_file_without_state_or_with_sparse_weights(tmp_path):
+    path = trained_run(tmp_path / "bare.h5", image_projections=())
+    with h5py.File(path, "r+") as f:
+        del f["state"]
+    with pytest.raises(spikeview.SpikeviewError, match="no final weights"):
+        spikeview.fields(path)
+    sparse = trained_run(tmp_path / "sparse.h5")
+    with h5py.File(sparse, "r+") as f:
+        attrs = dict(f["state/weights/input_exc"].attrs)
+        del f["state/weights/input_exc"]
+        f.create_dataset("state/weights/input_exc", data=np.zeros(7, np.float32)).attrs.update(attrs)
+    with pytest.raises(spikeview.SpikeviewError, match="holds 7 weights, not the 12×5 of a dense projection"):
+        spikeview.fields(sparse)
+
+
+def test_confusion_heatmap_holds_the_matrix_and_its_counts(tmp_path):
+    path = trained_run(tmp_path / "trained.h5")
+    fig = spikeview.confusion(path)
+    ax = fig.axes[0]
+    image = one(ax, AxesImage, "confusion")
+    np.testing.assert_array_equal(image.get_array(), CONFUSION)
+    counts = {tuple(int(round(v)) for v in t.get_position()): t.get_text() for t in texts(ax, "count")}
+    # Text at (x = predicted, y = true) shows m[true, predicted].
+    assert counts == {(p, t): str(CONFUSION[t, p]) for t in range(10) for p in range(10)}
+    assert ax.get_xlabel() == "predicted class" and ax.get_ylabel() == "true class"
+    with h5py.File(path, "r") as f:
+        accuracy = f["results/evaluate/accuracy"][()]
+    assert isinstance(accuracy, np.floating)
+    correct = int(np.trace(CONFUSION))
+    assert ax.get_title() == f"accuracy {accuracy:.4f}: {correct} of 300 samples on the diagonal"
+    assert accuracy == pytest.approx(245 / 300)
+
+
+def test_confusion_of_k_classes_without_an_accuracy(tmp_path):
+    m = np.array([[4, 1, 0], [0, 3, 2], [1, 0, 5]], np.uint32)
+    path = trained_run(tmp_path / "three.h5", confusion=m, accuracy=False)
+    ax = spikeview.confusion(path).axes[0]
+    np.testing.assert_array_equal(one(ax, AxesImage, "confusion").get_array(), m)
+    assert sorted(t.get_text() for t in texts(ax, "count")) == sorted(str(v) for v in m.ravel())
+    assert ax.get_title() == f"accuracy {12 / 16:.4f} (from the matrix): 12 of 16 samples on the diagonal"
+    assert list(ax.get_xticks()) == [0, 1, 2]
+
+
+def test_cli_fields_and_confusion(tmp_path):
+    path = trained_run(tmp_path / "trained.h5")
+    for command in ("fields", "confusion"):
+        done = cli(command, path)
+        assert done.returncode == 0, done.stderr
+        expected = tmp_path / f"trained-{command}.png"
+        assert done.stdout.strip() == str(expected)
+        assert expected.read_bytes()[:8] == PNG_MAGIC
+    out = tmp_path / "f.png"
+    done = cli("fields", path, "--projection", "input_exc", "--out", out)
+    assert done.returncode == 0 and out.read_bytes()[:8] == PNG_MAGIC
+    # Errors: one line, exit 2, no PNG.
+    bare = trained_run(tmp_path / "bare.h5", confusion=None)
+    for args, message in [(["confusion", bare], "has no /results/evaluate/confusion"),
+                          (["fields", path, "--projection", "exc_inh"], "has no rows attribute")]:
+        done = cli(*args, "-o", tmp_path / "x.png")
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr.splitlines() == [done.stderr.strip()] and message in done.stderr
+        assert not (tmp_path / "x.png").exists()

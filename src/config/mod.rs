@@ -34,7 +34,9 @@
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
+mod protocol;
 mod record;
+pub use protocol::*;
 pub use record::*;
 
 /// Insertion-ordered map by name (layers and projections keep file order).
@@ -64,6 +66,9 @@ pub struct Config {
     /// Images presented to an encoder layer; absent for runs without input images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stimulus: Option<StimulusConfig>,
+    /// Train, assign labels, evaluate; absent for runs without learning.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protocol: Option<ProtocolConfig>,
     /// What goes into the output file.
     #[serde(default)]
     pub record: RecordConfig,
@@ -624,10 +629,11 @@ impl Config {
 
     /// Number of steps to simulate.
     pub fn steps(&self) -> u64 {
-        match (&self.simulation.steps, &self.stimulus) {
-            (Some(n), _) => *n,
-            (None, Some(s)) => s.images as u64 * s.period(),
-            (None, None) => 0,
+        match (&self.simulation.steps, &self.stimulus, &self.protocol) {
+            (Some(n), _, _) => *n,
+            (None, Some(s), _) => s.images as u64 * s.period(),
+            (None, None, Some(p)) => p.planned_images() * p.period(),
+            (None, None, None) => 0,
         }
     }
 
@@ -636,7 +642,10 @@ impl Config {
         let sim = &self.simulation;
         let dt = sim.dt_ms;
         positive("simulation.dt_ms", dt)?;
-        if self.simulation.steps.is_none() && self.stimulus.is_none() {
+        if let Some(p) = &self.protocol {
+            p.validate(self)?;
+        }
+        if self.simulation.steps.is_none() && self.stimulus.is_none() && self.protocol.is_none() {
             return err(
                 "simulation.steps: required when there is no [stimulus] (a number of steps >= 1)",
             );

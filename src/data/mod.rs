@@ -24,7 +24,7 @@ pub use synthetic::{sparse_random, synthetic_digits};
 /// Image `k` occupies `pixels[k * rows * cols .. (k + 1) * rows * cols]`, and
 /// its pixel at row `r`, column `c` is at offset `r * cols + c` within that
 /// slice. `labels[k]` is its class.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ImageSet {
     /// Where the set came from, for logs and output files, e.g. `"mnist/train"`.
     pub name: String,
@@ -47,6 +47,12 @@ impl ImageSet {
     /// True when the set holds no images.
     pub fn is_empty(&self) -> bool {
         self.labels.is_empty()
+    }
+
+    /// The largest pixel value of the set (at least 1): the value that maps
+    /// to intensity 1 (255 for MNIST, 16 for digits8x8). Scans every pixel.
+    pub fn max_pixel(&self) -> u8 {
+        self.pixels.iter().copied().max().unwrap_or(0).max(1)
     }
 
     /// Pixels in one image: `rows * cols`.

@@ -8,10 +8,13 @@ use bevy_ecs::prelude::*;
 use crate::config::{DatasetKind, StimulusConfig};
 use crate::data::{self, DataError, ImageSet};
 use crate::encoder::Intensity;
-use crate::layer::{InLayer, Layer};
+use crate::layer::{InLayer, Layer, LayerSpikes};
 use crate::neuron::{Current, Current2, LifParams, Refractory, Voltage};
 use crate::schedule::Clock;
 use crate::synapse::InputRing;
+use crate::synapse::stdp::Stdp;
+
+pub mod learning;
 
 /// The images and their schedule. Read by `present`.
 #[derive(Resource, Debug)]
@@ -65,6 +68,55 @@ pub fn load_images(c: &StimulusConfig, seed: u64) -> Result<(ImageSet, Option<St
 
 /// Sets the stimulus layer's intensities when an image starts or its rest
 /// begins, and resets LIF state between images if asked.
+/// A LIF neuron's state that a reset clears.
+type NeuronState<'a> = (
+    &'a InLayer,
+    &'a mut Voltage,
+    &'a mut Current,
+    Option<&'a mut Current2>,
+    &'a mut Refractory,
+);
+
+/// Puts every LIF neuron back at rest (voltage `v_rest`, currents 0, not
+/// refractory) and drops pending input; thresholds are kept.
+fn reset_neurons(
+    params: &Query<&LifParams>,
+    neurons: &mut Query<NeuronState>,
+    rings: &mut Query<&mut InputRing>,
+) {
+    for (at, mut v, mut j, j2, mut r) in neurons {
+        v.0 = params.get(at.layer).expect("LIF layer").v_rest;
+        *j = Current::default();
+        if let Some(mut j2) = j2 {
+            *j2 = Current2::default();
+        }
+        *r = Refractory(0);
+    }
+    for mut ring in rings {
+        ring.clear();
+    }
+}
+
+/// Resets the neurons as `present` does between images, forgets the spikes of the last step (which would
+/// otherwise be delivered at the next one) and sets STDP traces back to 0:
+/// the state before a protocol's presentation.
+pub fn reset_state(
+    params: Query<&LifParams>,
+    mut neurons: Query<NeuronState>,
+    mut rings: Query<&mut InputRing>,
+    mut spikes: Query<&mut LayerSpikes>,
+    mut stdp: Query<&mut Stdp>,
+) {
+    reset_neurons(&params, &mut neurons, &mut rings);
+    for mut s in &mut spikes {
+        s.previous.clear();
+        s.current.clear();
+    }
+    for mut s in &mut stdp {
+        s.clear();
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn present(
     clock: Res<Clock>,
@@ -72,13 +124,7 @@ pub fn present(
     layers: Query<&Layer>,
     params: Query<&LifParams>,
     mut encoders: Query<&mut Intensity>,
-    mut neurons: Query<(
-        &InLayer,
-        &mut Voltage,
-        &mut Current,
-        Option<&mut Current2>,
-        &mut Refractory,
-    )>,
+    mut neurons: Query<NeuronState>,
     mut rings: Query<&mut InputRing>,
 ) {
     let Some(s) = stimulus else { return };
@@ -91,17 +137,7 @@ pub fn present(
             encoders.get_mut(e).expect("encoder").0 = px as f32 / s.max_pixel;
         }
         if s.reset_between && clock.step > 0 {
-            for (at, mut v, mut j, j2, mut r) in &mut neurons {
-                v.0 = params.get(at.layer).expect("LIF layer").v_rest;
-                *j = Current::default();
-                if let Some(mut j2) = j2 {
-                    *j2 = Current2::default();
-                }
-                *r = Refractory(0);
-            }
-            for mut ring in &mut rings {
-                ring.clear();
-            }
+            reset_neurons(&params, &mut neurons, &mut rings);
         }
     } else if phase == s.steps_per_image {
         for &e in members {

@@ -8,11 +8,12 @@
 use std::fmt;
 use std::path::Path;
 
-use hdf5::types::{TypeDescriptor, VarLenAscii, VarLenUnicode};
-use hdf5::{Attribute, File, Group, IndexType, IterationOrder, Location, MinorErrorCode};
+use hdf5::types::{FloatSize, TypeDescriptor, VarLenAscii, VarLenUnicode};
+use hdf5::{Attribute, Dataset, File, Group, IndexType, IterationOrder, Location, MinorErrorCode};
 
+use crate::record::checkpoint::type_name;
 use crate::record::schema;
-use crate::record::writer::RecordError;
+use crate::record::writer::{DATASET_ROOTS, RecordError};
 
 /// What `spikesim inspect` prints.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,6 +44,24 @@ pub struct Summary {
     pub weights: Vec<WeightSummary>,
     /// The per-sample results, for runs with a stimulus protocol.
     pub samples: Option<SampleSummary>,
+    /// Every dataset below `/results` and `/state` (written by
+    /// [`Block::Dataset`](super::writer::Block::Dataset)), depth first in the
+    /// order written.
+    pub datasets: Vec<DatasetSummary>,
+}
+
+/// One dataset below `/results` or `/state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetSummary {
+    /// Path below the root, e.g. `results/evaluate/accuracy`.
+    pub path: String,
+    /// Element type as numpy names it: `float64`, `float32`, `uint32`, `int32`, ...
+    pub dtype: String,
+    /// Shape; empty for a scalar.
+    pub shape: Vec<u64>,
+    /// A scalar's value as text (floats in their shortest exact form);
+    /// `None` for arrays.
+    pub value: Option<String>,
 }
 
 /// Spike counts of one layer.
@@ -114,6 +133,17 @@ pub struct TraceSummary {
 /// schema version ([`RecordError::UnsupportedSchema`]) or a spikesim file
 /// missing part of the layout ([`RecordError::Read`]).
 pub fn summarize(path: &Path) -> Result<Summary, RecordError> {
+    let file = open_spikesim(path)?;
+    read_summary(&file).map_err(|reason| RecordError::Read {
+        path: path.to_owned(),
+        reason,
+    })
+}
+
+/// Opens the spikesim output file at `path` for reading, with the checks of
+/// [`summarize`]: it exists, is HDF5, has a `schema_version` root attribute
+/// and that version is [`schema::SCHEMA_VERSION`].
+pub(crate) fn open_spikesim(path: &Path) -> Result<File, RecordError> {
     let read_error = |reason: String| RecordError::Read {
         path: path.to_owned(),
         reason,
@@ -151,8 +181,7 @@ pub fn summarize(path: &Path) -> Result<Summary, RecordError> {
             found: version,
         });
     }
-
-    read_summary(&file).map_err(read_error)
+    Ok(file)
 }
 
 /// Everything after the checks of `summarize`; errors are reasons.
@@ -261,6 +290,13 @@ fn read_summary(file: &File) -> Result<Summary, String> {
         }),
     };
 
+    let mut datasets = Vec::new();
+    for root in DATASET_ROOTS {
+        if let Some(group) = optional_group(file, root)? {
+            list_datasets(&group, root, &mut datasets)?;
+        }
+    }
+
     Ok(Summary {
         attrs,
         complete,
@@ -273,6 +309,49 @@ fn read_summary(file: &File) -> Result<Summary, String> {
         rates,
         weights,
         samples,
+        datasets,
+    })
+}
+
+/// Appends every dataset below `group` (at `prefix`), depth first.
+fn list_datasets(group: &Group, prefix: &str, out: &mut Vec<DatasetSummary>) -> Result<(), String> {
+    for name in members(group)? {
+        let path = format!("{prefix}/{name}");
+        if let Ok(ds) = group.dataset(&name) {
+            let dtype = ds
+                .dtype()
+                .and_then(|t| t.to_descriptor())
+                .map_err(|e| format!("{path}: {e}"))?;
+            let value = if ds.is_scalar() {
+                Some(render_scalar(&ds, &dtype).map_err(|e| format!("{path}: {e}"))?)
+            } else {
+                None
+            };
+            out.push(DatasetSummary {
+                dtype: type_name(&dtype),
+                shape: ds.shape().into_iter().map(|d| d as u64).collect(),
+                value,
+                path,
+            });
+        } else {
+            list_datasets(&open_group(group, &name)?, &path, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The value of a scalar dataset as text, in its own type (an f32 0.8312
+/// prints as `0.8312`, not as its f64 widening).
+fn render_scalar(ds: &Dataset, dtype: &TypeDescriptor) -> hdf5::Result<String> {
+    Ok(match dtype {
+        TypeDescriptor::Float(FloatSize::U4) => ds.read_scalar::<f32>()?.to_string(),
+        TypeDescriptor::Float(_) => ds.read_scalar::<f64>()?.to_string(),
+        TypeDescriptor::Unsigned(_) => ds.read_scalar::<u64>()?.to_string(),
+        TypeDescriptor::Integer(_) => ds.read_scalar::<i64>()?.to_string(),
+        TypeDescriptor::Boolean => ds.read_scalar::<bool>()?.to_string(),
+        TypeDescriptor::VarLenUnicode => ds.read_scalar::<VarLenUnicode>()?.as_str().to_owned(),
+        TypeDescriptor::VarLenAscii => ds.read_scalar::<VarLenAscii>()?.as_str().to_owned(),
+        other => format!("<{other}>"),
     })
 }
 
@@ -388,7 +467,7 @@ fn open_group(parent: &Group, name: &str) -> Result<Group, String> {
 
 /// Member names in creation order where the group tracks it (spikesim's
 /// groups do), by name otherwise.
-fn members(group: &Group) -> Result<Vec<String>, String> {
+pub(crate) fn members(group: &Group) -> Result<Vec<String>, String> {
     group
         .member_names_by(IndexType::CreationOrder, IterationOrder::Increasing)
         .or_else(|_| group.member_names())
@@ -488,7 +567,9 @@ impl Summary {
 impl fmt::Display for Summary {
     /// A readable multi-line text: the completion status, header attributes,
     /// the duration, a table of spike layers (name, neurons, spikes, mean rate
-    /// in Hz), then the traces, rates, weight snapshots and samples.
+    /// in Hz), then the traces, rates, weight snapshots and samples, and last
+    /// (where the file has any) the datasets below `/results` and `/state`:
+    /// scalars as `path = value`, arrays as `path  dtype [shape]`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.status_line())?;
         writeln!(f)?;
@@ -600,6 +681,25 @@ impl fmt::Display for Summary {
                     format!("counts of {}", s.layers.join(", "))
                 };
                 writeln!(f, "samples: {} from {} ({layers})", s.count, s.dataset)?;
+            }
+        }
+
+        // Files without results or state (all but trained runs) end above.
+        if !self.datasets.is_empty() {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "results and state ({})",
+                count(self.datasets.len(), "dataset")
+            )?;
+            for d in &self.datasets {
+                match &d.value {
+                    Some(value) => writeln!(f, "  {} = {value}", d.path)?,
+                    None => {
+                        let dims: Vec<String> = d.shape.iter().map(u64::to_string).collect();
+                        writeln!(f, "  {}  {} [{}]", d.path, d.dtype, dims.join(", "))?
+                    }
+                }
             }
         }
         Ok(())
@@ -940,6 +1040,93 @@ mod tests {
             summarize(&foreign.0),
         ] {
             assert!(!err.unwrap_err().to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn summary_lists_results_and_state() {
+        // The sample plus datasets: a scalar f64 accuracy, a scalar f32 and a
+        // scalar u64, a 2-D u32 confusion matrix, θ (f32 [3]) and an i32 vector.
+        use crate::record::writer::{Attr, Block, Values};
+        let tmp = TempPath::new("summary-datasets");
+        let writer = Writer::create(&tmp.0, &header(), &sample_layout(), 4).unwrap();
+        send_sample(&writer);
+        let blocks = [
+            (
+                "results/evaluate/accuracy",
+                vec![],
+                Values::F64(vec![0.8312]),
+            ),
+            (
+                "results/evaluate/confusion",
+                vec![2, 2],
+                Values::U32(vec![5, 1, 0, 4]),
+            ),
+            ("results/evaluate/rate", vec![], Values::F32(vec![0.8312])),
+            ("results/evaluate/count", vec![], Values::U64(vec![10])),
+            ("state/theta/exc", vec![3], Values::F32(vec![0.0; 3])),
+            (
+                "results/assignments/exc",
+                vec![3],
+                Values::I32(vec![1, -1, 0]),
+            ),
+        ];
+        for (path, shape, values) in blocks {
+            writer
+                .send(Block::Dataset {
+                    path: path.to_owned(),
+                    shape,
+                    values,
+                    attrs: vec![("units".to_owned(), Attr::Str("1".to_owned()))],
+                })
+                .unwrap();
+        }
+        writer.finish(17).unwrap();
+
+        let summary = summarize(&tmp.0).unwrap();
+        let d = |path: &str, dtype: &str, shape: Vec<u64>, value: Option<&str>| DatasetSummary {
+            path: path.to_owned(),
+            dtype: dtype.to_owned(),
+            shape,
+            value: value.map(str::to_owned),
+        };
+        // results/ first, depth first in the order written, then state/.
+        assert_eq!(
+            summary.datasets,
+            vec![
+                d(
+                    "results/evaluate/accuracy",
+                    "float64",
+                    vec![],
+                    Some("0.8312")
+                ),
+                d("results/evaluate/confusion", "uint32", vec![2, 2], None),
+                d("results/evaluate/rate", "float32", vec![], Some("0.8312")),
+                d("results/evaluate/count", "uint64", vec![], Some("10")),
+                d("results/assignments/exc", "int32", vec![3], None),
+                d("state/theta/exc", "float32", vec![3], None),
+            ]
+        );
+        let text = summary.to_string();
+        let expected = "samples: 3 from synthetic (counts of exc, input)\n\n\
+                        results and state (6 datasets)\n\
+                        \x20 results/evaluate/accuracy = 0.8312\n\
+                        \x20 results/evaluate/confusion  uint32 [2, 2]\n\
+                        \x20 results/evaluate/rate = 0.8312\n\
+                        \x20 results/evaluate/count = 10\n\
+                        \x20 results/assignments/exc  int32 [3]\n\
+                        \x20 state/theta/exc  float32 [3]\n";
+        assert!(text.ends_with(expected), "{text}");
+    }
+
+    fn header() -> RunHeader {
+        RunHeader {
+            spikesim_version: "0.1.0-test".to_owned(),
+            seed: 7,
+            dt_ms: 0.1,
+            steps: 20,
+            threads: 1,
+            config_toml: String::new(),
         }
     }
 

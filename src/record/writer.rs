@@ -171,7 +171,8 @@ pub struct Layout {
     pub weights: Vec<WeightSpec>,
     /// Per-sample results (`/samples`); `None` for runs without a protocol.
     pub samples: Option<SampleSpec>,
-    /// Deflate-compress the growing datasets (when the HDF5 library has the filter).
+    /// Deflate-compress the growing datasets and the large [`Block::Dataset`]s
+    /// (when the HDF5 library has the filter).
     pub compress: bool,
 }
 
@@ -229,7 +230,80 @@ pub enum Block {
         /// [`SampleSpec::layers`]`[k]`; one entry per layer.
         counts: Vec<Vec<u32>>,
     },
+    /// A whole dataset written once, at `path` below the root (groups created
+    /// as needed), e.g. `results/accuracy` or `state/theta/exc`.
+    ///
+    /// Datasets of more than [`DATASET_CONTIGUOUS_MAX_BYTES`] are chunked
+    /// (chunks of at most [`DATASET_CHUNK_BYTES`]) and deflate-compressed when
+    /// [`Layout::compress`] is set and the library has the filter; others are
+    /// contiguous. Shape `[]` is an HDF5 scalar dataspace.
+    Dataset {
+        /// Slash-separated path; must start with `results/` or `state/`
+        /// ([`DATASET_ROOTS`]); every component a valid name (non-empty, no
+        /// NUL, not `.` or `..`). Each path is written at most once, and no
+        /// dataset may lie below another.
+        path: String,
+        /// Shape; the product equals the number of values; `[]` = scalar (one value).
+        shape: Vec<u64>,
+        /// The values, row-major.
+        values: Values,
+        /// Attributes of the dataset; names non-empty, without NUL, unique.
+        attrs: Vec<(String, Attr)>,
+    },
 }
+
+/// The values of a [`Block::Dataset`], row-major; the variant is the HDF5
+/// element type (`float64`, `float32`, `uint32`, `int32`, `uint64`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    F64(Vec<f64>),
+    F32(Vec<f32>),
+    U32(Vec<u32>),
+    I32(Vec<i32>),
+    U64(Vec<u64>),
+}
+
+impl Values {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Values::F64(v) => v.len(),
+            Values::F32(v) => v.len(),
+            Values::U32(v) => v.len(),
+            Values::I32(v) => v.len(),
+            Values::U64(v) => v.len(),
+        }
+    }
+
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Size of one value in bytes.
+    pub fn elem_bytes(&self) -> usize {
+        match self {
+            Values::F64(_) | Values::U64(_) => 8,
+            Values::F32(_) | Values::U32(_) | Values::I32(_) => 4,
+        }
+    }
+}
+
+/// A scalar attribute of a [`Block::Dataset`]: stored as HDF5 `uint64`,
+/// `float64` or a variable-length UTF-8 string (without NUL characters).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Attr {
+    U64(u64),
+    F64(f64),
+    Str(String),
+}
+
+/// The top-level groups that [`Block::Dataset`] may write below.
+pub const DATASET_ROOTS: [&str; 2] = ["results", "state"];
+/// A [`Block::Dataset`] of at most this many bytes is stored contiguously.
+pub const DATASET_CONTIGUOUS_MAX_BYTES: usize = 64 * 1024;
+/// Upper bound in bytes of one chunk of a chunked [`Block::Dataset`].
+pub const DATASET_CHUNK_BYTES: usize = 1024 * 1024;
 
 /// Errors of the recording module. Each displays as one line naming the file.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -270,6 +344,10 @@ pub enum RecordError {
     /// `inspect`: the file could not be read or lacks part of the layout.
     #[error("cannot read {}: {reason}", .path.display())]
     Read { path: PathBuf, reason: String },
+    /// Loading a checkpoint: the file's run did not complete (root attribute
+    /// `complete` is 0 or missing), so its state is not a finished network.
+    #[error("cannot load {}: the run did not complete (root attribute complete = 0)", .path.display())]
+    Incomplete { path: PathBuf },
 }
 
 /// The handle the simulation holds: a sender into the writer thread.
@@ -851,6 +929,8 @@ fn build_file(
         rates,
         weights,
         samples,
+        deflate,
+        datasets: HashSet::new(),
         dirty: false,
         last_flush: Instant::now(),
     })
@@ -944,6 +1024,135 @@ fn fixed_1d<T: H5Type>(
     }
 }
 
+/// Checks a [`Block::Dataset`] against its rules and the paths of the
+/// datasets written before (`written`); returns its shape in elements.
+fn check_dataset(
+    path: &str,
+    shape: &[u64],
+    values: &Values,
+    attrs: &[(String, Attr)],
+    written: &HashSet<String>,
+) -> Result<Vec<usize>, String> {
+    let components: Vec<&str> = path.split('/').collect();
+    if !DATASET_ROOTS.contains(&components[0]) {
+        return Err(format!(
+            "dataset path {path:?} must start with {}",
+            DATASET_ROOTS.map(|r| format!("{r}/")).join(" or ")
+        ));
+    }
+    if components.len() < 2 {
+        return Err(format!(
+            "dataset path {path:?} names a group, not a dataset below it"
+        ));
+    }
+    for name in &components {
+        schema::check_name(name).map_err(|e| format!("dataset path {path:?}: {e}"))?;
+    }
+    if written.contains(path) {
+        return Err(format!("dataset {path} is written twice"));
+    }
+    for end in 2..components.len() {
+        let prefix = components[..end].join("/");
+        if written.contains(&prefix) {
+            return Err(format!(
+                "dataset {path} lies below {prefix}, which is a dataset, not a group"
+            ));
+        }
+    }
+    let below = format!("{path}/");
+    if let Some(other) = written.iter().find(|p| p.starts_with(&below)) {
+        return Err(format!(
+            "dataset {path} would replace the group that holds dataset {other}"
+        ));
+    }
+    let too_large = || format!("dataset {path}: shape {shape:?} is too large");
+    let mut dims = Vec::with_capacity(shape.len());
+    let mut size: usize = 1;
+    for &d in shape {
+        let d = usize::try_from(d).map_err(|_| too_large())?;
+        size = size.checked_mul(d).ok_or_else(too_large)?;
+        dims.push(d);
+    }
+    if size != values.len() {
+        let kind = if shape.is_empty() { " (a scalar)" } else { "" };
+        return Err(format!(
+            "dataset {path}: shape {shape:?}{kind} holds {size} values, but the block has {}",
+            values.len()
+        ));
+    }
+    let mut seen = HashSet::new();
+    for (name, value) in attrs {
+        if name.is_empty() || name.contains('\0') {
+            return Err(format!(
+                "dataset {path}: attribute name {name:?} is empty or contains a NUL character"
+            ));
+        }
+        if !seen.insert(name.as_str()) {
+            return Err(format!("dataset {path}: attribute {name} is listed twice"));
+        }
+        if let Attr::Str(text) = value
+            && text.contains('\0')
+        {
+            return Err(format!(
+                "dataset {path}: attribute {name} contains a NUL character"
+            ));
+        }
+    }
+    Ok(dims)
+}
+
+/// The group `name` of `parent`, created (remembering creation order) where
+/// it does not exist yet.
+fn child_group(parent: &Group, name: &str) -> hdf5::Result<Group> {
+    if parent.link_exists(name) {
+        parent.group(name)
+    } else {
+        ordered_group(parent, name)
+    }
+}
+
+/// A fixed-size dataset of shape `dims` holding `data` (row-major): a scalar
+/// dataspace for `[]`, contiguous up to [`DATASET_CONTIGUOUS_MAX_BYTES`], and
+/// above that chunked by [`chunk_nd`] and deflate-compressed where `deflate`.
+fn whole_dataset<T: H5Type>(
+    group: &Group,
+    name: &str,
+    dims: &[usize],
+    data: &[T],
+    deflate: bool,
+) -> hdf5::Result<Dataset> {
+    if dims.is_empty() {
+        let ds = group.new_dataset::<T>().shape(()).create(name)?;
+        ds.write_scalar(&data[0])?;
+        return Ok(ds);
+    }
+    let mut builder = group.new_dataset::<T>().shape(dims.to_vec());
+    let bytes = std::mem::size_of_val(data);
+    if deflate && bytes > DATASET_CONTIGUOUS_MAX_BYTES {
+        builder = builder
+            .chunk(chunk_nd(dims, size_of::<T>(), DATASET_CHUNK_BYTES))
+            .deflate(schema::DEFLATE_LEVEL);
+    }
+    let ds = builder.create(name)?;
+    if !data.is_empty() {
+        ds.write_raw(data)?;
+    }
+    Ok(ds)
+}
+
+/// Chunk shape of a fixed-size dataset of shape `dims` (no dimension 0) of
+/// `elem_bytes`-byte elements, at most `max_bytes` a chunk: the trailing
+/// dimensions whole as far as they fit, then as much of the next as fits.
+fn chunk_nd(dims: &[usize], elem_bytes: usize, max_bytes: usize) -> Vec<usize> {
+    let mut budget = (max_bytes / elem_bytes.max(1)).max(1);
+    let mut chunk = vec![1; dims.len()];
+    for (c, &d) in chunk.iter_mut().zip(dims).rev() {
+        *c = budget.clamp(1, d.max(1));
+        budget /= *c;
+    }
+    chunk
+}
+
 fn scalar_attr<T: H5Type>(loc: &Location, name: &str, value: &T) -> hdf5::Result<()> {
     loc.new_attr::<T>()
         .shape(())
@@ -994,6 +1203,10 @@ struct Sink {
     rates: Vec<RateSink>,
     weights: Vec<WeightSink>,
     samples: Option<SampleSink>,
+    /// Whether growing and large datasets are deflate-compressed.
+    deflate: bool,
+    /// Paths of the [`Block::Dataset`]s written so far.
+    datasets: HashSet<String>,
     /// Data appended since the last flush.
     dirty: bool,
     last_flush: Instant,
@@ -1176,7 +1389,55 @@ impl Sink {
                 start_step,
                 counts,
             } => self.append_samples(&index, &label, &start_step, &counts),
+            Block::Dataset {
+                path,
+                shape,
+                values,
+                attrs,
+            } => self.write_dataset(path, &shape, &values, &attrs),
         }
+    }
+
+    /// Writes one [`Block::Dataset`] after checking it against the block's
+    /// rules and the datasets written before; nothing is written for a bad block.
+    fn write_dataset(
+        &mut self,
+        path: String,
+        shape: &[u64],
+        values: &Values,
+        attrs: &[(String, Attr)],
+    ) -> Result<(), RecordError> {
+        let dims = check_dataset(&path, shape, values, attrs, &self.datasets)
+            .map_err(|reason| self.bad_block(reason))?;
+        let components: Vec<&str> = path.split('/').collect();
+        let (leaf, parents) = components
+            .split_last()
+            .expect("checked: at least 2 components");
+        let deflate = self.deflate;
+        let written = (|| -> hdf5::Result<()> {
+            let mut group = child_group(&self.file, parents[0])?;
+            for name in &parents[1..] {
+                group = child_group(&group, name)?;
+            }
+            let ds = match values {
+                Values::F64(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
+                Values::F32(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
+                Values::U32(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
+                Values::I32(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
+                Values::U64(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
+            };
+            for (name, value) in attrs {
+                match value {
+                    Attr::U64(x) => scalar_attr(&ds, name, x)?,
+                    Attr::F64(x) => scalar_attr(&ds, name, x)?,
+                    Attr::Str(text) => str_attr(&ds, name, text)?,
+                }
+            }
+            Ok(())
+        })();
+        written.map_err(|e| self.write_error(e))?;
+        self.datasets.insert(path);
+        Ok(())
     }
 
     fn append_spikes(
@@ -2546,5 +2807,307 @@ pub(crate) mod tests {
         // 2100-01-01; + 31 + 27 = 47540 days (4107456000 s) is Feb 28, the next day Mar 1.
         assert_eq!(at(4_107_456_000), "2100-02-28T00:00:00Z");
         assert_eq!(at(4_107_542_400), "2100-03-01T00:00:00Z");
+    }
+
+    /// A `Block::Dataset`.
+    fn dataset(path: &str, shape: &[u64], values: Values, attrs: Vec<(String, Attr)>) -> Block {
+        Block::Dataset {
+            path: path.to_owned(),
+            shape: shape.to_vec(),
+            values,
+            attrs,
+        }
+    }
+
+    #[test]
+    fn dataset_blocks_round_trip() {
+        // A scalar f64, a 2-D u32 matrix, an i32 vector with attributes and a
+        // large f32 vector, below results/ and state/ (groups created as needed).
+        let tmp = TempPath::new("datasets");
+        let writer = Writer::create(&tmp.0, &header(10), &sample_layout(), 2).unwrap();
+        send_sample(&writer);
+        writer
+            .send(dataset(
+                "results/evaluate/accuracy",
+                &[],
+                Values::F64(vec![0.8312]),
+                vec![("n_samples".to_owned(), Attr::U64(1000))],
+            ))
+            .unwrap();
+        // 2 × 3, row-major: row r, column c holds 10 r + c.
+        writer
+            .send(dataset(
+                "results/evaluate/confusion",
+                &[2, 3],
+                Values::U32(vec![0, 1, 2, 10, 11, 12]),
+                vec![],
+            ))
+            .unwrap();
+        let attrs = vec![
+            ("layer".to_owned(), Attr::Str("exc".to_owned())),
+            ("rate_hz".to_owned(), Attr::F64(2.5)),
+        ];
+        writer
+            .send(dataset(
+                "results/assignments/exc",
+                &[4],
+                Values::I32(vec![3, -1, 0, 9]),
+                attrs,
+            ))
+            .unwrap();
+        // 100000 f32 = 400 KB > 64 KiB: chunked (one chunk: 1 MiB holds it all)
+        // and compressed where deflate is available.
+        let big: Vec<f32> = (0..100_000).map(|k| k as f32 / 8.0).collect();
+        writer
+            .send(dataset(
+                "state/theta/exc",
+                &[100_000],
+                Values::F32(big.clone()),
+                vec![],
+            ))
+            .unwrap();
+        // An empty vector and a u64 vector.
+        writer
+            .send(dataset("state/empty", &[0], Values::U64(vec![]), vec![]))
+            .unwrap();
+        writer
+            .send(dataset(
+                "state/counts",
+                &[2],
+                Values::U64(vec![u64::MAX, 7]),
+                vec![],
+            ))
+            .unwrap();
+        writer.finish(10).unwrap();
+
+        let file = File::open(&tmp.0).unwrap();
+        assert_eq!(
+            file.attr("complete").unwrap().read_scalar::<u8>().unwrap(),
+            1
+        );
+        let accuracy = file.dataset("results/evaluate/accuracy").unwrap();
+        assert!(accuracy.is_scalar());
+        assert_eq!(accuracy.shape(), Vec::<usize>::new());
+        assert_eq!(accuracy.read_scalar::<f64>().unwrap(), 0.8312);
+        assert_eq!(read_u64(&accuracy, "n_samples"), 1000);
+
+        let confusion = file.dataset("results/evaluate/confusion").unwrap();
+        assert_eq!(confusion.shape(), vec![2, 3]);
+        assert_eq!(confusion.chunk(), None);
+        assert_eq!(
+            confusion.dtype().unwrap().to_descriptor().unwrap(),
+            hdf5::types::TypeDescriptor::Unsigned(hdf5::types::IntSize::U4)
+        );
+        assert_eq!(
+            confusion.read_2d::<u32>().unwrap(),
+            Array2::from_shape_vec((2, 3), vec![0, 1, 2, 10, 11, 12]).unwrap()
+        );
+
+        let assignments = file.dataset("results/assignments/exc").unwrap();
+        assert_eq!(
+            assignments.dtype().unwrap().to_descriptor().unwrap(),
+            hdf5::types::TypeDescriptor::Integer(hdf5::types::IntSize::U4)
+        );
+        assert_eq!(assignments.read_raw::<i32>().unwrap(), vec![3, -1, 0, 9]);
+        assert_eq!(read_str(&assignments, "layer"), "exc");
+        assert_eq!(
+            assignments
+                .attr("rate_hz")
+                .unwrap()
+                .read_scalar::<f64>()
+                .unwrap(),
+            2.5
+        );
+
+        let theta = file.dataset("state/theta/exc").unwrap();
+        assert_eq!(theta.read_raw::<f32>().unwrap(), big);
+        if hdf5::filters::deflate_available() {
+            assert_eq!(theta.chunk(), Some(vec![100_000]));
+            assert_eq!(theta.filters(), vec![hdf5::filters::Filter::deflate(1)]);
+        }
+        assert_eq!(file.dataset("state/empty").unwrap().shape(), vec![0]);
+        assert_eq!(
+            file.dataset("state/counts")
+                .unwrap()
+                .read_raw::<u64>()
+                .unwrap(),
+            vec![u64::MAX, 7]
+        );
+        // Members listed in the order written.
+        let results = file.group("results").unwrap();
+        assert_eq!(
+            results
+                .member_names_by(
+                    hdf5::IndexType::CreationOrder,
+                    hdf5::IterationOrder::Increasing
+                )
+                .unwrap(),
+            vec!["evaluate", "assignments"]
+        );
+        // The rest of the file is as without the datasets.
+        assert_eq!(
+            file.dataset("spikes/input/node_ids")
+                .unwrap()
+                .read_raw::<u64>()
+                .unwrap(),
+            vec![1, 2, 0, 3, 0, 0]
+        );
+    }
+
+    #[test]
+    fn large_datasets_are_contiguous_without_compression() {
+        // 3 × 100000 f32 = 1.2 MB > 64 KiB: chunked in 2 × 100000 (800 KB ≤ 1 MiB)
+        // and compressed with compress = true (where deflate exists); with
+        // compress = false it is contiguous.
+        for compress in [false, true] {
+            let tmp = TempPath::new("dataset-large");
+            let layout = Layout {
+                compress,
+                ..Layout::default()
+            };
+            let writer = Writer::create(&tmp.0, &header(1), &layout, 1).unwrap();
+            let values: Vec<f32> = (0..300_000).map(|k| (k % 1000) as f32).collect();
+            writer
+                .send(dataset(
+                    "state/weights/big",
+                    &[3, 100_000],
+                    Values::F32(values.clone()),
+                    vec![],
+                ))
+                .unwrap();
+            writer.finish(1).unwrap();
+            let file = File::open(&tmp.0).unwrap();
+            let ds = file.dataset("state/weights/big").unwrap();
+            assert_eq!(ds.read_raw::<f32>().unwrap(), values);
+            if compress && hdf5::filters::deflate_available() {
+                // 1 MiB / 4 bytes = 262144 elements: 2 rows of 100000 a chunk.
+                assert_eq!(ds.chunk(), Some(vec![2, 100_000]));
+            } else {
+                assert_eq!(ds.chunk(), None);
+            }
+        }
+    }
+
+    #[test]
+    fn chunk_nd_keeps_trailing_dimensions_whole() {
+        assert_eq!(chunk_nd(&[3, 100_000], 4, 1 << 20), vec![2, 100_000]);
+        assert_eq!(chunk_nd(&[1_000_000], 8, 1 << 20), vec![131_072]);
+        // A last dimension larger than a chunk: split it, one row a chunk.
+        assert_eq!(chunk_nd(&[5, 1_000_000], 4, 1 << 20), vec![1, 262_144]);
+        assert_eq!(chunk_nd(&[10, 10, 10], 4, 1 << 20), vec![10, 10, 10]);
+    }
+
+    #[test]
+    fn bad_dataset_blocks_are_rejected() {
+        let ok = || dataset("results/x", &[2], Values::F64(vec![1.0, 2.0]), vec![]);
+        let str_attr = |name: &str, value: &str| (name.to_owned(), Attr::Str(value.to_owned()));
+        let cases: Vec<(Vec<Block>, &str)> = vec![
+            (
+                vec![dataset("other/x", &[], Values::F64(vec![1.0]), vec![])],
+                "dataset path \"other/x\" must start with results/ or state/",
+            ),
+            (
+                vec![dataset("/results/x", &[], Values::F64(vec![1.0]), vec![])],
+                "must start with results/ or state/",
+            ),
+            (
+                vec![dataset("results", &[], Values::F64(vec![1.0]), vec![])],
+                "names a group",
+            ),
+            (
+                vec![dataset("results/", &[], Values::F64(vec![1.0]), vec![])],
+                "name is empty",
+            ),
+            (
+                vec![dataset("state//x", &[], Values::F64(vec![1.0]), vec![])],
+                "name is empty",
+            ),
+            (
+                vec![dataset("state/../x", &[], Values::F64(vec![1.0]), vec![])],
+                "not allowed",
+            ),
+            (
+                vec![dataset(
+                    "results/m",
+                    &[2, 3],
+                    Values::U32(vec![0; 5]),
+                    vec![],
+                )],
+                "dataset results/m: shape [2, 3] holds 6 values, but the block has 5",
+            ),
+            (
+                vec![dataset("results/s", &[], Values::F64(vec![]), vec![])],
+                "shape [] (a scalar) holds 1 values, but the block has 0",
+            ),
+            (
+                vec![dataset(
+                    "results/s",
+                    &[u64::MAX, 4],
+                    Values::F64(vec![]),
+                    vec![],
+                )],
+                "is too large",
+            ),
+            (vec![ok(), ok()], "dataset results/x is written twice"),
+            (
+                vec![
+                    ok(),
+                    dataset("results/x/y", &[], Values::F64(vec![1.0]), vec![]),
+                ],
+                "lies below results/x, which is a dataset",
+            ),
+            (
+                vec![
+                    dataset("results/x/y", &[], Values::F64(vec![1.0]), vec![]),
+                    ok(),
+                ],
+                "would replace the group that holds dataset results/x/y",
+            ),
+            (
+                vec![dataset(
+                    "results/a",
+                    &[],
+                    Values::I32(vec![1]),
+                    vec![str_attr("u", "a"), str_attr("u", "b")],
+                )],
+                "attribute u is listed twice",
+            ),
+            (
+                vec![dataset(
+                    "results/a",
+                    &[],
+                    Values::I32(vec![1]),
+                    vec![str_attr("", "a")],
+                )],
+                "attribute name \"\" is empty",
+            ),
+            (
+                vec![dataset(
+                    "results/a",
+                    &[],
+                    Values::I32(vec![1]),
+                    vec![str_attr("u", "a\0b")],
+                )],
+                "attribute u contains a NUL character",
+            ),
+        ];
+        for (blocks, needle) in cases {
+            let tmp = TempPath::new("baddataset");
+            let writer = Writer::create(&tmp.0, &header(1), &Layout::default(), 4).unwrap();
+            for block in blocks {
+                let _ = writer.send(block);
+            }
+            let err = writer.finish(1).unwrap_err();
+            assert!(matches!(err, RecordError::BadBlock { .. }), "{err:?}");
+            let msg = err.to_string();
+            assert!(msg.contains(needle), "{needle}: {msg}");
+            assert!(!msg.contains('\n'), "{msg}");
+            // The good block before a bad one is kept; complete stays 0.
+            let file = File::open(&tmp.0).unwrap();
+            assert_eq!(
+                file.attr("complete").unwrap().read_scalar::<u8>().unwrap(),
+                0
+            );
+        }
     }
 }

@@ -69,6 +69,8 @@ pub struct Stdp {
     pub w_max: f32,
     /// Weight-dependent (soft) bounds.
     pub soft: bool,
+    /// Target sum of each postsynaptic neuron's incoming weights, if normalized.
+    pub normalize: Option<f64>,
 }
 
 impl Stdp {
@@ -83,6 +85,7 @@ impl Stdp {
             a_minus: c.a_minus as f32,
             w_max: c.w_max as f32,
             soft: c.soft_bounds,
+            normalize: c.normalize,
         }
     }
 

@@ -199,6 +199,13 @@ impl Weights {
         }
     }
 
+    /// The weights in storage order, to change in place.
+    pub fn values_mut(&mut self) -> &mut [f32] {
+        match self {
+            Weights::Dense { w, .. } | Weights::Sparse { w, .. } => w,
+        }
+    }
+
     /// Number of synapses.
     pub fn len(&self) -> usize {
         self.values().len()
