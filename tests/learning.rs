@@ -120,3 +120,75 @@ fn parallel_and_checkpoint_evaluation_match_one_thread() {
         );
     }
 }
+
+#[test]
+fn bad_protocol_and_plasticity_input_gives_one_line_and_no_file() {
+    let cases = [
+        ("protocol.trian.images=5", "unknown field `trian`"),
+        (
+            "projections.input_exc.connectivity={ kind = \"fixed_indegree\", k = 3 }",
+            "projections.input_exc.stdp: STDP needs connectivity dense",
+        ),
+        (
+            "projections.input_exc.stdp.w_max=0",
+            "projections.input_exc.stdp.w_max",
+        ),
+        (
+            "projections.input_exc.stdp.tau_pre_ms=-1",
+            "stdp.tau_pre_ms",
+        ),
+        (
+            "protocol.output=\"input\"",
+            "protocol.output: 'input' is not a LIF layer",
+        ),
+        (
+            "protocol.input=\"exc\"",
+            "protocol.input: 'exc' is not an encoder layer",
+        ),
+        (
+            "protocol.path=\"/nonexistent/digits\"",
+            "dataset file not found",
+        ),
+        (
+            "protocol.evaluate.images=5000",
+            "protocol.evaluate.images: offset 1000 + 5000 images is more than the 1797",
+        ),
+        (
+            "protocol.load=\"/nonexistent/run.h5\"",
+            "/nonexistent/run.h5",
+        ),
+        (
+            "simulation.steps=10",
+            "simulation.steps: not allowed with a [protocol]",
+        ),
+        (
+            "layers.exc.synapses.exc.reversal_mv=nan",
+            "synapses.exc.reversal_mv",
+        ),
+        (
+            "layers.input.encoding=\"bernoulli\"",
+            "protocol.boost_hz: needs a poisson input",
+        ),
+    ];
+    for (set, needle) in cases {
+        let out = temp("bad.h5");
+        let o = Command::new(env!("CARGO_BIN_EXE_spikesim"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .arg("run")
+            .arg(repo("experiments/digits-stdp.toml"))
+            .arg("-o")
+            .arg(&out)
+            .args(["--set", set])
+            .output()
+            .expect("spikesim runs");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{set}: {err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "{set}: one line: {err}");
+        assert!(
+            lines[0].starts_with("error: ") && lines[0].contains(needle),
+            "{set}: {err}"
+        );
+        assert!(!out.exists(), "{set}: no output file");
+    }
+}

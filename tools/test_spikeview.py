@@ -578,3 +578,33 @@ def test_cli_fields_and_confusion(tmp_path):
         assert done.returncode == 2 and done.stdout == ""
         assert done.stderr.splitlines() == [done.stderr.strip()] and message in done.stderr
         assert not (tmp_path / "x.png").exists()
+
+
+def test_fields_and_confusion_of_a_real_trained_run(run_experiment):
+    """A real run of experiments/digits-stdp.toml (300 training images): the
+    receptive fields are its final 64 -> 40 weights as 8×8 images, titled
+    with its assignments; the confusion matrix and accuracy are its own."""
+    path, inspect = run_experiment(
+        "digits-stdp", "--set", "protocol.train.images=300", "--set", "protocol.assign.images=300",
+        "--set", "protocol.evaluate.images=200")
+    assert "results/evaluate/accuracy = " in inspect
+    with h5py.File(path, "r") as f:
+        w = f["state/weights/input_exc"][()].reshape(64, 40)
+        assigned = f["results/assignments/exc"][()]
+        confusion = f["results/evaluate/confusion"][()]
+        labels = f["results/evaluate/labels"][()]
+        predictions = f["results/evaluate/predictions"][()]
+        accuracy = f["results/evaluate/accuracy"][()]
+        assert f["state/weights/input_exc"].attrs["rows"] == 8
+    # The file's results agree with each other.
+    assert accuracy == np.mean(predictions == labels)
+    assert np.trace(confusion) == np.sum(predictions == labels)
+    fig = spikeview.fields(path)
+    tiles = {a.get_label(): a for a in artists(fig.axes[0], AxesImage, "field")}
+    assert len(tiles) == 40
+    for i in (0, 17, 39):
+        np.testing.assert_array_equal(tiles[f"post {i}"].get_array(), w[:, i].reshape(8, 8))
+    titles = {t.get_label(): t.get_text() for t in texts(fig.axes[0], "class")}
+    assert titles == {f"post {i}": ("–" if c < 0 else str(c)) for i, c in enumerate(assigned)}
+    ax = spikeview.confusion(path).axes[0]
+    np.testing.assert_array_equal(one(ax, AxesImage, "confusion").get_array(), confusion)
