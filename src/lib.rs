@@ -18,11 +18,19 @@
 //!   `J_c = I_c` (`instantaneous`), `J_c(n) = J_c(n−1) + dt/τ_c·(−k_c J_c(n−1) + I_c(n))`
 //!   (`continuous`), or `J_c(n) = J_c(n−1)·exp(−dt/τ_c) + I_c(n)` (`exponential`).
 //! - **Voltage**: `V(n) = V(n−1) + dt/τ_v·(−k_v (V(n−1) − v_rest) + r J(n))`,
-//!   `J = Σ_c J_c`.
+//!   `J = Σ_c J_c`; a conductance-based synapse (`reversal_mv = E_c`)
+//!   contributes `J_c = g_c (E_c − V(n−1))`.
 //! - **Spike and reset**: `s = [V ≥ σ + θ_i]`, then `V = v_reset`, held
 //!   there for `t_ref`.
 //! - **Thresholds** ([`threshold`]): global `σ ← max(σ_min, σ + η(Σ s − target))`,
 //!   individual `θ_i ← θ_i(1 − dt/τ_θ) + β s_i`, either, both or neither.
+//! - **Plasticity** ([`synapse::stdp`]): trace STDP, depression
+//!   `W[j, :] −= a_minus·y` on presynaptic spikes, potentiation
+//!   `W[:, i] += a_plus·x` on postsynaptic spikes, clipped to `[0, w_max]`
+//!   (optionally soft bounds), normalization of each neuron's incoming weights.
+//! - **Learning protocol** ([`protocol::learning`]): train, assign labels,
+//!   evaluate (Diehl & Cook 2015), with results and the learned state in
+//!   the output file.
 //!
 //! ## The ECS
 //!
@@ -33,7 +41,8 @@
 //! their own random stream. Layer entities hold parameters, the shared
 //! threshold, the double-buffered spike lists and the input ring buffer;
 //! projection entities hold the weights. The order of a step lives in
-//! [`schedule`]: `Encode → Deliver → Update → Adapt → Record`.
+//! [`schedule`]: `Encode → Deliver → Update → Adapt → Learn → Record`;
+//! projections with STDP carry [`synapse::stdp::Stdp`] (their traces).
 //!
 //! Results are a function of the config and seed only: random streams are
 //! keyed by (seed, layer, neuron), and every floating-point sum has a fixed
@@ -49,7 +58,10 @@
 //!   iteration cost more than the work (measured, see the README).
 //!   Delivery is serial.
 //! - At most two synaptic currents per LIF layer ([`config::MAX_SYNAPSES`]).
-//! - The `Learn` set is not in the schedule yet (no plasticity yet).
+//! - STDP on dense projections only; its traces decay every step (weight
+//!   changes follow spikes). Conductance-based synapses are an addition.
+//! - The learning protocol resets the network before each image instead of
+//!   letting it rest.
 //! - A LIF layer's state is dimensioned as mV, nA and MΩ; the seed's
 //!   dimensionless values are used as they are.
 //!
