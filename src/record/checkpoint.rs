@@ -29,7 +29,7 @@ use crate::record::writer::RecordError;
 pub const WEIGHTS_GROUP: &str = "state/weights";
 /// Group of the final individual threshold offsets θ, one float32 dataset per layer.
 pub const THETA_GROUP: &str = "state/theta";
-/// Group of the layers' shared thresholds σ, one float32 [1] dataset per layer.
+/// Group of the layers' shared thresholds σ, one float32 `[1]` dataset per layer.
 pub const SIGMA_GROUP: &str = "state/sigma";
 /// Group of the neurons' assigned classes, one int32 dataset per layer.
 pub const ASSIGNMENTS_GROUP: &str = "results/assignments";
