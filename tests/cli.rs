@@ -6,21 +6,12 @@ use std::process::{Command, Output};
 
 use spikesim::{Config, Simulation};
 
+mod common;
+
+use common::{repo, temp};
+
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_spikesim"))
-}
-
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
-
-/// A fresh path in a per-test temporary directory.
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("spikesim-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    let _ = std::fs::remove_file(&p);
-    p
 }
 
 fn run(args: &[&str]) -> Output {

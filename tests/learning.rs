@@ -3,21 +3,12 @@
 //! parallel evaluation and evaluation from a checkpoint reproduce a
 //! single-threaded run exactly.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
-}
+mod common;
 
-/// A fresh path in a per-test temporary directory.
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("spikesim-learning-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    let _ = std::fs::remove_file(&p);
-    p
-}
+use common::{repo, temp};
 
 /// Runs `experiments/digits-stdp.toml` from the repository root (where its
 /// dataset path `../shared/datasets/digits8x8` points) with overrides.

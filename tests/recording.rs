@@ -6,13 +6,9 @@ use std::process::{Command, Output};
 use hdf5::types::VarLenUnicode;
 use spikesim::{Config, Simulation, protocol};
 
-fn temp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("spikesim-rec-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    let _ = std::fs::remove_file(&p);
-    p
-}
+mod common;
+
+use common::temp;
 
 /// Writes `toml` to a config file and runs it; returns the output path.
 fn run_config(name: &str, toml: &str, extra: &[&str]) -> (PathBuf, Output) {

@@ -518,10 +518,55 @@ def weight_matrix(run, projection, snapshot=-1):
     return w, index, g
 
 
+def _colour_range(values):
+    """One colour scale for a set of tiles: min(0, smallest finite value) to the largest."""
+    finite = values[np.isfinite(values)]
+    vmin = min(0.0, float(finite.min())) if finite.size else 0.0
+    vmax = float(finite.max()) if finite.size else 1.0
+    return vmin, (vmax if vmax > vmin else vmin + 1.0)
+
+
+def _tile_grid(tiles, *, cmap, vmin, vmax, gid, facecolor, titles=None):
+    """A figure of the images ``tiles[k]`` (n × rows × cols) in a near-square grid, in id order,
+    row by row, on one axes (hundreds of axes lay out slowly), each placed with its extent and
+    labelled ``post k`` with gid ``gid``; ``titles[k]`` (gid "class") above each when given.
+    Returns the figure, the axes and the last image (for a colour bar)."""
+    n, rows, cols = tiles.shape
+    grid_cols = max(1, math.ceil(math.sqrt(n)))
+    grid_rows = max(1, math.ceil(n / grid_cols))
+    gap = max(1, round(0.12 * max(rows, cols)))  # blank pixels between tiles
+    title_h = rows * 0.45 if titles is not None else 0.0  # room for each tile's title
+    pitch_x, pitch_y = cols + gap, rows + gap + title_h
+    width, height = grid_cols * pitch_x - gap, grid_rows * pitch_y - gap
+    scale = 9.0 / max(width, height)  # inches per pixel: the grid fits in 9 inches
+    fig = Figure(figsize=(width * scale + 1.6, height * scale + 0.9), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    # Title text scales with the tiles: about a third of a tile's height.
+    fontsize = float(np.clip(rows * scale * 72 * 0.3, 3.0, 10.0))
+    image = None
+    for k in range(n):
+        x0, y0 = (k % grid_cols) * pitch_x, (k // grid_cols) * pitch_y + title_h
+        image = ax.imshow(tiles[k], cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest",
+                          extent=(x0, x0 + cols, y0 + rows, y0))
+        image.set_gid(gid)
+        image.set_label(f"post {k}")
+        if titles is not None:
+            text = ax.text(x0 + cols / 2, y0 - title_h * 0.1, titles[k], ha="center", va="bottom",
+                           fontsize=fontsize, gid="class")
+            text.set_label(f"post {k}")
+    ax.set_xlim(-gap / 2, width + gap / 2)
+    ax.set_ylim(height + gap / 2, -gap / 2)
+    ax.set_facecolor(facecolor)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return fig, ax, image
+
+
 def weights(path, projection, snapshot=-1, shape=None) -> Figure:
     """Receptive fields: each postsynaptic neuron's incoming weights as an input-shaped tile.
 
-    Tiles are laid out in a grid (one axes per postsynaptic neuron, in id
+    Tiles are laid out in a near-square grid (postsynaptic neurons in id
     order) with one shared colour scale. ``shape`` (rows, cols) or 'RxC'
     defaults to the /samples image size, else a square when n_pre is a perfect
     square. Missing synapses (sparse connectivity) are left blank.
@@ -543,34 +588,10 @@ def weights(path, projection, snapshot=-1, shape=None) -> Figure:
         if rows * cols != n_pre:
             raise SpikeviewError(f"shape {rows}x{cols} has {rows * cols} pixels but projection {projection!r} "
                                  f"has {n_pre} presynaptic neurons")
-        finite = w[np.isfinite(w)]
-        vmin = min(0.0, float(finite.min())) if finite.size else 0.0
-        vmax = float(finite.max()) if finite.size else 1.0
-        if vmax <= vmin:
-            vmax = vmin + 1.0
-        grid_cols = math.ceil(math.sqrt(n_post))
-        grid_rows = math.ceil(n_post / grid_cols)
-        gap = max(1, round(0.12 * max(rows, cols)))  # blank pixels between tiles
-        width, height = grid_cols * (cols + gap) - gap, grid_rows * (rows + gap) - gap
-        scale = 9.0 / max(width, height)  # inches per pixel, the grid fits in 9 inches
-        fig = Figure(figsize=(width * scale + 1.6, height * scale + 0.8), layout="constrained")
-        FigureCanvasAgg(fig)
-        ax = fig.subplots()
+        vmin, vmax = _colour_range(w)
         cmap = "RdBu_r" if vmin < 0 else "hot"
-        image = None
-        # One image per postsynaptic neuron, in id order, row by row; all on one axes
-        # (100s of axes would make the layout slow), placed with their extents.
-        for k in range(n_post):
-            x0, y0 = (k % grid_cols) * (cols + gap), (k // grid_cols) * (rows + gap)
-            image = ax.imshow(w[:, k].reshape(rows, cols), cmap=cmap, vmin=vmin, vmax=vmax,
-                              interpolation="nearest", extent=(x0, x0 + cols, y0 + rows, y0))
-            image.set_gid("tile")
-            image.set_label(f"post {k}")
-        ax.set_xlim(-gap / 2, width + gap / 2)
-        ax.set_ylim(height + gap / 2, -gap / 2)
-        ax.set_facecolor("lightgray")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        tiles = w.T.reshape(n_post, rows, cols)
+        fig, ax, image = _tile_grid(tiles, cmap=cmap, vmin=vmin, vmax=vmax, gid="tile", facecolor="lightgray")
         ax.set_xlabel(f"{post_name(g)} neurons 0..{n_post - 1}, row by row; each tile: weights from the "
                       f"{n_pre} {pre_name(g)} neurons as {rows}×{cols}")
         cbar = fig.colorbar(image, ax=ax, shrink=0.7, pad=0.01)
@@ -659,40 +680,12 @@ def fields(path, projection=None) -> Figure:
         tiles, assignments, ds = final_fields(run, projection)
         projection = ds.name.rsplit("/", 1)[-1]
         n_post, rows, cols = tiles.shape
-        vmin = min(0.0, float(tiles.min())) if tiles.size else 0.0
-        vmax = float(tiles.max()) if tiles.size else 1.0
-        if vmax <= vmin:
-            vmax = vmin + 1.0
-        grid_cols = max(1, math.ceil(math.sqrt(n_post)))
-        grid_rows = max(1, math.ceil(n_post / grid_cols))
-        gap = max(1, round(0.12 * max(rows, cols)))  # blank pixels between tiles
-        title_h = rows * 0.45 if assignments is not None else 0.0  # room for each tile's title
-        pitch_x, pitch_y = cols + gap, rows + gap + title_h
-        width, height = grid_cols * pitch_x - gap, grid_rows * pitch_y - gap
-        scale = 9.0 / max(width, height)  # inches per pixel: the grid fits in 9 inches
-        fig = Figure(figsize=(width * scale + 1.6, height * scale + 0.9), layout="constrained")
-        FigureCanvasAgg(fig)
-        ax = fig.subplots()
-        # Title text scales with the tiles: about a third of a tile's height.
-        fontsize = float(np.clip(rows * scale * 72 * 0.3, 3.0, 10.0))
-        image = None
-        # All images on one axes, placed with their extents (hundreds of axes lay out slowly).
-        for i in range(n_post):
-            x0, y0 = (i % grid_cols) * pitch_x, (i // grid_cols) * pitch_y + title_h
-            image = ax.imshow(tiles[i], cmap="gray", vmin=vmin, vmax=vmax, interpolation="nearest",
-                              extent=(x0, x0 + cols, y0 + rows, y0))
-            image.set_gid("field")
-            image.set_label(f"post {i}")
-            if assignments is not None:
-                label = str(int(assignments[i])) if assignments[i] >= 0 else "–"
-                text = ax.text(x0 + cols / 2, y0 - title_h * 0.1, label, ha="center", va="bottom",
-                               fontsize=fontsize, gid="class")
-                text.set_label(f"post {i}")
-        ax.set_xlim(-gap / 2, width + gap / 2)
-        ax.set_ylim(height + gap / 2, -gap / 2)
-        ax.set_facecolor("white")
-        ax.set_xticks([])
-        ax.set_yticks([])
+        vmin, vmax = _colour_range(tiles)
+        titles = None
+        if assignments is not None:
+            titles = [str(int(a)) if a >= 0 else "–" for a in assignments]
+        fig, ax, image = _tile_grid(tiles, cmap="gray", vmin=vmin, vmax=vmax, gid="field", facecolor="white",
+                                    titles=titles)
         for spine in ax.spines.values():
             spine.set_visible(False)
         pre, post = pre_name(ds), post_name(ds)

@@ -244,6 +244,33 @@ struct Responses {
     presentations: Vec<u32>,
 }
 
+impl Responses {
+    /// Writes `results/<phase>/{labels, presentations, counts}`.
+    fn write(
+        self,
+        writer: &Writer,
+        phase: &str,
+        labels: Vec<u32>,
+        neurons: usize,
+    ) -> Result<(), RecordError> {
+        let n = labels.len() as u64;
+        let path = |name: &str| format!("results/{phase}/{name}");
+        put(writer, path("labels"), vec![n], Values::U32(labels))?;
+        put(
+            writer,
+            path("presentations"),
+            vec![n],
+            Values::U32(self.presentations),
+        )?;
+        put(
+            writer,
+            path("counts"),
+            vec![n, neurons as u64],
+            Values::U32(self.counts),
+        )
+    }
+}
+
 /// Shows images `range` of `set` with learning off, on `sim` alone (one
 /// thread, or without `reset`) or on one copy of the network per worker
 /// thread. `None` if stopped.
@@ -510,25 +537,7 @@ pub fn run(
         };
         let labels8 = &sets.assign.labels[p.assign.offset..][..p.assign.images];
         assignments = Some(assign(&r.counts, labels8, neurons, classes));
-        let n = p.assign.images as u64;
-        put(
-            writer,
-            "results/assign/labels".into(),
-            vec![n],
-            Values::U32(labels(&sets.assign, &p.assign)),
-        )?;
-        put(
-            writer,
-            "results/assign/presentations".into(),
-            vec![n],
-            Values::U32(r.presentations),
-        )?;
-        put(
-            writer,
-            "results/assign/counts".into(),
-            vec![n, neurons as u64],
-            Values::U32(r.counts),
-        )?;
+        r.write(writer, "assign", labels(&sets.assign, &p.assign), neurons)?;
     }
 
     // Evaluate.
@@ -574,28 +583,11 @@ pub fn run(
         let (n64, c64) = (n as u64, classes as u64);
         put(
             writer,
-            "results/evaluate/labels".into(),
-            vec![n64],
-            Values::U32(truth),
-        )?;
-        put(
-            writer,
             "results/evaluate/predictions".into(),
             vec![n64],
             Values::I32(predictions),
         )?;
-        put(
-            writer,
-            "results/evaluate/presentations".into(),
-            vec![n64],
-            Values::U32(r.presentations),
-        )?;
-        put(
-            writer,
-            "results/evaluate/counts".into(),
-            vec![n64, neurons as u64],
-            Values::U32(r.counts),
-        )?;
+        r.write(writer, "evaluate", truth, neurons)?;
         put(
             writer,
             "results/evaluate/confusion".into(),

@@ -9,7 +9,9 @@ use std::fmt;
 use std::path::Path;
 
 use hdf5::types::{FloatSize, TypeDescriptor, VarLenAscii, VarLenUnicode};
-use hdf5::{Attribute, Dataset, File, Group, IndexType, IterationOrder, Location, MinorErrorCode};
+use hdf5::{
+    Attribute, Container, File, Group, IndexType, IterationOrder, Location, MinorErrorCode,
+};
 
 use crate::record::checkpoint::type_name;
 use crate::record::schema;
@@ -340,17 +342,17 @@ fn list_datasets(group: &Group, prefix: &str, out: &mut Vec<DatasetSummary>) -> 
     Ok(())
 }
 
-/// The value of a scalar dataset as text, in its own type (an f32 0.8312
-/// prints as `0.8312`, not as its f64 widening).
-fn render_scalar(ds: &Dataset, dtype: &TypeDescriptor) -> hdf5::Result<String> {
+/// The value of a scalar dataset or attribute as text, in its own type (an
+/// f32 0.8312 prints as `0.8312`, not as its f64 widening).
+fn render_scalar(c: &Container, dtype: &TypeDescriptor) -> hdf5::Result<String> {
     Ok(match dtype {
-        TypeDescriptor::Float(FloatSize::U4) => ds.read_scalar::<f32>()?.to_string(),
-        TypeDescriptor::Float(_) => ds.read_scalar::<f64>()?.to_string(),
-        TypeDescriptor::Unsigned(_) => ds.read_scalar::<u64>()?.to_string(),
-        TypeDescriptor::Integer(_) => ds.read_scalar::<i64>()?.to_string(),
-        TypeDescriptor::Boolean => ds.read_scalar::<bool>()?.to_string(),
-        TypeDescriptor::VarLenUnicode => ds.read_scalar::<VarLenUnicode>()?.as_str().to_owned(),
-        TypeDescriptor::VarLenAscii => ds.read_scalar::<VarLenAscii>()?.as_str().to_owned(),
+        TypeDescriptor::Float(FloatSize::U4) => c.read_scalar::<f32>()?.to_string(),
+        TypeDescriptor::Float(_) => c.read_scalar::<f64>()?.to_string(),
+        TypeDescriptor::Unsigned(_) => c.read_scalar::<u64>()?.to_string(),
+        TypeDescriptor::Integer(_) => c.read_scalar::<i64>()?.to_string(),
+        TypeDescriptor::Boolean => c.read_scalar::<bool>()?.to_string(),
+        TypeDescriptor::VarLenUnicode => c.read_scalar::<VarLenUnicode>()?.as_str().to_owned(),
+        TypeDescriptor::VarLenAscii => c.read_scalar::<VarLenAscii>()?.as_str().to_owned(),
         other => format!("<{other}>"),
     })
 }
@@ -394,15 +396,7 @@ fn render_attr(attr: &Attribute) -> hdf5::Result<String> {
     if !attr.is_scalar() {
         return Ok(format!("<array of shape {:?}>", attr.shape()));
     }
-    Ok(match attr.dtype()?.to_descriptor()? {
-        TypeDescriptor::Unsigned(_) => attr.read_scalar::<u64>()?.to_string(),
-        TypeDescriptor::Integer(_) => attr.read_scalar::<i64>()?.to_string(),
-        TypeDescriptor::Float(_) => attr.read_scalar::<f64>()?.to_string(),
-        TypeDescriptor::Boolean => attr.read_scalar::<bool>()?.to_string(),
-        TypeDescriptor::VarLenUnicode => attr.read_scalar::<VarLenUnicode>()?.as_str().to_owned(),
-        TypeDescriptor::VarLenAscii => attr.read_scalar::<VarLenAscii>()?.as_str().to_owned(),
-        other => format!("<{other}>"),
-    })
+    render_scalar(attr, &attr.dtype()?.to_descriptor()?)
 }
 
 fn scalar<T: hdf5::H5Type>(loc: &Location, name: &str) -> Result<T, String> {
