@@ -1,6 +1,7 @@
 //! The model's equations against numbers derived by hand or in closed form.
 
 use spikesim::data::ImageSet;
+use spikesim::synapse::stdp::Plasticity;
 use spikesim::{Config, Simulation};
 
 fn sim(toml: &str) -> Simulation {
@@ -303,6 +304,38 @@ fn individual_threshold_jumps_and_decays() {
         close(theta[6], 0.5, 1e-6) && close(theta[7], 0.45, 1e-6) && close(theta[8], 0.405, 1e-6),
         "{theta:?}"
     );
+}
+
+#[test]
+fn frozen_thresholds_keep_their_values_and_still_apply() {
+    // As above (θ(6) = 0.5, θ(7) = 0.45), then thresholds frozen from step 8
+    // on: θ stays 0.45 exactly while the neuron keeps spiking against σ + θ.
+    // Restarting from V = 0 after the spike at 6 (the 7-step cycle), the
+    // next crossing of σ + θ = 1.45 needs V(n) = 2·(1 − 0.9^(k+1)) >= 1.45,
+    // 0.9^(k+1) <= 0.275, k + 1 >= 12.25: the 13th step after the reset,
+    // step 7 + 12 = 19. (Unfrozen, θ would decay by 0.9 a step and the
+    // first n with 2·(1 − 0.9^(n−6)) >= 1 + 0.45·0.9^(n−7) is n = 15.)
+    let toml =
+        format!("{CONSTANT_DRIVE}\nthreshold.individual = {{ tau_theta_ms = 10.0, beta = 0.5 }}\n");
+    let mut s = sim(&toml);
+    for _ in 0..8 {
+        s.step();
+    }
+    assert!(close(s.thetas("n")[0], 0.45, 1e-6));
+    s.set_plasticity(Plasticity {
+        stdp: true,
+        thresholds: false,
+    });
+    let frozen = s.thetas("n")[0];
+    let mut spikes = Vec::new();
+    for n in 8..21 {
+        s.step();
+        assert_eq!(s.thetas("n")[0], frozen, "step {n}");
+        if s.spikes("n").contains(&0) {
+            spikes.push(n);
+        }
+    }
+    assert_eq!(spikes, vec![19]);
 }
 
 #[test]
