@@ -41,7 +41,7 @@ fn stdp_learns_digits_well_above_chance() {
     // Train on 1000 images, evaluate on the 797 held out. Chance is about
     // 10% (the classes are balanced); the 797-image estimate of an accuracy
     // near 0.6 has a standard error of sqrt(0.6·0.4/797) = 1.7%, and seeds
-    // 1–4 give 62–68%, so 45% is more than 9 standard errors below what
+    // 1–4 give 62–70%, so 45% is more than 9 standard errors below what
     // the network reaches and 20 above chance.
     let out = temp("digits.h5");
     let stdout = run_digits(&out, &["simulation.threads=1"]);

@@ -84,7 +84,10 @@ impl Rows for EncoderRows<'_> {
 }
 
 /// One Bernoulli trial per encoder: spike iff `u < p`, `u` uniform on [0, 1).
-/// So `p = 0` never spikes and `p = 1` always does. Spiking encoders are
+/// So `p = 0` never spikes and `p = 1` always does. An encoder at intensity
+/// 0 (a black pixel, a rest) draws nothing: its stream advances only while
+/// it can spike, which saves most of the draws on MNIST-like images (about
+/// 80% black) without changing any spike probability. Spiking encoders are
 /// appended to their layer's spike list.
 pub fn encode(
     layers: Query<&EncoderParams>,
@@ -98,7 +101,7 @@ pub fn encode(
             let layer = at[run.start].layer;
             let p = layers.get(layer).expect("encoder layer");
             for k in run {
-                let spike = rng::unit(&mut rng[k].0) < p.probability(x[k].0);
+                let spike = x[k].0 > 0.0 && rng::unit(&mut rng[k].0) < p.probability(x[k].0);
                 s[k].0 = spike;
                 if spike {
                     out.push((layer, at[k].index));
