@@ -26,7 +26,7 @@ pub struct LearnedState {
     /// (projection, weights in storage order).
     pub weights: Vec<(String, Vec<f32>)>,
     /// (LIF layer, θ per neuron in mV).
-    pub theta: Vec<(String, Vec<f32>)>,
+    pub theta: Vec<(String, Vec<f64>)>,
     /// (LIF layer, σ in mV).
     pub sigma: Vec<(String, f32)>,
 }
@@ -271,7 +271,10 @@ impl Simulation {
             .collect();
         let theta = names
             .iter()
-            .map(|(n, _)| (n.clone(), self.thetas(n)))
+            .map(|(n, _)| {
+                let theta = self.per_neuron(n, |e| e.get::<Threshold>().expect("LIF").theta);
+                (n.clone(), theta)
+            })
             .collect();
         LearnedState {
             weights,
@@ -359,7 +362,7 @@ impl Simulation {
             .unwrap_or_else(|| panic!("no layer '{name}'"))
     }
 
-    fn per_neuron(&mut self, name: &str, f: impl Fn(EntityRef) -> f32) -> Vec<f32> {
+    fn per_neuron<T>(&mut self, name: &str, f: impl Fn(EntityRef) -> T) -> Vec<T> {
         let layer = self.layer(name);
         let members = &self.world.get::<Layer>(layer).expect("layer").members;
         members.iter().map(|&e| f(self.world.entity(e))).collect()
@@ -395,7 +398,9 @@ impl Simulation {
 
     /// Individual threshold offsets θ_i of a LIF layer.
     pub fn thetas(&mut self, layer: &str) -> Vec<f32> {
-        self.per_neuron(layer, |e| e.get::<Threshold>().expect("LIF neuron").theta)
+        self.per_neuron(layer, |e| {
+            e.get::<Threshold>().expect("LIF neuron").theta as f32
+        })
     }
 
     /// The shared threshold σ of a LIF layer.

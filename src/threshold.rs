@@ -9,8 +9,9 @@
 //! Both apply after the spike test, so the spikes of step `n` are judged
 //! against the thresholds of step `n−1`. The individual update is part of
 //! [`crate::neuron::update`]; it computes the decay as `θ − θ·dt/τ_θ` rather
-//! than `θ·(1 − dt/τ_θ)`: with τ_θ = 10^7 ms the factor `1 − 10^-7` is not
-//! representable in f32, while `10^-7` is.
+//! than `θ·(1 − dt/τ_θ)`, and θ is an f64: with dt = 0.5 ms and τ_θ = 10^7 ms
+//! (Diehl & Cook) one step's decay is 5·10^-8 of θ, less than half an f32
+//! ulp, so in f32 θ would never decay at all.
 
 use bevy_ecs::prelude::*;
 
@@ -30,8 +31,8 @@ pub struct LayerThreshold {
 /// adaptation). Written by `neuron::update`.
 #[derive(Component, Debug, Clone, Copy, Default)]
 pub struct Threshold {
-    /// θ_i (mV).
-    pub theta: f32,
+    /// θ_i (mV); f64 so that decays of 10^-8 per step are not lost.
+    pub theta: f64,
 }
 
 /// Per-layer adaptation parameters. Written once by the network builder.
@@ -40,7 +41,7 @@ pub struct ThresholdParams {
     /// `(η, target, σ_min)` when global adaptation is on.
     pub global: Option<(f32, f32, f32)>,
     /// `(dt/τ_θ, β)` when individual adaptation is on.
-    pub individual: Option<(f32, f32)>,
+    pub individual: Option<(f64, f64)>,
 }
 
 impl ThresholdParams {
@@ -54,7 +55,7 @@ impl ThresholdParams {
             individual: c
                 .individual
                 .as_ref()
-                .map(|i| ((dt_ms / i.tau_theta_ms) as f32, i.beta as f32)),
+                .map(|i| (dt_ms / i.tau_theta_ms, i.beta)),
         }
     }
 }

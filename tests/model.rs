@@ -307,6 +307,35 @@ fn individual_threshold_jumps_and_decays() {
 }
 
 #[test]
+fn slow_threshold_decay_is_not_lost_to_rounding() {
+    // dt = 0.5 ms, τ_θ = 10^7 ms (Diehl & Cook): each step takes 5·10^-8 of θ,
+    // less than half an f32 ulp of θ. One spike at step 0 (a 40 nA pulse:
+    // V(0) = 0.05·40 = 2 >= σ = 1) sets θ = β = 10, then nothing drives the
+    // neuron; after 100,000 more steps θ = 10·(1 − 5·10^-8)^100000
+    // = 10·e^(−0.005) = 9.950125 (an f32 θ would still read 10).
+    let toml = r#"
+        [simulation]
+        dt_ms = 0.5
+        steps = 100001
+        [layers.n]
+        kind = "lif"
+        size = 1
+        current = "instantaneous"
+        tau_v_ms = 10.0
+        sigma = 1.0
+        step_current = { start_ms = 0.0, stop_ms = 0.5, amplitude = 40.0 }
+        threshold.individual = { tau_theta_ms = 1e7, beta = 10.0 }
+    "#;
+    let mut s = sim(toml);
+    s.step();
+    assert_eq!(s.spikes("n"), vec![0]);
+    assert_eq!(s.thetas("n")[0], 10.0);
+    s.run_silent(100_000);
+    let theta = s.thetas("n")[0];
+    assert!(close(theta, 9.950_125, 1e-6), "{theta}");
+}
+
+#[test]
 fn frozen_thresholds_keep_their_values_and_still_apply() {
     // As above (θ(6) = 0.5, θ(7) = 0.45), then thresholds frozen from step 8
     // on: θ stays 0.45 exactly while the neuron keeps spiking against σ + θ.

@@ -417,6 +417,23 @@ pub struct StdpConfig {
     /// every training sample (default none: no normalization; > 0).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub normalize: Option<f64>,
+    /// Time constant of a second, slow postsynaptic trace that scales
+    /// potentiation (the triplet form; default none: pairwise; > 0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tau_post2_ms: Option<f64>,
+    /// How a spike updates its traces: `add` 1 (default) or `set` to 1.
+    pub traces: TraceUpdate,
+}
+
+/// How a spike updates its STDP traces.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TraceUpdate {
+    /// `x ← x + 1`: every spike counts.
+    #[default]
+    Add,
+    /// `x ← 1`: only the nearest spike counts.
+    Set,
 }
 
 impl Default for StdpConfig {
@@ -429,6 +446,8 @@ impl Default for StdpConfig {
             w_max: 1.0,
             soft_bounds: false,
             normalize: None,
+            tau_post2_ms: None,
+            traces: TraceUpdate::Add,
         }
     }
 }
@@ -785,6 +804,9 @@ impl Config {
                 positive(&key("stdp.w_max"), c.w_max)?;
                 if let Some(t) = c.normalize {
                     positive(&key("stdp.normalize"), t)?;
+                }
+                if let Some(t) = c.tau_post2_ms {
+                    positive(&key("stdp.tau_post2_ms"), t)?;
                 }
             }
             let LayerConfig::Lif(post_lif) = post else {

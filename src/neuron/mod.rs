@@ -390,8 +390,8 @@ struct Membrane {
     v_reset: f32,
     sigma: f32,
     ref_steps: u32,
-    decay: f32,
-    beta: f32,
+    decay: f64,
+    beta: f64,
     /// [`Receptor::drive`] of the (up to two) synaptic currents.
     drive: [(f32, f32); 2],
 }
@@ -428,7 +428,7 @@ fn membrane<const TWO: bool, const ADAPT: bool>(
         let integrated = v0 + m.a_v * (-m.k_v * (v0 - m.v_rest) + m.r * total);
         let vn = if held { m.v_reset } else { integrated };
         let theta = if ADAPT { th[k].theta } else { 0.0 };
-        let spike = !held & (vn >= m.sigma + theta);
+        let spike = !held & (vn >= m.sigma + theta as f32);
         v[k].0 = if spike { m.v_reset } else { vn };
         refr[k].0 = if spike {
             m.ref_steps
@@ -529,7 +529,7 @@ mod tests {
                 v.iter().map(|x| bits(x.0)).collect::<Vec<_>>(),
                 j.iter().map(|x| bits(x.0)).collect::<Vec<_>>(),
                 j2.iter().map(|x| bits(x.0)).collect::<Vec<_>>(),
-                th.iter().map(|x| bits(x.theta)).collect::<Vec<_>>(),
+                th.iter().map(|x| x.theta.to_bits()).collect::<Vec<_>>(),
                 refr.iter().map(|x| x.0).collect::<Vec<_>>(),
                 spikes,
             )

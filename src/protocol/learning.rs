@@ -670,7 +670,7 @@ fn write_state(
             writer,
             checkpoint::theta_path(&layer),
             vec![n],
-            Values::F32(theta),
+            Values::F64(theta),
         )?;
     }
     for (layer, sigma) in state.sigma {

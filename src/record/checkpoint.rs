@@ -7,7 +7,7 @@
 //! /state/weights/<projection>     float32 [n_synapses]: the final weights in storage order,
 //!                                 attrs pre, post (strings, layer names), n_pre, n_post (u64);
 //!                                 image-input projections also rows, cols (u64, the image shape)
-//! /state/theta/<layer>            float32 [n_neurons]: individual threshold offsets θ (mV)
+//! /state/theta/<layer>            float64 [n_neurons]: individual threshold offsets θ (mV)
 //! /state/sigma/<layer>            float32 [1]: the layer's shared threshold σ (mV)
 //! /results/assignments/<layer>    int32 [n_neurons]: each neuron's assigned class, -1 = none
 //! ```
@@ -27,7 +27,7 @@ use crate::record::writer::RecordError;
 
 /// Group of the final weights, one float32 dataset per projection.
 pub const WEIGHTS_GROUP: &str = "state/weights";
-/// Group of the final individual threshold offsets θ, one float32 dataset per layer.
+/// Group of the final individual threshold offsets θ, one float64 dataset per layer.
 pub const THETA_GROUP: &str = "state/theta";
 /// Group of the layers' shared thresholds σ, one float32 `[1]` dataset per layer.
 pub const SIGMA_GROUP: &str = "state/sigma";
@@ -67,7 +67,7 @@ pub struct Checkpoint {
     /// (projection, weights in storage order) from `state/weights`.
     pub weights: Vec<(String, Vec<f32>)>,
     /// (layer, θ per neuron in mV) from `state/theta`.
-    pub theta: Vec<(String, Vec<f32>)>,
+    pub theta: Vec<(String, Vec<f64>)>,
     /// (layer, σ in mV) from `state/sigma`.
     pub sigma: Vec<(String, f32)>,
     /// (layer, class per neuron, -1 = none) from `results/assignments`.
@@ -103,7 +103,7 @@ pub fn load(path: &Path) -> Result<Checkpoint, RecordError> {
 fn read_checkpoint(file: &File) -> Result<Checkpoint, String> {
     Ok(Checkpoint {
         weights: read_group(file, WEIGHTS_GROUP, TypeDescriptor::Float(FloatSize::U4))?,
-        theta: read_group(file, THETA_GROUP, TypeDescriptor::Float(FloatSize::U4))?,
+        theta: read_group(file, THETA_GROUP, TypeDescriptor::Float(FloatSize::U8))?,
         sigma: read_group::<f32>(file, SIGMA_GROUP, TypeDescriptor::Float(FloatSize::U4))?
             .into_iter()
             .map(|(layer, v)| match v[..] {
@@ -236,7 +236,7 @@ mod tests {
                     u64_attr(ATTR_COLS, 2),
                 ],
             ),
-            dataset(&theta_path("exc"), Values::F32(theta_exc.clone()), vec![]),
+            dataset(&theta_path("exc"), Values::F64(theta_exc.clone()), vec![]),
             dataset(&sigma_path("exc"), Values::F32(vec![-52.0]), vec![]),
             dataset(
                 &weights_path("exc_inh"),
@@ -248,7 +248,7 @@ mod tests {
                     u64_attr("n_post", 3),
                 ],
             ),
-            dataset(&theta_path("inh"), Values::F32(theta_inh.clone()), vec![]),
+            dataset(&theta_path("inh"), Values::F64(theta_inh.clone()), vec![]),
             dataset(
                 &assignments_path("exc"),
                 Values::I32(assignments.clone()),
@@ -288,7 +288,7 @@ mod tests {
         let tmp = TempPath::new("checkpoint-part");
         write(
             &tmp.0,
-            vec![dataset(&theta_path("exc"), Values::F32(vec![1.5]), vec![])],
+            vec![dataset(&theta_path("exc"), Values::F64(vec![1.5]), vec![])],
             true,
         );
         let loaded = load(&tmp.0).unwrap();
@@ -334,8 +334,8 @@ mod tests {
         // θ stored as float64, assignments as a 2-D array.
         let cases = [
             (
-                dataset(&theta_path("exc"), Values::F64(vec![0.0, 1.0]), vec![]),
-                "/state/theta/exc is float64 [2], expected a 1-D float32 dataset",
+                dataset(&theta_path("exc"), Values::F32(vec![0.0, 1.0]), vec![]),
+                "/state/theta/exc is float32 [2], expected a 1-D float64 dataset",
             ),
             (
                 Block::Dataset {

@@ -305,8 +305,8 @@ pub fn record(
             match p.var {
                 TraceVar::Voltage => v.0,
                 TraceVar::Current => total_current(j, j2),
-                TraceVar::Threshold => sigma.sigma + th.theta,
-                TraceVar::Theta => th.theta,
+                TraceVar::Threshold => sigma.sigma + th.theta as f32,
+                TraceVar::Theta => th.theta as f32,
                 TraceVar::Input => input(index as usize),
             }
         }));

@@ -8,9 +8,18 @@
 //! 2. depression, for each presynaptic spike `j`:
 //!    `W[j, i] ← W[j, i] − a_minus · y_i · (W[j, i] with soft bounds, else 1)`;
 //! 3. potentiation, for each postsynaptic spike `i`:
-//!    `W[j, i] ← W[j, i] + a_plus · x_j · (w_max − W[j, i] with soft bounds, else 1)`;
+//!    `W[j, i] ← W[j, i] + a_plus · x_j · (w_max − W[j, i] with soft bounds, else 1)
+//!    · (z_i with tau_post2_ms, else 1)`;
 //!    each change is clipped to `[0, w_max]`;
-//! 4. traces count this step's spikes: `x_j ← x_j + s_j`, `y_i ← y_i + s_i`.
+//! 4. traces count this step's spikes: `x_j ← x_j + s_j`, `y_i ← y_i + s_i`
+//!    (`traces = "add"`, the default), or are set to 1 by them (`"set"`:
+//!    only the nearest spike counts, as in Diehl & Cook's code).
+//!
+//! With `tau_post2_ms`, a second, slower postsynaptic trace
+//! `z_i ← z_i · exp(−dt/τ_post2)` (+1 or set to 1 like the others, after
+//! the potentiation) scales potentiation: a neuron's spike potentiates in
+//! proportion to its own recent activity, the "triplet" form of Diehl &
+//! Cook's code (Pfister & Gerstner 2006's minimal triplet rule).
 //!
 //! So a pre spike at step `m` and a post spike at step `n > m` change
 //! `W[j, i]` by `+a_plus · exp(−(n−m) dt/τ_pre)`, a post spike at `m` and a pre
@@ -25,7 +34,7 @@
 
 use bevy_ecs::prelude::*;
 
-use crate::config::StdpConfig;
+use crate::config::{StdpConfig, TraceUpdate};
 use crate::layer::LayerSpikes;
 use crate::synapse::{Projection, Weights};
 
@@ -57,6 +66,12 @@ pub struct Stdp {
     pub pre: Vec<f32>,
     /// Postsynaptic traces `y_i` (dimensionless).
     pub post: Vec<f32>,
+    /// Slow postsynaptic traces `z_i` (triplet rule; empty without it).
+    pub post2: Vec<f32>,
+    /// `exp(−dt/τ_post2)`.
+    pub decay_post2: f32,
+    /// Spikes set their traces to 1 instead of adding 1.
+    pub set: bool,
     /// `exp(−dt/τ_pre)`.
     pub decay_pre: f32,
     /// `exp(−dt/τ_post)`.
@@ -79,6 +94,9 @@ impl Stdp {
         Self {
             pre: vec![0.0; n_pre],
             post: vec![0.0; n_post],
+            post2: vec![0.0; if c.tau_post2_ms.is_some() { n_post } else { 0 }],
+            decay_post2: c.tau_post2_ms.map_or(0.0, |t| (-dt_ms / t).exp() as f32),
+            set: c.traces == TraceUpdate::Set,
             decay_pre: (-dt_ms / c.tau_pre_ms).exp() as f32,
             decay_post: (-dt_ms / c.tau_post_ms).exp() as f32,
             a_plus: c.a_plus as f32,
@@ -93,6 +111,7 @@ impl Stdp {
     pub fn clear(&mut self) {
         self.pre.fill(0.0);
         self.post.fill(0.0);
+        self.post2.fill(0.0);
     }
 
     /// One step of the rule (steps 1–4 of the module docs) on a dense
@@ -103,6 +122,7 @@ impl Stdp {
         debug_assert_eq!(w.len(), self.pre.len() * n_post);
         self.pre.iter_mut().for_each(|x| *x *= self.decay_pre);
         self.post.iter_mut().for_each(|y| *y *= self.decay_post);
+        self.post2.iter_mut().for_each(|z| *z *= self.decay_post2);
         let (w_max, soft) = (self.w_max, self.soft);
         for &j in pre_spikes {
             let row = &mut w[j as usize * n_post..][..n_post];
@@ -113,18 +133,22 @@ impl Stdp {
             }
         }
         for &i in post_spikes {
-            let a = self.a_plus;
+            let a = self.a_plus * self.post2.get(i as usize).copied().unwrap_or(1.0);
             for (row, &x) in w.chunks_exact_mut(n_post).zip(&self.pre) {
                 let w = &mut row[i as usize];
                 let scale = if soft { w_max - *w } else { 1.0 };
                 *w = (*w + a * x * scale).clamp(0.0, w_max);
             }
         }
+        let count = |t: &mut f32| *t = if self.set { 1.0 } else { *t + 1.0 };
         for &j in pre_spikes {
-            self.pre[j as usize] += 1.0;
+            count(&mut self.pre[j as usize]);
         }
         for &i in post_spikes {
-            self.post[i as usize] += 1.0;
+            count(&mut self.post[i as usize]);
+            if let Some(z) = self.post2.get_mut(i as usize) {
+                count(z);
+            }
         }
     }
 }
@@ -179,6 +203,8 @@ mod tests {
             w_max: 1.0,
             soft_bounds: soft,
             normalize: None,
+            tau_post2_ms: None,
+            traces: TraceUpdate::Add,
         };
         Stdp::new(&c, 1, 1, 1.0)
     }
@@ -236,6 +262,29 @@ mod tests {
         // And the reverse pushes W = 0.01 below 0 without the clip.
         let mut s = rule(false);
         assert_eq!(pair(&mut s, 0.01, &post, &pre, 20), 0.0);
+    }
+
+    #[test]
+    fn triplet_factor_and_set_traces() {
+        // τ_post2 = 40 ms, traces set to 1. Pre at steps 0 and 1, post at 5 and 10:
+        // x = 1 after step 1 (set, not 2), so at step 5 x = e^(−4/20) and z = 0
+        // (no earlier post spike): no potentiation. At step 10 x = e^(−9/20),
+        // z = e^(−5/40) (set to 1 at step 5): ΔW = a_plus · e^(−0.45) · e^(−0.125)
+        // = 0.01 · 0.637628 · 0.882497 = 0.00562705. Depression: none (the post
+        // trace is 0 at both pre spikes).
+        let c = StdpConfig {
+            tau_post2_ms: Some(40.0),
+            traces: TraceUpdate::Set,
+            ..StdpConfig::default()
+        };
+        let mut s = Stdp::new(&c, 1, 1, 1.0);
+        assert_eq!(pair(&mut s, 0.5, &[0, 1], &[5], 5), 0.5);
+        let mut s = Stdp::new(&c, 1, 1, 1.0);
+        let w = pair(&mut s, 0.5, &[0, 1], &[5, 10], 10);
+        assert!(
+            (w - (0.5 + 0.01 * 0.637_628_2 * 0.882_496_9)).abs() < 1e-7,
+            "{w}"
+        );
     }
 
     #[test]
