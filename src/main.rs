@@ -308,6 +308,9 @@ fn run(
                     .unwrap_or_default()
             );
             if let Some(s) = summary {
+                for (phase, seconds) in &s.seconds {
+                    eprintln!("{phase}: {seconds:.1} s");
+                }
                 match s.accuracy {
                     Some(a) => println!(
                         "accuracy {:.2}% on {} images ({} training presentations)",

@@ -97,6 +97,8 @@ pub struct Summary {
     pub accuracy: Option<f64>,
     /// Images evaluated.
     pub evaluated: usize,
+    /// Wall seconds of each phase that ran: train, assign, evaluate.
+    pub seconds: Vec<(&'static str, f64)>,
 }
 
 /// Phase numbers in presentation keys.
@@ -440,6 +442,13 @@ pub fn run(
         trained: 0,
         accuracy: None,
         evaluated: 0,
+        seconds: Vec::new(),
+    };
+
+    let mut clock = std::time::Instant::now();
+    let mut lap = |summary: &mut Summary, phase: &'static str| {
+        summary.seconds.push((phase, clock.elapsed().as_secs_f64()));
+        clock = std::time::Instant::now();
     };
 
     // Train.
@@ -517,6 +526,7 @@ pub fn run(
             vec![n],
             Values::I32(predicted),
         )?;
+        lap(&mut summary, "train");
     }
 
     // Assign.
@@ -538,6 +548,7 @@ pub fn run(
         let labels8 = &sets.assign.labels[p.assign.offset..][..p.assign.images];
         assignments = Some(assign(&r.counts, labels8, neurons, classes));
         r.write(writer, "assign", labels(&sets.assign, &p.assign), neurons)?;
+        lap(&mut summary, "assign");
     }
 
     // Evaluate.
@@ -600,6 +611,7 @@ pub fn run(
             vec![],
             Values::F64(vec![accuracy]),
         )?;
+        lap(&mut summary, "evaluate");
     }
 
     // The learned state: a checkpoint for later runs.
