@@ -9,26 +9,28 @@ import numpy as np
 def lif_reference(steps, dt, tau_j, tau_v, sigma, start_ms, stop_ms, amplitude, tau_theta, beta):
     """The Euler recursion of one LIF neuron (continuous current, k_j = k_v = r = 1,
     v_rest = v_reset = 0, individual threshold) in float32, operation for operation
-    as spikesim computes it. Returns voltage, current, threshold per step and spike steps."""
+    as spikesim computes it; θ and its decay in float64, rounded to float32 where
+    it meets the voltage. Returns voltage, current, threshold per step and spike steps."""
     f = np.float32
-    a_j, a_v, decay = f(dt / tau_j), f(dt / tau_v), f(dt / tau_theta)
-    j = v = theta = f(0.0)
+    a_j, a_v, decay = f(dt / tau_j), f(dt / tau_v), np.float64(dt / tau_theta)
+    j = v = f(0.0)
+    theta = np.float64(0.0)
     vs, js, ths, spikes = [], [], [], []
     for n in range(steps):
         drive = f(amplitude) if start_ms <= n * dt < stop_ms else f(0.0)
         i_n = f(0.0) + (f(0.0) + drive)  # synaptic input (none) + external current
         j = j + a_j * (-f(1.0) * j + i_n)
         v = v + a_v * (-f(1.0) * (v - f(0.0)) + f(1.0) * j)
-        spiked = v >= f(sigma) + theta
+        spiked = v >= f(sigma) + f(theta)
         if spiked:
             v = f(0.0)
             spikes.append(n)
         theta = theta - theta * decay
         if spiked:
-            theta = theta + f(beta)
+            theta = theta + np.float64(beta)
         vs.append(v)
         js.append(j)
-        ths.append(f(sigma) + theta)
+        ths.append(f(sigma) + f(theta))
     return np.array(vs, np.float32), np.array(js, np.float32), np.array(ths, np.float32), spikes
 
 
