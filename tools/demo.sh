@@ -3,7 +3,9 @@
 # spikesim, runs experiments/seed-demo.toml (784 Bernoulli inputs -> 100 LIF
 # neurons with a global adaptive threshold, 40 images of 250 ms) and the
 # single-neuron experiment, draws the seed's two figures (spike raster,
-# neuron dynamics), and prints where the output is.
+# neuron dynamics), trains the small STDP network of experiments/digits-stdp.toml
+# on the 8x8 digits when ../shared/datasets has them (a few seconds) and draws
+# its receptive fields, and prints where the output is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh --python
@@ -14,5 +16,11 @@ mkdir -p runs
 ./target/release/spikesim inspect runs/seed-demo.h5
 .venv/bin/python tools/spikeview.py raster runs/seed-demo.h5 --stop-ms 1000 -o runs/seed-demo-raster.png
 .venv/bin/python tools/spikeview.py neuron runs/single-neuron.h5 --layer neuron --node 0 -o runs/single-neuron-neuron.png
+if [ -e ../shared/datasets/digits8x8/digits-images-idx3-ubyte.gz ]; then
+    ./target/release/spikesim run experiments/digits-stdp.toml --out runs/digits-stdp.h5 --force
+    .venv/bin/python tools/spikeview.py fields runs/digits-stdp.h5 -o runs/digits-stdp-fields.png
+else
+    echo "note: no ../shared/datasets/digits8x8 beside the clone; skipping the STDP demo (experiments/digits-stdp.toml)"
+fi
 echo
-echo "output: $(pwd)/runs/seed-demo.h5, $(pwd)/runs/single-neuron.h5 and their figures in $(pwd)/runs/"
+echo "output: $(pwd)/runs/seed-demo.h5, $(pwd)/runs/single-neuron.h5, $(pwd)/runs/digits-stdp.h5 and their figures in $(pwd)/runs/"
