@@ -273,23 +273,39 @@ impl Responses {
     }
 }
 
-/// Shows images `range` of `set` with learning off, on `sim` alone (one
+/// What every phase of a run needs.
+struct Context<'a> {
+    config: &'a Config,
+    p: &'a ProtocolConfig,
+    writer: &'a Writer,
+    progress: &'a ProgressBar,
+    stop: &'a (dyn Fn() -> bool + Sync),
+    /// Neurons of the output layer.
+    neurons: usize,
+    /// Classes: the largest label of any phase's images + 1.
+    classes: usize,
+}
+
+/// Shows the images of `phase` with learning off, on `sim` alone (one
 /// thread, or without `reset`) or on one copy of the network per worker
 /// thread. `None` if stopped.
-#[allow(clippy::too_many_arguments)]
 fn respond(
-    config: &Config,
+    cx: &Context,
     sim: &mut Simulation,
     set: &ImageSet,
     phase: &PhaseConfig,
     phase_key: u64,
-    writer: &Writer,
-    progress: &ProgressBar,
-    stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<Option<Responses>, Error> {
-    let p = config.protocol.as_ref().expect("a protocol run");
+    let Context {
+        config,
+        p,
+        writer,
+        progress,
+        stop,
+        neurons,
+        ..
+    } = *cx;
     let presenter = Presenter::new(config, p, set, false);
-    let neurons = config.layers[&p.output].size();
     let n = phase.images;
     let mut out = Responses {
         counts: vec![0; n * neurons],
@@ -416,12 +432,20 @@ pub fn run(
     stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<Option<Summary>, Error> {
     let p = config.protocol.as_ref().expect("a protocol run");
-    let neurons = config.layers[&p.output].size();
-    let classes = [&sets.train, &sets.assign, &sets.evaluate]
-        .iter()
-        .flat_map(|s| s.labels.iter())
-        .max()
-        .map_or(1, |&m| m as usize + 1);
+    let all = [&sets.train, &sets.assign, &sets.evaluate];
+    let cx = Context {
+        config,
+        p,
+        writer,
+        progress,
+        stop,
+        neurons: config.layers[&p.output].size(),
+        classes: all
+            .iter()
+            .flat_map(|s| s.labels.iter())
+            .max()
+            .map_or(1, |&m| m as usize + 1),
+    };
     let mut assignments = None;
     if let Some(path) = &p.load {
         let c = checkpoint::load(path)?;
@@ -444,173 +468,50 @@ pub fn run(
         evaluated: 0,
         seconds: Vec::new(),
     };
-
     let mut clock = std::time::Instant::now();
     let mut lap = |summary: &mut Summary, phase: &'static str| {
         summary.seconds.push((phase, clock.elapsed().as_secs_f64()));
         clock = std::time::Instant::now();
     };
 
-    // Train.
     if p.load.is_none() && p.train.images > 0 {
-        sim.set_plasticity(Plasticity::default());
-        let set = &sets.train;
-        let presenter = Presenter::new(config, p, set, true);
-        let (mut window_counts, mut window_labels) = (Vec::new(), Vec::new());
-        let mut running: Option<Vec<i32>> = None;
-        let (mut train_labels, mut shown, mut predicted) = (Vec::new(), Vec::new(), Vec::new());
-        let mut row = vec![0; neurons];
-        let mut recent = std::collections::VecDeque::new();
-        for epoch in 0..p.train.epochs() {
-            progress.set_message(format!("train {}/{}", epoch + 1, p.train.epochs()));
-            for k in 0..p.train.images {
-                if stop() {
-                    return Ok(None);
-                }
-                let image = p.train.offset + k;
-                let n = presenter.show(
-                    sim,
-                    set.image(image),
-                    |r| key(TRAIN, epoch, image, r),
-                    &mut row,
-                    Some(writer),
-                )?;
-                let label = set.labels[image];
-                let guess = running.as_ref().map_or(-1, |a| predict(a, &row, classes));
-                train_labels.push(label as u32);
-                shown.push(n);
-                predicted.push(guess);
-                window_counts.extend_from_slice(&row);
-                window_labels.push(label);
-                if running.is_some() {
-                    recent.push_back(guess == label as i32);
-                    if recent.len() > p.window {
-                        recent.pop_front();
-                    }
-                }
-                if window_labels.len() == p.window {
-                    running = Some(assign(&window_counts, &window_labels, neurons, classes));
-                    window_counts.clear();
-                    window_labels.clear();
-                }
-                summary.trained += 1;
-                progress.inc(1);
-                if !recent.is_empty() && summary.trained.is_multiple_of(50) {
-                    let acc = recent.iter().filter(|&&ok| ok).count() as f64 / recent.len() as f64;
-                    progress.set_message(format!(
-                        "train {}/{} acc {:.1}% (last {})",
-                        epoch + 1,
-                        p.train.epochs(),
-                        100.0 * acc,
-                        recent.len()
-                    ));
-                }
-            }
-        }
-        let n = train_labels.len() as u64;
-        put(
-            writer,
-            "results/train/labels".into(),
-            vec![n],
-            Values::U32(train_labels),
-        )?;
-        put(
-            writer,
-            "results/train/presentations".into(),
-            vec![n],
-            Values::U32(shown),
-        )?;
-        put(
-            writer,
-            "results/train/running_predictions".into(),
-            vec![n],
-            Values::I32(predicted),
-        )?;
+        let Some(trained) = train(&cx, sim, &sets.train)? else {
+            return Ok(None);
+        };
+        summary.trained = trained;
         lap(&mut summary, "train");
     }
 
-    // Assign.
     if p.assign.images > 0 {
         progress.set_message("assign");
-        let Some(r) = respond(
-            config,
-            sim,
-            &sets.assign,
-            &p.assign,
-            ASSIGN,
-            writer,
-            progress,
-            stop,
-        )?
-        else {
+        let Some(r) = respond(&cx, sim, &sets.assign, &p.assign, ASSIGN)? else {
             return Ok(None);
         };
         let labels8 = &sets.assign.labels[p.assign.offset..][..p.assign.images];
-        assignments = Some(assign(&r.counts, labels8, neurons, classes));
-        r.write(writer, "assign", labels(&sets.assign, &p.assign), neurons)?;
+        assignments = Some(assign(&r.counts, labels8, cx.neurons, cx.classes));
+        r.write(
+            writer,
+            "assign",
+            labels(&sets.assign, &p.assign),
+            cx.neurons,
+        )?;
         lap(&mut summary, "assign");
     }
 
-    // Evaluate.
     if p.evaluate.images > 0 {
-        let a = assignments.clone().ok_or_else(|| {
+        let a = assignments.as_deref().ok_or_else(|| {
             ConfigError(format!(
                 "protocol.load: the checkpoint has no assignments for layer '{}'; set protocol.assign.images",
                 p.output
             ))
         })?;
         progress.set_message("evaluate");
-        let Some(r) = respond(
-            config,
-            sim,
-            &sets.evaluate,
-            &p.evaluate,
-            EVALUATE,
-            writer,
-            progress,
-            stop,
-        )?
-        else {
+        let Some(r) = respond(&cx, sim, &sets.evaluate, &p.evaluate, EVALUATE)? else {
             return Ok(None);
         };
         let truth = labels(&sets.evaluate, &p.evaluate);
-        let predictions: Vec<i32> = r
-            .counts
-            .chunks_exact(neurons)
-            .map(|row| predict(&a, row, classes))
-            .collect();
-        let mut confusion = vec![0u32; classes * classes];
-        let mut correct = 0;
-        for (&t, &g) in truth.iter().zip(&predictions) {
-            if g >= 0 {
-                confusion[t as usize * classes + g as usize] += 1;
-            }
-            correct += (g == t as i32) as usize;
-        }
-        let n = truth.len();
-        let accuracy = correct as f64 / n as f64;
-        summary.accuracy = Some(accuracy);
-        summary.evaluated = n;
-        let (n64, c64) = (n as u64, classes as u64);
-        put(
-            writer,
-            "results/evaluate/predictions".into(),
-            vec![n64],
-            Values::I32(predictions),
-        )?;
-        r.write(writer, "evaluate", truth, neurons)?;
-        put(
-            writer,
-            "results/evaluate/confusion".into(),
-            vec![c64, c64],
-            Values::U32(confusion),
-        )?;
-        put(
-            writer,
-            "results/evaluate/accuracy".into(),
-            vec![],
-            Values::F64(vec![accuracy]),
-        )?;
+        summary.evaluated = truth.len();
+        summary.accuracy = Some(evaluate(&cx, r, truth, a)?);
         lap(&mut summary, "evaluate");
     }
 
@@ -619,16 +520,150 @@ pub fn run(
         put(
             writer,
             checkpoint::assignments_path(&p.output),
-            vec![neurons as u64],
+            vec![cx.neurons as u64],
             Values::I32(a),
         )?;
     }
-    let shown = [&sets.train, &sets.assign, &sets.evaluate]
+    let shown = all
         .into_iter()
         .find(|s| !s.is_empty())
         .map(|s| (s.rows as u64, s.cols as u64));
     write_state(config, sim, shown, writer)?;
     Ok(Some(summary))
+}
+
+/// Training: every image of every epoch with STDP and adaptation on, the
+/// running accuracy in the progress message. Writes `results/train`;
+/// returns the number of presentations of images, or `None` if stopped.
+fn train(cx: &Context, sim: &mut Simulation, set: &ImageSet) -> Result<Option<usize>, Error> {
+    let Context {
+        config,
+        p,
+        writer,
+        progress,
+        stop,
+        neurons,
+        classes,
+    } = *cx;
+    sim.set_plasticity(Plasticity::default());
+    let presenter = Presenter::new(config, p, set, true);
+    let (mut window_counts, mut window_labels) = (Vec::new(), Vec::new());
+    let mut running: Option<Vec<i32>> = None;
+    let (mut train_labels, mut shown, mut predicted) = (Vec::new(), Vec::new(), Vec::new());
+    let mut row = vec![0; neurons];
+    let mut recent = std::collections::VecDeque::new();
+    let epochs = p.train.epochs();
+    for epoch in 0..epochs {
+        progress.set_message(format!("train {}/{epochs}", epoch + 1));
+        for k in 0..p.train.images {
+            if stop() {
+                return Ok(None);
+            }
+            let image = p.train.offset + k;
+            let n = presenter.show(
+                sim,
+                set.image(image),
+                |r| key(TRAIN, epoch, image, r),
+                &mut row,
+                Some(writer),
+            )?;
+            let label = set.labels[image];
+            let guess = running.as_ref().map_or(-1, |a| predict(a, &row, classes));
+            train_labels.push(label as u32);
+            shown.push(n);
+            predicted.push(guess);
+            window_counts.extend_from_slice(&row);
+            window_labels.push(label);
+            if running.is_some() {
+                recent.push_back(guess == label as i32);
+                if recent.len() > p.window {
+                    recent.pop_front();
+                }
+            }
+            if window_labels.len() == p.window {
+                running = Some(assign(&window_counts, &window_labels, neurons, classes));
+                window_counts.clear();
+                window_labels.clear();
+            }
+            progress.inc(1);
+            if !recent.is_empty() && train_labels.len().is_multiple_of(50) {
+                let acc = recent.iter().filter(|&&ok| ok).count() as f64 / recent.len() as f64;
+                progress.set_message(format!(
+                    "train {}/{epochs} acc {:.1}% (last {})",
+                    epoch + 1,
+                    100.0 * acc,
+                    recent.len()
+                ));
+            }
+        }
+    }
+    let n = train_labels.len();
+    let path = |name: &str| format!("results/train/{name}");
+    put(
+        writer,
+        path("labels"),
+        vec![n as u64],
+        Values::U32(train_labels),
+    )?;
+    put(
+        writer,
+        path("presentations"),
+        vec![n as u64],
+        Values::U32(shown),
+    )?;
+    put(
+        writer,
+        path("running_predictions"),
+        vec![n as u64],
+        Values::I32(predicted),
+    )?;
+    Ok(Some(n))
+}
+
+/// Scores the evaluation's responses against the true labels with the
+/// assignments; writes `results/evaluate`; returns the accuracy.
+fn evaluate(
+    cx: &Context,
+    r: Responses,
+    truth: Vec<u32>,
+    assignments: &[i32],
+) -> Result<f64, RecordError> {
+    let (writer, neurons, classes) = (cx.writer, cx.neurons, cx.classes);
+    let predictions: Vec<i32> = r
+        .counts
+        .chunks_exact(neurons)
+        .map(|row| predict(assignments, row, classes))
+        .collect();
+    let mut confusion = vec![0u32; classes * classes];
+    let mut correct = 0;
+    for (&t, &g) in truth.iter().zip(&predictions) {
+        if g >= 0 {
+            confusion[t as usize * classes + g as usize] += 1;
+        }
+        correct += (g == t as i32) as usize;
+    }
+    let accuracy = correct as f64 / truth.len() as f64;
+    let (n, c) = (truth.len() as u64, classes as u64);
+    put(
+        writer,
+        "results/evaluate/predictions".into(),
+        vec![n],
+        Values::I32(predictions),
+    )?;
+    r.write(writer, "evaluate", truth, neurons)?;
+    put(
+        writer,
+        "results/evaluate/confusion".into(),
+        vec![c, c],
+        Values::U32(confusion),
+    )?;
+    put(
+        writer,
+        "results/evaluate/accuracy".into(),
+        vec![],
+        Values::F64(vec![accuracy]),
+    )?;
+    Ok(accuracy)
 }
 
 /// Writes `state/weights/<projection>`, `state/theta/<layer>` and
