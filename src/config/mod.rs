@@ -414,7 +414,8 @@ pub struct StdpConfig {
     /// and `W` (depression) (default false).
     pub soft_bounds: bool,
     /// Sum of each postsynaptic neuron's incoming weights, restored before
-    /// every training sample (default none: no normalization; > 0).
+    /// training and after every training sample (default none: no
+    /// normalization; > 0).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub normalize: Option<f64>,
     /// Time constant of a second, slow postsynaptic trace that scales

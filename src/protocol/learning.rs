@@ -13,7 +13,7 @@
 //!   +32 Hz), at most `max_presentations` times; only the last
 //!   presentation's counts are kept. This rule applies in every phase.
 //! - **Train**: STDP and threshold adaptation on; weights of projections
-//!   with `stdp.normalize` are normalized before every presentation. Every
+//!   with `stdp.normalize` are normalized before training and after every presentation, so the final weights are normalized too. Every
 //!   `window` images, labels are assigned from that window's responses;
 //!   they predict the next window's images, which gives a running accuracy.
 //! - **Assign**: STDP and adaptation off (θ and σ frozen); each output neuron
@@ -119,7 +119,7 @@ struct Presenter<'a> {
     boost: f32,
     /// The pixel value that maps to intensity 1.
     max_pixel: f32,
-    /// Normalize weights before each presentation (training).
+    /// Normalize weights after each presentation (training).
     normalize: bool,
 }
 
@@ -158,9 +158,6 @@ impl Presenter<'_> {
         let p = self.p;
         let mut x = vec![0.0; image.len()];
         for k in 0..p.max_presentations {
-            if self.normalize {
-                sim.normalize();
-            }
             if p.reset {
                 sim.reset_state();
             }
@@ -176,6 +173,9 @@ impl Presenter<'_> {
                 x.fill(0.0);
                 sim.set_intensities(&p.input, &x);
                 sim.run_counting(p.rest_steps, &p.output, &mut vec![0; counts.len()], writer)?;
+            }
+            if self.normalize {
+                sim.normalize();
             }
             let total: u32 = counts.iter().sum();
             if total >= p.min_spikes || k + 1 == p.max_presentations {
@@ -546,6 +546,9 @@ fn train(cx: &Context, sim: &mut Simulation, set: &ImageSet) -> Result<Option<us
         classes,
     } = *cx;
     sim.set_plasticity(Plasticity::default());
+    // Normalized from the start, then after every presentation, so that
+    // the final weights are normalized too.
+    sim.normalize();
     let presenter = Presenter::new(config, p, set, true);
     let (mut window_counts, mut window_labels) = (Vec::new(), Vec::new());
     let mut running: Option<Vec<i32>> = None;

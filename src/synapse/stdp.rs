@@ -30,7 +30,7 @@
 //!
 //! Normalization ([`normalize`]): `W[j, i] ← W[j, i] · total / Σ_j W[j, i]`,
 //! so the incoming weights of each postsynaptic neuron sum to `total` (to
-//! f32 rounding); the protocol applies it before each training sample.
+//! f32 rounding); the protocol applies it before training and after each training sample.
 
 use bevy_ecs::prelude::*;
 
