@@ -72,13 +72,18 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                     ThresholdParams::new(&l.threshold, dt),
                     InputRing::new(size, max_delay, l.receptors().len()),
                 ));
+                let theta0 = l
+                    .threshold
+                    .individual
+                    .as_ref()
+                    .map_or(0.0, |t| t.theta_init);
                 let neuron = |i: u32| {
                     (
                         InLayer { layer, index: i },
                         Voltage(v0[i as usize]),
                         Current::default(),
                         Refractory::default(),
-                        Threshold::default(),
+                        Threshold { theta: theta0 },
                         Spiked::default(),
                     )
                 };

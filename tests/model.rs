@@ -307,6 +307,19 @@ fn individual_threshold_jumps_and_decays() {
 }
 
 #[test]
+fn threshold_offset_starts_at_theta_init() {
+    // Constant drive (V(n) = 2·(1 − 0.9^(n+1))) against σ = 1 and θ(0) = 0.3
+    // decaying with τ_θ = 10^7 ms (3·10^-8 per step, negligible): the first
+    // n with V(n) >= 1.3 is n = 9 (V(8) = 1.2252, V(9) = 1.3026), instead
+    // of 6 without the offset.
+    let toml = format!(
+        "{CONSTANT_DRIVE}\nthreshold.individual = {{ tau_theta_ms = 1e7, beta = 0.0, theta_init = 0.3 }}\n"
+    );
+    let mut s = sim(&toml);
+    assert_eq!(spike_steps(&mut s, "n", 10), vec![9]);
+}
+
+#[test]
 fn slow_threshold_decay_is_not_lost_to_rounding() {
     // dt = 0.5 ms, τ_θ = 10^7 ms (Diehl & Cook): each step takes 5·10^-8 of θ,
     // less than half an f32 ulp of θ. One spike at step 0 (a 40 nA pulse:

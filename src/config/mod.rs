@@ -359,6 +359,10 @@ pub struct IndividualThresholdConfig {
     pub tau_theta_ms: f64,
     /// Jump of θ_i per spike in mV (default 0.05, >= 0).
     pub beta: f64,
+    /// θ_i at the start in mV (default 0). θ decays towards 0, so with
+    /// `theta_init > 0` a neuron that stops firing slowly becomes easier to
+    /// excite than at the start (Diehl & Cook: σ = −72 mV, θ from 20 mV).
+    pub theta_init: f64,
 }
 
 impl Default for IndividualThresholdConfig {
@@ -366,6 +370,7 @@ impl Default for IndividualThresholdConfig {
         Self {
             tau_theta_ms: 1e7,
             beta: 0.05,
+            theta_init: 0.0,
         }
     }
 }
@@ -747,6 +752,7 @@ impl Config {
                     }
                     if let Some(i) = &l.threshold.individual {
                         non_negative(&key("threshold.individual.beta"), i.beta)?;
+                        finite(&key("threshold.individual.theta_init"), i.theta_init)?;
                         if i.tau_theta_ms.is_nan() || i.tau_theta_ms < dt {
                             return err(format!(
                                 "{}: must be >= dt_ms ({dt}), got {}",
