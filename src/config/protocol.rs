@@ -57,7 +57,7 @@ pub struct ProtocolConfig {
     /// pixel (default 32.0, >= 0; the input layer must be `poisson`).
     #[serde(default = "default_boost_hz")]
     pub boost_hz: f64,
-    /// Most presentations of one image (default 10, >= 1).
+    /// Most presentations of one image (default 10, 1 to 255).
     #[serde(default = "default_max_presentations")]
     pub max_presentations: u32,
     /// Training images per refresh of the running accuracy estimate: labels
@@ -181,8 +181,11 @@ impl ProtocolConfig {
             return err("protocol.steps_per_image: must be >= 1");
         }
         non_negative("protocol.boost_hz", self.boost_hz)?;
-        if self.max_presentations == 0 {
-            return err("protocol.max_presentations: must be >= 1");
+        if !(1..=255).contains(&self.max_presentations) {
+            return err(format!(
+                "protocol.max_presentations: must be between 1 and 255, got {}",
+                self.max_presentations
+            ));
         }
         if self.window == 0 {
             return err("protocol.window: must be >= 1");
