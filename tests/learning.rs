@@ -156,6 +156,10 @@ fn bad_protocol_and_plasticity_input_gives_one_line_and_no_file() {
             "simulation.steps: not allowed with a [protocol]",
         ),
         (
+            "protocol.max_presentations=300",
+            "protocol.max_presentations: must be between 1 and 255",
+        ),
+        (
             "layers.exc.synapses.exc.reversal_mv=nan",
             "synapses.exc.reversal_mv",
         ),
