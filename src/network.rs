@@ -4,7 +4,7 @@
 use bevy_ecs::prelude::*;
 
 use crate::config::{
-    Config, ConfigError, LayerConfig, LayerSelection, ProjectionConfig, window_steps,
+    Config, ConfigError, LayerConfig, LayerSelection, ProjectionConfig, TraceVar, window_steps,
 };
 use crate::data::ImageSet;
 use crate::encoder::{EncoderParams, EncoderRng, Intensity};
@@ -57,6 +57,11 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                     .max()
                     .unwrap_or(1);
                 let params = LifParams::new(l, dt);
+                let input_recorded = config
+                    .record
+                    .traces
+                    .iter()
+                    .any(|t| &t.layer == name && t.vars.contains(&TraceVar::Input));
                 let mut vrng = rng::stream(seed, rng::V_INIT, index as u64, 0);
                 let v0: Vec<f32> = (0..size)
                     .map(|_| match &l.v_init {
@@ -70,7 +75,7 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                         sigma: l.sigma as f32,
                     },
                     ThresholdParams::new(&l.threshold, dt),
-                    InputRing::new(size, max_delay, l.receptors().len()),
+                    InputRing::new(size, max_delay, l.receptors().len(), input_recorded),
                 ));
                 let theta0 = l
                     .threshold

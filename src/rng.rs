@@ -48,22 +48,39 @@ pub fn standard_normal(rng: &mut impl Rng) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
-/// `k` distinct values of `0..n`, ascending (Floyd's algorithm: `k` draws).
-/// Earlier picks are checked by a linear scan while `k` is small (fast for
-/// in-degrees like 80) and by binary search in a sorted vector otherwise.
-pub fn sample_distinct(rng: &mut impl Rng, n: usize, k: usize) -> Vec<usize> {
-    let mut chosen: Vec<usize> = Vec::with_capacity(k);
-    for m in n - k..n {
-        let t = ((unit(rng) * (m + 1) as f64) as usize).min(m);
-        // If t was chosen before, m cannot have been (earlier picks are < m).
-        if k <= 128 {
-            chosen.push(if chosen.contains(&t) { m } else { t });
-        } else {
-            match chosen.binary_search(&t) {
-                Ok(_) => chosen.push(m),
-                Err(at) => chosen.insert(at, t),
+/// `k` distinct values of `0..n` (`n < 2^32`), ascending (Floyd's
+/// algorithm: `k` draws). Earlier picks are kept in an open-addressing hash
+/// set (linear probing, at most half full), so a check costs about one probe
+/// whatever `k`.
+pub fn sample_distinct(rng: &mut impl Rng, n: usize, k: usize) -> Vec<u32> {
+    assert!(k <= n && n < 1 << 32, "cannot draw {k} of {n} as u32");
+    const EMPTY: u32 = u32::MAX;
+    let mut set = vec![EMPTY; (2 * k).next_power_of_two()];
+    let mask = set.len() - 1;
+    // Inserts v; false if it was there already.
+    let mut insert = |v: u32| {
+        // Fibonacci hashing: the top bits of v · 2^64/φ.
+        let mut h = ((v as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as usize & mask;
+        while set[h] != EMPTY {
+            if set[h] == v {
+                return false;
             }
+            h = (h + 1) & mask;
         }
+        set[h] = v;
+        true
+    };
+    let mut chosen: Vec<u32> = Vec::with_capacity(k);
+    for m in n - k..n {
+        let t = ((unit(rng) * (m + 1) as f64) as usize).min(m) as u32;
+        // If t was chosen before, m cannot have been (earlier picks are < m).
+        let pick = if insert(t) {
+            t
+        } else {
+            insert(m as u32);
+            m as u32
+        };
+        chosen.push(pick);
     }
     chosen.sort_unstable();
     chosen
@@ -93,7 +110,7 @@ mod tests {
             let s = sample_distinct(&mut rng, 10, 3);
             assert!(s.len() == 3 && s.windows(2).all(|w| w[0] < w[1]));
             for v in s {
-                counts[v] += 1;
+                counts[v as usize] += 1;
             }
         }
         assert!(

@@ -246,7 +246,7 @@ pub enum NeuronSelection {
 impl NeuronSelection {
     /// The selected indices of a layer of `size` neurons; `draw(k)` picks
     /// `k` distinct indices for `Sample`.
-    pub fn indices(&self, size: usize, draw: impl FnOnce(usize) -> Vec<usize>) -> Vec<u64> {
+    pub fn indices(&self, size: usize, draw: impl FnOnce(usize) -> Vec<u32>) -> Vec<u64> {
         match self {
             NeuronSelection::All => (0..size as u64).collect(),
             NeuronSelection::List(v) => v.clone(),

@@ -22,8 +22,8 @@ use bevy_ecs::prelude::*;
 use crate::config::{CurrentModel, LifConfig};
 use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
 use crate::schedule::{Clock, Rows, for_rows};
-use crate::synapse::InputRing;
 use crate::synapse::stdp::Plasticity;
+use crate::synapse::{InputRing, SharedSlot};
 use crate::threshold::{LayerThreshold, Threshold, ThresholdParams};
 
 /// Membrane voltage V in mV. Written by `update`.
@@ -212,7 +212,13 @@ impl Rows for NeuronRows<'_> {
 pub fn update(
     clock: Res<Clock>,
     plasticity: Res<Plasticity>,
-    layers: Query<(&LifParams, &InputRing, &LayerThreshold, &ThresholdParams)>,
+    mut layers: Query<(
+        Entity,
+        &LifParams,
+        &mut InputRing,
+        &LayerThreshold,
+        &ThresholdParams,
+    )>,
     mut neurons: Query<(
         &InLayer,
         &mut Current,
@@ -226,6 +232,20 @@ pub fn update(
     mut fired: Local<Vec<(Entity, u32)>>,
 ) {
     let n = clock.step;
+    let steps: Vec<LayerStep> = layers
+        .iter_mut()
+        .map(|(layer, p, ring, sigma, tp)| {
+            let ring = ring.into_inner();
+            LayerStep {
+                layer,
+                p,
+                sigma: sigma.sigma,
+                tp,
+                zero: !ring.keep_consumed,
+                input: ring.consume(n),
+            }
+        })
+        .collect();
     let kernel = |out: &mut Vec<(Entity, u32)>, rows: NeuronRows| {
         let NeuronRows {
             at,
@@ -238,7 +258,15 @@ pub fn update(
         } = rows;
         for run in layer_runs(at) {
             let layer = at[run.start].layer;
-            let (p, ring, sigma, tp) = layers.get(layer).expect("LIF neuron's layer");
+            let step = steps.iter().find(|s| s.layer == layer);
+            let LayerStep {
+                p,
+                sigma,
+                tp,
+                zero,
+                input,
+                ..
+            } = step.expect("LIF neuron's layer");
             // Neurons are spawned in index order and never despawned, so a
             // run's rows hold consecutive indices.
             let first = at[run.start].index as usize;
@@ -257,7 +285,7 @@ pub fn update(
                 r: p.r,
                 v_rest: p.v_rest,
                 v_reset: p.v_reset,
-                sigma: sigma.sigma,
+                sigma: *sigma,
                 ref_steps: p.ref_steps,
                 decay,
                 beta,
@@ -270,28 +298,30 @@ pub fn update(
                 let b = start..(start + BLOCK).min(run.end);
                 let ib = ids.start + (b.start - run.start)..ids.start + (b.end - run.start);
                 let two = p.receptors.len() > 1;
+                // SAFETY: `for_rows` gives each row to exactly one part, and
+                // a layer's neurons have one row each, so the blocks `ib` of
+                // parts running in parallel never overlap.
+                let (input0, input1) = unsafe {
+                    (
+                        input[0].block(ib.clone()),
+                        input[1].block(if two { ib.clone() } else { 0..0 }),
+                    )
+                };
                 let block = Block {
                     j: &mut j[b.clone()],
                     j2: j2
                         .as_deref_mut()
                         .filter(|_| two)
                         .map(|j2| &mut j2[b.clone()]),
-                    input0: &ring.slot(n, 0)[ib.clone()],
-                    input1: if two {
-                        &ring.slot(n, 1)[ib.clone()]
-                    } else {
-                        &[]
-                    },
+                    input0,
+                    input1,
                     v: &mut v[b.clone()],
                     refr: &mut refr[b.clone()],
                     th: &mut th[b.clone()],
                     s: &mut s[b.clone()],
                 };
-                // Spikes are rare: only blocks that had one are scanned.
-                if step_block(&m, &p.receptors, ext, adapt, block) > 0 {
-                    let fired = s[b.clone()].iter().zip(ib).filter(|(s, _)| s.0);
-                    out.extend(fired.map(|(_, i)| (layer, i as u32)));
-                }
+                let spikes = step_block(&m, &p.receptors, ext, adapt, *zero, block);
+                push_spikes(out, layer, &s[b.clone()], ib.start, spikes);
             }
         }
     };
@@ -313,13 +343,51 @@ pub fn update(
     publish_spikes(&mut fired, &mut lists);
 }
 
+/// A LIF layer's part in this step's update: its parameters and this
+/// step's input slots.
+struct LayerStep<'a> {
+    layer: Entity,
+    p: &'a LifParams,
+    sigma: f32,
+    tp: &'a ThresholdParams,
+    /// Zero the input once read (see [`InputRing`]).
+    zero: bool,
+    input: [SharedSlot<'a>; 2],
+}
+
+/// Appends `(layer, first + k)` for each of the `count` rows `k` of `s` that
+/// spiked. Spikes are rare: 32-row chunks without one are passed over with
+/// one vector test, and the scan stops at the last spike.
+fn push_spikes(
+    out: &mut Vec<(Entity, u32)>,
+    layer: Entity,
+    s: &[Spiked],
+    first: usize,
+    count: usize,
+) {
+    const CHUNK: usize = 32;
+    let mut left = count;
+    for (c, chunk) in s.chunks(CHUNK).enumerate() {
+        if left == 0 {
+            break;
+        }
+        if !chunk.iter().fold(false, |any, x| any | x.0) {
+            continue;
+        }
+        for (k, _) in chunk.iter().enumerate().filter(|(_, x)| x.0) {
+            out.push((layer, (first + c * CHUNK + k) as u32));
+            left -= 1;
+        }
+    }
+}
+
 /// One block of rows of a layer: its component columns and its slices of
 /// this step's input.
 struct Block<'a> {
     j: &'a mut [Current],
     j2: Option<&'a mut [Current2]>,
-    input0: &'a [f32],
-    input1: &'a [f32],
+    input0: &'a mut [f32],
+    input1: &'a mut [f32],
     v: &'a mut [Voltage],
     refr: &'a mut [Refractory],
     th: &'a mut [Threshold],
@@ -327,23 +395,39 @@ struct Block<'a> {
 }
 
 /// The step of one block: synaptic currents, then voltage, spikes and
-/// (with `adapt`) individual thresholds; returns the number of spikes. Where the CPU has AVX2 (checked at
+/// (with `adapt`) individual thresholds, and (with `zero`) the input read
+/// set back to 0 while it is still in cache; returns the number of spikes.
+/// Where the CPU has AVX2 (checked at
 /// run time) the same code is compiled for it, with 8-wide instead of
 /// 4-wide vectors; it performs the same IEEE operations in the same order
 /// (no fused multiply-add), so results are identical either way.
-fn step_block(m: &Membrane, receptors: &[Receptor], ext: f32, adapt: bool, b: Block) -> usize {
+fn step_block(
+    m: &Membrane,
+    receptors: &[Receptor],
+    ext: f32,
+    adapt: bool,
+    zero: bool,
+    b: Block,
+) -> usize {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { step_block_avx2(m, receptors, ext, adapt, b) };
+        return unsafe { step_block_avx2(m, receptors, ext, adapt, zero, b) };
     }
-    step_block_portable(m, receptors, ext, adapt, b)
+    step_block_portable(m, receptors, ext, adapt, zero, b)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn step_block_avx2(m: &Membrane, receptors: &[Receptor], ext: f32, adapt: bool, b: Block) -> usize {
-    step_block_portable(m, receptors, ext, adapt, b)
+fn step_block_avx2(
+    m: &Membrane,
+    receptors: &[Receptor],
+    ext: f32,
+    adapt: bool,
+    zero: bool,
+    b: Block,
+) -> usize {
+    step_block_portable(m, receptors, ext, adapt, zero, b)
 }
 
 #[inline(always)]
@@ -352,6 +436,7 @@ fn step_block_portable(
     receptors: &[Receptor],
     ext: f32,
     adapt: bool,
+    zero: bool,
     b: Block,
 ) -> usize {
     let Block {
@@ -364,9 +449,9 @@ fn step_block_portable(
         th,
         s,
     } = b;
-    integrate_current(&receptors[0], j, input0, ext);
+    integrate_current(&receptors[0], j, input0, ext, zero);
     let j2 = j2.map(|j2| {
-        integrate_current(&receptors[1], j2, input1, 0.0);
+        integrate_current(&receptors[1], j2, input1, 0.0, zero);
         &*j2
     });
     let j = &*j;
@@ -445,11 +530,22 @@ fn membrane<const TWO: bool, const ADAPT: bool>(
 }
 
 /// One synaptic current of a run of neurons: `J ← f(J, I + ext)`, with `I`
-/// the run's slice of this step's input.
+/// the run's slice of this step's input, which is set to 0 as it is read
+/// if `zero`.
 #[inline(always)]
-fn integrate_current<J: AsMut<f32>>(rc: &Receptor, j: &mut [J], input: &[f32], ext: f32) {
+fn integrate_current<J: AsMut<f32>>(
+    rc: &Receptor,
+    j: &mut [J],
+    input: &mut [f32],
+    ext: f32,
+    zero: bool,
+) {
     let (a, k) = (rc.a, rc.k);
-    let it = j.iter_mut().zip(input).map(|(j, &x)| (j.as_mut(), x + ext));
+    let it = j.iter_mut().zip(input).map(|(j, x)| {
+        let read = *x;
+        *x = if zero { 0.0 } else { read };
+        (j.as_mut(), read + ext)
+    });
     match rc.model {
         CurrentModel::Instantaneous => it.for_each(|(j, x)| *j = x),
         CurrentModel::Continuous => it.for_each(|(j, x)| *j += a * (-k * *j + x)),
@@ -460,6 +556,25 @@ fn integrate_current<J: AsMut<f32>>(rc: &Receptor, j: &mut [J], input: &[f32], e
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_spikes_finds_every_spike_in_order() {
+        // Spikes at rows 0, 31, 32 (chunk edges), 100 and 199 (the last row)
+        // of 200, numbered from 1000; a wrong count stops the scan early.
+        let layer = Entity::from_raw_u32(7).unwrap();
+        let rows = [0, 31, 32, 100, 199];
+        let mut s = vec![Spiked(false); 200];
+        for &k in &rows {
+            s[k].0 = true;
+        }
+        let mut out = Vec::new();
+        push_spikes(&mut out, layer, &s, 1000, rows.len());
+        let want: Vec<_> = rows.iter().map(|&k| (layer, 1000 + k as u32)).collect();
+        assert_eq!(out, want);
+        out.clear();
+        push_spikes(&mut out, layer, &s, 1000, 0);
+        assert!(out.is_empty());
+    }
 
     /// The AVX2 build of the block step must give bit-identical results to
     /// the portable one (the claim of [`step_block`]): same state, same
@@ -507,11 +622,12 @@ mod tests {
             let mut s = vec![Spiked(false); n];
             let mut spikes = 0;
             for _ in 0..50 {
+                let (mut input0, mut input1) = (input.clone(), input.clone());
                 let b = Block {
                     j: &mut j,
                     j2: Some(&mut j2),
-                    input0: &input,
-                    input1: &input,
+                    input0: &mut input0,
+                    input1: &mut input1,
                     v: &mut v,
                     refr: &mut refr,
                     th: &mut th,
@@ -519,9 +635,9 @@ mod tests {
                 };
                 spikes += if avx2 {
                     // SAFETY: AVX2 was detected above.
-                    unsafe { step_block_avx2(&m, &receptors, 0.1, true, b) }
+                    unsafe { step_block_avx2(&m, &receptors, 0.1, true, true, b) }
                 } else {
-                    step_block_portable(&m, &receptors, 0.1, true, b)
+                    step_block_portable(&m, &receptors, 0.1, true, true, b)
                 };
             }
             let bits = |x: f32| x.to_bits();

@@ -74,7 +74,7 @@ impl Weights {
                 // Draw each post neuron's k inputs from its own stream (in
                 // parallel on the current rayon pool), then lay them out by
                 // pre neuron (a counting sort: rows stay ascending in post).
-                let inputs: Vec<usize> = (0..n_post)
+                let inputs: Vec<u32> = (0..n_post)
                     .into_par_iter()
                     .flat_map_iter(|i| {
                         let mut r = rng::stream(seed, rng::CONNECTIVITY, index, i as u64);
@@ -83,16 +83,18 @@ impl Weights {
                     .collect();
                 let mut row_start = vec![0; n_pre + 1];
                 for &j in &inputs {
-                    row_start[j + 1] += 1;
+                    row_start[j as usize + 1] += 1;
                 }
                 for j in 0..n_pre {
                     row_start[j + 1] += row_start[j];
                 }
                 let mut next = row_start.clone();
                 let mut post = vec![0; inputs.len()];
-                for (s, &j) in inputs.iter().enumerate() {
-                    post[next[j]] = (s / k) as u32;
-                    next[j] += 1;
+                for (i, from) in inputs.chunks_exact(k).enumerate() {
+                    for &j in from {
+                        post[next[j as usize]] = i as u32;
+                        next[j as usize] += 1;
+                    }
                 }
                 let w = draw(post.len());
                 return Weights::Sparse { row_start, post, w };
