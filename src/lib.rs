@@ -21,7 +21,7 @@
 //!   `J = Σ_c J_c`; a conductance-based synapse (`reversal_mv = E_c`)
 //!   contributes `J_c = g_c (E_c − V(n−1))`.
 //! - **Spike and reset**: `s = [V ≥ σ + θ_i]`, then `V = v_reset`, held
-//!   there for `t_ref`.
+//!   there for `t_ref`; no new spike for `t_ref_spike` (default `t_ref`).
 //! - **Thresholds** ([`threshold`]): global `σ ← max(σ_min, σ + η(Σ s − target))`,
 //!   individual `θ_i ← θ_i(1 − dt/τ_θ) + β s_i`, either, both or neither.
 //! - **Plasticity** ([`synapse::stdp`]): trace STDP, depression

@@ -91,6 +91,65 @@ fn lif_reset_and_refractory_hold_exactly() {
 }
 
 #[test]
+fn spike_lockout_outlasts_the_voltage_hold() {
+    // As above with t_ref_spike = 10 ms (t_ref 0): after the spike at 6 the
+    // voltage integrates from 0 at once, V(6 + m) = 2·(1 − 0.9^m), and is
+    // above 1 from m = 7 (step 13), but the neuron cannot spike at steps
+    // 7..=16 (10 steps); at 17 (m = 11) V = 2·(1 − 0.9^11) = 1.3724 → spike.
+    // The cycle is 11 steps: spikes at 6, 17, 28.
+    let toml = format!(
+        "{CONSTANT_DRIVE}
+t_ref_spike_ms = 10.0
+"
+    );
+    let mut s = sim(&toml);
+    let mut v = Vec::new();
+    let mut spikes = Vec::new();
+    for step in 0..30 {
+        s.step();
+        v.push(s.voltages("n")[0]);
+        if s.spikes("n").contains(&0) {
+            spikes.push(step);
+        }
+    }
+    assert_eq!(spikes, vec![6, 17, 28]);
+    assert!(
+        close(v[13], 2.0 * (1.0 - 0.9f64.powi(7)), 1e-5),
+        "{}",
+        v[13]
+    );
+    assert!(
+        close(v[16], 2.0 * (1.0 - 0.9f64.powi(10)), 1e-5),
+        "{}",
+        v[16]
+    );
+    // With t_ref = 2 ms as well, V is held at 0 at steps 7 and 8 and
+    // restarts at 9: V(13) = 2·(1 − 0.9^5) = 0.8190; the lock still ends
+    // after step 16, and V(17) = 2·(1 − 0.9^9) = 1.2252 → spike at 17.
+    let mut s = sim(&format!(
+        "{toml}
+t_ref_ms = 2.0
+"
+    ));
+    let mut v = Vec::new();
+    let mut spikes = Vec::new();
+    for step in 0..18 {
+        s.step();
+        v.push(s.voltages("n")[0]);
+        if s.spikes("n").contains(&0) {
+            spikes.push(step);
+        }
+    }
+    assert_eq!(spikes, vec![6, 17]);
+    assert_eq!(&v[7..9], &[0.0, 0.0]);
+    assert!(
+        close(v[13], 2.0 * (1.0 - 0.9f64.powi(5)), 1e-5),
+        "{}",
+        v[13]
+    );
+}
+
+#[test]
 fn continuous_current_decays_geometrically() {
     // A 10 nA pulse during step 0 only (window [0, 1) ms), τ_j = 5, k_j = 1:
     // J(0) = 0 + (1/5)·(0 + 10) = 2, then with no input

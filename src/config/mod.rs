@@ -248,6 +248,13 @@ pub struct LifConfig {
     /// Refractory period in ms (default 0.0, >= 0): the voltage is held at
     /// `v_reset` for `round(t_ref_ms / dt_ms)` steps after a spike.
     pub t_ref_ms: f64,
+    /// Time after a spike in which the neuron cannot spike again, in ms
+    /// (default `t_ref_ms`, >= `t_ref_ms`): past `t_ref_ms` the voltage
+    /// integrates again but crossing the threshold does nothing until
+    /// `round(t_ref_spike_ms / dt_ms)` steps have passed. Diehl & Cook's
+    /// code has 5 ms and 50 ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_ref_spike_ms: Option<f64>,
     /// Base threshold σ in mV (default 1.0); the starting value when adaptive.
     pub sigma: f64,
     /// Constant external current in nA added to the input of the first
@@ -275,6 +282,7 @@ impl Default for LifConfig {
             v_init: None,
             v_reset: 0.0,
             t_ref_ms: 0.0,
+            t_ref_spike_ms: None,
             sigma: 1.0,
             i_ext: 0.0,
             step_current: None,
@@ -721,6 +729,15 @@ impl Config {
                     }
                     positive(&key("tau_v_ms"), l.tau_v_ms)?;
                     non_negative(&key("t_ref_ms"), l.t_ref_ms)?;
+                    if let Some(t) = l.t_ref_spike_ms
+                        && !(t >= l.t_ref_ms && t.is_finite())
+                    {
+                        return err(format!(
+                            "{}: must be a number >= t_ref_ms ({}), got {t}",
+                            key("t_ref_spike_ms"),
+                            l.t_ref_ms
+                        ));
+                    }
                     for (k, v) in [
                         ("k_j", l.k_j),
                         ("k_v", l.k_v),
@@ -1060,6 +1077,16 @@ mod tests {
             let e = load(MINIMAL, &[set]).unwrap_err();
             assert!(e.0.contains(key), "{set}: {e}");
         }
+        // A spike lockout shorter than the voltage hold.
+        let e = load(
+            MINIMAL,
+            &["layers.a.t_ref_ms=2", "layers.a.t_ref_spike_ms=1"],
+        )
+        .unwrap_err();
+        assert!(
+            e.0.starts_with("layers.a.t_ref_spike_ms:") && e.0.contains(">= t_ref_ms (2)"),
+            "{e}"
+        );
     }
 
     #[test]

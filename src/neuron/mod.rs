@@ -15,7 +15,8 @@
 //!   `J_c = g_c (E_c − V(n-1))` instead
 //! - spike: `s(n) = [V(n) >= σ + θ_i]`; a spiking neuron's voltage becomes
 //!   `v_reset`, and for the next `ref_steps` steps it is held there (its
-//!   current keeps integrating) and cannot spike.
+//!   current keeps integrating); it cannot spike for the next `lock_steps`
+//!   (`t_ref_spike`, default `t_ref`).
 
 use bevy_ecs::prelude::*;
 
@@ -72,8 +73,9 @@ pub struct Receptor {
     pub drive: (f32, f32),
 }
 
-/// Steps the voltage is still to be held at `v_reset` after a spike (a
-/// held neuron cannot spike). Written by `update`.
+/// Steps until the neuron may spike again, counting down from
+/// `lock_steps` at a spike; the voltage is held at `v_reset` while more than
+/// `lock_steps − ref_steps` remain. Written by `update`.
 #[derive(Component, Debug, Clone, Copy, Default)]
 pub struct Refractory(pub u32);
 
@@ -95,6 +97,9 @@ pub struct LifParams {
     pub v_reset: f32,
     /// Refractory steps after a spike, `round(t_ref / dt)`.
     pub ref_steps: u32,
+    /// Steps after a spike without another, `round(t_ref_spike / dt)`
+    /// (>= `ref_steps`).
+    pub lock_steps: u32,
     /// Constant external current (nA).
     pub i_ext: f32,
     /// Step current: `(first step, end step exclusive, amplitude nA)`.
@@ -106,6 +111,7 @@ impl LifParams {
     pub fn new(c: &LifConfig, dt_ms: f64) -> Self {
         // A window [start, stop) in ms covers the steps n with start <= n*dt < stop.
         let first_step = |ms: f64| (ms / dt_ms).ceil() as u64;
+        let ref_steps = (c.t_ref_ms / dt_ms).round() as u32;
         Self {
             receptors: c
                 .receptors()
@@ -125,7 +131,10 @@ impl LifParams {
             r: c.r as f32,
             v_rest: c.v_rest as f32,
             v_reset: c.v_reset as f32,
-            ref_steps: (c.t_ref_ms / dt_ms).round() as u32,
+            ref_steps,
+            lock_steps: c
+                .t_ref_spike_ms
+                .map_or(ref_steps, |t| ((t / dt_ms).round() as u32).max(ref_steps)),
             i_ext: c.i_ext as f32,
             step_current: c.step_current.as_ref().map(|s| {
                 (
@@ -286,7 +295,8 @@ pub fn update(
                 v_rest: p.v_rest,
                 v_reset: p.v_reset,
                 sigma: *sigma,
-                ref_steps: p.ref_steps,
+                lock_steps: p.lock_steps,
+                free_at: p.lock_steps - p.ref_steps,
                 decay,
                 beta,
                 drive: [drive(0), drive(1)],
@@ -474,7 +484,10 @@ struct Membrane {
     v_rest: f32,
     v_reset: f32,
     sigma: f32,
-    ref_steps: u32,
+    /// [`LifParams::lock_steps`].
+    lock_steps: u32,
+    /// The voltage is free to move once the countdown is at most this.
+    free_at: u32,
     decay: f64,
     beta: f64,
     /// [`Receptor::drive`] of the (up to two) synaptic currents.
@@ -509,16 +522,17 @@ fn membrane<const TWO: bool, const ADAPT: bool>(
         } else {
             total0
         };
-        let held = refr[k].0 > 0;
+        let locked = refr[k].0 > 0;
+        let held = refr[k].0 > m.free_at;
         let integrated = v0 + m.a_v * (-m.k_v * (v0 - m.v_rest) + m.r * total);
         let vn = if held { m.v_reset } else { integrated };
         let theta = if ADAPT { th[k].theta } else { 0.0 };
-        let spike = !held & (vn >= m.sigma + theta as f32);
+        let spike = !locked & (vn >= m.sigma + theta as f32);
         v[k].0 = if spike { m.v_reset } else { vn };
         refr[k].0 = if spike {
-            m.ref_steps
+            m.lock_steps
         } else {
-            refr[k].0 - held as u32
+            refr[k].0 - locked as u32
         };
         if ADAPT {
             th[k].theta = theta - theta * m.decay + if spike { m.beta } else { 0.0 };
@@ -593,7 +607,8 @@ mod tests {
             v_rest: -49.0,
             v_reset: -60.0,
             sigma: -50.0,
-            ref_steps: 50,
+            lock_steps: 50,
+            free_at: 30,
             decay: 1e-4,
             beta: 0.05,
             drive: [(0.0, 1.0), (-100.0, 1.0)],

@@ -181,6 +181,11 @@ pub fn deliver(
             .slot_mut(clock.step + p.delay as u64 - 1, p.receptor);
         let mut events = 0;
         for (k, &j) in pre.iter().enumerate() {
+            // Two-stage prefetch: the offset of the row after next, then the
+            // next row itself (whose offset was prefetched a spike ago).
+            if let Some(&after) = pre.get(k + 2) {
+                w.prefetch_row_start(after as usize);
+            }
             if let Some(&next) = pre.get(k + 1) {
                 w.prefetch_row(next as usize);
             }

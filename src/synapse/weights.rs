@@ -156,6 +156,21 @@ impl Weights {
         }
     }
 
+    /// Asks the CPU to start loading sparse row `j`'s offset, which
+    /// [`Weights::prefetch_row`] will read: one spike further ahead, so that
+    /// finding the row to prefetch does not stall on a cache miss.
+    #[inline]
+    pub fn prefetch_row_start(&self, j: usize) {
+        #[cfg(target_arch = "x86_64")]
+        if let Weights::Sparse { row_start, .. } = self {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            // SAFETY: prefetching never faults; `get` keeps the address in bounds anyway.
+            if let Some(r) = row_start.get(j) {
+                unsafe { _mm_prefetch::<_MM_HINT_T0>((r as *const usize).cast()) };
+            }
+        }
+    }
+
     /// `W[j, i]`, or `None` where `j` does not connect to `i`.
     pub fn get(&self, j: usize, i: usize) -> Option<f32> {
         match self {
