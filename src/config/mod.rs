@@ -738,6 +738,21 @@ impl Config {
                             l.t_ref_ms
                         ));
                     }
+                    // Refractory countdowns are u16.
+                    let max_ms = f64::from(u16::MAX) * dt;
+                    for (k, t) in [
+                        ("t_ref_ms", Some(l.t_ref_ms)),
+                        ("t_ref_spike_ms", l.t_ref_spike_ms),
+                    ] {
+                        if let Some(t) = t
+                            && (t / dt).round() > f64::from(u16::MAX)
+                        {
+                            return err(format!(
+                                "{}: {t} ms is more than 65535 steps of {dt} ms; allowed: up to {max_ms} ms",
+                                key(k)
+                            ));
+                        }
+                    }
                     for (k, v) in [
                         ("k_j", l.k_j),
                         ("k_v", l.k_v),
@@ -1069,6 +1084,8 @@ mod tests {
         for (set, key) in [
             ("simulation.dt_ms=0", "simulation.dt_ms"),
             ("layers.a.tau_v_ms=-1", "layers.a.tau_v_ms"),
+            // 70,000 steps of 1 ms: more than a u16 countdown holds.
+            ("layers.a.t_ref_ms=70000", "layers.a.t_ref_ms"),
             (
                 "layers.a.threshold.individual.tau_theta_ms=0.1",
                 "tau_theta_ms",

@@ -77,7 +77,7 @@ pub struct Receptor {
 /// `lock_steps` at a spike; the voltage is held at `v_reset` while more than
 /// `lock_steps − ref_steps` remain. Written by `update`.
 #[derive(Component, Debug, Clone, Copy, Default)]
-pub struct Refractory(pub u32);
+pub struct Refractory(pub u16);
 
 /// Per-layer LIF parameters, with the Euler coefficients precomputed.
 /// Written once by the network builder.
@@ -96,10 +96,10 @@ pub struct LifParams {
     /// Reset voltage (mV).
     pub v_reset: f32,
     /// Refractory steps after a spike, `round(t_ref / dt)`.
-    pub ref_steps: u32,
+    pub ref_steps: u16,
     /// Steps after a spike without another, `round(t_ref_spike / dt)`
     /// (>= `ref_steps`).
-    pub lock_steps: u32,
+    pub lock_steps: u16,
     /// Constant external current (nA).
     pub i_ext: f32,
     /// Step current: `(first step, end step exclusive, amplitude nA)`.
@@ -111,7 +111,8 @@ impl LifParams {
     pub fn new(c: &LifConfig, dt_ms: f64) -> Self {
         // A window [start, stop) in ms covers the steps n with start <= n*dt < stop.
         let first_step = |ms: f64| (ms / dt_ms).ceil() as u64;
-        let ref_steps = (c.t_ref_ms / dt_ms).round() as u32;
+        // Validated to fit in u16.
+        let ref_steps = (c.t_ref_ms / dt_ms).round() as u16;
         Self {
             receptors: c
                 .receptors()
@@ -134,7 +135,7 @@ impl LifParams {
             ref_steps,
             lock_steps: c
                 .t_ref_spike_ms
-                .map_or(ref_steps, |t| ((t / dt_ms).round() as u32).max(ref_steps)),
+                .map_or(ref_steps, |t| ((t / dt_ms).round() as u16).max(ref_steps)),
             i_ext: c.i_ext as f32,
             step_current: c.step_current.as_ref().map(|s| {
                 (
@@ -485,9 +486,9 @@ struct Membrane {
     v_reset: f32,
     sigma: f32,
     /// [`LifParams::lock_steps`].
-    lock_steps: u32,
+    lock_steps: u16,
     /// The voltage is free to move once the countdown is at most this.
-    free_at: u32,
+    free_at: u16,
     decay: f64,
     beta: f64,
     /// [`Receptor::drive`] of the (up to two) synaptic currents.
@@ -532,7 +533,7 @@ fn membrane<const TWO: bool, const ADAPT: bool>(
         refr[k].0 = if spike {
             m.lock_steps
         } else {
-            refr[k].0 - locked as u32
+            refr[k].0 - locked as u16
         };
         if ADAPT {
             th[k].theta = theta - theta * m.decay + if spike { m.beta } else { 0.0 };
