@@ -90,6 +90,21 @@ fn lif_reset_and_refractory_hold_exactly() {
     assert!(close(v[9], -0.25, 1e-6), "{}", v[9]);
 }
 
+/// Steps `n` times; neuron 0's voltage after each step and the steps at
+/// which it spiked.
+fn voltages_and_spikes(s: &mut Simulation, n: u64) -> (Vec<f32>, Vec<u64>) {
+    let mut v = Vec::new();
+    let mut spikes = Vec::new();
+    for step in 0..n {
+        s.step();
+        v.push(s.voltages("n")[0]);
+        if s.spikes("n").contains(&0) {
+            spikes.push(step);
+        }
+    }
+    (v, spikes)
+}
+
 #[test]
 fn spike_lockout_outlasts_the_voltage_hold() {
     // As above with t_ref_spike = 10 ms (t_ref 0): after the spike at 6 the
@@ -97,55 +112,23 @@ fn spike_lockout_outlasts_the_voltage_hold() {
     // above 1 from m = 7 (step 13), but the neuron cannot spike at steps
     // 7..=16 (10 steps); at 17 (m = 11) V = 2·(1 − 0.9^11) = 1.3724 → spike.
     // The cycle is 11 steps: spikes at 6, 17, 28.
-    let toml = format!(
-        "{CONSTANT_DRIVE}
-t_ref_spike_ms = 10.0
-"
-    );
-    let mut s = sim(&toml);
-    let mut v = Vec::new();
-    let mut spikes = Vec::new();
-    for step in 0..30 {
-        s.step();
-        v.push(s.voltages("n")[0]);
-        if s.spikes("n").contains(&0) {
-            spikes.push(step);
-        }
-    }
+    let toml = format!("{CONSTANT_DRIVE}\nt_ref_spike_ms = 10.0\n");
+    let (v, spikes) = voltages_and_spikes(&mut sim(&toml), 30);
     assert_eq!(spikes, vec![6, 17, 28]);
-    assert!(
-        close(v[13], 2.0 * (1.0 - 0.9f64.powi(7)), 1e-5),
-        "{}",
-        v[13]
-    );
-    assert!(
-        close(v[16], 2.0 * (1.0 - 0.9f64.powi(10)), 1e-5),
-        "{}",
-        v[16]
-    );
+    let after_reset = |m: i32| 2.0 * (1.0 - 0.9f64.powi(m));
+    assert!(close(v[13], after_reset(7), 1e-5), "{}", v[13]);
+    assert!(close(v[16], after_reset(10), 1e-5), "{}", v[16]);
     // With t_ref = 2 ms as well, V is held at 0 at steps 7 and 8 and
     // restarts at 9: V(13) = 2·(1 − 0.9^5) = 0.8190; the lock still ends
     // after step 16, and V(17) = 2·(1 − 0.9^9) = 1.2252 → spike at 17.
-    let mut s = sim(&format!(
-        "{toml}
-t_ref_ms = 2.0
-"
-    ));
-    let mut v = Vec::new();
-    let mut spikes = Vec::new();
-    for step in 0..18 {
-        s.step();
-        v.push(s.voltages("n")[0]);
-        if s.spikes("n").contains(&0) {
-            spikes.push(step);
-        }
-    }
+    let (v, spikes) = voltages_and_spikes(&mut sim(&format!("{toml}\nt_ref_ms = 2.0\n")), 18);
     assert_eq!(spikes, vec![6, 17]);
     assert_eq!(&v[7..9], &[0.0, 0.0]);
+    assert!(close(v[13], after_reset(5), 1e-5), "{}", v[13]);
     assert!(
-        close(v[13], 2.0 * (1.0 - 0.9f64.powi(5)), 1e-5),
-        "{}",
-        v[13]
+        close(v[17], 0.0, 1e-6),
+        "reset after the spike at 17: {}",
+        v[17]
     );
 }
 

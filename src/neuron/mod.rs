@@ -290,6 +290,10 @@ pub fn update(
             };
             let drive = |c: usize| p.receptors.get(c).map_or((1.0, 0.0), |r| r.drive);
             let m = Membrane {
+                receptors: &p.receptors,
+                ext,
+                adapt: tp.individual.is_some(),
+                zero: *zero,
                 a_v: p.dt_over_tau_v,
                 k_v: p.k_v,
                 r: p.r,
@@ -302,7 +306,6 @@ pub fn update(
                 beta,
                 drive: [drive(0), drive(1)],
             };
-            let adapt = tp.individual.is_some();
             // Blocks small enough that the currents just written are still
             // in L1 when the voltage step reads them.
             for start in run.clone().step_by(BLOCK) {
@@ -331,7 +334,7 @@ pub fn update(
                     th: &mut th[b.clone()],
                     s: &mut s[b.clone()],
                 };
-                let spikes = step_block(&m, &p.receptors, ext, adapt, *zero, block);
+                let spikes = step_block(&m, block);
                 push_spikes(out, layer, &s[b.clone()], ib.start, spikes);
             }
         }
@@ -406,50 +409,30 @@ struct Block<'a> {
 }
 
 /// The step of one block: synaptic currents, then voltage, spikes and
-/// (with `adapt`) individual thresholds, and (with `zero`) the input read
-/// set back to 0 while it is still in cache; returns the number of spikes.
+/// (with `m.adapt`) individual thresholds, and (with `m.zero`) the input
+/// read set back to 0 while it is still in cache; returns the number of
+/// spikes.
 /// Where the CPU has AVX2 (checked at
 /// run time) the same code is compiled for it, with 8-wide instead of
 /// 4-wide vectors; it performs the same IEEE operations in the same order
 /// (no fused multiply-add), so results are identical either way.
-fn step_block(
-    m: &Membrane,
-    receptors: &[Receptor],
-    ext: f32,
-    adapt: bool,
-    zero: bool,
-    b: Block,
-) -> usize {
+fn step_block(m: &Membrane, b: Block) -> usize {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { step_block_avx2(m, receptors, ext, adapt, zero, b) };
+        return unsafe { step_block_avx2(m, b) };
     }
-    step_block_portable(m, receptors, ext, adapt, zero, b)
+    step_block_portable(m, b)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn step_block_avx2(
-    m: &Membrane,
-    receptors: &[Receptor],
-    ext: f32,
-    adapt: bool,
-    zero: bool,
-    b: Block,
-) -> usize {
-    step_block_portable(m, receptors, ext, adapt, zero, b)
+fn step_block_avx2(m: &Membrane, b: Block) -> usize {
+    step_block_portable(m, b)
 }
 
 #[inline(always)]
-fn step_block_portable(
-    m: &Membrane,
-    receptors: &[Receptor],
-    ext: f32,
-    adapt: bool,
-    zero: bool,
-    b: Block,
-) -> usize {
+fn step_block_portable(m: &Membrane, b: Block) -> usize {
     let Block {
         j,
         j2,
@@ -460,13 +443,13 @@ fn step_block_portable(
         th,
         s,
     } = b;
-    integrate_current(&receptors[0], j, input0, ext, zero);
+    integrate_current(&m.receptors[0], j, input0, m.ext, m.zero);
     let j2 = j2.map(|j2| {
-        integrate_current(&receptors[1], j2, input1, 0.0, zero);
+        integrate_current(&m.receptors[1], j2, input1, 0.0, m.zero);
         &*j2
     });
     let j = &*j;
-    match (j2, adapt) {
+    match (j2, m.adapt) {
         (None, false) => membrane::<false, false>(m, j, &[], v, refr, th, s),
         (None, true) => membrane::<false, true>(m, j, &[], v, refr, th, s),
         (Some(j2), false) => membrane::<true, false>(m, j, j2, v, refr, th, s),
@@ -477,8 +460,16 @@ fn step_block_portable(
 /// Rows per block of the neuron update.
 const BLOCK: usize = 512;
 
-/// The constants of one layer's voltage step.
-struct Membrane {
+/// The constants of one layer's step.
+struct Membrane<'a> {
+    /// The synaptic currents ([`LifParams::receptors`]).
+    receptors: &'a [Receptor],
+    /// External current of this step (nA), into the first current.
+    ext: f32,
+    /// Individual threshold adaptation.
+    adapt: bool,
+    /// Zero the input once read ([`LayerStep::zero`]).
+    zero: bool,
     a_v: f32,
     k_v: f32,
     r: f32,
@@ -601,7 +592,18 @@ mod tests {
             eprintln!("no AVX2 on this CPU: only the portable build exists");
             return;
         }
+        let rc = |a| Receptor {
+            model: CurrentModel::Exponential,
+            a,
+            k: 1.0,
+            drive: (1.0, 0.0),
+        };
+        let receptors = [rc(0.98), rc(0.99)];
         let m = Membrane {
+            receptors: &receptors,
+            ext: 0.1,
+            adapt: true,
+            zero: true,
             a_v: 0.005,
             k_v: 1.0,
             r: 1.0,
@@ -614,13 +616,6 @@ mod tests {
             beta: 0.05,
             drive: [(0.0, 1.0), (-100.0, 1.0)],
         };
-        let rc = |a| Receptor {
-            model: CurrentModel::Exponential,
-            a,
-            k: 1.0,
-            drive: (1.0, 0.0),
-        };
-        let receptors = [rc(0.98), rc(0.99)];
         let n = 203; // not a multiple of any vector width
         let state = |seed: u32| {
             let x =
@@ -651,9 +646,9 @@ mod tests {
                 };
                 spikes += if avx2 {
                     // SAFETY: AVX2 was detected above.
-                    unsafe { step_block_avx2(&m, &receptors, 0.1, true, true, b) }
+                    unsafe { step_block_avx2(&m, b) }
                 } else {
-                    step_block_portable(&m, &receptors, 0.1, true, true, b)
+                    step_block_portable(&m, b)
                 };
             }
             let bits = |x: f32| x.to_bits();
