@@ -23,8 +23,8 @@ use bevy_ecs::prelude::*;
 use crate::config::{CurrentModel, LifConfig};
 use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
 use crate::schedule::{Clock, Rows, for_rows};
+use crate::synapse::InputRing;
 use crate::synapse::stdp::Plasticity;
-use crate::synapse::{InputRing, SharedSlot};
 use crate::threshold::{LayerThreshold, Threshold, ThresholdParams};
 
 /// Membrane voltage V in mV. Written by `update`.
@@ -242,76 +242,54 @@ pub fn update(
     mut fired: Local<Vec<(Entity, u32)>>,
 ) {
     let n = clock.step;
-    let steps: Vec<LayerStep> = layers
-        .iter_mut()
-        .map(|(layer, p, ring, sigma, tp)| {
-            let ring = ring.into_inner();
-            LayerStep {
-                layer,
-                p,
-                sigma: sigma.sigma,
-                tp,
-                zero: !ring.keep_consumed,
-                input: ring.consume(n),
-            }
-        })
-        .collect();
-    let kernel = |out: &mut Vec<(Entity, u32)>, rows: NeuronRows| {
-        let NeuronRows {
-            at,
-            j,
-            mut j2,
-            v,
-            refr,
-            th,
-            s,
-        } = rows;
-        for run in layer_runs(at) {
-            let layer = at[run.start].layer;
-            let step = steps.iter().find(|s| s.layer == layer);
-            let LayerStep {
-                p,
-                sigma,
-                tp,
-                zero,
-                input,
-                ..
-            } = step.expect("LIF neuron's layer");
-            // Neurons are spawned in index order and never despawned, so a
-            // run's rows hold consecutive indices.
-            let first = at[run.start].index as usize;
-            let ids = first..first + run.len();
-            debug_assert_eq!(at[run.end - 1].index as usize, ids.end - 1);
-            let ext = p.external(n);
-            // Frozen thresholds: θ ← θ − θ·0 + 0 keeps θ exactly.
-            let (decay, beta) = match tp.individual {
-                Some(a) if plasticity.thresholds => a,
-                _ => (0.0, 0.0),
+    for (layer, p, ring, sigma, tp) in &mut layers {
+        let ring = ring.into_inner();
+        // Frozen thresholds: θ ← θ − θ·0 + 0 keeps θ exactly.
+        let (decay, beta) = match tp.individual {
+            Some(a) if plasticity.thresholds => a,
+            _ => (0.0, 0.0),
+        };
+        let drive = |c: usize| p.receptors.get(c).map_or((1.0, 0.0), |r| r.drive);
+        let m = Membrane {
+            receptors: &p.receptors,
+            ext: p.external(n),
+            adapt: tp.individual.is_some(),
+            zero: !ring.keep_consumed,
+            a_v: p.dt_over_tau_v,
+            k_v: p.k_v,
+            r: p.r,
+            v_rest: p.v_rest,
+            v_reset: p.v_reset,
+            sigma: sigma.sigma,
+            lock_steps: p.lock_steps,
+            free_at: p.lock_steps - p.ref_steps,
+            decay,
+            beta,
+            drive: [drive(0), drive(1)],
+        };
+        let two = p.receptors.len() > 1;
+        let input = ring.consume(n);
+        let kernel = |out: &mut Vec<(Entity, u32)>, rows: NeuronRows| {
+            let NeuronRows {
+                at,
+                j,
+                mut j2,
+                v,
+                refr,
+                th,
+                s,
+            } = rows;
+            // Neurons are spawned in index order and never despawned, so
+            // the rows of a layer hold consecutive indices.
+            let Some(first) = at.first().map(|a| a.index as usize) else {
+                return;
             };
-            let drive = |c: usize| p.receptors.get(c).map_or((1.0, 0.0), |r| r.drive);
-            let m = Membrane {
-                receptors: &p.receptors,
-                ext,
-                adapt: tp.individual.is_some(),
-                zero: *zero,
-                a_v: p.dt_over_tau_v,
-                k_v: p.k_v,
-                r: p.r,
-                v_rest: p.v_rest,
-                v_reset: p.v_reset,
-                sigma: *sigma,
-                lock_steps: p.lock_steps,
-                free_at: p.lock_steps - p.ref_steps,
-                decay,
-                beta,
-                drive: [drive(0), drive(1)],
-            };
+            debug_assert_eq!(at[at.len() - 1].index as usize, first + at.len() - 1);
             // Blocks small enough that the currents just written are still
             // in L1 when the voltage step reads them.
-            for start in run.clone().step_by(BLOCK) {
-                let b = start..(start + BLOCK).min(run.end);
-                let ib = ids.start + (b.start - run.start)..ids.start + (b.end - run.start);
-                let two = p.receptors.len() > 1;
+            for start in (0..at.len()).step_by(BLOCK) {
+                let b = start..(start + BLOCK).min(at.len());
+                let ib = first + b.start..first + b.end;
                 // SAFETY: `for_rows` gives each row to exactly one part, and
                 // a layer's neurons have one row each, so the blocks `ib` of
                 // parts running in parallel never overlap.
@@ -337,36 +315,29 @@ pub fn update(
                 let spikes = step_block(&m, block);
                 push_spikes(out, layer, &s[b.clone()], ib.start, spikes);
             }
-        }
-    };
-    for (at, mut j, mut j2, mut v, mut refr, mut th, mut s) in neurons
-        .contiguous_iter_mut()
-        .expect("table-stored components")
-    {
-        let rows = NeuronRows {
-            at,
-            j: j.bypass_change_detection(),
-            j2: j2.as_mut().map(|j2| j2.bypass_change_detection()),
-            v: v.bypass_change_detection(),
-            refr: refr.bypass_change_detection(),
-            th: th.bypass_change_detection(),
-            s: s.bypass_change_detection(),
         };
-        for_rows(rows, &mut fired, &kernel);
+        for (at, mut j, mut j2, mut v, mut refr, mut th, mut s) in neurons
+            .contiguous_iter_mut()
+            .expect("table-stored components")
+        {
+            // This layer's rows of the table, if it has any.
+            let Some(run) = layer_runs(at).find(|r| at[r.start].layer == layer) else {
+                continue;
+            };
+            let rows = NeuronRows {
+                at,
+                j: j.bypass_change_detection(),
+                j2: j2.as_mut().map(|j2| j2.bypass_change_detection()),
+                v: v.bypass_change_detection(),
+                refr: refr.bypass_change_detection(),
+                th: th.bypass_change_detection(),
+                s: s.bypass_change_detection(),
+            };
+            let rows = rows.split_at(run.start).1.split_at(run.len()).0;
+            for_rows(rows, &mut fired, &kernel);
+        }
     }
     publish_spikes(&mut fired, &mut lists);
-}
-
-/// A LIF layer's part in this step's update: its parameters and this
-/// step's input slots.
-struct LayerStep<'a> {
-    layer: Entity,
-    p: &'a LifParams,
-    sigma: f32,
-    tp: &'a ThresholdParams,
-    /// Zero the input once read (see [`InputRing`]).
-    zero: bool,
-    input: [SharedSlot<'a>; 2],
 }
 
 /// Appends `(layer, first + k)` for each of the `count` rows `k` of `s` that
@@ -468,7 +439,7 @@ struct Membrane<'a> {
     ext: f32,
     /// Individual threshold adaptation.
     adapt: bool,
-    /// Zero the input once read ([`LayerStep::zero`]).
+    /// Zero the input once read (see [`InputRing`]).
     zero: bool,
     a_v: f32,
     k_v: f32,
