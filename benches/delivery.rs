@@ -15,14 +15,12 @@ fn bench(c: &mut Criterion) {
     };
     for n in [100usize, 400, 1600, 6400] {
         let w = Weights::build(&Connectivity::Dense, &uniform, 784, n, 1, 0);
-        let spikes: Vec<usize> = (0..75).map(|k| (k * 10_007) % 784).collect();
+        let spikes: Vec<u32> = (0..75).map(|k| (k * 10_007) % 784).collect();
         let mut input = vec![0.0f32; n];
         group.throughput(Throughput::Elements((75 * n) as u64));
         group.bench_function(BenchmarkId::from_parameter(n), |b| {
             b.iter(|| {
-                for &j in &spikes {
-                    w.add_row(j, &mut input);
-                }
+                w.add_rows(&spikes, &mut input);
                 input[0]
             })
         });

@@ -89,6 +89,11 @@ impl Rows for EncoderRows<'_> {
 /// it can spike, which saves most of the draws on MNIST-like images (about
 /// 80% black) without changing any spike probability. Spiking encoders are
 /// appended to their layer's spike list.
+///
+/// Rows go 64 at a time: a bit mask of the rows that can spike, one draw per
+/// set bit, a bit mask of the spikes. Which pixels are black and which draws
+/// spike are unpredictable, so deciding them by bits rather than branches
+/// saves a mispredicted branch per encoder.
 pub fn encode(
     layers: Query<&EncoderParams>,
     mut encoders: Query<(&InLayer, &Intensity, &mut EncoderRng, &mut Spiked)>,
@@ -100,12 +105,19 @@ pub fn encode(
         for run in layer_runs(at) {
             let layer = at[run.start].layer;
             let p = layers.get(layer).expect("encoder layer");
-            for k in run {
-                let spike = x[k].0 > 0.0 && rng::unit(&mut rng[k].0) < p.probability(x[k].0);
-                s[k].0 = spike;
-                if spike {
-                    out.push((layer, at[k].index));
+            for start in run.clone().step_by(64) {
+                let end = (start + 64).min(run.end);
+                let live = positive(&x[start..end]);
+                let mut spikes = 0u64;
+                for b in bits(live) {
+                    let k = start + b;
+                    let u = rng::unit(&mut rng[k].0);
+                    spikes |= ((u < p.probability(x[k].0)) as u64) << b;
                 }
+                for (b, s) in s[start..end].iter_mut().enumerate() {
+                    s.0 = spikes >> b & 1 == 1;
+                }
+                out.extend(bits(spikes).map(|b| (layer, at[start + b].index)));
             }
         }
     };
@@ -122,4 +134,43 @@ pub fn encode(
         for_rows(rows, &mut fired, &kernel);
     }
     publish_spikes(&mut fired, &mut lists);
+}
+
+/// Bit `b` set iff `x[b] > 0` (`x.len() <= 64`). Eight rows at a time, with
+/// no carried dependence between the groups, so the compares run side by side.
+fn positive(x: &[Intensity]) -> u64 {
+    x.chunks(8).enumerate().fold(0, |m, (g, c)| {
+        let byte = c
+            .iter()
+            .enumerate()
+            .fold(0u64, |b, (i, x)| b | ((x.0 > 0.0) as u64) << i);
+        m | byte << (8 * g)
+    })
+}
+
+/// The positions of the set bits of `m`, ascending.
+fn bits(mut m: u64) -> impl Iterator<Item = usize> {
+    std::iter::from_fn(move || {
+        let b = m.trailing_zeros() as usize;
+        m &= m.wrapping_sub(1);
+        (b < 64).then_some(b)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Intensity, bits, positive};
+
+    #[test]
+    fn bits_lists_set_positions() {
+        assert_eq!(bits(0).count(), 0);
+        assert_eq!(bits(0b1011).collect::<Vec<_>>(), vec![0, 1, 3]);
+        assert_eq!(bits(1 << 63 | 1).collect::<Vec<_>>(), vec![0, 63]);
+        let x: Vec<Intensity> = (0..64)
+            .map(|i| Intensity((i % 3 == 0) as u8 as f32))
+            .collect();
+        let m = positive(&x);
+        assert!((0..64).all(|i| (m >> i & 1 == 1) == (i % 3 == 0)), "{m:b}");
+        assert_eq!(positive(&x[..5]), 0b01001);
+    }
 }

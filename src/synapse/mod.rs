@@ -179,18 +179,7 @@ pub fn deliver(
         let slot = ring
             .bypass_change_detection()
             .slot_mut(clock.step + p.delay as u64 - 1, p.receptor);
-        let mut events = 0;
-        for (k, &j) in pre.iter().enumerate() {
-            // Two-stage prefetch: the offset of the row after next, then the
-            // next row itself (whose offset was prefetched a spike ago).
-            if let Some(&after) = pre.get(k + 2) {
-                w.prefetch_row_start(after as usize);
-            }
-            if let Some(&next) = pre.get(k + 1) {
-                w.prefetch_row(next as usize);
-            }
-            events += w.add_row(j as usize, slot);
-        }
+        let events = w.add_rows(pre, slot);
         stats.synapse_events += events as u64;
     }
 }
