@@ -70,12 +70,19 @@ pub fn layer_runs(at: &[InLayer]) -> impl Iterator<Item = std::ops::Range<usize>
 /// `current` lists, each list ascending whatever order the (possibly
 /// parallel) system found them in; empties `fired`.
 pub fn publish_spikes(fired: &mut Vec<(Entity, u32)>, lists: &mut Query<&mut LayerSpikes>) {
-    fired.sort_unstable();
+    // One part's spikes come in row order, already sorted: check before
+    // sorting, as a sort of sorted data still costs a pass of comparisons.
+    if !fired.is_sorted() {
+        fired.sort_unstable();
+    }
     for group in fired.chunk_by(|a, b| a.0 == b.0) {
         let mut list = lists.get_mut(group[0].0).expect("spiking neuron's layer");
         let list = list.bypass_change_detection();
+        let in_order = list.current.last().is_none_or(|&last| last < group[0].1);
         list.current.extend(group.iter().map(|&(_, i)| i));
-        list.current.sort_unstable();
+        if !in_order {
+            list.current.sort_unstable();
+        }
         list.emitted += group.len() as u64;
     }
     fired.clear();
