@@ -151,19 +151,12 @@ impl Weights {
     /// [`Weights::add_rows`] reaches it.
     #[inline]
     fn prefetch_row(&self, j: usize) {
-        #[cfg(target_arch = "x86_64")]
         if let Weights::Sparse { row_start, post, w } = self {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
             let r = row_start[j];
             // A row of up to 32 synapses spans two 64-byte lines of each array.
             for k in [r, r + 16] {
-                if k < post.len() {
-                    // SAFETY: prefetching never faults; the addresses are in bounds anyway.
-                    unsafe {
-                        _mm_prefetch::<_MM_HINT_T0>(post.as_ptr().add(k).cast());
-                        _mm_prefetch::<_MM_HINT_T0>(w.as_ptr().add(k).cast());
-                    }
-                }
+                prefetch(post, k);
+                prefetch(w, k);
             }
         }
     }
@@ -173,13 +166,8 @@ impl Weights {
     /// finding the row to prefetch does not stall on a cache miss.
     #[inline]
     fn prefetch_row_start(&self, j: usize) {
-        #[cfg(target_arch = "x86_64")]
         if let Weights::Sparse { row_start, .. } = self {
-            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
-            // SAFETY: prefetching never faults; `get` keeps the address in bounds anyway.
-            if let Some(r) = row_start.get(j) {
-                unsafe { _mm_prefetch::<_MM_HINT_T0>((r as *const usize).cast()) };
-            }
+            prefetch(row_start, j);
         }
     }
 
@@ -243,6 +231,18 @@ impl Weights {
     /// Whether the projection has no synapse.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Asks the CPU to start loading the cache line of `s[k]`, if `k` is in
+/// bounds; a hint only, with no effect on results.
+#[inline]
+fn prefetch<T>(s: &[T], k: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(x) = s.get(k) {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: prefetching never faults, and the address is in bounds.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>((x as *const T).cast()) };
     }
 }
 
