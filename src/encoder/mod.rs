@@ -162,7 +162,7 @@ mod tests {
     use super::{Intensity, bits, positive};
 
     #[test]
-    fn bits_lists_set_positions() {
+    fn bit_masks_list_their_rows() {
         assert_eq!(bits(0).count(), 0);
         assert_eq!(bits(0b1011).collect::<Vec<_>>(), vec![0, 1, 3]);
         assert_eq!(bits(1 << 63 | 1).collect::<Vec<_>>(), vec![0, 63]);

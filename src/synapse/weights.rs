@@ -248,10 +248,10 @@ fn prefetch<T>(s: &[T], k: usize) {
 
 /// Columns of the input kept in registers while the rows are added: 64
 /// floats are eight AVX2 registers.
-const BLOCK: usize = 64;
+const COLUMNS: usize = 64;
 
 /// `input[i] += w[j·n + i]` for each `j` in `rows`, in order, for every `i`.
-/// Column blocks of [`BLOCK`] inputs stay in registers through all the rows,
+/// Column blocks of [`COLUMNS`] inputs stay in registers through all the rows,
 /// so each weight costs one load and one add, and each input one load and
 /// one store per call instead of per row; each input's sum keeps the order
 /// of `rows`.
@@ -274,9 +274,9 @@ fn add_dense_avx2(w: &[f32], n: usize, rows: &[u32], input: &mut [f32]) {
 fn add_dense_portable(w: &[f32], n: usize, rows: &[u32], input: &mut [f32]) {
     let input = &mut input[..n];
     let mut col = 0;
-    while col + BLOCK <= n {
-        add_block::<BLOCK>(w, n, rows, input, col);
-        col += BLOCK;
+    while col + COLUMNS <= n {
+        add_block::<COLUMNS>(w, n, rows, input, col);
+        col += COLUMNS;
     }
     while col + 8 <= n {
         add_block::<8>(w, n, rows, input, col);
@@ -401,8 +401,8 @@ mod tests {
 
     #[test]
     fn dense_rows_add_bit_for_bit_as_one_row_at_a_time() {
-        // The column blocks (64, 8 and single columns: n = 64 + 2·8 + 3 and
-        // 200 = 3·64 + 8) must give every input exactly the sequential sum
+        // The column blocks (64, 8 and single columns: n = 64 + 2·8 + 3,
+        // 200 = 3·64 + 8 and 5 single columns) must give every input exactly the sequential sum
         // input + w[j1, i] + w[j2, i] + ..., rows repeated and unsorted.
         for n in [83, 200, 5] {
             let w = Weights::build(&Connectivity::Dense, &uniform(), 30, n, 3, 0);
