@@ -225,11 +225,13 @@ fn recorder(config: &Config, world: &World, layers: &[Entity], projections: &[En
         let k = config.layers.get_index_of(&tc.layer).expect("validated");
         let size = members(layers[k]).len();
         let ids = tc.neurons.indices(size, |n| {
-            rng::sample_distinct(
+            let mut ids = rng::sample_distinct(
                 &mut rng::stream(seed, rng::TRACE_SAMPLE, t as u64, 0),
                 size,
                 n,
-            )
+            );
+            ids.sort_unstable();
+            ids
         });
         let neurons: Vec<(Entity, u32)> = ids
             .iter()

@@ -73,7 +73,8 @@ impl Weights {
             Connectivity::FixedIndegree { k } => {
                 // Draw each post neuron's k inputs from its own stream (in
                 // parallel on the current rayon pool), then lay them out by
-                // pre neuron (a counting sort: rows stay ascending in post).
+                // pre neuron (a counting sort: rows stay ascending in post,
+                // whatever the order of each post neuron's k inputs).
                 let inputs: Vec<u32> = (0..n_post)
                     .into_par_iter()
                     .flat_map_iter(|i| {
