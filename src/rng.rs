@@ -49,13 +49,25 @@ pub fn standard_normal(rng: &mut impl Rng) -> f64 {
 }
 
 /// `k` distinct values of `0..n` (`n < 2^32`), in the order drawn (Floyd's
-/// algorithm: `k` draws; sort them where order matters). Earlier picks are kept in an open-addressing hash
-/// set (linear probing, at most half full), so a check costs about one probe
-/// whatever `k`.
+/// algorithm: `k` draws; sort them where order matters); see
+/// [`sample_distinct_into`].
 pub fn sample_distinct(rng: &mut impl Rng, n: usize, k: usize) -> Vec<u32> {
+    let mut chosen = vec![0; k];
+    sample_distinct_into(rng, n, &mut chosen, &mut Vec::new());
+    chosen
+}
+
+/// Fills `out` with `out.len()` distinct values of `0..n` (`n < 2^32`), in
+/// the order drawn (Floyd's algorithm: one draw per value). Earlier picks
+/// are kept in an open-addressing hash set (linear probing, at most half
+/// full), so a check costs about one probe whatever the count; `set` is its
+/// storage, kept by the caller so that many samples share one allocation.
+pub fn sample_distinct_into(rng: &mut impl Rng, n: usize, out: &mut [u32], set: &mut Vec<u32>) {
+    let k = out.len();
     assert!(k <= n && n < 1 << 32, "cannot draw {k} of {n} as u32");
     const EMPTY: u32 = u32::MAX;
-    let mut set = vec![EMPTY; (2 * k).next_power_of_two()];
+    set.clear();
+    set.resize((2 * k).next_power_of_two(), EMPTY);
     let mask = set.len() - 1;
     // Inserts v; false if it was there already.
     let mut insert = |v: u32| {
@@ -70,19 +82,16 @@ pub fn sample_distinct(rng: &mut impl Rng, n: usize, k: usize) -> Vec<u32> {
         set[h] = v;
         true
     };
-    let mut chosen: Vec<u32> = Vec::with_capacity(k);
-    for m in n - k..n {
+    for (slot, m) in out.iter_mut().zip(n - k..n) {
         let t = ((unit(rng) * (m + 1) as f64) as usize).min(m) as u32;
         // If t was chosen before, m cannot have been (earlier picks are < m).
-        let pick = if insert(t) {
+        *slot = if insert(t) {
             t
         } else {
             insert(m as u32);
             m as u32
         };
-        chosen.push(pick);
     }
-    chosen
 }
 
 #[cfg(test)]

@@ -133,6 +133,40 @@ fn determinism_run(name: &str, threads: &str, seed: &str) -> PathBuf {
     out
 }
 
+/// CUBA with 8,000 excitatory and 2,000 inhibitory neurons in one table:
+/// given 2 threads, the update splits it at row 5,000, so one part steps
+/// the end of the excitatory layer and the whole inhibitory one.
+#[test]
+fn cuba_one_and_two_threads_give_identical_output() {
+    let run = |name: &str, threads: &str| {
+        let out = temp(name);
+        let cfg = repo("experiments/cuba.toml");
+        run_ok(&[
+            "run",
+            cfg.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--threads",
+            threads,
+            "--set",
+            "simulation.steps=2000",
+            "--set",
+            "layers.exc.size=8000",
+            "--set",
+            "layers.inh.size=2000",
+        ]);
+        read_all(&out)
+    };
+    let a = run("cuba1.h5", "1");
+    let b = run("cuba2.h5", "2");
+    assert_eq!(a.0.len(), 2, "both layers recorded");
+    assert!(
+        a.0.iter().all(|(_, t, _)| !t.is_empty()),
+        "both layers spike"
+    );
+    assert_eq!(a, b, "1 vs 2 threads");
+}
+
 #[test]
 fn one_and_two_threads_give_identical_output() {
     let a = read_all(&determinism_run("t1.h5", "1", "7"));

@@ -114,9 +114,7 @@ pub fn encode(
                     let u = rng::unit(&mut rng[k].0);
                     spikes |= ((u < p.probability(x[k].0)) as u64) << b;
                 }
-                for (b, s) in s[start..end].iter_mut().enumerate() {
-                    s.0 = spikes >> b & 1 == 1;
-                }
+                write_bits(&mut s[start..end], spikes);
                 out.extend(bits(spikes).map(|b| (layer, at[start + b].index)));
             }
         }
@@ -148,6 +146,30 @@ fn positive(x: &[Intensity]) -> u64 {
     })
 }
 
+/// `s[b] = bit b of mask` (`s.len() <= 64`), eight rows per table look-up
+/// and copy rather than a shift, mask and store per row.
+fn write_bits(s: &mut [Spiked], mask: u64) {
+    for (g, chunk) in s.chunks_mut(8).enumerate() {
+        let byte = (mask >> (8 * g)) as u8 as usize;
+        chunk.copy_from_slice(&BYTE_BITS[byte][..chunk.len()]);
+    }
+}
+
+/// `BYTE_BITS[m][i]` = bit `i` of `m`.
+const BYTE_BITS: [[Spiked; 8]; 256] = {
+    let mut t = [[Spiked(false); 8]; 256];
+    let mut m = 0;
+    while m < 256 {
+        let mut i = 0;
+        while i < 8 {
+            t[m][i] = Spiked(m >> i & 1 == 1);
+            i += 1;
+        }
+        m += 1;
+    }
+    t
+};
+
 /// The positions of the set bits of `m`, ascending.
 fn bits(mut m: u64) -> impl Iterator<Item = usize> {
     std::iter::from_fn(move || {
@@ -159,7 +181,7 @@ fn bits(mut m: u64) -> impl Iterator<Item = usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::{Intensity, bits, positive};
+    use super::{Intensity, Spiked, bits, positive, write_bits};
 
     #[test]
     fn bit_masks_list_their_rows() {
@@ -172,5 +194,13 @@ mod tests {
         let m = positive(&x);
         assert!((0..64).all(|i| (m >> i & 1 == 1) == (i % 3 == 0)), "{m:b}");
         assert_eq!(positive(&x[..5]), 0b01001);
+        // Every row of a 64-row mask, and a 13-row tail (one full byte and
+        // five rows of the next), written from an alternating pattern.
+        let m = 0xA5C3_0F0F_F00F_9669u64;
+        for len in [64, 13] {
+            let mut s = vec![Spiked(true); len];
+            write_bits(&mut s, m);
+            assert!((0..len).all(|i| s[i].0 == (m >> i & 1 == 1)), "{len}");
+        }
     }
 }

@@ -23,8 +23,8 @@ use bevy_ecs::prelude::*;
 use crate::config::{CurrentModel, LifConfig};
 use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
 use crate::schedule::{Clock, Rows, for_rows};
-use crate::synapse::InputRing;
 use crate::synapse::stdp::Plasticity;
+use crate::synapse::{InputRing, SharedSlot};
 use crate::threshold::{LayerThreshold, Threshold, ThresholdParams};
 
 /// Membrane voltage V in mV. Written by `update`.
@@ -72,6 +72,9 @@ pub struct Receptor {
     /// (then `J_c` is the variable itself, exactly).
     pub drive: (f32, f32),
 }
+
+/// [`Receptor::drive`] of a current-based synapse: `(e, c) = (1, 0)`.
+pub const CURRENT_DRIVE: (f32, f32) = (1.0, 0.0);
 
 /// Steps until the neuron may spike again, counting down from
 /// `lock_steps` at a spike; the voltage is held at `v_reset` while more than
@@ -124,7 +127,7 @@ impl LifParams {
                         _ => (dt_ms / r.tau_ms) as f32,
                     },
                     k: r.k as f32,
-                    drive: r.reversal_mv.map_or((1.0, 0.0), |e| (e as f32, 1.0)),
+                    drive: r.reversal_mv.map_or(CURRENT_DRIVE, |e| (e as f32, 1.0)),
                 })
                 .collect(),
             dt_over_tau_v: (dt_ms / c.tau_v_ms) as f32,
@@ -218,6 +221,10 @@ impl Rows for NeuronRows<'_> {
 /// two passes over memory. The loops are branch-free over column slices so
 /// that they vectorize. Spiking neurons are appended to their layer's
 /// spike list.
+///
+/// All LIF layers of a table go in one pass, split between threads by rows
+/// whatever layer they belong to, so that a small layer (CUBA's inhibitory
+/// fifth) neither runs alone on one thread nor costs a hand-off of its own.
 #[allow(clippy::type_complexity)]
 pub fn update(
     clock: Res<Clock>,
@@ -242,102 +249,131 @@ pub fn update(
     mut fired: Local<Vec<(Entity, u32)>>,
 ) {
     let n = clock.step;
-    for (layer, p, ring, sigma, tp) in &mut layers {
-        let ring = ring.into_inner();
-        // Frozen thresholds: θ ← θ − θ·0 + 0 keeps θ exactly.
-        let (decay, beta) = match tp.individual {
-            Some(a) if plasticity.thresholds => a,
-            _ => (0.0, 0.0),
-        };
-        let drive = |c: usize| p.receptors.get(c).map_or((1.0, 0.0), |r| r.drive);
-        let m = Membrane {
-            receptors: &p.receptors,
-            ext: p.external(n),
-            adapt: tp.individual.is_some(),
-            zero: !ring.keep_consumed,
-            a_v: p.dt_over_tau_v,
-            k_v: p.k_v,
-            r: p.r,
-            v_rest: p.v_rest,
-            v_reset: p.v_reset,
-            sigma: sigma.sigma,
-            lock_steps: p.lock_steps,
-            free_at: p.lock_steps - p.ref_steps,
-            decay,
-            beta,
-            drive: [drive(0), drive(1)],
-        };
-        let two = p.receptors.len() > 1;
-        let input = ring.consume(n);
-        let kernel = |out: &mut Vec<(Entity, u32)>, rows: NeuronRows| {
-            let NeuronRows {
-                at,
-                j,
-                mut j2,
-                v,
-                refr,
-                th,
-                s,
-            } = rows;
-            // Neurons are spawned in index order and never despawned, so
-            // the rows of a layer hold consecutive indices.
-            let Some(first) = at.first().map(|a| a.index as usize) else {
-                return;
+    let steps: Vec<LayerStep> = layers
+        .iter_mut()
+        .map(|(layer, p, ring, sigma, tp)| {
+            let ring = ring.into_inner();
+            // Frozen thresholds: θ ← θ − θ·0 + 0 keeps θ exactly.
+            let (decay, beta) = match tp.individual {
+                Some(a) if plasticity.thresholds => a,
+                _ => (0.0, 0.0),
             };
-            debug_assert_eq!(at[at.len() - 1].index as usize, first + at.len() - 1);
-            // Blocks small enough that the currents just written are still
-            // in L1 when the voltage step reads them.
-            for start in (0..at.len()).step_by(BLOCK) {
-                let b = start..(start + BLOCK).min(at.len());
-                let ib = first + b.start..first + b.end;
-                // SAFETY: `for_rows` gives each row to exactly one part, and
-                // a layer's neurons have one row each, so the blocks `ib` of
-                // parts running in parallel never overlap.
-                let (input0, input1) = unsafe {
-                    (
-                        input[0].block(ib.clone()),
-                        input[1].block(if two { ib.clone() } else { 0..0 }),
-                    )
-                };
-                let block = Block {
-                    j: &mut j[b.clone()],
-                    j2: j2
-                        .as_deref_mut()
-                        .filter(|_| two)
-                        .map(|j2| &mut j2[b.clone()]),
-                    input0,
-                    input1,
-                    v: &mut v[b.clone()],
-                    refr: &mut refr[b.clone()],
-                    th: &mut th[b.clone()],
-                    s: &mut s[b.clone()],
-                };
-                let spikes = step_block(&m, block);
-                push_spikes(out, layer, &s[b.clone()], ib.start, spikes);
+            let drive = |c: usize| p.receptors.get(c).map_or(CURRENT_DRIVE, |r| r.drive);
+            let membrane = Membrane {
+                receptors: &p.receptors,
+                ext: p.external(n),
+                adapt: tp.individual.is_some(),
+                zero: !ring.keep_consumed,
+                a_v: p.dt_over_tau_v,
+                k_v: p.k_v,
+                r: p.r,
+                v_rest: p.v_rest,
+                v_reset: p.v_reset,
+                sigma: sigma.sigma,
+                lock_steps: p.lock_steps,
+                free_at: p.lock_steps - p.ref_steps,
+                decay,
+                beta,
+                drive: [drive(0), drive(1)],
+            };
+            LayerStep {
+                layer,
+                two: p.receptors.len() > 1,
+                membrane,
+                input: ring.consume(n),
             }
-        };
-        for (at, mut j, mut j2, mut v, mut refr, mut th, mut s) in neurons
-            .contiguous_iter_mut()
-            .expect("table-stored components")
-        {
-            // This layer's rows of the table, if it has any.
-            let Some(run) = layer_runs(at).find(|r| at[r.start].layer == layer) else {
-                continue;
-            };
-            let rows = NeuronRows {
-                at,
-                j: j.bypass_change_detection(),
-                j2: j2.as_mut().map(|j2| j2.bypass_change_detection()),
-                v: v.bypass_change_detection(),
-                refr: refr.bypass_change_detection(),
-                th: th.bypass_change_detection(),
-                s: s.bypass_change_detection(),
-            };
-            let rows = rows.split_at(run.start).1.split_at(run.len()).0;
-            for_rows(rows, &mut fired, &kernel);
+        })
+        .collect();
+    let kernel = |out: &mut Vec<(Entity, u32)>, rows: NeuronRows| {
+        let at = rows.at;
+        let mut rest = rows;
+        for run in layer_runs(at) {
+            let (rows, tail) = rest.split_at(run.len());
+            rest = tail;
+            let layer = at[run.start].layer;
+            let step = steps
+                .iter()
+                .find(|s| s.layer == layer)
+                .expect("a LIF neuron's layer has LifParams");
+            step.run(out, rows);
         }
+    };
+    for (at, mut j, mut j2, mut v, mut refr, mut th, mut s) in neurons
+        .contiguous_iter_mut()
+        .expect("table-stored components")
+    {
+        let rows = NeuronRows {
+            at,
+            j: j.bypass_change_detection(),
+            j2: j2.as_mut().map(|j2| j2.bypass_change_detection()),
+            v: v.bypass_change_detection(),
+            refr: refr.bypass_change_detection(),
+            th: th.bypass_change_detection(),
+            s: s.bypass_change_detection(),
+        };
+        for_rows(rows, &mut fired, &kernel);
     }
     publish_spikes(&mut fired, &mut lists);
+}
+
+/// One LIF layer's share of `update`: its constants and this step's input.
+struct LayerStep<'a> {
+    layer: Entity,
+    /// The layer has a second synaptic current.
+    two: bool,
+    membrane: Membrane<'a>,
+    input: [SharedSlot<'a>; 2],
+}
+
+impl LayerStep<'_> {
+    /// Steps `rows`, consecutive neurons of this layer, appending spikes to `out`.
+    fn run(&self, out: &mut Vec<(Entity, u32)>, rows: NeuronRows) {
+        let NeuronRows {
+            at,
+            j,
+            mut j2,
+            v,
+            refr,
+            th,
+            s,
+        } = rows;
+        // Neurons are spawned in index order and never despawned, so
+        // the rows of a layer hold consecutive indices.
+        let Some(first) = at.first().map(|a| a.index as usize) else {
+            return;
+        };
+        debug_assert_eq!(at[at.len() - 1].index as usize, first + at.len() - 1);
+        // Blocks small enough that the currents just written are still
+        // in L1 when the voltage step reads them.
+        for start in (0..at.len()).step_by(BLOCK) {
+            let b = start..(start + BLOCK).min(at.len());
+            let ib = first + b.start..first + b.end;
+            // SAFETY: `for_rows` gives each row to exactly one part, and
+            // a layer's neurons have one row each, so the blocks `ib` of
+            // parts running in parallel never overlap.
+            let (input0, input1) = unsafe {
+                (
+                    self.input[0].block(ib.clone()),
+                    self.input[1].block(if self.two { ib.clone() } else { 0..0 }),
+                )
+            };
+            let block = Block {
+                j: &mut j[b.clone()],
+                j2: j2
+                    .as_deref_mut()
+                    .filter(|_| self.two)
+                    .map(|j2| &mut j2[b.clone()]),
+                input0,
+                input1,
+                v: &mut v[b.clone()],
+                refr: &mut refr[b.clone()],
+                th: &mut th[b.clone()],
+                s: &mut s[b.clone()],
+            };
+            let spikes = step_block(&self.membrane, block);
+            push_spikes(out, self.layer, &s[b.clone()], ib.start, spikes);
+        }
+    }
 }
 
 /// Appends `(layer, first + k)` for each of the `count` rows `k` of `s` that
@@ -420,11 +456,16 @@ fn step_block_portable(m: &Membrane, b: Block) -> usize {
         &*j2
     });
     let j = &*j;
-    match (j2, m.adapt) {
-        (None, false) => membrane::<false, false>(m, j, &[], v, refr, th, s),
-        (None, true) => membrane::<false, true>(m, j, &[], v, refr, th, s),
-        (Some(j2), false) => membrane::<true, false>(m, j, j2, v, refr, th, s),
-        (Some(j2), true) => membrane::<true, true>(m, j, j2, v, refr, th, s),
+    let cond = m.drive != [CURRENT_DRIVE; 2];
+    match (j2, m.adapt, cond) {
+        (None, false, false) => membrane::<false, false, false>(m, j, &[], v, refr, th, s),
+        (None, false, true) => membrane::<false, false, true>(m, j, &[], v, refr, th, s),
+        (None, true, false) => membrane::<false, true, false>(m, j, &[], v, refr, th, s),
+        (None, true, true) => membrane::<false, true, true>(m, j, &[], v, refr, th, s),
+        (Some(j2), false, false) => membrane::<true, false, false>(m, j, j2, v, refr, th, s),
+        (Some(j2), false, true) => membrane::<true, false, true>(m, j, j2, v, refr, th, s),
+        (Some(j2), true, false) => membrane::<true, true, false>(m, j, j2, v, refr, th, s),
+        (Some(j2), true, true) => membrane::<true, true, true>(m, j, j2, v, refr, th, s),
     }
 }
 
@@ -460,10 +501,13 @@ struct Membrane<'a> {
 /// Voltage, spike, reset, refractory and (with `ADAPT`) individual
 /// threshold of a block of rows, driven by `J = J_0 (+ J_1 with TWO)`.
 /// Without individual adaptation θ stays 0 and is neither read nor written.
+/// Without `COND` every synaptic current is a current ([`CURRENT_DRIVE`]),
+/// and `J_c = g_c · (1 − 0 · V) = g_c` is taken as it is: the same number
+/// for any finite `V`, two multiplies and a subtraction fewer per current.
 /// Returns the number of spikes.
 /// Branch-free, so that it vectorizes.
 #[inline(always)]
-fn membrane<const TWO: bool, const ADAPT: bool>(
+fn membrane<const TWO: bool, const ADAPT: bool, const COND: bool>(
     m: &Membrane,
     j: &[Current],
     j2: &[Current2],
@@ -479,9 +523,10 @@ fn membrane<const TWO: bool, const ADAPT: bool>(
     for k in 0..n {
         let [(e0, c0), (e1, c1)] = m.drive;
         let v0 = v[k].0;
-        let total0 = j[k].0 * (e0 - c0 * v0);
+        let (g0, g1) = (j[k].0, if TWO { j2[k].0 } else { 0.0 });
+        let total0 = if COND { g0 * (e0 - c0 * v0) } else { g0 };
         let total = if TWO {
-            total0 + j2[k].0 * (e1 - c1 * v0)
+            total0 + if COND { g1 * (e1 - c1 * v0) } else { g1 }
         } else {
             total0
         };

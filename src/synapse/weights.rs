@@ -75,26 +75,36 @@ impl Weights {
                 // parallel on the current rayon pool), then lay them out by
                 // pre neuron (a counting sort: rows stay ascending in post,
                 // whatever the order of each post neuron's k inputs).
-                let inputs: Vec<u32> = (0..n_post)
-                    .into_par_iter()
-                    .flat_map_iter(|i| {
+                let mut inputs = vec![0u32; n_post * k];
+                inputs
+                    .par_chunks_mut(k)
+                    .enumerate()
+                    .for_each_init(Vec::new, |set, (i, from)| {
                         let mut r = rng::stream(seed, rng::CONNECTIVITY, index, i as u64);
-                        rng::sample_distinct(&mut r, n_pre, k)
-                    })
-                    .collect();
-                let mut row_start = vec![0; n_pre + 1];
+                        rng::sample_distinct_into(&mut r, n_pre, from, set);
+                    });
+                // Row lengths, then each row's next free place: u32, so
+                // that at 200,000 pre neurons the cursors fit in L2.
+                assert!(inputs.len() < u32::MAX as usize, "over 2^32 synapses");
+                let mut next = vec![0u32; n_pre];
                 for &j in &inputs {
-                    row_start[j as usize + 1] += 1;
+                    next[j as usize] += 1;
                 }
-                for j in 0..n_pre {
-                    row_start[j + 1] += row_start[j];
+                let mut row_start = Vec::with_capacity(n_pre + 1);
+                row_start.push(0);
+                let mut end = 0;
+                for c in &mut next {
+                    let len = *c as usize;
+                    *c = end as u32;
+                    end += len;
+                    row_start.push(end);
                 }
-                let mut next = row_start.clone();
                 let mut post = vec![0; inputs.len()];
                 for (i, from) in inputs.chunks_exact(k).enumerate() {
                     for &j in from {
-                        post[next[j as usize]] = i as u32;
-                        next[j as usize] += 1;
+                        let c = &mut next[j as usize];
+                        post[*c as usize] = i as u32;
+                        *c += 1;
                     }
                 }
                 let w = draw(post.len());
