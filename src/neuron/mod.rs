@@ -517,9 +517,11 @@ fn membrane<const TWO: bool, const ADAPT: bool, const COND: bool>(
     s: &mut [Spiked],
 ) -> usize {
     let n = v.len();
-    assert!(j.len() == n && refr.len() == n && th.len() == n && s.len() == n);
+    assert!(n <= BLOCK && j.len() == n && refr.len() == n && th.len() == n && s.len() == n);
     assert!(!TWO || j2.len() == n);
-    let mut count = 0;
+    // u16 like the refractory countdown, so the count stays in the same
+    // vector lanes; a block (`BLOCK` rows) cannot overflow it.
+    let mut count = 0u16;
     for k in 0..n {
         let [(e0, c0), (e1, c1)] = m.drive;
         let v0 = v[k].0;
@@ -546,7 +548,7 @@ fn membrane<const TWO: bool, const ADAPT: bool, const COND: bool>(
             th[k].theta = theta - theta * m.decay + if spike { m.beta } else { 0.0 };
         }
         s[k].0 = spike;
-        count += spike as u32;
+        count += spike as u16;
     }
     count as usize
 }

@@ -12,6 +12,7 @@ use std::marker::PhantomData;
 use std::ops::Range;
 
 use bevy_ecs::prelude::*;
+use rayon::prelude::*;
 
 use crate::layer::LayerSpikes;
 use crate::schedule::Clock;
@@ -162,7 +163,10 @@ pub fn clear_consumed_input(clock: Res<Clock>, mut rings: Query<&mut InputRing>)
 /// Adds the weight row of every spike of step `n − 1` into slot
 /// `n − 1 + delay` of its projection's post layer. Projections are visited
 /// in creation order and spikes in ascending index, so every sum has a
-/// fixed order.
+/// fixed order. Where a projection's step is large enough
+/// ([`Weights::worth_splitting`]), its targets are cut into one range per
+/// worker thread, filled in parallel: each input still gets its weights in
+/// that order, so the result does not depend on the number of threads.
 pub fn deliver(
     clock: Res<Clock>,
     mut stats: ResMut<DeliveryStats>,
@@ -179,7 +183,20 @@ pub fn deliver(
         let slot = ring
             .bypass_change_detection()
             .slot_mut(clock.step + p.delay as u64 - 1, p.receptor);
-        let events = w.add_rows(pre, slot);
+        let events = w.row_events(pre);
+        let parts = rayon::current_num_threads().min(slot.len());
+        if parts > 1 && w.worth_splitting(events) {
+            let shared = SharedSlot::new(slot);
+            let part = |t: usize| shared.len * t / parts..shared.len * (t + 1) / parts;
+            (0..parts).into_par_iter().for_each(|t| {
+                let r = part(t);
+                // SAFETY: the parts `r` of different `t` do not overlap.
+                let input = unsafe { shared.block(r.clone()) };
+                w.add_rows_to(pre, input, r.start);
+            });
+        } else {
+            w.add_rows(pre, slot);
+        }
         stats.synapse_events += events as u64;
     }
 }
