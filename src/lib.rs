@@ -54,9 +54,10 @@
 //!   [`neuron::update`] (set `Update`), over component column slices; the
 //!   global threshold stays in `Adapt`.
 //! - Parallelism: a rayon pool per [`Simulation`], rows split per thread
-//!   above [`schedule::PARALLEL_MIN`]; not bevy's task pool, whose parallel
-//!   iteration cost more than the work (measured, see the README).
-//!   Delivery is serial.
+//!   above [`schedule::PARALLEL_MIN`] (all LIF layers of a table in one
+//!   split), and a large projection's targets split per thread in delivery
+//!   ([`synapse::Weights::worth_splitting`]); not bevy's task pool, whose
+//!   parallel iteration cost more than the work (measured, see the README).
 //! - At most two synaptic currents per LIF layer ([`config::MAX_SYNAPSES`]).
 //! - STDP on dense projections only; its traces decay every step (weight
 //!   changes follow spikes). Conductance-based synapses are an addition.

@@ -2,7 +2,8 @@
 //!
 //! `Encode -> Deliver -> Update -> Adapt -> Learn -> Record`, run once per step by a
 //! single-threaded executor; parallelism lives inside the per-neuron systems
-//! (see [`PARALLEL_MIN`]), which iterate component columns chunk by chunk.
+//! (see [`PARALLEL_MIN`]), which iterate component columns chunk by chunk,
+//! and inside delivery (see [`crate::synapse::deliver`]).
 //! DESIGN's `Integrate -> Fire -> Adapt` are fused into `Update` for the
 //! per-neuron part (one pass over memory instead of three); the global
 //! threshold, which needs the whole layer's spike count, stays in `Adapt`. Delivery reads only spikes of

@@ -17,6 +17,7 @@ use crate::schedule::{Rows, for_rows};
 
 /// Intensity `x` in [0, 1] (a normalized pixel). Written by `present`.
 #[derive(Component, Debug, Clone, Copy, Default)]
+#[repr(transparent)]
 pub struct Intensity(pub f32);
 
 /// The encoder's own random stream, keyed by (seed, layer, index).
@@ -41,10 +42,12 @@ impl EncoderParams {
         Self { scale }
     }
 
-    /// Spike probability per step for intensity `x`.
+    /// The Bernoulli trial at intensity `x` with `u` uniform on [0, 1):
+    /// spike iff `u < p = min(1, c·x)`. As `u < 1`, that holds exactly when
+    /// `u < c·x`, so the clamp is not computed.
     #[inline]
-    pub fn probability(&self, x: f32) -> f64 {
-        (self.scale * x as f64).min(1.0)
+    pub fn spikes(&self, u: f64, x: f32) -> bool {
+        u < self.scale * x as f64
     }
 }
 
@@ -83,7 +86,8 @@ impl Rows for EncoderRows<'_> {
     }
 }
 
-/// One Bernoulli trial per encoder: spike iff `u < p`, `u` uniform on [0, 1).
+/// One Bernoulli trial per encoder: spike iff `u < p`, `u` uniform on [0, 1)
+/// ([`EncoderParams::spikes`]).
 /// So `p = 0` never spikes and `p = 1` always does. An encoder at intensity
 /// 0 (a black pixel, a rest) draws nothing: its stream advances only while
 /// it can spike, which saves most of the draws on MNIST-like images (about
@@ -104,15 +108,15 @@ pub fn encode(
         let EncoderRows { at, x, rng, s } = rows;
         for run in layer_runs(at) {
             let layer = at[run.start].layer;
-            let p = layers.get(layer).expect("encoder layer");
+            let p = *layers.get(layer).expect("encoder layer");
             for start in run.clone().step_by(64) {
                 let end = (start + 64).min(run.end);
-                let live = positive(&x[start..end]);
+                let (x, rng) = (&x[start..end], &mut rng[start..end]);
+                let live = positive(x);
                 let mut spikes = 0u64;
                 for b in bits(live) {
-                    let k = start + b;
-                    let u = rng::unit(&mut rng[k].0);
-                    spikes |= ((u < p.probability(x[k].0)) as u64) << b;
+                    let u = rng::unit(&mut rng[b].0);
+                    spikes |= (p.spikes(u, x[b].0) as u64) << b;
                 }
                 write_bits(&mut s[start..end], spikes);
                 out.extend(bits(spikes).map(|b| (layer, at[start + b].index)));
@@ -134,25 +138,58 @@ pub fn encode(
     publish_spikes(&mut fired, &mut lists);
 }
 
-/// Bit `b` set iff `x[b] > 0` (`x.len() <= 64`). Eight rows at a time, with
-/// no carried dependence between the groups, so the compares run side by side.
+/// Bit `b` set iff `x[b] > 0` (`x.len() <= 64`): [`positive_fours`], then
+/// one compare per remaining row.
 fn positive(x: &[Intensity]) -> u64 {
-    x.chunks(8).enumerate().fold(0, |m, (g, c)| {
-        let byte = c
-            .iter()
-            .enumerate()
-            .fold(0u64, |b, (i, x)| b | ((x.0 > 0.0) as u64) << i);
-        m | byte << (8 * g)
-    })
+    assert!(x.len() <= 64);
+    let (mut m, done) = positive_fours(x);
+    for (i, v) in x.iter().enumerate().skip(done) {
+        m |= ((v.0 > 0.0) as u64) << i;
+    }
+    m
+}
+
+/// [`positive`] for the rows of `x` in whole groups of four, one SSE2
+/// compare and sign-bit mask per group (SSE2 is part of x86-64); returns
+/// the mask and the number of rows done.
+#[cfg(target_arch = "x86_64")]
+fn positive_fours(x: &[Intensity]) -> (u64, usize) {
+    use std::arch::x86_64::{_mm_cmpgt_ps, _mm_loadu_ps, _mm_movemask_ps, _mm_setzero_ps};
+    let mut m = 0;
+    for (g, c) in x.chunks_exact(4).enumerate() {
+        // SAFETY: `Intensity` is `repr(transparent)` over `f32`, so `c` is
+        // four consecutive `f32`s; SSE2 is always there on x86-64.
+        let bits = unsafe {
+            _mm_movemask_ps(_mm_cmpgt_ps(
+                _mm_loadu_ps(c.as_ptr().cast()),
+                _mm_setzero_ps(),
+            ))
+        };
+        m |= (bits as u64) << (4 * g);
+    }
+    (m, x.len() / 4 * 4)
+}
+
+/// Elsewhere [`positive`] compares every row itself.
+#[cfg(not(target_arch = "x86_64"))]
+fn positive_fours(_: &[Intensity]) -> (u64, usize) {
+    (0, 0)
 }
 
 /// `s[b] = bit b of mask` (`s.len() <= 64`), eight rows per table look-up
 /// and copy rather than a shift, mask and store per row.
 fn write_bits(s: &mut [Spiked], mask: u64) {
-    for (g, chunk) in s.chunks_mut(8).enumerate() {
-        let byte = (mask >> (8 * g)) as u8 as usize;
-        chunk.copy_from_slice(&BYTE_BITS[byte][..chunk.len()]);
+    let byte = |g: usize| (mask >> (8 * g)) as u8 as usize;
+    let g = s.len() / 8;
+    // Whole groups as fixed-size copies (one 8-byte store each, not a call).
+    let mut groups = s.chunks_exact_mut(8);
+    for (g, chunk) in groups.by_ref().enumerate() {
+        let chunk: &mut [Spiked; 8] = chunk.try_into().expect("8 rows");
+        *chunk = BYTE_BITS[byte(g)];
     }
+    let tail = groups.into_remainder();
+    let n = tail.len();
+    tail.copy_from_slice(&BYTE_BITS[byte(g)][..n]);
 }
 
 /// `BYTE_BITS[m][i]` = bit `i` of `m`.
@@ -194,6 +231,12 @@ mod tests {
         let m = positive(&x);
         assert!((0..64).all(|i| (m >> i & 1 == 1) == (i % 3 == 0)), "{m:b}");
         assert_eq!(positive(&x[..5]), 0b01001);
+        // Not positive: 0, −0, a negative value, NaN (x86-64's compares and
+        // the scalar tail agree on each).
+        let odd = [0.5, 0.0, -0.0, -1.0, f32::NAN, 1e-30, 0.0, f32::NAN, 2.0];
+        let x: Vec<Intensity> = odd.iter().map(|&v| Intensity(v)).collect();
+        assert_eq!(positive(&x), 0b1_0010_0001);
+        assert_eq!(positive(&x[4..]), 0b1_0010);
         // Every row of a 64-row mask, and a 13-row tail (one full byte and
         // five rows of the next), written from an alternating pattern.
         let m = 0xA5C3_0F0F_F00F_9669u64;
