@@ -189,7 +189,9 @@ fn write_bits(s: &mut [Spiked], mask: u64) {
     }
     let tail = groups.into_remainder();
     let n = tail.len();
-    tail.copy_from_slice(&BYTE_BITS[byte(g)][..n]);
+    if n > 0 {
+        tail.copy_from_slice(&BYTE_BITS[byte(g)][..n]);
+    }
 }
 
 /// `BYTE_BITS[m][i]` = bit `i` of `m`.
