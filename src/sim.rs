@@ -69,9 +69,10 @@ impl Simulation {
                     "simulation.threads: cannot start the worker threads: {e}"
                 ))
             })?;
+        let mut world = pool.install(|| network::build(config, images))?;
         Ok(Self {
-            world: pool.install(|| network::build(config, images))?,
-            schedule: schedule::build(),
+            schedule: schedule::build(&mut world),
+            world,
             steps: config.steps(),
             pool,
         })
