@@ -109,18 +109,28 @@ fn single_neuron_file_matches_the_simulation() {
     assert_eq!(again.to_toml(), config.to_toml());
 }
 
-/// A network large enough (10,000 LIF neurons >= 2 × PARALLEL_MIN) that the
-/// neuron update runs in two parallel parts when given 2 threads.
-fn determinism_run(name: &str, threads: &str, seed: &str) -> PathBuf {
+/// Runs `experiments/{experiment}` with `--threads threads` and the further
+/// arguments `args` into the temporary file `name`; returns its path.
+fn run_experiment(name: &str, experiment: &str, threads: &str, args: &[&str]) -> PathBuf {
     let out = temp(name);
-    let cfg = repo("experiments/seed-demo.toml");
-    run_ok(&[
+    let cfg = repo(&format!("experiments/{experiment}"));
+    let mut argv = vec![
         "run",
         cfg.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
         "--threads",
         threads,
+    ];
+    argv.extend_from_slice(args);
+    run_ok(&argv);
+    out
+}
+
+/// A network large enough (10,000 LIF neurons >= 2 × PARALLEL_MIN) that the
+/// neuron update runs in two parallel parts when given 2 threads.
+fn determinism_run(name: &str, threads: &str, seed: &str) -> PathBuf {
+    let args = [
         "--seed",
         seed,
         "--set",
@@ -129,8 +139,8 @@ fn determinism_run(name: &str, threads: &str, seed: &str) -> PathBuf {
         "stimulus.images=3",
         "--set",
         "layers.hidden.size=10000",
-    ]);
-    out
+    ];
+    run_experiment(name, "seed-demo.toml", threads, &args)
 }
 
 /// CUBA with 8,000 excitatory and 2,000 inhibitory neurons in one table:
@@ -138,27 +148,16 @@ fn determinism_run(name: &str, threads: &str, seed: &str) -> PathBuf {
 /// the end of the excitatory layer and the whole inhibitory one.
 #[test]
 fn cuba_one_and_two_threads_give_identical_output() {
-    let run = |name: &str, threads: &str| {
-        let out = temp(name);
-        let cfg = repo("experiments/cuba.toml");
-        run_ok(&[
-            "run",
-            cfg.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--threads",
-            threads,
-            "--set",
-            "simulation.steps=2000",
-            "--set",
-            "layers.exc.size=8000",
-            "--set",
-            "layers.inh.size=2000",
-        ]);
-        read_all(&out)
-    };
-    let a = run("cuba1.h5", "1");
-    let b = run("cuba2.h5", "2");
+    let args = [
+        "--set",
+        "simulation.steps=2000",
+        "--set",
+        "layers.exc.size=8000",
+        "--set",
+        "layers.inh.size=2000",
+    ];
+    let a = read_all(&run_experiment("cuba1.h5", "cuba.toml", "1", &args));
+    let b = read_all(&run_experiment("cuba2.h5", "cuba.toml", "2", &args));
     assert_eq!(a.0.len(), 2, "both layers recorded");
     assert!(
         a.0.iter().all(|(_, t, _)| !t.is_empty()),
