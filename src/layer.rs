@@ -70,15 +70,14 @@ pub fn layer_runs(at: &[InLayer]) -> impl Iterator<Item = std::ops::Range<usize>
 /// `current` lists, each list ascending whatever order the (possibly
 /// parallel) system found them in; empties `fired`.
 pub fn publish_spikes(fired: &mut Vec<(Entity, u32)>, lists: &mut Query<&mut LayerSpikes>) {
-    // One part's spikes come in row order, already sorted: check before
-    // sorting, as a sort of sorted data still costs a pass of comparisons.
-    if !fired.is_sorted() {
-        fired.sort_unstable();
-    }
+    // Parts come in row order and a layer's rows are consecutive, so each
+    // layer's spikes usually form one ascending run: check that on the
+    // indices alone, and sort a list only when it is not.
     for group in fired.chunk_by(|a, b| a.0 == b.0) {
         let mut list = lists.get_mut(group[0].0).expect("spiking neuron's layer");
         let list = list.bypass_change_detection();
-        let in_order = list.current.last().is_none_or(|&last| last < group[0].1);
+        let in_order = list.current.last().is_none_or(|&last| last < group[0].1)
+            && group.is_sorted_by_key(|&(_, i)| i);
         list.current.extend(group.iter().map(|&(_, i)| i));
         if !in_order {
             list.current.sort_unstable();
@@ -86,4 +85,38 @@ pub fn publish_spikes(fired: &mut Vec<(Entity, u32)>, lists: &mut Query<&mut Lay
         list.emitted += group.len() as u64;
     }
     fired.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use bevy_ecs::prelude::*;
+    use bevy_ecs::system::RunSystemOnce;
+
+    use super::{LayerSpikes, publish_spikes};
+
+    #[test]
+    fn published_lists_ascend_whatever_the_order_found() {
+        // Layer a's spikes in two separate runs (as from two parts), one of
+        // them descending; b's after a run already in its list.
+        let mut world = World::new();
+        let a = world.spawn(LayerSpikes::default()).id();
+        let b = world
+            .spawn(LayerSpikes {
+                current: vec![4],
+                ..Default::default()
+            })
+            .id();
+        let fired = vec![(a, 3), (a, 7), (b, 9), (a, 5), (a, 1), (b, 2)];
+        world
+            .run_system_once(move |mut lists: Query<&mut LayerSpikes>| {
+                let mut fired = fired.clone();
+                publish_spikes(&mut fired, &mut lists);
+                assert!(fired.is_empty());
+            })
+            .unwrap();
+        let a = world.get::<LayerSpikes>(a).unwrap();
+        assert_eq!((a.current.as_slice(), a.emitted), (&[1, 3, 5, 7][..], 4));
+        let b = world.get::<LayerSpikes>(b).unwrap();
+        assert_eq!((b.current.as_slice(), b.emitted), (&[2, 4, 9][..], 2));
+    }
 }
