@@ -180,7 +180,7 @@ fn positive_fours(_: &[Intensity]) -> (u64, usize) {
 /// and copy rather than a shift, mask and store per row.
 fn write_bits(s: &mut [Spiked], mask: u64) {
     let byte = |g: usize| (mask >> (8 * g)) as u8 as usize;
-    let g = s.len() / 8;
+    let whole = s.len() / 8;
     // Whole groups as fixed-size copies (one 8-byte store each, not a call).
     let mut groups = s.chunks_exact_mut(8);
     for (g, chunk) in groups.by_ref().enumerate() {
@@ -190,7 +190,7 @@ fn write_bits(s: &mut [Spiked], mask: u64) {
     let tail = groups.into_remainder();
     let n = tail.len();
     if n > 0 {
-        tail.copy_from_slice(&BYTE_BITS[byte(g)][..n]);
+        tail.copy_from_slice(&BYTE_BITS[byte(whole)][..n]);
     }
 }
 

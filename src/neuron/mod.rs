@@ -278,7 +278,6 @@ pub fn update(
         };
         LayerStep {
             layer,
-            two: p.receptors.len() > 1,
             membrane,
             input: ring.consume(n),
         }
@@ -336,8 +335,6 @@ fn reuse<'b>(v: &mut Vec<LayerStep<'_>>) -> Vec<LayerStep<'b>> {
 /// One LIF layer's share of `update`: its constants and this step's input.
 struct LayerStep<'a> {
     layer: Entity,
-    /// The layer has a second synaptic current.
-    two: bool,
     membrane: Membrane<'a>,
     input: [SharedSlot<'a>; 2],
 }
@@ -360,6 +357,7 @@ impl LayerStep<'_> {
             return;
         };
         debug_assert_eq!(at[at.len() - 1].index as usize, first + at.len() - 1);
+        let two = self.membrane.receptors.len() > 1;
         // Blocks small enough that the currents just written are still
         // in L1 when the voltage step reads them.
         for start in (0..at.len()).step_by(BLOCK) {
@@ -371,14 +369,14 @@ impl LayerStep<'_> {
             let (input0, input1) = unsafe {
                 (
                     self.input[0].block(ib.clone()),
-                    self.input[1].block(if self.two { ib.clone() } else { 0..0 }),
+                    self.input[1].block(if two { ib.clone() } else { 0..0 }),
                 )
             };
             let block = Block {
                 j: &mut j[b.clone()],
                 j2: j2
                     .as_deref_mut()
-                    .filter(|_| self.two)
+                    .filter(|_| two)
                     .map(|j2| &mut j2[b.clone()]),
                 input0,
                 input1,

@@ -187,9 +187,8 @@ pub fn deliver(
         let parts = rayon::current_num_threads().min(slot.len());
         if parts > 1 && w.worth_splitting(events) {
             let shared = SharedSlot::new(slot);
-            let part = |t: usize| shared.len * t / parts..shared.len * (t + 1) / parts;
             (0..parts).into_par_iter().for_each(|t| {
-                let r = part(t);
+                let r = shared.len * t / parts..shared.len * (t + 1) / parts;
                 // SAFETY: the parts `r` of different `t` do not overlap.
                 let input = unsafe { shared.block(r.clone()) };
                 w.add_rows_to(pre, input, r.start);
