@@ -42,7 +42,7 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                         (
                             InLayer { layer, index: i },
                             Intensity::default(),
-                            EncoderRng(rng::stream(seed, rng::ENCODER, index as u64, i as u64)),
+                            EncoderRng::keyed(seed, rng::ENCODER, index as u64, i as u64),
                             Spiked::default(),
                         )
                     }))

@@ -37,9 +37,115 @@ pub fn stream(seed: u64, domain: u64, a: u64, b: u64) -> Xoshiro256PlusPlus {
 /// Uniform on [0, 1) with 53 random bits.
 #[inline]
 pub fn unit(rng: &mut impl Rng) -> f64 {
+    unit_of(rng.next_u64())
+}
+
+/// [`unit`] of the 64-bit draw `r`: its top 53 bits over 2^53.
+#[inline]
+pub fn unit_of(r: u64) -> f64 {
     // Below 2^53, so converting it as an i64 (one instruction on x86-64,
     // unlike u64) gives the same, exact value.
-    ((rng.next_u64() >> 11) as i64) as f64 * (1.0 / (1u64 << 53) as f64)
+    ((r >> 11) as i64) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// A xoshiro256++ generator as its four state words, so that several
+/// streams can be advanced side by side ([`next_of_rows`]). It draws
+/// exactly what [`Xoshiro256PlusPlus`] draws from the same state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(32))]
+pub struct Xoshiro256Words(pub [u64; 4]);
+
+impl Xoshiro256Words {
+    /// The state of `r`.
+    pub fn of(r: &Xoshiro256PlusPlus) -> Self {
+        let bytes = r.state();
+        Self(std::array::from_fn(|k| {
+            u64::from_le_bytes(bytes[8 * k..8 * k + 8].try_into().expect("8 bytes"))
+        }))
+    }
+
+    /// The next 64-bit draw (xoshiro256++: output `rotl(s0 + s3, 23) + s0`,
+    /// then the xorshift of the state).
+    #[inline]
+    pub fn next_u64(&mut self) -> u64 {
+        let s = &mut self.0;
+        let out = s[0].wrapping_add(s[3]).rotate_left(23).wrapping_add(s[0]);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        out
+    }
+}
+
+/// The next draws of the four streams `states[rows[k]]`.
+#[inline(always)]
+pub fn next_four(states: &mut [Xoshiro256Words], rows: [usize; 4]) -> [u64; 4] {
+    rows.map(|r| states[r].next_u64())
+}
+
+/// [`next_four`] in the four 64-bit lanes of AVX2 vectors (xoshiro256++
+/// needs no multiplication): the four states are loaded as the rows of a
+/// 4×4 matrix, transposed so that each vector holds one state word of all
+/// four streams, advanced, transposed back and stored. Same results.
+///
+/// # Safety
+/// The CPU supports AVX2, and the four rows are distinct.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+pub unsafe fn next_four_avx2(states: &mut [Xoshiro256Words], rows: [usize; 4]) -> [u64; 4] {
+    use std::arch::x86_64::*;
+    assert!(
+        rows.iter().all(|&r| r < states.len()),
+        "rows within the states"
+    );
+    debug_assert!((0..4).all(|a| (a + 1..4).all(|b| rows[a] != rows[b])));
+    // SAFETY: AVX2 is there (the caller's promise); the rows are distinct
+    // and within `states`, so the four 32-byte loads and stores touch four
+    // separate states.
+    unsafe {
+        // The transpose of the 4×4 matrix of u64 with rows a, b, c, d (it
+        // is its own inverse).
+        let transpose = |a, b, c, d| {
+            let (ab0, ab1) = (_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
+            let (cd0, cd1) = (_mm256_unpacklo_epi64(c, d), _mm256_unpackhi_epi64(c, d));
+            [
+                _mm256_permute2x128_si256::<0x20>(ab0, cd0),
+                _mm256_permute2x128_si256::<0x20>(ab1, cd1),
+                _mm256_permute2x128_si256::<0x31>(ab0, cd0),
+                _mm256_permute2x128_si256::<0x31>(ab1, cd1),
+            ]
+        };
+        let base = states.as_mut_ptr();
+        let p: [*mut __m256i; 4] = rows.map(|r| base.add(r).cast());
+        let [s0, s1, s2, s3] = transpose(
+            _mm256_loadu_si256(p[0]),
+            _mm256_loadu_si256(p[1]),
+            _mm256_loadu_si256(p[2]),
+            _mm256_loadu_si256(p[3]),
+        );
+        let rotl = |v, k: i32| match k {
+            23 => _mm256_or_si256(_mm256_slli_epi64::<23>(v), _mm256_srli_epi64::<41>(v)),
+            _ => _mm256_or_si256(_mm256_slli_epi64::<45>(v), _mm256_srli_epi64::<19>(v)),
+        };
+        let draws = _mm256_add_epi64(rotl(_mm256_add_epi64(s0, s3), 23), s0);
+        let t = _mm256_slli_epi64::<17>(s1);
+        let s2 = _mm256_xor_si256(s2, s0);
+        let s3 = _mm256_xor_si256(s3, s1);
+        let s1 = _mm256_xor_si256(s1, s2);
+        let s0 = _mm256_xor_si256(s0, s3);
+        let s2 = _mm256_xor_si256(s2, t);
+        let s3 = rotl(s3, 45);
+        for (&q, v) in p.iter().zip(transpose(s0, s1, s2, s3)) {
+            _mm256_storeu_si256(q, v);
+        }
+        let mut out = [0u64; 4];
+        _mm256_storeu_si256(out.as_mut_ptr().cast(), draws);
+        out
+    }
 }
 
 /// Standard normal by the Box–Muller transform (one draw from two uniforms).
@@ -107,6 +213,49 @@ mod tests {
         assert_ne!(a, stream(2, ENCODER, 0, 0).next_u64());
         assert_ne!(a, stream(1, ENCODER, 0, 1).next_u64());
         assert_ne!(a, stream(1, WEIGHTS, 0, 0).next_u64());
+    }
+
+    #[test]
+    fn words_draw_what_the_crate_draws() {
+        // The same state gives the same 1000 draws as rand_xoshiro's
+        // generator.
+        let mut crate_rng = stream(3, ENCODER, 1, 2);
+        let mut words = Xoshiro256Words::of(&crate_rng);
+        assert!((0..1000).all(|_| words.next_u64() == crate_rng.next_u64()));
+        // Four streams at a time give each stream its own sequence (rows out
+        // of order and far apart; rounds with a repeated row skipped).
+        let mut reference: Vec<_> = (0..40).map(|i| stream(5, ENCODER, 0, i)).collect();
+        let mut states: Vec<_> = reference.iter().map(Xoshiro256Words::of).collect();
+        for round in 0..50 {
+            let rows = [
+                round % 40,
+                (round * 7 + 3) % 40,
+                39 - round % 13,
+                (round + 20) % 40,
+            ];
+            if (0..4).any(|a| (a + 1..4).any(|b| rows[a] == rows[b])) {
+                continue;
+            }
+            // Alternate the scalar and (where the CPU has it) AVX2 paths on
+            // the same streams.
+            #[cfg(target_arch = "x86_64")]
+            let four = if round % 2 == 1 && std::arch::is_x86_feature_detected!("avx2") {
+                // SAFETY: AVX2 checked just before; the rows are distinct.
+                unsafe { next_four_avx2(&mut states, rows) }
+            } else {
+                next_four(&mut states, rows)
+            };
+            #[cfg(not(target_arch = "x86_64"))]
+            let four = next_four(&mut states, rows);
+            let expect = rows.map(|r| reference[r].next_u64());
+            assert_eq!(four, expect, "round {round}");
+        }
+        assert!(
+            states
+                .iter()
+                .zip(&reference)
+                .all(|(s, r)| *s == Xoshiro256Words::of(r))
+        );
     }
 
     #[test]

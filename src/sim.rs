@@ -228,8 +228,8 @@ impl Simulation {
         let e = self.layer(layer);
         let members = self.world.get::<Layer>(e).expect("layer").members.clone();
         for (i, m) in members.iter().enumerate() {
-            self.world.get_mut::<EncoderRng>(*m).expect("encoder").0 =
-                rng::stream(seed, rng::PRESENTATION, key, i as u64);
+            *self.world.get_mut::<EncoderRng>(*m).expect("encoder") =
+                EncoderRng::keyed(seed, rng::PRESENTATION, key, i as u64);
         }
     }
 

@@ -7,7 +7,6 @@
 //! Both are `p = min(1, c · x)` with a per-layer constant `c`.
 
 use bevy_ecs::prelude::*;
-use rand_xoshiro::Xoshiro256PlusPlus;
 
 use crate::config::{EncoderConfig, Encoding};
 
@@ -20,10 +19,18 @@ use crate::schedule::{Rows, for_rows};
 #[repr(transparent)]
 pub struct Intensity(pub f32);
 
-/// The encoder's own random stream, keyed by (seed, layer, index).
-/// Advanced by `encode`.
+/// The encoder's own random stream (xoshiro256++), keyed by (seed, layer,
+/// index). Advanced by `encode`.
 #[derive(Component, Debug, Clone)]
-pub struct EncoderRng(pub Xoshiro256PlusPlus);
+#[repr(transparent)]
+pub struct EncoderRng(pub rng::Xoshiro256Words);
+
+impl EncoderRng {
+    /// The stream `(seed, domain, a, b)` of [`rng::stream`].
+    pub fn keyed(seed: u64, domain: u64, a: u64, b: u64) -> Self {
+        Self(rng::Xoshiro256Words::of(&rng::stream(seed, domain, a, b)))
+    }
+}
 
 /// Per-layer encoder parameter. Written once by the network builder.
 #[derive(Component, Debug, Clone, Copy)]
@@ -94,10 +101,7 @@ impl Rows for EncoderRows<'_> {
 /// 80% black) without changing any spike probability. Spiking encoders are
 /// appended to their layer's spike list.
 ///
-/// Rows go 64 at a time: a bit mask of the rows that can spike, one draw per
-/// set bit, a bit mask of the spikes. Which pixels are black and which draws
-/// spike are unpredictable, so deciding them by bits rather than branches
-/// saves a mispredicted branch per encoder.
+/// See [`encode_rows`] for how the rows are gone through.
 pub fn encode(
     layers: Query<&EncoderParams>,
     mut encoders: Query<(&InLayer, &Intensity, &mut EncoderRng, &mut Spiked)>,
@@ -109,17 +113,14 @@ pub fn encode(
         for run in layer_runs(at) {
             let layer = at[run.start].layer;
             let p = *layers.get(layer).expect("encoder layer");
-            for start in run.clone().step_by(64) {
-                let end = (start + 64).min(run.end);
-                let (x, rng) = (&x[start..end], &mut rng[start..end]);
-                let live = positive(x);
-                let mut spikes = 0u64;
-                for b in bits(live) {
-                    let u = rng::unit(&mut rng[b].0);
-                    spikes |= (p.spikes(u, x[b].0) as u64) << b;
+            for start in run.clone().step_by(CHUNK) {
+                let r = start..(start + CHUNK).min(run.end);
+                let spikes = encode_chunk(p, &x[r.clone()], streams(&mut rng[r.clone()]));
+                for (g, (s, &m)) in s[r].chunks_mut(64).zip(&spikes).enumerate() {
+                    write_bits(s, m);
+                    let first = start + 64 * g;
+                    out.extend(bits(m).map(|b| (layer, at[first + b].index)));
                 }
-                write_bits(&mut s[start..end], spikes);
-                out.extend(bits(spikes).map(|b| (layer, at[start + b].index)));
             }
         }
     };
@@ -136,6 +137,94 @@ pub fn encode(
         for_rows(rows, &mut fired, &kernel);
     }
     publish_spikes(&mut fired, &mut lists);
+}
+
+/// Rows of a layer gone through by one [`encode_chunk`]: 16 blocks of 64.
+const CHUNK: usize = 1024;
+
+/// The spikes of a chunk of one layer's encoders (at most [`CHUNK`] rows),
+/// as one bit mask per 64 rows: with AVX2 if the CPU has it
+/// ([`encode_rows`]), else without.
+fn encode_chunk(
+    p: EncoderParams,
+    x: &[Intensity],
+    rng: &mut [rng::Xoshiro256Words],
+) -> [u64; CHUNK / 64] {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { encode_chunk_avx2(p, x, rng) };
+    }
+    // SAFETY: no AVX2 asked for.
+    unsafe { encode_rows::<false>(p, x, rng) }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn encode_chunk_avx2(
+    p: EncoderParams,
+    x: &[Intensity],
+    rng: &mut [rng::Xoshiro256Words],
+) -> [u64; CHUNK / 64] {
+    // SAFETY: AVX2 is enabled here, so the CPU supports it.
+    unsafe { encode_rows::<true>(p, x, rng) }
+}
+
+/// [`encode_chunk`]: rows go 64 at a time, a bit mask of the rows that can
+/// spike (`x > 0`); their streams are drawn four at a time as the bits come
+/// ([`rng::next_four`], or [`rng::next_four_avx2`] with `AVX2`), the last
+/// one to three one by one; each draw sets its row's bit in the spike
+/// masks. Which pixels are black and which draws spike are unpredictable,
+/// so deciding them by bits rather than branches saves a mispredicted
+/// branch per encoder.
+///
+/// # Safety
+/// With `AVX2`, the CPU supports AVX2.
+#[inline(always)]
+unsafe fn encode_rows<const AVX2: bool>(
+    p: EncoderParams,
+    x: &[Intensity],
+    rng: &mut [rng::Xoshiro256Words],
+) -> [u64; CHUNK / 64] {
+    assert!(x.len() <= CHUNK && rng.len() == x.len(), "a chunk of rows");
+    let mut spikes = [0u64; CHUNK / 64];
+    let mut trial = |row: usize, draw: u64| {
+        spikes[row / 64] |= (p.spikes(rng::unit_of(draw), x[row].0) as u64) << (row % 64);
+    };
+    let mut pending = [0usize; 4];
+    let mut n = 0;
+    for (g, block) in x.chunks(64).enumerate() {
+        for b in bits(positive(block)) {
+            pending[n] = 64 * g + b;
+            n += 1;
+            if n == 4 {
+                #[cfg(target_arch = "x86_64")]
+                let draws = if AVX2 {
+                    // SAFETY: AVX2 is there (the caller's promise); rows found
+                    // by ascending bits are distinct.
+                    unsafe { rng::next_four_avx2(rng, pending) }
+                } else {
+                    rng::next_four(rng, pending)
+                };
+                #[cfg(not(target_arch = "x86_64"))]
+                let draws = rng::next_four(rng, pending);
+                for (&row, d) in pending.iter().zip(draws) {
+                    trial(row, d);
+                }
+                n = 0;
+            }
+        }
+    }
+    for &row in &pending[..n] {
+        trial(row, rng[row].next_u64());
+    }
+    spikes
+}
+
+/// The generators of a run of encoder streams.
+fn streams(r: &mut [EncoderRng]) -> &mut [rng::Xoshiro256Words] {
+    // SAFETY: `EncoderRng` is `repr(transparent)` over `Xoshiro256Words`.
+    unsafe { std::slice::from_raw_parts_mut(r.as_mut_ptr().cast(), r.len()) }
 }
 
 /// Bit `b` set iff `x[b] > 0` (`x.len() <= 64`): [`positive_fours`], then

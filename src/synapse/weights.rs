@@ -341,13 +341,32 @@ fn add_dense_portable(w: &[f32], n: usize, rows: &[u32], input: &mut [f32], firs
         add_block::<COLUMNS>(w, n, rows, input, first, c);
         c += COLUMNS;
     }
-    while c + 8 <= m {
+    // The rest (under 64 columns) in blocks of its binary digits, largest
+    // first: at most six passes over the rows (100 columns: 64 + 32 + 4)
+    // instead of one per 8 columns and one per column left.
+    let rest = m - c;
+    if rest & 32 != 0 {
+        add_block::<32>(w, n, rows, input, first, c);
+        c += 32;
+    }
+    if rest & 16 != 0 {
+        add_block::<16>(w, n, rows, input, first, c);
+        c += 16;
+    }
+    if rest & 8 != 0 {
         add_block::<8>(w, n, rows, input, first, c);
         c += 8;
     }
-    while c < m {
+    if rest & 4 != 0 {
+        add_block::<4>(w, n, rows, input, first, c);
+        c += 4;
+    }
+    if rest & 2 != 0 {
+        add_block::<2>(w, n, rows, input, first, c);
+        c += 2;
+    }
+    if rest & 1 != 0 {
         add_block::<1>(w, n, rows, input, first, c);
-        c += 1;
     }
 }
 
@@ -499,10 +518,12 @@ mod tests {
 
     #[test]
     fn dense_rows_add_bit_for_bit_as_one_row_at_a_time() {
-        // The column blocks (64, 8 and single columns: n = 64 + 2·8 + 3,
-        // 200 = 3·64 + 8 and 5 single columns) must give every input exactly the sequential sum
-        // input + w[j1, i] + w[j2, i] + ..., rows repeated and unsorted.
-        for n in [83, 200, 5] {
+        // The column blocks (64 and the binary digits of the rest: 83 =
+        // 64 + 16 + 2 + 1, 200 = 3·64 + 8, 127 = 64 + 32 + 16 + 8 + 4 + 2 + 1,
+        // 100 = 64 + 32 + 4, 5 = 4 + 1) must give every input exactly the
+        // sequential sum input + w[j1, i] + w[j2, i] + ..., rows repeated and
+        // unsorted.
+        for n in [83, 200, 127, 100, 5] {
             let w = Weights::build(&Connectivity::Dense, &uniform(), 30, n, 3, 0);
             let Weights::Dense { w: values, .. } = &w else {
                 unreachable!("dense")
