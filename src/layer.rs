@@ -30,7 +30,7 @@ pub struct Spiked(pub bool);
 
 /// A layer's spikes, double-buffered: `current` is this step's list (node
 /// indices, ascending), `previous` last step's. Swapped by
-/// `swap_spike_buffers`, filled by `encode` and `update` (through
+/// [`swap_spike_buffers`] at the start of `encode`, filled by `encode` and `update` (through
 /// [`publish_spikes`]), read by delivery (`previous`), threshold adaptation
 /// and recording (`current`).
 #[derive(Component, Debug, Default)]
@@ -43,9 +43,10 @@ pub struct LayerSpikes {
     pub emitted: u64,
 }
 
-/// Start of a step: last step's spikes become `previous`.
-pub fn swap_spike_buffers(mut layers: Query<&mut LayerSpikes>) {
-    for mut s in &mut layers {
+/// Start of a step: last step's spikes become `previous`. Called by
+/// `encode`, the step's first writer of spikes (one system fewer a step).
+pub fn swap_spike_buffers(layers: &mut Query<&mut LayerSpikes>) {
+    for mut s in layers {
         let s = s.bypass_change_detection();
         std::mem::swap(&mut s.previous, &mut s.current);
         s.current.clear();

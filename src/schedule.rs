@@ -9,15 +9,17 @@
 //! threshold, which needs the whole layer's spike count, stays in `Adapt`. Delivery reads only spikes of
 //! earlier steps (every delay is at least one step), so no layer waits for
 //! another within a step. `Learn` (STDP) sees every spike of the step.
-//! A network without STDP, global thresholds or recorded input gets no
-//! system for them (see [`build`]): the sets stay, empty.
+//! A network without STDP, global thresholds, recorded input or anything
+//! recorded step by step gets no system for them (see [`build`]): the sets
+//! stay, empty.
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::SingleThreadedExecutor;
 
+use crate::record::collect::Recorder;
 use crate::synapse::{InputRing, stdp::Stdp};
 use crate::threshold::ThresholdParams;
-use crate::{encoder, layer, neuron, protocol, record, synapse, threshold};
+use crate::{encoder, neuron, protocol, record, synapse, threshold};
 
 /// The simulation clock: step `n` of the run; `t = n * dt_ms`.
 /// Written by the runner between steps.
@@ -89,7 +91,7 @@ fn split_rows<R: Rows>(
 /// The phases of a step, in order.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StepSet {
-    /// Swap spike buffers, present the stimulus, draw encoder spikes.
+    /// Present the stimulus; swap spike buffers and draw encoder spikes.
     Encode,
     /// Add the weight rows of earlier spikes into the input ring buffers.
     Deliver,
@@ -107,8 +109,9 @@ pub enum StepSet {
 /// Builds the schedule of one step for the network in `world`. A system
 /// that could only ever return at once for this network is left out: STDP
 /// without STDP projections, global adaptation without a layer that has it,
-/// clearing kept input without a layer whose input is recorded (each costs
-/// about 460 instructions a step: 4% of W1 at N = 100).
+/// clearing kept input without a layer whose input is recorded, recording
+/// when nothing is recorded step by step (each costs 460–800 instructions a
+/// step: 2–4% of W1 at N = 100).
 pub fn build(world: &mut World) -> Schedule {
     let stdp = world.query::<&Stdp>().iter(world).next().is_some();
     let global = world
@@ -119,6 +122,7 @@ pub fn build(world: &mut World) -> Schedule {
         .query::<&InputRing>()
         .iter(world)
         .any(|r| r.keep_consumed);
+    let idle_recorder = world.resource::<Recorder>().is_idle();
     let mut s = Schedule::default();
     s.set_executor(SingleThreadedExecutor::new());
     s.configure_sets(
@@ -133,18 +137,13 @@ pub fn build(world: &mut World) -> Schedule {
             .chain(),
     );
     s.add_systems(
-        (
-            layer::swap_spike_buffers,
-            protocol::present,
-            encoder::encode,
-        )
+        (protocol::present, encoder::encode)
             .chain()
             .in_set(StepSet::Encode),
     );
     if kept_input {
         s.add_systems(
             synapse::clear_consumed_input
-                .after(layer::swap_spike_buffers)
                 .before(protocol::present)
                 .in_set(StepSet::Encode),
         );
@@ -157,6 +156,8 @@ pub fn build(world: &mut World) -> Schedule {
     if stdp {
         s.add_systems(synapse::stdp::learn.in_set(StepSet::Learn));
     }
-    s.add_systems(record::collect::record.in_set(StepSet::Record));
+    if !idle_recorder {
+        s.add_systems(record::collect::record.in_set(StepSet::Record));
+    }
     s
 }

@@ -10,7 +10,7 @@ use bevy_ecs::prelude::*;
 
 use crate::config::{EncoderConfig, Encoding};
 
-use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
+use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes, swap_spike_buffers};
 use crate::rng;
 use crate::schedule::{Rows, for_rows};
 
@@ -99,7 +99,8 @@ impl Rows for EncoderRows<'_> {
 /// 0 (a black pixel, a rest) draws nothing: its stream advances only while
 /// it can spike, which saves most of the draws on MNIST-like images (about
 /// 80% black) without changing any spike probability. Spiking encoders are
-/// appended to their layer's spike list.
+/// appended to their layer's spike list, after every layer's list of the
+/// last step has become its `previous` ([`swap_spike_buffers`]).
 ///
 /// See [`encode_rows`] for how the rows are gone through.
 pub fn encode(
@@ -108,6 +109,7 @@ pub fn encode(
     mut lists: Query<&mut LayerSpikes>,
     mut fired: Local<Vec<(Entity, u32)>>,
 ) {
+    swap_spike_buffers(&mut lists);
     let kernel = |out: &mut Vec<(Entity, u32)>, rows: EncoderRows| {
         let EncoderRows { at, x, rng, s } = rows;
         for run in layer_runs(at) {

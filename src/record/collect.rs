@@ -195,6 +195,17 @@ impl Recorder {
         }
     }
 
+    /// Whether the step-by-step record has nothing to do: no spike, trace,
+    /// rate or sample probe, and no weight probe with a period (weights at
+    /// the end of a run are taken by the runner, not by [`record`]).
+    pub fn is_idle(&self) -> bool {
+        self.spikes.is_empty()
+            && self.traces.is_empty()
+            && self.rates.is_empty()
+            && self.samples.is_none()
+            && self.weights.iter().all(|p| p.every_steps.is_none())
+    }
+
     /// Moves everything buffered into sealed blocks.
     pub fn seal(&mut self) {
         for (layer, p) in self.spikes.iter_mut().enumerate() {
