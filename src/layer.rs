@@ -55,12 +55,18 @@ pub fn swap_spike_buffers(layers: &mut Query<&mut LayerSpikes>) {
 
 /// The runs of consecutive rows of one layer in a column of [`InLayer`].
 /// Neurons are spawned layer by layer and never despawned, so each layer's
-/// rows are contiguous and a run's end is found by binary search.
+/// rows are contiguous and a run's end is found by binary search, or at
+/// once when the last row is of the same layer (a table of one layer).
 pub fn layer_runs(at: &[InLayer]) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
     let mut start = 0;
     std::iter::from_fn(move || {
         let layer = at.get(start)?.layer;
-        let len = at[start..].partition_point(|a| a.layer == layer);
+        let rest = &at[start..];
+        let len = if rest.last().is_some_and(|a| a.layer == layer) {
+            rest.len()
+        } else {
+            rest.partition_point(|a| a.layer == layer)
+        };
         let run = start..start + len;
         start += len;
         Some(run)
@@ -71,19 +77,25 @@ pub fn layer_runs(at: &[InLayer]) -> impl Iterator<Item = std::ops::Range<usize>
 /// `current` lists, each list ascending whatever order the (possibly
 /// parallel) system found them in; empties `fired`.
 pub fn publish_spikes(fired: &mut Vec<(Entity, u32)>, lists: &mut Query<&mut LayerSpikes>) {
-    // Parts come in row order and a layer's rows are consecutive, so each
-    // layer's spikes usually form one ascending run: check that on the
-    // indices alone, and sort a list only when it is not.
-    for group in fired.chunk_by(|a, b| a.0 == b.0) {
-        let mut list = lists.get_mut(group[0].0).expect("spiking neuron's layer");
+    // A layer's rows are consecutive and parts come in row order, so a
+    // layer's spikes usually come as one ascending run: each run extends
+    // its list, which is sorted only when it is not in order.
+    let mut rest = &fired[..];
+    while let Some(&(layer, _)) = rest.first() {
+        let n = rest
+            .iter()
+            .position(|&(l, _)| l != layer)
+            .unwrap_or(rest.len());
+        let (group, tail) = rest.split_at(n);
+        rest = tail;
+        let mut list = lists.get_mut(layer).expect("spiking neuron's layer");
         let list = list.bypass_change_detection();
-        let in_order = list.current.last().is_none_or(|&last| last < group[0].1)
-            && group.is_sorted_by_key(|&(_, i)| i);
+        let start = list.current.len().saturating_sub(1);
         list.current.extend(group.iter().map(|&(_, i)| i));
-        if !in_order {
+        if !list.current[start..].is_sorted() {
             list.current.sort_unstable();
         }
-        list.emitted += group.len() as u64;
+        list.emitted += n as u64;
     }
     fired.clear();
 }
@@ -93,7 +105,30 @@ mod tests {
     use bevy_ecs::prelude::*;
     use bevy_ecs::system::RunSystemOnce;
 
-    use super::{LayerSpikes, publish_spikes};
+    use super::{InLayer, LayerSpikes, layer_runs, publish_spikes};
+
+    #[test]
+    fn runs_cover_each_layer_once() {
+        // Layers a, b, c in rows 0..3, 3..5, 5..6; one layer alone is one
+        // run; no rows, no runs.
+        let mut world = World::new();
+        let [a, b, c] = [(); 3].map(|_| world.spawn_empty().id());
+        let rows = |layers: &[Entity]| -> Vec<InLayer> {
+            layers
+                .iter()
+                .enumerate()
+                .map(|(i, &layer)| InLayer {
+                    layer,
+                    index: i as u32,
+                })
+                .collect()
+        };
+        let runs = |at: &[InLayer]| layer_runs(at).collect::<Vec<_>>();
+        assert_eq!(runs(&rows(&[a, a, a, b, b, c])), vec![0..3, 3..5, 5..6]);
+        assert_eq!(runs(&rows(&[a, a, a, a])), vec![0..4]);
+        assert_eq!(runs(&rows(&[a, b])), vec![0..1, 1..2]);
+        assert_eq!(runs(&rows(&[])), vec![]);
+    }
 
     #[test]
     fn published_lists_ascend_whatever_the_order_found() {

@@ -107,44 +107,58 @@ pub unsafe fn next_four_avx2(states: &mut [Xoshiro256Words], rows: [usize; 4]) -
     // and within `states`, so the four 32-byte loads and stores touch four
     // separate states.
     unsafe {
-        // The transpose of the 4×4 matrix of u64 with rows a, b, c, d (it
-        // is its own inverse).
-        let transpose = |a, b, c, d| {
-            let (ab0, ab1) = (_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
-            let (cd0, cd1) = (_mm256_unpacklo_epi64(c, d), _mm256_unpackhi_epi64(c, d));
-            [
-                _mm256_permute2x128_si256::<0x20>(ab0, cd0),
-                _mm256_permute2x128_si256::<0x20>(ab1, cd1),
-                _mm256_permute2x128_si256::<0x31>(ab0, cd0),
-                _mm256_permute2x128_si256::<0x31>(ab1, cd1),
-            ]
-        };
         let base = states.as_mut_ptr();
         let p: [*mut __m256i; 4] = rows.map(|r| base.add(r).cast());
-        let [s0, s1, s2, s3] = transpose(
+        let [s0, s1, s2, s3] = transpose_avx2(
             _mm256_loadu_si256(p[0]),
             _mm256_loadu_si256(p[1]),
             _mm256_loadu_si256(p[2]),
             _mm256_loadu_si256(p[3]),
         );
-        let rotl = |v, k: i32| match k {
-            23 => _mm256_or_si256(_mm256_slli_epi64::<23>(v), _mm256_srli_epi64::<41>(v)),
-            _ => _mm256_or_si256(_mm256_slli_epi64::<45>(v), _mm256_srli_epi64::<19>(v)),
-        };
-        let draws = _mm256_add_epi64(rotl(_mm256_add_epi64(s0, s3), 23), s0);
+        let sum = _mm256_add_epi64(s0, s3);
+        let rotl23 = _mm256_or_si256(_mm256_slli_epi64::<23>(sum), _mm256_srli_epi64::<41>(sum));
+        let draws = _mm256_add_epi64(rotl23, s0);
         let t = _mm256_slli_epi64::<17>(s1);
         let s2 = _mm256_xor_si256(s2, s0);
         let s3 = _mm256_xor_si256(s3, s1);
         let s1 = _mm256_xor_si256(s1, s2);
         let s0 = _mm256_xor_si256(s0, s3);
         let s2 = _mm256_xor_si256(s2, t);
-        let s3 = rotl(s3, 45);
-        for (&q, v) in p.iter().zip(transpose(s0, s1, s2, s3)) {
-            _mm256_storeu_si256(q, v);
+        let s3 = _mm256_or_si256(_mm256_slli_epi64::<45>(s3), _mm256_srli_epi64::<19>(s3));
+        let back = transpose_avx2(s0, s1, s2, s3);
+        for k in 0..4 {
+            _mm256_storeu_si256(p[k], back[k]);
         }
         let mut out = [0u64; 4];
         _mm256_storeu_si256(out.as_mut_ptr().cast(), draws);
         out
+    }
+}
+
+/// The transpose of the 4×4 matrix of u64 with rows `a, b, c, d` (its own
+/// inverse).
+///
+/// # Safety
+/// The CPU supports AVX2.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn transpose_avx2(
+    a: std::arch::x86_64::__m256i,
+    b: std::arch::x86_64::__m256i,
+    c: std::arch::x86_64::__m256i,
+    d: std::arch::x86_64::__m256i,
+) -> [std::arch::x86_64::__m256i; 4] {
+    use std::arch::x86_64::*;
+    // SAFETY: AVX2 is there (the caller's promise).
+    unsafe {
+        let (ab0, ab1) = (_mm256_unpacklo_epi64(a, b), _mm256_unpackhi_epi64(a, b));
+        let (cd0, cd1) = (_mm256_unpacklo_epi64(c, d), _mm256_unpackhi_epi64(c, d));
+        [
+            _mm256_permute2x128_si256::<0x20>(ab0, cd0),
+            _mm256_permute2x128_si256::<0x20>(ab1, cd1),
+            _mm256_permute2x128_si256::<0x31>(ab0, cd0),
+            _mm256_permute2x128_si256::<0x31>(ab1, cd1),
+        ]
     }
 }
 

@@ -247,6 +247,58 @@ fn bernoulli_encoder_spike_probability() {
 }
 
 #[test]
+fn encoders_follow_each_change_of_intensity_at_once() {
+    // Two encoder layers of 70 (one table, rows of a then b), gain 1 and 2.
+    // At x = 0.5, b's p = min(1, 2·0.5) = 1: all of b spikes every step, a
+    // about half. Each change of the intensities, made between steps, holds
+    // from the next step on: the encoders keep which rows can spike and
+    // their thresholds only while the intensities stay.
+    let mut s = sim(r#"
+        [simulation]
+        steps = 100
+        [layers.a]
+        kind = "encoder"
+        size = 70
+        [layers.b]
+        kind = "encoder"
+        size = 70
+        gain = 2.0
+    "#);
+    let count = |s: &mut Simulation, layer: &str, steps: usize| -> usize {
+        (0..steps)
+            .map(|_| {
+                s.step();
+                s.spikes(layer).len()
+            })
+            .sum()
+    };
+    assert_eq!(count(&mut s, "a", 3) + count(&mut s, "b", 3), 0, "all dark");
+    s.set_intensities("a", &[0.5; 70]);
+    s.set_intensities("b", &[0.5; 70]);
+    s.step();
+    assert_eq!(s.spikes("b").len(), 70, "p = 1 from the first step");
+    // a: 70 · 20 trials at p = 0.5, mean 700, sd sqrt(1400 · 0.25) = 18.7.
+    let a = count(&mut s, "a", 20);
+    assert!(a.abs_diff(700) < 4 * 19, "{a}");
+    s.set_intensities("a", &[1.0; 70]);
+    s.step();
+    assert_eq!(s.spikes("a").len(), 70, "p = 1 at once");
+    // Only the first ten of b lit, then everything dark.
+    let mut x = vec![0.0; 70];
+    x[..10].fill(1.0);
+    s.set_intensities("b", &x);
+    s.step();
+    assert_eq!(s.spikes("b"), (0..10).collect::<Vec<u32>>());
+    s.set_intensities("a", &[0.0; 70]);
+    s.set_intensities("b", &[0.0; 70]);
+    assert_eq!(
+        count(&mut s, "a", 3) + count(&mut s, "b", 3),
+        0,
+        "dark again"
+    );
+}
+
+#[test]
 fn poisson_encoder_spike_probability() {
     // p = x·max_rate·dt/1000: 63.75 Hz at dt = 1 ms gives 0.06375 at x = 1
     // (50 000 trials) and 0.06375·64/255 = 0.016 at x = 64/255 (10^5 trials).

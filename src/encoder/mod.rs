@@ -6,6 +6,7 @@
 //!
 //! Both are `p = min(1, c · x)` with a per-layer constant `c`.
 
+use bevy_ecs::change_detection::ContiguousRef;
 use bevy_ecs::prelude::*;
 
 use crate::config::{EncoderConfig, Encoding};
@@ -15,8 +16,13 @@ use crate::rng;
 use crate::schedule::{Rows, for_rows};
 
 /// Intensity `x` in [0, 1] (a normalized pixel). Written by `present`.
+///
+/// `encode` keeps what it derives from a table's intensities (which rows
+/// can spike, and their thresholds) until the column changes, as told by
+/// its summary tick: write intensities through change detection (`Mut`,
+/// `get_mut`), never with `bypass_change_detection`.
 #[derive(Component, Debug, Clone, Copy, Default)]
-#[repr(transparent)]
+#[component(summary_tick)]
 pub struct Intensity(pub f32);
 
 /// The encoder's own random stream (xoshiro256++), keyed by (seed, layer,
@@ -49,21 +55,71 @@ impl EncoderParams {
         Self { scale }
     }
 
-    /// The Bernoulli trial at intensity `x` with `u` uniform on [0, 1):
-    /// spike iff `u < p = min(1, c·x)`. As `u < 1`, that holds exactly when
-    /// `u < c·x`, so the clamp is not computed.
-    #[inline]
-    pub fn spikes(&self, u: f64, x: f32) -> bool {
-        u < self.scale * x as f64
+    /// The Bernoulli trial at intensity `x` as a threshold on a 64-bit
+    /// draw `r`: spike iff `r >> 11 < threshold(x)`, which holds exactly
+    /// when `u < p = min(1, c·x)` for `u = k·2^-53`, `k = r >> 11`
+    /// ([`rng::unit_of`]):
+    ///
+    /// - as `u < 1`, `u < p` exactly when `u < c·x` (the clamp is not needed);
+    /// - `k·2^-53 < c·x` iff `k < c·x·2^53` (scaling by a power of two is
+    ///   exact), iff `k < ⌈c·x·2^53⌉` (`k` is an integer);
+    /// - `k < 2^53`, so a threshold of `2^53` (`p ≥ 1`) always spikes and `0`
+    ///   (`p ≤ 0`) never does.
+    ///
+    /// `c·x` is the same f64 product as `p` in the equation above.
+    pub fn threshold(&self, x: f32) -> u64 {
+        const TWO_53: f64 = (1u64 << 53) as f64;
+        let q = self.scale * x as f64 * TWO_53;
+        if q >= TWO_53 {
+            1 << 53
+        } else if q > 0.0 {
+            q.ceil() as u64
+        } else {
+            0
+        }
     }
 }
 
-/// The component columns of a run of encoder rows.
+/// The rows of one table of encoders that can spike (`x > 0`), ascending,
+/// each with its [`EncoderParams::threshold`]. Kept by `encode` from step
+/// to step, and built again when the table's intensities changed.
+#[derive(Default)]
+pub struct LitRows {
+    /// Address and length of the table's intensity column when built: a
+    /// table is known again by them (tables are never freed).
+    table: (usize, usize),
+    /// Rows of the table with `x > 0`.
+    rows: Vec<u32>,
+    /// Their thresholds.
+    thresholds: Vec<u64>,
+}
+
+impl LitRows {
+    /// Finds the lit rows of a table anew: `at` and `x` are its columns.
+    fn build(&mut self, at: &[InLayer], x: &[Intensity], layers: &Query<&EncoderParams>) {
+        self.table = (x.as_ptr() as usize, x.len());
+        self.rows.clear();
+        self.thresholds.clear();
+        for run in layer_runs(at) {
+            let p = layers.get(at[run.start].layer).expect("encoder layer");
+            for row in run.filter(|&r| x[r].0 > 0.0) {
+                self.rows.push(row as u32);
+                self.thresholds.push(p.threshold(x[row].0));
+            }
+        }
+    }
+}
+
+/// The component columns of a run of encoder rows, with the lit ones.
 pub struct EncoderRows<'a> {
     at: &'a [InLayer],
-    x: &'a [Intensity],
     rng: &'a mut [EncoderRng],
     s: &'a mut [Spiked],
+    /// The table row of `at[0]`.
+    first: usize,
+    /// Lit rows among these, as table rows, and their thresholds.
+    lit: &'a [u32],
+    thresholds: &'a [u64],
 }
 
 impl Rows for EncoderRows<'_> {
@@ -73,28 +129,36 @@ impl Rows for EncoderRows<'_> {
 
     fn split_at(self, mid: usize) -> (Self, Self) {
         let (at0, at1) = self.at.split_at(mid);
-        let (x0, x1) = self.x.split_at(mid);
         let (r0, r1) = self.rng.split_at_mut(mid);
         let (s0, s1) = self.s.split_at_mut(mid);
+        let k = self
+            .lit
+            .partition_point(|&r| (r as usize) < self.first + mid);
+        let (l0, l1) = self.lit.split_at(k);
+        let (t0, t1) = self.thresholds.split_at(k);
         (
             EncoderRows {
                 at: at0,
-                x: x0,
                 rng: r0,
                 s: s0,
+                first: self.first,
+                lit: l0,
+                thresholds: t0,
             },
             EncoderRows {
                 at: at1,
-                x: x1,
                 rng: r1,
                 s: s1,
+                first: self.first + mid,
+                lit: l1,
+                thresholds: t1,
             },
         )
     }
 }
 
 /// One Bernoulli trial per encoder: spike iff `u < p`, `u` uniform on [0, 1)
-/// ([`EncoderParams::spikes`]).
+/// ([`EncoderParams::threshold`]).
 /// So `p = 0` never spikes and `p = 1` always does. An encoder at intensity
 /// 0 (a black pixel, a rest) draws nothing: its stream advances only while
 /// it can spike, which saves most of the draws on MNIST-like images (about
@@ -102,125 +166,121 @@ impl Rows for EncoderRows<'_> {
 /// appended to their layer's spike list, after every layer's list of the
 /// last step has become its `previous` ([`swap_spike_buffers`]).
 ///
-/// See [`encode_rows`] for how the rows are gone through.
+/// Which rows can spike and their thresholds change only with the
+/// intensities (a new image, a rest), so they are kept per table
+/// ([`LitRows`]) and found again only when the intensity column's summary
+/// tick says it changed since the last step. See [`encode_rows`] for the
+/// trials.
 pub fn encode(
     layers: Query<&EncoderParams>,
-    mut encoders: Query<(&InLayer, &Intensity, &mut EncoderRng, &mut Spiked)>,
+    mut encoders: Query<(&InLayer, Ref<Intensity>, &mut EncoderRng, &mut Spiked)>,
     mut lists: Query<&mut LayerSpikes>,
     mut fired: Local<Vec<(Entity, u32)>>,
+    mut lit: Local<Vec<LitRows>>,
 ) {
     swap_spike_buffers(&mut lists);
     let kernel = |out: &mut Vec<(Entity, u32)>, rows: EncoderRows| {
-        let EncoderRows { at, x, rng, s } = rows;
-        for run in layer_runs(at) {
-            let layer = at[run.start].layer;
-            let p = *layers.get(layer).expect("encoder layer");
-            for start in run.clone().step_by(CHUNK) {
-                let r = start..(start + CHUNK).min(run.end);
-                let spikes = encode_chunk(p, &x[r.clone()], streams(&mut rng[r.clone()]));
-                for (g, (s, &m)) in s[r].chunks_mut(64).zip(&spikes).enumerate() {
-                    write_bits(s, m);
-                    let first = start + 64 * g;
-                    out.extend(bits(m).map(|b| (layer, at[first + b].index)));
-                }
-            }
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { encode_rows_avx2(rows, out) };
         }
+        // SAFETY: no AVX2 asked for.
+        unsafe { encode_rows::<false>(rows, out) }
     };
-    for (at, x, mut r, mut s) in encoders
+    for (k, (at, x, mut r, mut s)) in encoders
         .contiguous_iter_mut()
         .expect("table-stored components")
+        .enumerate()
     {
+        let (x, ticks) = ContiguousRef::split(x);
+        if lit.len() == k {
+            lit.push(LitRows::default());
+        }
+        let table = &mut lit[k];
+        if table.table != (x.as_ptr() as usize, x.len())
+            || ticks.summary_tick_is_changed() != Some(false)
+        {
+            table.build(at, x, &layers);
+        }
         let rows = EncoderRows {
             at,
-            x,
             rng: r.bypass_change_detection(),
             s: s.bypass_change_detection(),
+            first: 0,
+            lit: &table.rows,
+            thresholds: &table.thresholds,
         };
         for_rows(rows, &mut fired, &kernel);
     }
     publish_spikes(&mut fired, &mut lists);
 }
 
-/// Rows of a layer gone through by one [`encode_chunk`]: 16 blocks of 64.
-const CHUNK: usize = 1024;
-
-/// The spikes of a chunk of one layer's encoders (at most [`CHUNK`] rows),
-/// as one bit mask per 64 rows: with AVX2 if the CPU has it
-/// ([`encode_rows`]), else without.
-fn encode_chunk(
-    p: EncoderParams,
-    x: &[Intensity],
-    rng: &mut [rng::Xoshiro256Words],
-) -> [u64; CHUNK / 64] {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { encode_chunk_avx2(p, x, rng) };
-    }
-    // SAFETY: no AVX2 asked for.
-    unsafe { encode_rows::<false>(p, x, rng) }
-}
-
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn encode_chunk_avx2(
-    p: EncoderParams,
-    x: &[Intensity],
-    rng: &mut [rng::Xoshiro256Words],
-) -> [u64; CHUNK / 64] {
+fn encode_rows_avx2(rows: EncoderRows, out: &mut Vec<(Entity, u32)>) {
     // SAFETY: AVX2 is enabled here, so the CPU supports it.
-    unsafe { encode_rows::<true>(p, x, rng) }
+    unsafe { encode_rows::<true>(rows, out) }
 }
 
-/// [`encode_chunk`]: rows go 64 at a time, a bit mask of the rows that can
-/// spike (`x > 0`); their streams are drawn four at a time as the bits come
-/// ([`rng::next_four`], or [`rng::next_four_avx2`] with `AVX2`), the last
-/// one to three one by one; each draw sets its row's bit in the spike
-/// masks. Which pixels are black and which draws spike are unpredictable,
-/// so deciding them by bits rather than branches saves a mispredicted
-/// branch per encoder.
+/// The trials of `rows`: every row is first marked silent; the lit rows'
+/// streams are drawn four at a time ([`rng::next_four`], or
+/// [`rng::next_four_avx2`] with `AVX2`), the last one to three one by one.
+/// Whether a draw spikes is unpredictable, so its row's flag and its entry
+/// in `out` are written without a branch: each candidate is written to a
+/// four-entry buffer at the position of the next spike, which moves on only
+/// if it spiked.
 ///
 /// # Safety
 /// With `AVX2`, the CPU supports AVX2.
 #[inline(always)]
-unsafe fn encode_rows<const AVX2: bool>(
-    p: EncoderParams,
-    x: &[Intensity],
-    rng: &mut [rng::Xoshiro256Words],
-) -> [u64; CHUNK / 64] {
-    assert!(x.len() <= CHUNK && rng.len() == x.len(), "a chunk of rows");
-    let mut spikes = [0u64; CHUNK / 64];
-    let mut trial = |row: usize, draw: u64| {
-        spikes[row / 64] |= (p.spikes(rng::unit_of(draw), x[row].0) as u64) << (row % 64);
+unsafe fn encode_rows<const AVX2: bool>(rows: EncoderRows, out: &mut Vec<(Entity, u32)>) {
+    let EncoderRows {
+        at,
+        rng,
+        s,
+        first,
+        lit,
+        thresholds,
+    } = rows;
+    let rng = streams(rng);
+    s.fill(Spiked(false));
+    let mut buffer = [(Entity::PLACEHOLDER, 0u32); 4];
+    // Writes row's flag, and its entry at buffer[n], kept if it spiked.
+    let mut trial = |buffer: &mut [(Entity, u32); 4], n: &mut usize, row: usize, draw: u64, t| {
+        let spike = draw >> 11 < t;
+        s[row] = Spiked(spike);
+        buffer[*n] = (at[row].layer, at[row].index);
+        *n += spike as usize;
     };
-    let mut pending = [0usize; 4];
-    let mut n = 0;
-    for (g, block) in x.chunks(64).enumerate() {
-        for b in bits(positive(block)) {
-            pending[n] = 64 * g + b;
-            n += 1;
-            if n == 4 {
-                #[cfg(target_arch = "x86_64")]
-                let draws = if AVX2 {
-                    // SAFETY: AVX2 is there (the caller's promise); rows found
-                    // by ascending bits are distinct.
-                    unsafe { rng::next_four_avx2(rng, pending) }
-                } else {
-                    rng::next_four(rng, pending)
-                };
-                #[cfg(not(target_arch = "x86_64"))]
-                let draws = rng::next_four(rng, pending);
-                for (&row, d) in pending.iter().zip(draws) {
-                    trial(row, d);
-                }
-                n = 0;
-            }
+    let (groups, tail) = lit.as_chunks::<4>();
+    let (t_groups, t_tail) = thresholds.as_chunks::<4>();
+    for (group, t) in groups.iter().zip(t_groups) {
+        let rows = group.map(|r| r as usize - first);
+        #[cfg(target_arch = "x86_64")]
+        let draws = if AVX2 {
+            // SAFETY: AVX2 is there (the caller's promise); lit rows ascend,
+            // so the four are distinct.
+            unsafe { rng::next_four_avx2(rng, rows) }
+        } else {
+            rng::next_four(rng, rows)
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let draws = rng::next_four(rng, rows);
+        let mut n = 0;
+        for k in 0..4 {
+            trial(&mut buffer, &mut n, rows[k], draws[k], t[k]);
         }
+        let len = out.len();
+        out.extend_from_slice(&buffer);
+        out.truncate(len + n);
     }
-    for &row in &pending[..n] {
-        trial(row, rng[row].next_u64());
+    for (&r, &t) in tail.iter().zip(t_tail) {
+        let row = r as usize - first;
+        let mut n = 0;
+        trial(&mut buffer, &mut n, row, rng[row].next_u64(), t);
+        out.extend_from_slice(&buffer[..n]);
     }
-    spikes
 }
 
 /// The generators of a run of encoder streams.
@@ -229,114 +289,39 @@ fn streams(r: &mut [EncoderRng]) -> &mut [rng::Xoshiro256Words] {
     unsafe { std::slice::from_raw_parts_mut(r.as_mut_ptr().cast(), r.len()) }
 }
 
-/// Bit `b` set iff `x[b] > 0` (`x.len() <= 64`): [`positive_fours`], then
-/// one compare per remaining row.
-fn positive(x: &[Intensity]) -> u64 {
-    assert!(x.len() <= 64);
-    let (mut m, done) = positive_fours(x);
-    for (i, v) in x.iter().enumerate().skip(done) {
-        m |= ((v.0 > 0.0) as u64) << i;
-    }
-    m
-}
-
-/// [`positive`] for the rows of `x` in whole groups of four, one SSE2
-/// compare and sign-bit mask per group (SSE2 is part of x86-64); returns
-/// the mask and the number of rows done.
-#[cfg(target_arch = "x86_64")]
-fn positive_fours(x: &[Intensity]) -> (u64, usize) {
-    use std::arch::x86_64::{_mm_cmpgt_ps, _mm_loadu_ps, _mm_movemask_ps, _mm_setzero_ps};
-    let mut m = 0;
-    for (g, c) in x.chunks_exact(4).enumerate() {
-        // SAFETY: `Intensity` is `repr(transparent)` over `f32`, so `c` is
-        // four consecutive `f32`s; SSE2 is always there on x86-64.
-        let bits = unsafe {
-            _mm_movemask_ps(_mm_cmpgt_ps(
-                _mm_loadu_ps(c.as_ptr().cast()),
-                _mm_setzero_ps(),
-            ))
-        };
-        m |= (bits as u64) << (4 * g);
-    }
-    (m, x.len() / 4 * 4)
-}
-
-/// Elsewhere [`positive`] compares every row itself.
-#[cfg(not(target_arch = "x86_64"))]
-fn positive_fours(_: &[Intensity]) -> (u64, usize) {
-    (0, 0)
-}
-
-/// `s[b] = bit b of mask` (`s.len() <= 64`), eight rows per table look-up
-/// and copy rather than a shift, mask and store per row.
-fn write_bits(s: &mut [Spiked], mask: u64) {
-    let byte = |g: usize| (mask >> (8 * g)) as u8 as usize;
-    let whole = s.len() / 8;
-    // Whole groups as fixed-size copies (one 8-byte store each, not a call).
-    let mut groups = s.chunks_exact_mut(8);
-    for (g, chunk) in groups.by_ref().enumerate() {
-        let chunk: &mut [Spiked; 8] = chunk.try_into().expect("8 rows");
-        *chunk = BYTE_BITS[byte(g)];
-    }
-    let tail = groups.into_remainder();
-    let n = tail.len();
-    if n > 0 {
-        tail.copy_from_slice(&BYTE_BITS[byte(whole)][..n]);
-    }
-}
-
-/// `BYTE_BITS[m][i]` = bit `i` of `m`.
-const BYTE_BITS: [[Spiked; 8]; 256] = {
-    let mut t = [[Spiked(false); 8]; 256];
-    let mut m = 0;
-    while m < 256 {
-        let mut i = 0;
-        while i < 8 {
-            t[m][i] = Spiked(m >> i & 1 == 1);
-            i += 1;
-        }
-        m += 1;
-    }
-    t
-};
-
-/// The positions of the set bits of `m`, ascending.
-fn bits(mut m: u64) -> impl Iterator<Item = usize> {
-    std::iter::from_fn(move || {
-        let b = m.trailing_zeros() as usize;
-        m &= m.wrapping_sub(1);
-        (b < 64).then_some(b)
-    })
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{Intensity, Spiked, bits, positive, write_bits};
+    use super::EncoderParams;
+    use crate::rng::{self, unit_of};
+    use rand::Rng;
 
     #[test]
-    fn bit_masks_list_their_rows() {
-        assert_eq!(bits(0).count(), 0);
-        assert_eq!(bits(0b1011).collect::<Vec<_>>(), vec![0, 1, 3]);
-        assert_eq!(bits(1 << 63 | 1).collect::<Vec<_>>(), vec![0, 63]);
-        let x: Vec<Intensity> = (0..64)
-            .map(|i| Intensity((i % 3 == 0) as u8 as f32))
-            .collect();
-        let m = positive(&x);
-        assert!((0..64).all(|i| (m >> i & 1 == 1) == (i % 3 == 0)), "{m:b}");
-        assert_eq!(positive(&x[..5]), 0b01001);
-        // Not positive: 0, −0, a negative value, NaN (x86-64's compares and
-        // the scalar tail agree on each).
-        let odd = [0.5, 0.0, -0.0, -1.0, f32::NAN, 1e-30, 0.0, f32::NAN, 2.0];
-        let x: Vec<Intensity> = odd.iter().map(|&v| Intensity(v)).collect();
-        assert_eq!(positive(&x), 0b1_0010_0001);
-        assert_eq!(positive(&x[4..]), 0b1_0010);
-        // Every row of a 64-row mask, and a 13-row tail (one full byte and
-        // five rows of the next), written from an alternating pattern.
-        let m = 0xA5C3_0F0F_F00F_9669u64;
-        for len in [64, 13] {
-            let mut s = vec![Spiked(true); len];
-            write_bits(&mut s, m);
-            assert!((0..len).all(|i| s[i].0 == (m >> i & 1 == 1)), "{len}");
+    fn thresholds_decide_as_the_uniform_does() {
+        // r >> 11 < threshold(x) iff unit_of(r) < c·x, for random draws and
+        // for the draws next to each threshold (k = T − 1, T, T + 1 with
+        // random low bits), at scales with p < 1, p = 1 and p > 1, and at
+        // x where c·x·2^53 is a whole number (c = 1, x = 0.5: T = 2^52).
+        let mut g = rng::stream(11, 0, 0, 0);
+        let xs = [0.0f32, 1e-30, 64.0 / 255.0, 0.5, 0.999, 1.0, -0.25];
+        for scale in [1.0, 2.0, 0.06375, 0.3, 0.0] {
+            let p = EncoderParams { scale };
+            for &x in &xs {
+                let t = p.threshold(x);
+                let mut draws: Vec<u64> = (0..2000).map(|_| g.next_u64()).collect();
+                for k in [t.saturating_sub(1), t, t + 1] {
+                    if k < 1 << 53 {
+                        draws.push(k << 11 | g.next_u64() >> 53);
+                    }
+                }
+                for r in draws {
+                    let exact = unit_of(r) < scale * x as f64;
+                    assert_eq!(r >> 11 < t, exact, "scale {scale} x {x} r {r:#x}");
+                }
+            }
         }
+        let half = EncoderParams { scale: 1.0 }.threshold(0.5);
+        assert_eq!(half, 1 << 52);
+        assert_eq!(EncoderParams { scale: 2.0 }.threshold(0.75), 1 << 53);
+        assert_eq!(EncoderParams { scale: 1.0 }.threshold(0.0), 0);
     }
 }
