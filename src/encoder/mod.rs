@@ -80,78 +80,80 @@ impl EncoderParams {
     }
 }
 
-/// The rows of one table of encoders that can spike (`x > 0`), ascending,
-/// each with its [`EncoderParams::threshold`]. Kept by `encode` from step
-/// to step, and built again when the table's intensities changed.
+/// The rows of one table of encoders that can spike (`x > 0`), ascending.
+/// Kept by `encode` from step to step, and built again when the table's
+/// intensities changed.
 #[derive(Default)]
 pub struct LitRows {
     /// Address and length of the table's intensity column when built: a
     /// table is known again by them (tables are never freed).
     table: (usize, usize),
-    /// Rows of the table with `x > 0`.
-    rows: Vec<u32>,
-    /// Their thresholds.
-    thresholds: Vec<u64>,
+    /// The lit rows.
+    lit: Vec<Lit>,
+}
+
+/// A row of a table that can spike.
+#[derive(Debug, Clone, Copy)]
+struct Lit {
+    /// Its entry in a list of spikes: (layer, index in the layer).
+    id: (Entity, u32),
+    /// Its [`EncoderParams::threshold`].
+    threshold: u64,
+    /// Its row in the table.
+    row: u32,
 }
 
 impl LitRows {
     /// Finds the lit rows of a table anew: `at` and `x` are its columns.
     fn build(&mut self, at: &[InLayer], x: &[Intensity], layers: &Query<&EncoderParams>) {
         self.table = (x.as_ptr() as usize, x.len());
-        self.rows.clear();
-        self.thresholds.clear();
+        self.lit.clear();
         for run in layer_runs(at) {
             let p = layers.get(at[run.start].layer).expect("encoder layer");
-            for row in run.filter(|&r| x[r].0 > 0.0) {
-                self.rows.push(row as u32);
-                self.thresholds.push(p.threshold(x[row].0));
-            }
+            let lit = run.filter(|&r| x[r].0 > 0.0).map(|r| Lit {
+                id: (at[r].layer, at[r].index),
+                threshold: p.threshold(x[r].0),
+                row: r as u32,
+            });
+            self.lit.extend(lit);
         }
     }
 }
 
 /// The component columns of a run of encoder rows, with the lit ones.
 pub struct EncoderRows<'a> {
-    at: &'a [InLayer],
     rng: &'a mut [EncoderRng],
     s: &'a mut [Spiked],
-    /// The table row of `at[0]`.
+    /// The table row of `rng[0]`.
     first: usize,
-    /// Lit rows among these, as table rows, and their thresholds.
-    lit: &'a [u32],
-    thresholds: &'a [u64],
+    /// The lit rows among these.
+    lit: &'a [Lit],
 }
 
 impl Rows for EncoderRows<'_> {
     fn len(&self) -> usize {
-        self.at.len()
+        self.s.len()
     }
 
     fn split_at(self, mid: usize) -> (Self, Self) {
-        let (at0, at1) = self.at.split_at(mid);
         let (r0, r1) = self.rng.split_at_mut(mid);
         let (s0, s1) = self.s.split_at_mut(mid);
         let k = self
             .lit
-            .partition_point(|&r| (r as usize) < self.first + mid);
+            .partition_point(|l| (l.row as usize) < self.first + mid);
         let (l0, l1) = self.lit.split_at(k);
-        let (t0, t1) = self.thresholds.split_at(k);
         (
             EncoderRows {
-                at: at0,
                 rng: r0,
                 s: s0,
                 first: self.first,
                 lit: l0,
-                thresholds: t0,
             },
             EncoderRows {
-                at: at1,
                 rng: r1,
                 s: s1,
                 first: self.first + mid,
                 lit: l1,
-                thresholds: t1,
             },
         )
     }
@@ -204,12 +206,10 @@ pub fn encode(
             table.build(at, x, &layers);
         }
         let rows = EncoderRows {
-            at,
             rng: r.bypass_change_detection(),
             s: s.bypass_change_detection(),
             first: 0,
-            lit: &table.rows,
-            thresholds: &table.thresholds,
+            lit: &table.lit,
         };
         for_rows(rows, &mut fired, &kernel);
     }
@@ -235,28 +235,28 @@ fn encode_rows_avx2(rows: EncoderRows, out: &mut Vec<(Entity, u32)>) {
 /// With `AVX2`, the CPU supports AVX2.
 #[inline(always)]
 unsafe fn encode_rows<const AVX2: bool>(rows: EncoderRows, out: &mut Vec<(Entity, u32)>) {
-    let EncoderRows {
-        at,
-        rng,
-        s,
-        first,
-        lit,
-        thresholds,
-    } = rows;
+    let EncoderRows { rng, s, first, lit } = rows;
     let rng = streams(rng);
     s.fill(Spiked(false));
-    let mut buffer = [(Entity::PLACEHOLDER, 0u32); 4];
-    // Writes row's flag, and its entry at buffer[n], kept if it spiked.
-    let mut trial = |buffer: &mut [(Entity, u32); 4], n: &mut usize, row: usize, draw: u64, t| {
-        let spike = draw >> 11 < t;
-        s[row] = Spiked(spike);
-        buffer[*n] = (at[row].layer, at[row].index);
-        *n += spike as usize;
+    // Writes the flags of the trials of `lit` with `draws`, and their
+    // entries to the front of `buffer`, each kept only if it spiked; returns
+    // how many did.
+    let mut trials = |lit: &[Lit], draws: &[u64], buffer: &mut [(Entity, u32); 4]| {
+        let mut n = 0;
+        for (l, &d) in lit.iter().zip(draws) {
+            let spike = d >> 11 < l.threshold;
+            s[l.row as usize - first] = Spiked(spike);
+            // n < 4 here (at most three spikes before the fourth trial);
+            // the mask only tells the compiler so.
+            buffer[n & 3] = l.id;
+            n += spike as usize;
+        }
+        n
     };
+    let mut buffer = [(Entity::PLACEHOLDER, 0u32); 4];
     let (groups, tail) = lit.as_chunks::<4>();
-    let (t_groups, t_tail) = thresholds.as_chunks::<4>();
-    for (group, t) in groups.iter().zip(t_groups) {
-        let rows = group.map(|r| r as usize - first);
+    for group in groups {
+        let rows = group.map(|l| l.row as usize - first);
         #[cfg(target_arch = "x86_64")]
         let draws = if AVX2 {
             // SAFETY: AVX2 is there (the caller's promise); lit rows ascend,
@@ -267,20 +267,17 @@ unsafe fn encode_rows<const AVX2: bool>(rows: EncoderRows, out: &mut Vec<(Entity
         };
         #[cfg(not(target_arch = "x86_64"))]
         let draws = rng::next_four(rng, rows);
-        let mut n = 0;
-        for k in 0..4 {
-            trial(&mut buffer, &mut n, rows[k], draws[k], t[k]);
-        }
+        let n = trials(group, &draws, &mut buffer);
         let len = out.len();
         out.extend_from_slice(&buffer);
         out.truncate(len + n);
     }
-    for (&r, &t) in tail.iter().zip(t_tail) {
-        let row = r as usize - first;
-        let mut n = 0;
-        trial(&mut buffer, &mut n, row, rng[row].next_u64(), t);
-        out.extend_from_slice(&buffer[..n]);
+    let mut draws = [0u64; 4];
+    for (d, l) in draws.iter_mut().zip(tail) {
+        *d = rng[l.row as usize - first].next_u64();
     }
+    let n = trials(tail, &draws, &mut buffer);
+    out.extend_from_slice(&buffer[..n]);
 }
 
 /// The generators of a run of encoder streams.
