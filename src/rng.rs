@@ -40,7 +40,7 @@ pub fn unit(rng: &mut impl Rng) -> f64 {
     unit_of(rng.next_u64())
 }
 
-/// [`unit`] of the 64-bit draw `r`: its top 53 bits over 2^53.
+/// [`unit()`] of the 64-bit draw `r`: its top 53 bits over 2^53.
 #[inline]
 pub fn unit_of(r: u64) -> f64 {
     // Below 2^53, so converting it as an i64 (one instruction on x86-64,
@@ -49,7 +49,7 @@ pub fn unit_of(r: u64) -> f64 {
 }
 
 /// A xoshiro256++ generator as its four state words, so that several
-/// streams can be advanced side by side ([`next_of_rows`]). It draws
+/// streams can be advanced side by side ([`next_four_avx2`]). It draws
 /// exactly what [`Xoshiro256PlusPlus`] draws from the same state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(C, align(32))]

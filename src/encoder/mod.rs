@@ -171,8 +171,9 @@ impl Rows for EncoderRows<'_> {
 /// Which rows can spike and their thresholds change only with the
 /// intensities (a new image, a rest), so they are kept per table
 /// ([`LitRows`]) and found again only when the intensity column's summary
-/// tick says it changed since the last step. See [`encode_rows`] for the
-/// trials.
+/// tick says it changed since the last step. Each step clears every
+/// encoder's flag, then draws the lit encoders' streams four at a time
+/// (`encode_rows`).
 pub fn encode(
     layers: Query<&EncoderParams>,
     mut encoders: Query<(&InLayer, Ref<Intensity>, &mut EncoderRng, &mut Spiked)>,

@@ -345,29 +345,16 @@ fn add_dense_portable(w: &[f32], n: usize, rows: &[u32], input: &mut [f32], firs
     // first: at most six passes over the rows (100 columns: 64 + 32 + 4)
     // instead of one per 8 columns and one per column left.
     let rest = m - c;
-    if rest & 32 != 0 {
-        add_block::<32>(w, n, rows, input, first, c);
-        c += 32;
+    macro_rules! blocks_of_rest {
+        ($($b:literal),*) => {$(
+            if rest & $b != 0 {
+                add_block::<$b>(w, n, rows, input, first, c);
+                c += $b;
+            }
+        )*};
     }
-    if rest & 16 != 0 {
-        add_block::<16>(w, n, rows, input, first, c);
-        c += 16;
-    }
-    if rest & 8 != 0 {
-        add_block::<8>(w, n, rows, input, first, c);
-        c += 8;
-    }
-    if rest & 4 != 0 {
-        add_block::<4>(w, n, rows, input, first, c);
-        c += 4;
-    }
-    if rest & 2 != 0 {
-        add_block::<2>(w, n, rows, input, first, c);
-        c += 2;
-    }
-    if rest & 1 != 0 {
-        add_block::<1>(w, n, rows, input, first, c);
-    }
+    blocks_of_rest!(32, 16, 8, 4, 2, 1);
+    debug_assert_eq!(c, m);
 }
 
 /// [`add_dense`] for the `B` inputs from `input[c]` (column `first + c`).
