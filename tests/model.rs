@@ -299,6 +299,44 @@ fn encoders_follow_each_change_of_intensity_at_once() {
 }
 
 #[test]
+fn split_encoder_layer_gives_the_same_spikes_on_one_and_two_threads() {
+    // 9000 encoders are over 2 × 4096 rows, so two threads split them in two
+    // parts (the lit rows found by search in each); the image (a third of
+    // the pixels lit, at different intensities) is shown for 15 steps, then
+    // 5 of rest, then again (the presentations cycle through the set).
+    // Every step's spikes must be the same.
+    let pixels: Vec<u8> = (0..9000u32)
+        .map(|i| if i % 3 == 0 { (i % 251) as u8 + 5 } else { 0 })
+        .collect();
+    let spikes = |threads: usize| -> Vec<Vec<u32>> {
+        let toml = format!(
+            r#"
+            [simulation]
+            threads = {threads}
+            [layers.in]
+            kind = "encoder"
+            size = 9000
+            [stimulus]
+            layer = "in"
+            images = 1
+            steps_per_image = 15
+            rest_steps = 5
+        "#
+        );
+        let mut s = sim_with_image(&toml, pixels.clone());
+        (0..40)
+            .map(|_| {
+                s.step();
+                s.spikes("in")
+            })
+            .collect()
+    };
+    let one = spikes(1);
+    assert!(one[..15].iter().all(|v| !v.is_empty()) && one[15..20].iter().all(Vec::is_empty));
+    assert_eq!(one, spikes(2));
+}
+
+#[test]
 fn poisson_encoder_spike_probability() {
     // p = x·max_rate·dt/1000: 63.75 Hz at dt = 1 ms gives 0.06375 at x = 1
     // (50 000 trials) and 0.06375·64/255 = 0.016 at x = 64/255 (10^5 trials).
