@@ -11,7 +11,8 @@ use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use spikesim::Config;
 use spikesim::config::StdpConfig;
 use spikesim::data;
-use spikesim::synapse::stdp::{Plasticity, Stdp};
+use spikesim::step::Plasticity;
+use spikesim::synapse::stdp::Stdp;
 
 const DIEHL_COOK: &str = include_str!("../experiments/diehl-cook-100.toml");
 

@@ -54,7 +54,7 @@
 //!   [`neuron::update`] (set `Update`), over component column slices; the
 //!   global threshold stays in `Adapt`.
 //! - Parallelism: a rayon pool per [`Simulation`], rows split per thread
-//!   above [`schedule::PARALLEL_MIN`] (all LIF layers of a table in one
+//!   above [`step::PARALLEL_MIN`] (all LIF layers of a table in one
 //!   split), and a large projection's targets split per thread in delivery
 //!   ([`synapse::Weights::worth_splitting`]); not bevy's task pool, whose
 //!   parallel iteration cost more than the work (measured, see the README).
@@ -76,11 +76,13 @@ pub mod encoder;
 pub mod layer;
 pub mod network;
 pub mod neuron;
+pub mod param;
 pub mod protocol;
 pub mod record;
 pub mod rng;
 pub mod schedule;
 pub mod sim;
+pub mod step;
 pub mod synapse;
 pub mod threshold;
 

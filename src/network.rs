@@ -16,8 +16,8 @@ use crate::record::collect::{
 };
 use crate::record::writer::{Layout, RateSpec, SampleSpec, SpikeLayer, TraceSpec, WeightSpec};
 use crate::rng;
-use crate::schedule::Clock;
-use crate::synapse::stdp::{Plasticity, Stdp};
+use crate::step::{Clock, Plasticity};
+use crate::synapse::stdp::Stdp;
 use crate::synapse::{DeliveryStats, InputRing, Projection, Weights};
 use crate::threshold::{LayerThreshold, Threshold, ThresholdParams};
 
@@ -26,7 +26,7 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
     let dt = config.simulation.dt_ms;
     let seed = config.simulation.seed;
     let mut world = World::new();
-    world.insert_resource(Clock { step: 0, dt_ms: dt });
+    world.insert_resource(Clock { step: 0 });
     world.insert_resource(DeliveryStats::default());
     world.insert_resource(Plasticity::default());
 

@@ -2,7 +2,7 @@
 //!
 //! `Encode -> Deliver -> Update -> Adapt -> Learn -> Record`, run once per step by a
 //! single-threaded executor; parallelism lives inside the per-neuron systems
-//! (see [`PARALLEL_MIN`]), which iterate component columns chunk by chunk,
+//! (see [`crate::step::PARALLEL_MIN`]), which iterate component columns chunk by chunk,
 //! and inside delivery (see [`crate::synapse::deliver`]).
 //! DESIGN's `Integrate -> Fire -> Adapt` are fused into `Update` for the
 //! per-neuron part (one pass over memory instead of three); the global
@@ -20,73 +20,6 @@ use crate::record::collect::Recorder;
 use crate::synapse::{InputRing, stdp::Stdp};
 use crate::threshold::ThresholdParams;
 use crate::{encoder, neuron, protocol, record, synapse, threshold};
-
-/// The simulation clock: step `n` of the run; `t = n * dt_ms`.
-/// Written by the runner between steps.
-#[derive(Resource, Debug, Clone, Copy)]
-pub struct Clock {
-    /// Index of the step being computed (0-based).
-    pub step: u64,
-    /// Time step in ms.
-    pub dt_ms: f64,
-}
-
-/// Rows below this count are updated by one thread: below it, the cost of
-/// handing work to another thread (a few µs) exceeds the work (about 1 ns a
-/// neuron). Results are identical either way.
-pub const PARALLEL_MIN: usize = 4096;
-
-/// Rows of component column slices that can be cut in two, so that a
-/// kernel can run on parts of a table in parallel.
-pub trait Rows: Send + Sized {
-    /// Number of rows.
-    fn len(&self) -> usize;
-    /// Whether there are no rows.
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// The first `mid` rows and the rest.
-    fn split_at(self, mid: usize) -> (Self, Self);
-}
-
-/// Runs `kernel(spikes, rows)`: directly below [`PARALLEL_MIN`] rows, else
-/// split into one part per worker thread of the current rayon pool, run in
-/// parallel. Spikes the kernel pushes gather in `spikes`, in an order that
-/// depends on the split; [`crate::layer::publish_spikes`] sorts them.
-/// Results do not depend on the number of threads: each row is computed on
-/// its own.
-pub fn for_rows<R: Rows>(
-    rows: R,
-    spikes: &mut Vec<(Entity, u32)>,
-    kernel: &(impl Fn(&mut Vec<(Entity, u32)>, R) + Sync),
-) {
-    let parts = rayon::current_num_threads()
-        .min(rows.len() / PARALLEL_MIN)
-        .max(1);
-    split_rows(rows, parts, spikes, kernel);
-}
-
-/// Runs `kernel` on `parts` nearly equal parts of `rows`, in parallel.
-fn split_rows<R: Rows>(
-    rows: R,
-    parts: usize,
-    spikes: &mut Vec<(Entity, u32)>,
-    kernel: &(impl Fn(&mut Vec<(Entity, u32)>, R) + Sync),
-) {
-    if parts <= 1 {
-        kernel(spikes, rows);
-        return;
-    }
-    let left = parts / 2;
-    let mid = rows.len() * left / parts;
-    let (a, b) = rows.split_at(mid);
-    let mut right = Vec::new();
-    rayon::join(
-        || split_rows(a, left, spikes, kernel),
-        || split_rows(b, parts - left, &mut right, kernel),
-    );
-    spikes.append(&mut right);
-}
 
 /// The phases of a step, in order.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]

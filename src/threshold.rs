@@ -17,7 +17,7 @@ use bevy_ecs::prelude::*;
 
 use crate::config::ThresholdConfig;
 use crate::layer::LayerSpikes;
-use crate::synapse::stdp::Plasticity;
+use crate::step::Plasticity;
 
 /// A LIF layer's shared threshold σ in mV. Written by `adapt_global`
 /// (constant without global adaptation).

@@ -1,7 +1,7 @@
 //! The model's equations against numbers derived by hand or in closed form.
 
 use spikesim::data::ImageSet;
-use spikesim::synapse::stdp::Plasticity;
+use spikesim::step::Plasticity;
 use spikesim::{Config, Simulation};
 
 fn sim(toml: &str) -> Simulation {

@@ -39,17 +39,11 @@ mod record;
 pub use protocol::*;
 pub use record::*;
 
+pub use crate::param::{ConfigError, Distribution, StepCurrent};
+use crate::param::{err, finite, non_negative, positive, probability};
+
 /// Insertion-ordered map by name (layers and projections keep file order).
 pub type Map<V> = indexmap::IndexMap<String, V>;
-
-/// A configuration error: one line naming the key or file and what is allowed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
-
-pub(crate) fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
-    Err(ConfigError(msg.into()))
-}
 
 /// The whole run description.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -312,19 +306,6 @@ impl LifConfig {
     }
 }
 
-/// `step_current = { start_ms, stop_ms, amplitude }`: `amplitude` nA for
-/// steps `n` with `start_ms <= n*dt < stop_ms`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct StepCurrent {
-    /// Start of the window in ms (inclusive).
-    pub start_ms: f64,
-    /// End of the window in ms (exclusive).
-    pub stop_ms: f64,
-    /// Current in nA.
-    pub amplitude: f64,
-}
-
 /// `threshold = { global = {...}, individual = {...} }`; either, both or neither.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -502,61 +483,6 @@ impl Connectivity {
             Connectivity::AllButSelf => "all_but_self",
             Connectivity::FixedIndegree { .. } => "fixed_indegree",
             Connectivity::Bernoulli { .. } => "bernoulli",
-        }
-    }
-}
-
-/// A distribution of initial values (weights, voltages).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Distribution {
-    /// Every weight equals `value`.
-    Constant {
-        /// The weight.
-        value: f64,
-    },
-    /// Uniform on `[low, high)`, `low <= high`.
-    Uniform {
-        /// Lower bound.
-        low: f64,
-        /// Upper bound.
-        high: f64,
-    },
-    /// Normal with `mean` and standard deviation `std >= 0`.
-    Normal {
-        /// Mean.
-        mean: f64,
-        /// Standard deviation.
-        std: f64,
-    },
-}
-
-impl Distribution {
-    /// Checks the parameters; `key` names the table in messages.
-    pub(crate) fn validate(&self, key: &str) -> Result<(), ConfigError> {
-        match *self {
-            Distribution::Constant { value } => finite(&format!("{key}.value"), value),
-            Distribution::Uniform { low, high } => {
-                finite(&format!("{key}.low"), low)?;
-                finite(&format!("{key}.high"), high)?;
-                if low > high {
-                    return err(format!("{key}.high: must be >= low ({low}), got {high}"));
-                }
-                Ok(())
-            }
-            Distribution::Normal { mean, std } => {
-                finite(&format!("{key}.mean"), mean)?;
-                non_negative(&format!("{key}.std"), std)
-            }
-        }
-    }
-
-    /// One draw from `rng`.
-    pub fn sample(&self, rng: &mut impl rand::Rng) -> f64 {
-        match *self {
-            Distribution::Constant { value } => value,
-            Distribution::Uniform { low, high } => low + (high - low) * crate::rng::unit(rng),
-            Distribution::Normal { mean, std } => mean + std * crate::rng::standard_normal(rng),
         }
     }
 }
@@ -952,38 +878,6 @@ fn check_layer_fields(table: &toml::Table) -> Result<(), ConfigError> {
 
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-pub(crate) fn finite(key: &str, v: f64) -> Result<(), ConfigError> {
-    if v.is_finite() {
-        Ok(())
-    } else {
-        err(format!("{key}: must be a finite number, got {v}"))
-    }
-}
-
-pub(crate) fn positive(key: &str, v: f64) -> Result<(), ConfigError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        err(format!("{key}: must be > 0, got {v}"))
-    }
-}
-
-pub(crate) fn non_negative(key: &str, v: f64) -> Result<(), ConfigError> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        err(format!("{key}: must be >= 0, got {v}"))
-    }
-}
-
-pub(crate) fn probability(key: &str, v: f64) -> Result<(), ConfigError> {
-    if (0.0..=1.0).contains(&v) {
-        Ok(())
-    } else {
-        err(format!("{key}: a probability in [0, 1], got {v}"))
-    }
 }
 
 /// Applies `a.b.c=value` to the table. The value is parsed as TOML

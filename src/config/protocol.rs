@@ -24,7 +24,8 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Config, ConfigError, Encoding, LayerConfig, err, non_negative};
+use super::{Config, ConfigError, Encoding, LayerConfig};
+use crate::param::{err, non_negative};
 
 /// `[protocol]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

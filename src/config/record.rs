@@ -26,7 +26,8 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use super::{Config, ConfigError, LayerConfig, err, non_negative, positive};
+use super::{Config, ConfigError, LayerConfig};
+use crate::param::{err, non_negative, positive};
 
 /// `[record]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -13,7 +13,7 @@ use crate::config::{EncoderConfig, Encoding};
 
 use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes, swap_spike_buffers};
 use crate::rng;
-use crate::schedule::{Rows, for_rows};
+use crate::step::{Rows, for_rows};
 
 /// Intensity `x` in [0, 1] (a normalized pixel). Written by `present`.
 ///

@@ -22,8 +22,8 @@ use bevy_ecs::prelude::*;
 
 use crate::config::{CurrentModel, LifConfig};
 use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
-use crate::schedule::{Clock, Rows, for_rows};
-use crate::synapse::stdp::Plasticity;
+use crate::step::Plasticity;
+use crate::step::{Clock, Rows, for_rows};
 use crate::synapse::{InputRing, SharedSlot};
 use crate::threshold::{LayerThreshold, Threshold, ThresholdParams};
 

@@ -41,7 +41,7 @@ use crate::data::{self, ImageSet};
 use crate::record::checkpoint;
 use crate::record::writer::{Attr, Block, RecordError, Values, Writer};
 use crate::sim::LearnedState;
-use crate::synapse::stdp::Plasticity;
+use crate::step::Plasticity;
 use crate::{Error, Simulation};
 
 /// The images of each phase (shared where phases use the same split).

@@ -10,7 +10,7 @@ use crate::data::{self, DataError, ImageSet};
 use crate::encoder::Intensity;
 use crate::layer::{InLayer, Layer, LayerSpikes};
 use crate::neuron::{Current, Current2, LifParams, Refractory, Voltage};
-use crate::schedule::Clock;
+use crate::step::Clock;
 use crate::synapse::InputRing;
 use crate::synapse::stdp::Stdp;
 

@@ -15,7 +15,7 @@ use crate::config::TraceVar;
 use crate::layer::LayerSpikes;
 use crate::neuron::{Current, Current2, LifParams, Voltage, total_current};
 use crate::protocol::Stimulus;
-use crate::schedule::Clock;
+use crate::step::Clock;
 use crate::synapse::{InputRing, Weights};
 use crate::threshold::{LayerThreshold, Threshold};
 

@@ -15,7 +15,7 @@ use bevy_ecs::prelude::*;
 use rayon::prelude::*;
 
 use crate::layer::LayerSpikes;
-use crate::schedule::Clock;
+use crate::step::Clock;
 pub use weights::Weights;
 
 /// A synapse group from layer `pre` to LIF layer `post`. Written once by the

@@ -36,28 +36,8 @@ use bevy_ecs::prelude::*;
 
 use crate::config::{StdpConfig, TraceUpdate};
 use crate::layer::LayerSpikes;
+use crate::step::Plasticity;
 use crate::synapse::{Projection, Weights};
-
-/// Whether plasticity and threshold adaptation run (both by default). The
-/// protocol switches them off to assign labels and to evaluate. Read by
-/// `learn`, `neuron::update` and `threshold::adapt_global`.
-#[derive(Resource, Debug, Clone, Copy)]
-pub struct Plasticity {
-    /// STDP on the projections that have it.
-    pub stdp: bool,
-    /// Global and individual threshold adaptation; when off, σ and θ keep
-    /// their values (and still apply).
-    pub thresholds: bool,
-}
-
-impl Default for Plasticity {
-    fn default() -> Self {
-        Self {
-            stdp: true,
-            thresholds: true,
-        }
-    }
-}
 
 /// STDP state and coefficients of a dense projection. Written by `learn`.
 #[derive(Component, Debug, Clone)]
