@@ -14,7 +14,7 @@
 use std::time::Instant;
 
 use crate::config::{Config, ConfigError};
-use crate::{Error, Simulation, protocol};
+use crate::{Error, Simulation, stimulus};
 
 /// A benchmark workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -95,7 +95,7 @@ pub fn measure(o: &Options) -> Result<Measurement, Error> {
     let config = config(o)?;
     let started = Instant::now();
     let images = match &config.stimulus {
-        Some(s) => Some(protocol::load_images(s, config.simulation.seed)?.0),
+        Some(s) => Some(stimulus::load_images(s, config.simulation.seed)?.0),
         None => None,
     };
     let mut sim = Simulation::new(&config, images)?;

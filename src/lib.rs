@@ -83,8 +83,8 @@ pub mod rng;
 pub mod schedule;
 pub mod sim;
 pub mod step;
+pub mod stimulus;
 pub mod synapse;
-pub mod threshold;
 
 pub use config::{Config, ConfigError};
 pub use sim::Simulation;

@@ -17,7 +17,7 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 
 use spikesim::protocol::learning;
 use spikesim::record::{checkpoint, inspect, writer};
-use spikesim::{Config, Error, Simulation, bench, protocol};
+use spikesim::{Config, Error, Simulation, bench, stimulus};
 
 #[derive(Parser)]
 #[command(
@@ -183,7 +183,7 @@ fn prepare(
     };
     let images = match &config.stimulus {
         Some(s) => {
-            let (images, note) = protocol::load_images(s, config.simulation.seed)?;
+            let (images, note) = stimulus::load_images(s, config.simulation.seed)?;
             if let Some(note) = note {
                 eprintln!("{note}");
             }

@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// Insertion-ordered map by name (layers and projections keep file order).
+pub type Map<V> = indexmap::IndexMap<String, V>;
+
 /// A configuration error: one line naming the key or file and what is allowed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{0}")]
@@ -111,4 +114,26 @@ pub struct StepCurrent {
     pub stop_ms: f64,
     /// Current in nA.
     pub amplitude: f64,
+}
+
+/// Deserializes `value`, naming the failing key as a dotted path under `prefix`.
+pub fn deserialize_at<T: serde::de::DeserializeOwned>(
+    value: toml::Value,
+    prefix: &str,
+) -> Result<T, ConfigError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let msg = one_line(&e.into_inner().to_string());
+        match (prefix, path.as_str()) {
+            ("", ".") => ConfigError(msg),
+            ("", p) => ConfigError(format!("{p}: {msg}")),
+            (pre, ".") => ConfigError(format!("{pre}: {msg}")),
+            (pre, p) => ConfigError(format!("{pre}.{p}: {msg}")),
+        }
+    })
+}
+
+/// `s` on one line (whitespace runs become one space).
+pub fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }

@@ -9,17 +9,17 @@
 //! threshold, which needs the whole layer's spike count, stays in `Adapt`. Delivery reads only spikes of
 //! earlier steps (every delay is at least one step), so no layer waits for
 //! another within a step. `Learn` (STDP) sees every spike of the step.
-//! A network without STDP, global thresholds, recorded input or anything
-//! recorded step by step gets no system for them (see [`build`]): the sets
-//! stay, empty.
+//! A network gets only the systems it can use (see [`build`]); the sets
+//! stay, possibly empty.
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::SingleThreadedExecutor;
 
+use crate::neuron::lif::threshold::{self, ThresholdParams};
 use crate::record::collect::Recorder;
+use crate::stimulus::{self, Stimulus};
 use crate::synapse::{InputRing, stdp::Stdp};
-use crate::threshold::ThresholdParams;
-use crate::{encoder, neuron, protocol, record, synapse, threshold};
+use crate::{encoder, neuron, record, synapse};
 
 /// The phases of a step, in order.
 #[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -28,8 +28,9 @@ pub enum StepSet {
     Encode,
     /// Add the weight rows of earlier spikes into the input ring buffers.
     Deliver,
-    /// Per LIF neuron: currents, voltage, threshold crossing, reset,
-    /// refractory, individual threshold adaptation (one fused pass).
+    /// Per neuron, each model's update: synaptic currents, state
+    /// variables, threshold crossing and reset (for LIF also refractory and
+    /// individual threshold adaptation, in one fused pass).
     Update,
     /// Global threshold adaptation from the layer's spike count.
     Adapt,
@@ -43,8 +44,9 @@ pub enum StepSet {
 /// that could only ever return at once for this network is left out: STDP
 /// without STDP projections, global adaptation without a layer that has it,
 /// clearing kept input without a layer whose input is recorded, recording
-/// when nothing is recorded step by step (each costs 460–800 instructions a
-/// step: 2–4% of W1 at N = 100).
+/// when nothing is recorded step by step, a model's update without a layer
+/// of the model, resets between images unless the stimulus asks for them
+/// (even an idle system costs hundreds of instructions a step).
 pub fn build(world: &mut World) -> Schedule {
     let stdp = world.query::<&Stdp>().iter(world).next().is_some();
     let global = world
@@ -56,6 +58,9 @@ pub fn build(world: &mut World) -> Schedule {
         .iter(world)
         .any(|r| r.keep_consumed);
     let idle_recorder = world.resource::<Recorder>().is_idle();
+    let reset_between = world
+        .get_resource::<Stimulus>()
+        .is_some_and(|s| s.reset_between);
     let mut s = Schedule::default();
     s.set_executor(SingleThreadedExecutor::new());
     s.configure_sets(
@@ -70,19 +75,27 @@ pub fn build(world: &mut World) -> Schedule {
             .chain(),
     );
     s.add_systems(
-        (protocol::present, encoder::encode)
+        (stimulus::present, encoder::encode)
             .chain()
             .in_set(StepSet::Encode),
     );
+    if reset_between {
+        s.add_systems(
+            stimulus::reset_between_images
+                .after(stimulus::present)
+                .before(encoder::encode)
+                .in_set(StepSet::Encode),
+        );
+    }
     if kept_input {
         s.add_systems(
             synapse::clear_consumed_input
-                .before(protocol::present)
+                .before(stimulus::present)
                 .in_set(StepSet::Encode),
         );
     }
     s.add_systems(synapse::deliver.in_set(StepSet::Deliver));
-    s.add_systems(neuron::update.in_set(StepSet::Update));
+    neuron::add_systems(&mut s, world);
     if global {
         s.add_systems(threshold::adapt_global.in_set(StepSet::Adapt));
     }

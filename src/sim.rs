@@ -8,17 +8,16 @@ use crate::config::Config;
 use crate::data::ImageSet;
 use crate::encoder::{EncoderRng, Intensity};
 use crate::layer::{Layer, LayerSpikes};
-use crate::neuron::{Current, Current2, Voltage, total_current};
+use crate::neuron::Voltage;
+use crate::neuron::lif::{LayerThreshold, Threshold};
+use crate::neuron::synaptic::{Current, Current2, total_current};
 use crate::record::collect::Recorder;
 use crate::record::writer::{Block, Layout, RecordError, Writer};
 use crate::schedule;
 use crate::step::{Clock, Plasticity};
 use crate::synapse::stdp::{self, Stdp};
 use crate::synapse::{DeliveryStats, Projection, Weights};
-use crate::threshold::{LayerThreshold, Threshold};
-use crate::{ConfigError, Error, network};
-use crate::{protocol, rng};
-use bevy_ecs::system::RunSystemOnce;
+use crate::{ConfigError, Error, network, rng, stimulus};
 
 /// What learning changes: weights, thresholds θ (per neuron) and σ (per
 /// layer), by name.
@@ -59,7 +58,7 @@ pub struct Simulation {
 
 impl Simulation {
     /// Builds the network of a validated config. `images` are required when
-    /// the config has a stimulus (see [`crate::protocol::load_images`]).
+    /// the config has a stimulus (see [`crate::stimulus::load_images`]).
     pub fn new(config: &Config, images: Option<ImageSet>) -> Result<Self, Error> {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(thread_count(config.simulation.threads))
@@ -234,12 +233,10 @@ impl Simulation {
         }
     }
 
-    /// Puts every LIF neuron at rest, drops pending input and clears STDP
-    /// traces ([`protocol::reset_state`]); thresholds and weights are kept.
+    /// Puts every neuron at rest, drops pending input and clears STDP
+    /// traces ([`stimulus::reset_state`]); thresholds and weights are kept.
     pub fn reset_state(&mut self) {
-        self.world
-            .run_system_once(protocol::reset_state)
-            .expect("reset_state runs on any world");
+        stimulus::reset_state(&mut self.world);
     }
 
     /// Switches STDP and threshold adaptation on or off.
@@ -386,31 +383,38 @@ impl Simulation {
             .clone()
     }
 
-    /// Voltages of a LIF layer after the last step.
+    /// Voltages of a neuron layer after the last step (mV).
     pub fn voltages(&mut self, layer: &str) -> Vec<f32> {
-        self.per_neuron(layer, |e| e.get::<Voltage>().expect("LIF neuron").0)
+        self.per_neuron(layer, |e| e.get::<Voltage>().expect("a neuron layer").0)
     }
 
-    /// Total currents `J = Σ_c J_c` of a LIF layer after the last step.
+    /// Synaptic currents summed, `J = Σ_c J_c`, of a neuron layer after the
+    /// last step (nA).
     pub fn currents(&mut self, layer: &str) -> Vec<f32> {
         self.per_neuron(layer, |e| {
-            total_current(e.get::<Current>().expect("LIF neuron"), e.get::<Current2>())
+            total_current(
+                e.get::<Current>().expect("a neuron layer"),
+                e.get::<Current2>(),
+            )
         })
     }
 
-    /// Individual threshold offsets θ_i of a LIF layer.
+    /// Individual threshold offsets θ_i of a layer with adaptive
+    /// thresholds (LIF), mV.
     pub fn thetas(&mut self, layer: &str) -> Vec<f32> {
         self.per_neuron(layer, |e| {
-            e.get::<Threshold>().expect("LIF neuron").theta as f32
+            e.get::<Threshold>()
+                .expect("a layer with thresholds θ")
+                .theta as f32
         })
     }
 
-    /// The shared threshold σ of a LIF layer.
+    /// The shared threshold σ of a layer with one (LIF), mV.
     pub fn sigma(&mut self, layer: &str) -> f32 {
         let e = self.layer(layer);
         self.world
             .get::<LayerThreshold>(e)
-            .expect("LIF layer")
+            .expect("a layer with a threshold σ")
             .sigma
     }
 }

@@ -133,7 +133,7 @@ fn bad_protocol_and_plasticity_input_gives_one_line_and_no_file() {
         ),
         (
             "protocol.output=\"input\"",
-            "protocol.output: 'input' is not a LIF layer",
+            "protocol.output: 'input' is not a neuron layer",
         ),
         (
             "protocol.input=\"exc\"",

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use hdf5::types::VarLenUnicode;
-use spikesim::{Config, Simulation, protocol};
+use spikesim::{Config, Simulation, stimulus};
 
 mod common;
 
@@ -162,7 +162,7 @@ fn neuron_selections_and_windows() {
 
     // The recorded voltages equal the in-process simulation at those steps.
     let config = Config::from_toml(&toml, &[]).unwrap();
-    let (images, _) = protocol::load_images(config.stimulus.as_ref().unwrap(), 5).unwrap();
+    let (images, _) = stimulus::load_images(config.stimulus.as_ref().unwrap(), 5).unwrap();
     let mut sim = Simulation::new(&config, Some(images)).unwrap();
     let mut want = Vec::new();
     let mut spikes = Vec::new();
@@ -260,7 +260,7 @@ fn rates_samples_and_weight_snapshots() {
     let data = f.dataset("weights/in_hid/data").unwrap();
     assert_eq!(data.shape(), vec![3, 784 * 50]);
     let config = Config::from_toml(&toml, &[]).unwrap();
-    let (images, _) = protocol::load_images(config.stimulus.as_ref().unwrap(), 5).unwrap();
+    let (images, _) = stimulus::load_images(config.stimulus.as_ref().unwrap(), 5).unwrap();
     let mut sim = Simulation::new(&config, Some(images)).unwrap();
     let w = sim.weights("in_hid");
     let snap: Vec<f32> = data.read_raw().unwrap();

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use spikesim::bench::{self, Options, Workload};
-use spikesim::{Config, Simulation, protocol};
+use spikesim::{Config, Simulation, stimulus};
 
 /// The workload's network (nothing recorded unless `sets` asks), single-threaded.
 pub fn simulation(workload: Workload, neurons: usize, sets: &[&str]) -> Simulation {
@@ -24,7 +24,7 @@ pub fn simulation(workload: Workload, neurons: usize, sets: &[&str]) -> Simulati
 /// A simulation of `config`, with its images loaded.
 pub fn config_simulation(config: &Config) -> Simulation {
     let images = config.stimulus.as_ref().map(|s| {
-        protocol::load_images(s, config.simulation.seed)
+        stimulus::load_images(s, config.simulation.seed)
             .expect("images")
             .0
     });

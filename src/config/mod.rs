@@ -39,11 +39,9 @@ mod record;
 pub use protocol::*;
 pub use record::*;
 
-pub use crate::param::{ConfigError, Distribution, StepCurrent};
-use crate::param::{err, finite, non_negative, positive, probability};
-
-/// Insertion-ordered map by name (layers and projections keep file order).
-pub type Map<V> = indexmap::IndexMap<String, V>;
+pub use crate::neuron::NeuronConfig;
+pub use crate::param::{ConfigError, Distribution, Map, StepCurrent};
+use crate::param::{deserialize_at, err, non_negative, one_line, positive, probability};
 
 /// The whole run description.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,18 +94,21 @@ impl Default for SimulationConfig {
     }
 }
 
-/// `[layers.<name>]`: `kind = "encoder"` or `kind = "lif"`.
+/// `[layers.<name>]`: `kind = "encoder"` or a neuron model's kind
+/// ([`NeuronConfig::KINDS`]).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind")]
 #[allow(
     clippy::large_enum_variant,
     reason = "a config holds a handful of layers; boxing would only add noise"
 )]
 pub enum LayerConfig {
     /// Input layer: one Bernoulli trial per neuron per step.
+    #[serde(rename = "encoder")]
     Encoder(EncoderConfig),
-    /// Leaky integrate-and-fire neurons.
-    Lif(LifConfig),
+    /// A layer of neurons of one model.
+    #[serde(untagged)]
+    Neuron(NeuronConfig),
 }
 
 impl LayerConfig {
@@ -115,7 +116,23 @@ impl LayerConfig {
     pub fn size(&self) -> usize {
         match self {
             LayerConfig::Encoder(e) => e.size,
-            LayerConfig::Lif(l) => l.size,
+            LayerConfig::Neuron(n) => n.layer().size(),
+        }
+    }
+
+    /// The neuron model's view of the layer; `None` for an encoder layer.
+    pub fn neuron(&self) -> Option<&dyn crate::neuron::LayerModel> {
+        match self {
+            LayerConfig::Encoder(_) => None,
+            LayerConfig::Neuron(n) => Some(n.layer()),
+        }
+    }
+
+    /// The layer's `kind` as written in a config.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LayerConfig::Encoder(_) => "encoder",
+            LayerConfig::Neuron(n) => n.kind(),
         }
     }
 }
@@ -156,214 +173,7 @@ impl Default for EncoderConfig {
     }
 }
 
-/// Synaptic current model.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CurrentModel {
-    /// `J(n) = I(n)`.
-    Instantaneous,
-    /// `J(n) = J(n-1) + dt/tau_j * (-k_j J(n-1) + I(n))` (the seed's Euler step).
-    Continuous,
-    /// `J(n) = J(n-1) · exp(-dt/tau) + I(n)`: exact decay, each spike adds its
-    /// weight (NEST's `iaf_psc_exp`, Brian2's `on_pre: g += w`).
-    Exponential,
-}
-
-/// Most synaptic currents a LIF layer may have.
-pub const MAX_SYNAPSES: usize = 2;
-
-/// `[layers.<name>.synapses.<current>]`: one named synaptic current of a LIF
-/// layer (for example `exc` and `inh` with their own time constants).
-/// Projections pick one with `target`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SynapseConfig {
-    /// `instantaneous`, `continuous` or `exponential` (default `exponential`).
-    pub current: CurrentModel,
-    /// Time constant in ms (default 5.0, > 0).
-    pub tau_ms: f64,
-    /// Leak factor of the `continuous` model (default 1.0).
-    pub k: f64,
-    /// Reversal potential in mV (default none: current-based). When set the
-    /// synapse is conductance-based: its variable is a conductance `g` in µS,
-    /// integrated by the same `current` model, and it drives the voltage with
-    /// `J = g · (reversal_mv − V)` (nA), `V` the voltage of the previous step.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reversal_mv: Option<f64>,
-}
-
-impl Default for SynapseConfig {
-    fn default() -> Self {
-        Self {
-            current: CurrentModel::Exponential,
-            tau_ms: 5.0,
-            k: 1.0,
-            reversal_mv: None,
-        }
-    }
-}
-
-/// A leaky integrate-and-fire layer.
 ///
-/// Units: time in ms, voltage in mV, current in nA, `r` in MΩ (so `r * J` is mV).
-/// The seed's network uses dimensionless values of the same size.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LifConfig {
-    /// Number of neurons (required, >= 1).
-    pub size: usize,
-    /// Model of the layer's one synaptic current when `synapses` is empty:
-    /// `instantaneous`, `continuous` (default) or `exponential`.
-    pub current: CurrentModel,
-    /// Its time constant τ_j in ms (default 10.0, > 0).
-    pub tau_j_ms: f64,
-    /// Its leak factor k_j (default 1.0).
-    pub k_j: f64,
-    /// Several named synaptic currents instead (at most [`MAX_SYNAPSES`]);
-    /// `J = Σ_c J_c` drives the voltage. Default: none, i.e. the single
-    /// current above, named `default`.
-    #[serde(skip_serializing_if = "Map::is_empty")]
-    pub synapses: Map<SynapseConfig>,
-    /// Membrane time constant τ_v in ms (default 20.0, > 0).
-    pub tau_v_ms: f64,
-    /// Voltage leak factor k_v (default 1.0).
-    pub k_v: f64,
-    /// Membrane resistance r in MΩ (default 1.0).
-    pub r: f64,
-    /// Resting voltage in mV (default 0.0).
-    pub v_rest: f64,
-    /// Initial voltage distribution in mV (default: `v_rest`), e.g.
-    /// `{ kind = "uniform", low = -60.0, high = -50.0 }`; drawn per neuron
-    /// from the `(seed, layer)` stream.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub v_init: Option<Distribution>,
-    /// Voltage after a spike in mV (default 0.0).
-    pub v_reset: f64,
-    /// Refractory period in ms (default 0.0, >= 0): the voltage is held at
-    /// `v_reset` for `round(t_ref_ms / dt_ms)` steps after a spike.
-    pub t_ref_ms: f64,
-    /// Time after a spike in which the neuron cannot spike again, in ms
-    /// (default `t_ref_ms`, >= `t_ref_ms`): past `t_ref_ms` the voltage
-    /// integrates again but crossing the threshold does nothing until
-    /// `round(t_ref_spike_ms / dt_ms)` steps have passed. Diehl & Cook's
-    /// code has 5 ms and 50 ms.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub t_ref_spike_ms: Option<f64>,
-    /// Base threshold σ in mV (default 1.0); the starting value when adaptive.
-    pub sigma: f64,
-    /// Constant external current in nA added to the input of the first
-    /// synaptic current every step (default 0.0).
-    pub i_ext: f64,
-    /// Optional step current added to the synaptic input inside a time window.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub step_current: Option<StepCurrent>,
-    /// Threshold adaptation (default: fixed threshold).
-    pub threshold: ThresholdConfig,
-}
-
-impl Default for LifConfig {
-    fn default() -> Self {
-        Self {
-            size: 0,
-            current: CurrentModel::Continuous,
-            tau_j_ms: 10.0,
-            k_j: 1.0,
-            synapses: Map::new(),
-            tau_v_ms: 20.0,
-            k_v: 1.0,
-            r: 1.0,
-            v_rest: 0.0,
-            v_init: None,
-            v_reset: 0.0,
-            t_ref_ms: 0.0,
-            t_ref_spike_ms: None,
-            sigma: 1.0,
-            i_ext: 0.0,
-            step_current: None,
-            threshold: ThresholdConfig::default(),
-        }
-    }
-}
-
-impl LifConfig {
-    /// The layer's synaptic currents, in order: the `synapses` table, or the
-    /// single current `default` of `current`, `tau_j_ms`, `k_j`.
-    pub fn receptors(&self) -> Vec<(String, SynapseConfig)> {
-        if self.synapses.is_empty() {
-            let c = SynapseConfig {
-                current: self.current,
-                tau_ms: self.tau_j_ms,
-                k: self.k_j,
-                reversal_mv: None,
-            };
-            vec![("default".to_string(), c)]
-        } else {
-            self.synapses
-                .iter()
-                .map(|(n, c)| (n.clone(), c.clone()))
-                .collect()
-        }
-    }
-}
-
-/// `threshold = { global = {...}, individual = {...} }`; either, both or neither.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ThresholdConfig {
-    /// One σ per layer: `σ <- max(sigma_min, σ + eta * (Σ s - target))`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub global: Option<GlobalThresholdConfig>,
-    /// Per neuron: `θ_i <- θ_i (1 - dt/tau_theta_ms) + beta s_i`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub individual: Option<IndividualThresholdConfig>,
-}
-
-/// Global threshold adaptation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct GlobalThresholdConfig {
-    /// Adaptation rate in mV per excess spike (default 0.01, >= 0).
-    pub eta: f64,
-    /// Target number of spikes per step in the layer (default 1.0, >= 0).
-    pub target: f64,
-    /// Lower bound of σ in mV (default 0.0).
-    pub sigma_min: f64,
-}
-
-impl Default for GlobalThresholdConfig {
-    fn default() -> Self {
-        Self {
-            eta: 0.01,
-            target: 1.0,
-            sigma_min: 0.0,
-        }
-    }
-}
-
-/// Individual threshold adaptation.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct IndividualThresholdConfig {
-    /// Decay time constant of θ_i in ms (default 1e7, as in Diehl & Cook; >= dt).
-    pub tau_theta_ms: f64,
-    /// Jump of θ_i per spike in mV (default 0.05, >= 0).
-    pub beta: f64,
-    /// θ_i at the start in mV (default 0). θ decays towards 0, so with
-    /// `theta_init > 0` a neuron that stops firing slowly becomes easier to
-    /// excite than at the start (Diehl & Cook: σ = −72 mV, θ from 20 mV).
-    pub theta_init: f64,
-}
-
-impl Default for IndividualThresholdConfig {
-    fn default() -> Self {
-        Self {
-            tau_theta_ms: 1e7,
-            beta: 0.05,
-            theta_init: 0.0,
-        }
-    }
-}
-
 /// `[projections.<name>]`: a synapse group from `pre` to `post`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -611,7 +421,7 @@ impl Config {
         }
         if self.layers.is_empty() {
             return err(
-                "layers: at least one layer is required ([layers.<name>] with kind = \"encoder\" or \"lif\")",
+                "layers: at least one layer is required ([layers.<name>] with a kind: encoder or a neuron model)",
             );
         }
         for (name, layer) in &self.layers {
@@ -634,105 +444,20 @@ impl Config {
                         ));
                     }
                 }
-                LayerConfig::Lif(l) => {
-                    positive(&key("tau_j_ms"), l.tau_j_ms)?;
-                    if l.synapses.len() > MAX_SYNAPSES {
-                        return err(format!(
-                            "{}: at most {MAX_SYNAPSES} synaptic currents, got {}",
-                            key("synapses"),
-                            l.synapses.len()
-                        ));
-                    }
-                    for (c, sc) in &l.synapses {
-                        positive(&key(&format!("synapses.{c}.tau_ms")), sc.tau_ms)?;
-                        finite(&key(&format!("synapses.{c}.k")), sc.k)?;
-                        if let Some(e) = sc.reversal_mv {
-                            finite(&key(&format!("synapses.{c}.reversal_mv")), e)?;
-                        }
-                    }
-                    if let Some(d) = &l.v_init {
-                        d.validate(&key("v_init"))?;
-                    }
-                    positive(&key("tau_v_ms"), l.tau_v_ms)?;
-                    non_negative(&key("t_ref_ms"), l.t_ref_ms)?;
-                    if let Some(t) = l.t_ref_spike_ms
-                        && !(t >= l.t_ref_ms && t.is_finite())
-                    {
-                        return err(format!(
-                            "{}: must be a number >= t_ref_ms ({}), got {t}",
-                            key("t_ref_spike_ms"),
-                            l.t_ref_ms
-                        ));
-                    }
-                    // Refractory countdowns are u16.
-                    let max_ms = f64::from(u16::MAX) * dt;
-                    for (k, t) in [
-                        ("t_ref_ms", Some(l.t_ref_ms)),
-                        ("t_ref_spike_ms", l.t_ref_spike_ms),
-                    ] {
-                        if let Some(t) = t
-                            && (t / dt).round() > f64::from(u16::MAX)
-                        {
-                            return err(format!(
-                                "{}: {t} ms is more than 65535 steps of {dt} ms; allowed: up to {max_ms} ms",
-                                key(k)
-                            ));
-                        }
-                    }
-                    for (k, v) in [
-                        ("k_j", l.k_j),
-                        ("k_v", l.k_v),
-                        ("r", l.r),
-                        ("v_rest", l.v_rest),
-                        ("v_reset", l.v_reset),
-                        ("sigma", l.sigma),
-                        ("i_ext", l.i_ext),
-                    ] {
-                        finite(&key(k), v)?;
-                    }
-                    if let Some(s) = &l.step_current {
-                        finite(&key("step_current.amplitude"), s.amplitude)?;
-                        non_negative(&key("step_current.start_ms"), s.start_ms)?;
-                        if s.stop_ms.partial_cmp(&s.start_ms) == Some(std::cmp::Ordering::Less)
-                            || s.stop_ms.is_nan()
-                        {
-                            return err(format!(
-                                "{}: must be >= start_ms ({})",
-                                key("step_current.stop_ms"),
-                                s.start_ms
-                            ));
-                        }
-                    }
-                    if let Some(g) = &l.threshold.global {
-                        non_negative(&key("threshold.global.eta"), g.eta)?;
-                        non_negative(&key("threshold.global.target"), g.target)?;
-                        finite(&key("threshold.global.sigma_min"), g.sigma_min)?;
-                    }
-                    if let Some(i) = &l.threshold.individual {
-                        non_negative(&key("threshold.individual.beta"), i.beta)?;
-                        finite(&key("threshold.individual.theta_init"), i.theta_init)?;
-                        if i.tau_theta_ms.is_nan() || i.tau_theta_ms < dt {
-                            return err(format!(
-                                "{}: must be >= dt_ms ({dt}), got {}",
-                                key("threshold.individual.tau_theta_ms"),
-                                i.tau_theta_ms
-                            ));
-                        }
-                    }
-                }
+                LayerConfig::Neuron(n) => n.layer().validate(&key, dt)?,
             }
         }
         for (name, p) in &self.projections {
             let key = |f: &str| format!("projections.{name}.{f}");
             let pre = self.layer(&p.pre, &key("pre"))?;
             let post = self.layer(&p.post, &key("post"))?;
-            if !matches!(post, LayerConfig::Lif(_)) {
+            let Some(post_model) = post.neuron() else {
                 return err(format!(
-                    "{}: layer '{}' is an encoder; a projection must target a LIF layer",
+                    "{}: layer '{}' is an encoder; a projection must target a neuron layer",
                     key("post"),
                     p.post
                 ));
-            }
+            };
             if p.delay == 0 {
                 return err(format!("{}: must be >= 1 step, got 0", key("delay")));
             }
@@ -774,11 +499,8 @@ impl Config {
                     positive(&key("stdp.tau_post2_ms"), t)?;
                 }
             }
-            let LayerConfig::Lif(post_lif) = post else {
-                unreachable!("checked above")
-            };
-            let receptors = post_lif.receptors();
-            let names: Vec<&str> = receptors.iter().map(|(n, _)| n.as_str()).collect();
+            let currents = post_model.synaptic_currents();
+            let names: Vec<&str> = currents.iter().map(|(n, _)| n.as_str()).collect();
             match &p.target {
                 Some(t) if !names.contains(&t.as_str()) => {
                     return err(format!(
@@ -830,23 +552,6 @@ impl Config {
     }
 }
 
-/// Deserializes `value`, naming the failing key as a dotted path under `prefix`.
-fn deserialize_at<T: serde::de::DeserializeOwned>(
-    value: toml::Value,
-    prefix: &str,
-) -> Result<T, ConfigError> {
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let msg = one_line(&e.into_inner().to_string());
-        match (prefix, path.as_str()) {
-            ("", ".") => ConfigError(msg),
-            ("", p) => ConfigError(format!("{p}: {msg}")),
-            (pre, ".") => ConfigError(format!("{pre}: {msg}")),
-            (pre, p) => ConfigError(format!("{pre}.{p}: {msg}")),
-        }
-    })
-}
-
 /// Checks each layer's fields against its kind before the whole config is
 /// read: serde reads a tagged enum through a buffer that loses the key path,
 /// so without this pass an error would name only `layers.<name>`.
@@ -862,22 +567,32 @@ fn check_layer_fields(table: &toml::Table) -> Result<(), ConfigError> {
         let kind = fields.remove("kind");
         let fields = toml::Value::Table(fields);
         let prefix = format!("layers.{name}");
-        match kind.as_ref().and_then(toml::Value::as_str) {
-            Some("encoder") => {
+        let allowed = || format!("encoder, {}", NeuronConfig::KINDS.join(", "));
+        match kind.as_ref().map(|k| (k, k.as_str())) {
+            Some((_, Some("encoder"))) => {
                 deserialize_at::<EncoderConfig>(fields, &prefix)?;
             }
-            Some("lif") => {
-                deserialize_at::<LifConfig>(fields, &prefix)?;
+            Some((_, Some(k))) => match NeuronConfig::check_fields(k, fields, &prefix) {
+                Some(checked) => checked?,
+                None => {
+                    return err(format!(
+                        "{prefix}.kind: unknown kind '{k}'; allowed: {}",
+                        allowed()
+                    ));
+                }
+            },
+            Some((k, None)) => {
+                return err(format!(
+                    "{prefix}.kind: expected a string, got {k}; allowed: {}",
+                    allowed()
+                ));
             }
-            // A missing or unknown kind is reported by the main pass.
-            _ => {}
+            None => {
+                return err(format!("{prefix}.kind: required; allowed: {}", allowed()));
+            }
         }
     }
     Ok(())
-}
-
-fn one_line(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Applies `a.b.c=value` to the table. The value is parsed as TOML
@@ -921,6 +636,7 @@ fn apply_override(table: &mut toml::Table, o: &str) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::neuron::synaptic::CurrentModel;
 
     const MINIMAL: &str = r#"
         [simulation]
@@ -939,7 +655,7 @@ mod tests {
     fn defaults_are_filled() {
         let c = load(MINIMAL, &[]).unwrap();
         assert_eq!(c.simulation.dt_ms, 1.0);
-        let LayerConfig::Lif(l) = &c.layers["a"] else {
+        let LayerConfig::Neuron(NeuronConfig::Lif(l)) = &c.layers["a"] else {
             panic!("lif expected")
         };
         assert_eq!(l.tau_v_ms, 20.0);

@@ -172,9 +172,13 @@ impl ProtocolConfig {
                 ));
             }
         }
-        if !matches!(c.layers.get(&self.output), Some(LayerConfig::Lif(_))) {
+        if c.layers
+            .get(&self.output)
+            .and_then(LayerConfig::neuron)
+            .is_none()
+        {
             return err(format!(
-                "protocol.output: '{}' is not a LIF layer of this config",
+                "protocol.output: '{}' is not a neuron layer of this config",
                 self.output
             ));
         }

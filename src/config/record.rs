@@ -26,7 +26,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use super::{Config, ConfigError, LayerConfig};
+use super::{Config, ConfigError};
 use crate::param::{err, non_negative, positive};
 
 /// `[record]`.
@@ -88,53 +88,17 @@ impl Default for SpikeRecord {
     }
 }
 
-/// A recorded state variable of a LIF neuron.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum TraceVar {
-    /// Membrane voltage V (mV), after reset.
-    Voltage,
-    /// Current J (nA).
-    Current,
-    /// Effective threshold σ + θ_i (mV), after adaptation.
-    Threshold,
-    /// Individual threshold offset θ_i (mV), after adaptation.
-    Theta,
-    /// This step's input I_i(n): synaptic input plus external current (nA).
-    Input,
-}
-
-impl TraceVar {
-    /// Name used in the output file.
-    pub fn name(self) -> &'static str {
-        match self {
-            TraceVar::Voltage => "voltage",
-            TraceVar::Current => "current",
-            TraceVar::Threshold => "threshold",
-            TraceVar::Theta => "theta",
-            TraceVar::Input => "input",
-        }
-    }
-
-    /// Units attribute written with the data.
-    pub fn units(self) -> &'static str {
-        match self {
-            TraceVar::Voltage | TraceVar::Threshold | TraceVar::Theta => "mV",
-            TraceVar::Current | TraceVar::Input => "nA",
-        }
-    }
-}
-
-/// `[[record.traces]]`: variables of chosen neurons of a LIF layer, sampled
+/// `[[record.traces]]`: variables of chosen neurons of a layer, sampled
 /// at the end of a step (after spike, reset and threshold adaptation) at
 /// steps `start + k·every` inside the window.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TraceConfig {
-    /// LIF layer name.
+    /// Neuron layer name.
     pub layer: String,
-    /// Any of `voltage`, `current`, `threshold`, `theta`, `input`.
-    pub vars: Vec<TraceVar>,
+    /// Recordable variables of the layer's model (LIF: `voltage`,
+    /// `current`, `threshold`, `theta`, `input`).
+    pub vars: Vec<String>,
     /// Which neurons (default `"all"`).
     #[serde(default)]
     pub neurons: NeuronSelection,
@@ -424,18 +388,31 @@ impl RecordConfig {
         for (t, tr) in self.traces.iter().enumerate() {
             let key = |f: &str| format!("record.traces[{t}].{f}");
             let layer = c.layer(&tr.layer, &key("layer"))?;
-            if !matches!(layer, LayerConfig::Lif(_)) {
+            let Some(model) = layer.neuron() else {
                 return err(format!(
-                    "{}: layer '{}' is an encoder; traces are recorded from LIF layers",
+                    "{}: layer '{}' is an encoder; traces are recorded from neuron layers",
                     key("layer"),
                     tr.layer
                 ));
-            }
+            };
+            let names: Vec<&str> = model.recordables().iter().map(|r| r.name).collect();
             if tr.vars.is_empty() {
                 return err(format!(
-                    "{}: list at least one of voltage, current, threshold, theta, input",
-                    key("vars")
+                    "{}: list at least one of {}",
+                    key("vars"),
+                    names.join(", ")
                 ));
+            }
+            for (v, var) in tr.vars.iter().enumerate() {
+                if !names.contains(&var.as_str()) {
+                    return err(format!(
+                        "{}: layer '{}' ({}) records {}; not '{var}'",
+                        key(&format!("vars[{v}]")),
+                        tr.layer,
+                        layer.kind(),
+                        names.join(", ")
+                    ));
+                }
             }
             if tr.every == 0 {
                 return err(format!("{}: must be >= 1", key("every")));

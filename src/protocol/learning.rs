@@ -130,10 +130,10 @@ impl Presenter<'_> {
         set: &ImageSet,
         normalize: bool,
     ) -> Presenter<'a> {
-        let boost = match &config.layers[&p.input] {
-            LayerConfig::Encoder(e) => (p.boost_hz / e.max_rate_hz) as f32,
-            LayerConfig::Lif(_) => unreachable!("validated: the input is an encoder"),
+        let LayerConfig::Encoder(e) = &config.layers[&p.input] else {
+            unreachable!("validated: the input is an encoder")
         };
+        let boost = (p.boost_hz / e.max_rate_hz) as f32;
         Presenter {
             p,
             seed: config.simulation.seed,

@@ -11,13 +11,11 @@
 use bevy_ecs::prelude::*;
 
 use super::writer::{Block, Layout};
-use crate::config::TraceVar;
 use crate::layer::LayerSpikes;
-use crate::neuron::{Current, Current2, LifParams, Voltage, total_current};
-use crate::protocol::Stimulus;
+use crate::neuron::model::ReadFn;
 use crate::step::Clock;
-use crate::synapse::{InputRing, Weights};
-use crate::threshold::{LayerThreshold, Threshold};
+use crate::stimulus::Stimulus;
+use crate::synapse::Weights;
 
 /// Bytes buffered before the recorder seals a block early.
 pub const MAX_BLOCK_BYTES: usize = 4 << 20;
@@ -45,12 +43,12 @@ impl SpikeProbe {
     }
 }
 
-/// One variable of chosen neurons of one LIF layer, at steps
+/// One variable of chosen neurons of one layer, at steps
 /// `window.0 + k·every` below `window.1`.
 #[derive(Debug)]
 pub struct TraceProbe {
-    /// Which variable.
-    pub var: TraceVar,
+    /// How to read the variable (its model's [`crate::neuron::Recordable`]).
+    pub read: ReadFn,
     /// The layer entity.
     pub layer: Entity,
     /// The recorded neurons (entity, index in the layer), in the order of
@@ -66,14 +64,14 @@ pub struct TraceProbe {
 impl TraceProbe {
     /// A probe of `var` on `neurons` of `layer`.
     pub fn new(
-        var: TraceVar,
+        read: ReadFn,
         layer: Entity,
         neurons: Vec<(Entity, u32)>,
         window: (u64, u64),
         every: u64,
     ) -> Self {
         Self {
-            var,
+            read,
             layer,
             neurons,
             window,
@@ -277,20 +275,18 @@ impl Recorder {
     }
 }
 
-/// End of step: append what is due.
-#[allow(clippy::too_many_arguments)]
-pub fn record(
-    clock: Res<Clock>,
-    mut rec: ResMut<Recorder>,
-    stimulus: Option<Res<Stimulus>>,
-    spikes: Query<&LayerSpikes>,
-    neurons: Query<(&Voltage, &Current, Option<&Current2>, &Threshold)>,
-    layers: Query<(&LayerThreshold, &LifParams, &InputRing)>,
-    weights: Query<&Weights>,
-) {
-    let n = clock.step;
-    let rec = rec.bypass_change_detection();
-    let spikes_of = |layer: Entity| &spikes.get(layer).expect("layer").current;
+/// End of step: append what is due. An exclusive system: each trace's
+/// variable is read by its model's reader, from whatever components the
+/// model has.
+pub fn record(world: &mut World) {
+    world.resource_scope(|world, mut rec: Mut<Recorder>| {
+        collect(world, rec.bypass_change_detection());
+    });
+}
+
+fn collect(world: &World, rec: &mut Recorder) {
+    let n = world.resource::<Clock>().step;
+    let spikes_of = |layer: Entity| &world.get::<LayerSpikes>(layer).expect("layer").current;
     let mut bytes = 0;
     for p in &mut rec.spikes {
         if (p.window.0..p.window.1).contains(&n) {
@@ -304,23 +300,7 @@ pub fn record(
         if n < p.window.0 || n >= p.window.1 || !(n - p.window.0).is_multiple_of(p.every) {
             continue;
         }
-        let (sigma, params, ring) = layers.get(p.layer).expect("LIF layer");
-        let input = |i: usize| -> f32 {
-            let synaptic: f32 = (0..params.receptors.len())
-                .map(|c| ring.slot(n, c)[i])
-                .sum();
-            synaptic + params.external(n)
-        };
-        p.data.extend(p.neurons.iter().map(|&(e, index)| {
-            let (v, j, j2, th) = neurons.get(e).expect("LIF neuron");
-            match p.var {
-                TraceVar::Voltage => v.0,
-                TraceVar::Current => total_current(j, j2),
-                TraceVar::Threshold => sigma.sigma + th.theta as f32,
-                TraceVar::Theta => th.theta as f32,
-                TraceVar::Input => input(index as usize),
-            }
-        }));
+        (p.read)(world, p.layer, &p.neurons, n, &mut p.data);
         bytes += 4 * p.neurons.len();
     }
     for p in &mut rec.rates {
@@ -330,7 +310,7 @@ pub fn record(
             bytes += 8;
         }
     }
-    if let (Some(s), Some(stim)) = (&mut rec.samples, &stimulus) {
+    if let (Some(s), Some(stim)) = (&mut rec.samples, world.get_resource::<Stimulus>()) {
         for ((layer, _), running) in s.layers.iter().zip(&mut s.running) {
             for &i in spikes_of(*layer) {
                 running[i as usize] += 1;
@@ -353,7 +333,13 @@ pub fn record(
     rec.snapshot_weights(
         n + 1,
         |p| p.every_steps.is_some_and(|k| (n + 1).is_multiple_of(k)),
-        |e| weights.get(e).expect("projection").values().to_vec(),
+        |e| {
+            world
+                .get::<Weights>(e)
+                .expect("projection")
+                .values()
+                .to_vec()
+        },
     );
     rec.steps_buffered += 1;
     rec.bytes_buffered += bytes;

@@ -14,5 +14,6 @@
 pub mod checkpoint;
 pub mod collect;
 pub mod inspect;
+pub mod plan;
 pub mod schema;
 pub mod writer;

@@ -18,7 +18,7 @@ use crate::layer::LayerSpikes;
 use crate::step::Clock;
 pub use weights::Weights;
 
-/// A synapse group from layer `pre` to LIF layer `post`. Written once by the
+/// A synapse group from layer `pre` to neuron layer `post`. Written once by the
 /// network builder.
 #[derive(Component, Debug, Clone)]
 pub struct Projection {
@@ -30,11 +30,11 @@ pub struct Projection {
     pub post: Entity,
     /// Delay in steps, >= 1.
     pub delay: u32,
-    /// Which synaptic current of the post layer it feeds (index into its receptors).
-    pub receptor: usize,
+    /// Which synaptic current of the post layer it feeds (its `target`, as an index).
+    pub current: usize,
 }
 
-/// A LIF layer's pending synaptic input: a ring of `max delay` slots per
+/// A neuron layer's pending synaptic input: a ring of `max delay` slots per
 /// synaptic current, slot `(n mod len, c)` holding `I_c(n)` for every neuron.
 /// Written by `deliver` (adds), read by `update`, which also zeroes what it
 /// read, block by block while it is in cache — unless the layer's `input`
@@ -42,21 +42,21 @@ pub struct Projection {
 /// `clear_consumed_input` zeroes it at the start of step `n + 1`.
 #[derive(Component, Debug, Clone)]
 pub struct InputRing {
-    /// `len · receptors` rows of one value per neuron; row `slot · receptors + c`.
+    /// `len · currents` rows of one value per neuron; row `slot · currents + c`.
     rows: Vec<Vec<f32>>,
-    receptors: usize,
+    currents: usize,
     /// Whether a consumed slot is kept until the next step (for the recorder).
     pub keep_consumed: bool,
 }
 
 impl InputRing {
     /// A ring for `size` neurons, delays up to `max_delay` (>= 1) steps and
-    /// `receptors` synaptic currents; `keep_consumed` when the layer's
+    /// `currents` synaptic currents; `keep_consumed` when the layer's
     /// `input` is recorded.
-    pub fn new(size: usize, max_delay: u32, receptors: usize, keep_consumed: bool) -> Self {
+    pub fn new(size: usize, max_delay: u32, currents: usize, keep_consumed: bool) -> Self {
         Self {
-            rows: vec![vec![0.0; size]; max_delay.max(1) as usize * receptors],
-            receptors,
+            rows: vec![vec![0.0; size]; max_delay.max(1) as usize * currents],
+            currents,
             keep_consumed,
         }
     }
@@ -67,16 +67,16 @@ impl InputRing {
     /// The second is empty for a layer with one synaptic current.
     pub fn consume(&mut self, n: u64) -> [SharedSlot<'_>; 2] {
         let first = self.row(n, 0);
-        match &mut self.rows[first..first + self.receptors] {
+        match &mut self.rows[first..first + self.currents] {
             [a] => [SharedSlot::new(a), SharedSlot::new(&mut [])],
             [a, b] => [SharedSlot::new(a), SharedSlot::new(b)],
-            _ => unreachable!("a LIF layer has one or two synaptic currents"),
+            _ => unreachable!("a layer has one or two synaptic currents"),
         }
     }
 
     fn row(&self, n: u64, c: usize) -> usize {
-        let len = (self.rows.len() / self.receptors) as u64;
-        (n % len) as usize * self.receptors + c
+        let len = (self.rows.len() / self.currents) as u64;
+        (n % len) as usize * self.currents + c
     }
 
     /// Input of synaptic current `c` arriving at step `n`.
@@ -88,6 +88,11 @@ impl InputRing {
     fn slot_mut(&mut self, n: u64, c: usize) -> &mut [f32] {
         let r = self.row(n, c);
         &mut self.rows[r]
+    }
+
+    /// Number of synaptic currents.
+    pub fn currents(&self) -> usize {
+        self.currents
     }
 
     /// Drops all pending input.
@@ -154,7 +159,7 @@ pub fn clear_consumed_input(clock: Res<Clock>, mut rings: Query<&mut InputRing>)
             continue;
         }
         let ring = ring.bypass_change_detection();
-        for c in 0..ring.receptors {
+        for c in 0..ring.currents {
             ring.slot_mut(clock.step - 1, c).fill(0.0);
         }
     }
@@ -182,7 +187,7 @@ pub fn deliver(
         let mut ring = rings.get_mut(p.post).expect("post layer has an input ring");
         let slot = ring
             .bypass_change_detection()
-            .slot_mut(clock.step + p.delay as u64 - 1, p.receptor);
+            .slot_mut(clock.step + p.delay as u64 - 1, p.current);
         let events = w.row_events(pre);
         let parts = rayon::current_num_threads().min(slot.len());
         if parts > 1 && w.worth_splitting(events) {

@@ -1,0 +1,377 @@
+//! The leaky integrate-and-fire neuron (`kind = "lif"`), the seed's model
+//! (DESIGN §1, steps 2–5).
+//!
+//! One step from `n-1` to `n`, for neuron `i` with synaptic input `I_c(n)`
+//! into each of the layer's synaptic currents `c` ([`super::synaptic`]; the
+//! external current enters the first one):
+//!
+//! - synaptic currents: `J_c(n)` by their model (`instantaneous`,
+//!   `continuous`, `exponential`);
+//! - voltage: `V(n) = V(n-1) + dt/τ_v · (−k_v (V(n-1) − v_rest) + r J(n))`
+//!   with `J = Σ_c J_c`, using the currents just updated; a
+//!   conductance-based synapse (`reversal_mv = E_c`) holds a conductance
+//!   `g_c` (µS) and contributes `J_c = g_c (E_c − V(n-1))` instead;
+//! - spike: `s(n) = [V(n) >= σ + θ_i]`; a spiking neuron's voltage becomes
+//!   `v_reset`, and for the next `ref_steps` steps it is held there (its
+//!   currents keep integrating); it cannot spike for the next `lock_steps`
+//!   (`t_ref_spike`, default `t_ref`);
+//! - thresholds ([`threshold`]): individual `θ_i ← θ_i(1 − dt/τ_θ) + β s_i`
+//!   in the same pass, global `σ` from the layer's spike count in `Adapt`.
+//!
+//! Parameters ([`LifConfig`], `[layers.<name>]` with `kind = "lif"`):
+//!
+//! | key | default | unit | meaning |
+//! |---|---|---|---|
+//! | `size` | required | neurons | ≥ 1 |
+//! | `current` | `continuous` | | the one synaptic current's model |
+//! | `tau_j_ms`, `k_j` | 10, 1 | ms, — | its time constant and leak factor |
+//! | `synapses.<name>` | none | | up to two named synaptic currents instead |
+//! | `tau_v_ms`, `k_v`, `r` | 20, 1, 1 | ms, —, MΩ | membrane time constant, leak factor, resistance |
+//! | `v_rest`, `v_reset`, `v_init` | 0, 0, `v_rest` | mV | rest, reset, initial voltage |
+//! | `t_ref_ms`, `t_ref_spike_ms` | 0, `t_ref_ms` | ms | voltage hold and spike lockout |
+//! | `sigma` | 1 | mV | threshold σ |
+//! | `i_ext`, `step_current` | 0, none | nA | external current |
+//! | `threshold.global`, `threshold.individual` | none | | adaptation |
+//!
+//! Recordables: `voltage` (mV), `current` (nA), `threshold` (σ + θ_i, mV),
+//! `theta` (θ_i, mV), `input` (nA).
+
+pub mod threshold;
+mod update;
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
+use serde::{Deserialize, Serialize};
+
+use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
+use super::synaptic::{
+    self, CurrentModel, SynapseConfig, SynapticCurrent, currents_or, validate_external,
+    validate_synapses,
+};
+use super::{Voltage, initial_voltages};
+use crate::layer::{InLayer, Spiked};
+use crate::param::{
+    ConfigError, Distribution, Map, StepCurrent, err, finite, non_negative, positive,
+};
+use crate::schedule::StepSet;
+use synaptic::{Current, Current2};
+pub use threshold::{LayerThreshold, Threshold, ThresholdConfig, ThresholdParams};
+pub use update::update;
+
+/// The LIF model ([`NeuronModel`]).
+pub struct Lif;
+
+/// Marks a LIF neuron: the LIF update and reset see only entities with it.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct LifNeuron;
+
+/// Steps until the neuron may spike again, counting down from
+/// `lock_steps` at a spike; the voltage is held at `v_reset` while more than
+/// `lock_steps − ref_steps` remain. Written by `update`.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct Refractory(pub u16);
+
+/// A leaky integrate-and-fire layer.
+///
+/// Units: time in ms, voltage in mV, current in nA, `r` in MΩ (so `r * J` is mV).
+/// The seed's network uses dimensionless values of the same size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LifConfig {
+    /// Number of neurons (required, >= 1).
+    pub size: usize,
+    /// Model of the layer's one synaptic current when `synapses` is empty:
+    /// `instantaneous`, `continuous` (default) or `exponential`.
+    pub current: CurrentModel,
+    /// Its time constant τ_j in ms (default 10.0, > 0).
+    pub tau_j_ms: f64,
+    /// Its leak factor k_j (default 1.0).
+    pub k_j: f64,
+    /// Several named synaptic currents instead (at most [`MAX_SYNAPSES`]);
+    /// `J = Σ_c J_c` drives the voltage. Default: none, i.e. the single
+    /// current above, named `default`.
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub synapses: Map<SynapseConfig>,
+    /// Membrane time constant τ_v in ms (default 20.0, > 0).
+    pub tau_v_ms: f64,
+    /// Voltage leak factor k_v (default 1.0).
+    pub k_v: f64,
+    /// Membrane resistance r in MΩ (default 1.0).
+    pub r: f64,
+    /// Resting voltage in mV (default 0.0).
+    pub v_rest: f64,
+    /// Initial voltage distribution in mV (default: `v_rest`), e.g.
+    /// `{ kind = "uniform", low = -60.0, high = -50.0 }`; drawn per neuron
+    /// from the `(seed, layer)` stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub v_init: Option<Distribution>,
+    /// Voltage after a spike in mV (default 0.0).
+    pub v_reset: f64,
+    /// Refractory period in ms (default 0.0, >= 0): the voltage is held at
+    /// `v_reset` for `round(t_ref_ms / dt_ms)` steps after a spike.
+    pub t_ref_ms: f64,
+    /// Time after a spike in which the neuron cannot spike again, in ms
+    /// (default `t_ref_ms`, >= `t_ref_ms`): past `t_ref_ms` the voltage
+    /// integrates again but crossing the threshold does nothing until
+    /// `round(t_ref_spike_ms / dt_ms)` steps have passed. Diehl & Cook's
+    /// code has 5 ms and 50 ms.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub t_ref_spike_ms: Option<f64>,
+    /// Base threshold σ in mV (default 1.0); the starting value when adaptive.
+    pub sigma: f64,
+    /// Constant external current in nA added to the input of the first
+    /// synaptic current every step (default 0.0).
+    pub i_ext: f64,
+    /// Optional step current added to the synaptic input inside a time window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_current: Option<StepCurrent>,
+    /// Threshold adaptation (default: fixed threshold).
+    pub threshold: ThresholdConfig,
+}
+
+impl Default for LifConfig {
+    fn default() -> Self {
+        Self {
+            size: 0,
+            current: CurrentModel::Continuous,
+            tau_j_ms: 10.0,
+            k_j: 1.0,
+            synapses: Map::new(),
+            tau_v_ms: 20.0,
+            k_v: 1.0,
+            r: 1.0,
+            v_rest: 0.0,
+            v_init: None,
+            v_reset: 0.0,
+            t_ref_ms: 0.0,
+            t_ref_spike_ms: None,
+            sigma: 1.0,
+            i_ext: 0.0,
+            step_current: None,
+            threshold: ThresholdConfig::default(),
+        }
+    }
+}
+
+/// Per-layer LIF parameters, with the Euler coefficients precomputed.
+/// Written once by the network builder.
+#[derive(Component, Debug, Clone)]
+pub struct LifParams {
+    /// The synaptic currents, in the order of [`LayerModel::synaptic_currents`].
+    pub currents: Vec<SynapticCurrent>,
+    /// `dt/τ_v`.
+    pub dt_over_tau_v: f32,
+    /// Voltage leak factor `k_v`.
+    pub k_v: f32,
+    /// Membrane resistance `r` (MΩ).
+    pub r: f32,
+    /// Resting voltage (mV).
+    pub v_rest: f32,
+    /// Reset voltage (mV).
+    pub v_reset: f32,
+    /// Refractory steps after a spike, `round(t_ref / dt)`.
+    pub ref_steps: u16,
+    /// Steps after a spike without another, `round(t_ref_spike / dt)`
+    /// (>= `ref_steps`).
+    pub lock_steps: u16,
+}
+
+impl LifParams {
+    /// Derives the coefficients for time step `dt_ms`.
+    pub fn new(c: &LifConfig, dt_ms: f64) -> Self {
+        // Validated to fit in u16.
+        let ref_steps = (c.t_ref_ms / dt_ms).round() as u16;
+        Self {
+            currents: c
+                .synaptic_currents()
+                .iter()
+                .map(|(_, s)| SynapticCurrent::new(s, dt_ms))
+                .collect(),
+            dt_over_tau_v: (dt_ms / c.tau_v_ms) as f32,
+            k_v: c.k_v as f32,
+            r: c.r as f32,
+            v_rest: c.v_rest as f32,
+            v_reset: c.v_reset as f32,
+            ref_steps,
+            lock_steps: c
+                .t_ref_spike_ms
+                .map_or(ref_steps, |t| ((t / dt_ms).round() as u16).max(ref_steps)),
+        }
+    }
+}
+
+impl NeuronModel for Lif {
+    type Config = LifConfig;
+    type Params = LifParams;
+
+    fn add_systems(schedule: &mut Schedule) {
+        schedule.add_systems(update.in_set(StepSet::Update));
+    }
+
+    fn reset(world: &mut World) {
+        let mut q = world.query_filtered::<(
+            &InLayer,
+            &mut Voltage,
+            &mut Current,
+            Option<&mut Current2>,
+            &mut Refractory,
+        ), With<LifNeuron>>();
+        let mut rest = Vec::new();
+        let mut layers = world.query::<(Entity, &LifParams)>();
+        rest.extend(layers.iter(world).map(|(e, p)| (e, p.v_rest)));
+        for (at, mut v, mut j, j2, mut r) in q.iter_mut(world) {
+            v.0 = rest
+                .iter()
+                .find(|(e, _)| *e == at.layer)
+                .expect("LIF layer")
+                .1;
+            *j = Current::default();
+            if let Some(mut j2) = j2 {
+                *j2 = Current2::default();
+            }
+            *r = Refractory(0);
+        }
+    }
+}
+
+/// `threshold`: the effective threshold σ + θ_i after this step's
+/// adaptation (mV).
+const THRESHOLD: Recordable = Recordable {
+    name: "threshold",
+    units: "mV",
+    read: |world, layer, neurons, _, out| {
+        let sigma = world.get::<LayerThreshold>(layer).expect("LIF layer").sigma;
+        read_each(world, neurons, out, |t: &Threshold| sigma + t.theta as f32)
+    },
+};
+
+/// `theta`: the individual threshold offset θ_i after adaptation (mV).
+const THETA: Recordable = Recordable {
+    name: "theta",
+    units: "mV",
+    read: |world, _, neurons, _, out| {
+        read_each(world, neurons, out, |t: &Threshold| t.theta as f32)
+    },
+};
+
+const RECORDABLES: [Recordable; 5] = [
+    synaptic::VOLTAGE,
+    synaptic::CURRENT,
+    THRESHOLD,
+    THETA,
+    synaptic::INPUT,
+];
+
+impl LayerModel for LifConfig {
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    fn synaptic_currents(&self) -> Vec<(String, SynapseConfig)> {
+        let single = SynapseConfig {
+            current: self.current,
+            tau_ms: self.tau_j_ms,
+            k: self.k_j,
+            reversal_mv: None,
+        };
+        currents_or(&self.synapses, single)
+    }
+
+    fn external(&self) -> (f64, Option<&StepCurrent>) {
+        (self.i_ext, self.step_current.as_ref())
+    }
+
+    fn recordables(&self) -> &'static [Recordable] {
+        &RECORDABLES
+    }
+
+    fn validate(&self, key: &dyn Fn(&str) -> String, dt: f64) -> Result<(), ConfigError> {
+        let l = self;
+        positive(&key("tau_j_ms"), l.tau_j_ms)?;
+        validate_synapses(key, &l.synapses)?;
+        if let Some(d) = &l.v_init {
+            d.validate(&key("v_init"))?;
+        }
+        positive(&key("tau_v_ms"), l.tau_v_ms)?;
+        non_negative(&key("t_ref_ms"), l.t_ref_ms)?;
+        if let Some(t) = l.t_ref_spike_ms
+            && !(t >= l.t_ref_ms && t.is_finite())
+        {
+            return err(format!(
+                "{}: must be a number >= t_ref_ms ({}), got {t}",
+                key("t_ref_spike_ms"),
+                l.t_ref_ms
+            ));
+        }
+        // Refractory countdowns are u16.
+        let max_ms = f64::from(u16::MAX) * dt;
+        for (k, t) in [
+            ("t_ref_ms", Some(l.t_ref_ms)),
+            ("t_ref_spike_ms", l.t_ref_spike_ms),
+        ] {
+            if let Some(t) = t
+                && (t / dt).round() > f64::from(u16::MAX)
+            {
+                return err(format!(
+                    "{}: {t} ms is more than 65535 steps of {dt} ms; allowed: up to {max_ms} ms",
+                    key(k)
+                ));
+            }
+        }
+        for (k, v) in [
+            ("k_j", l.k_j),
+            ("k_v", l.k_v),
+            ("r", l.r),
+            ("v_rest", l.v_rest),
+            ("v_reset", l.v_reset),
+            ("sigma", l.sigma),
+        ] {
+            finite(&key(k), v)?;
+        }
+        validate_external(key, l.i_ext, l.step_current.as_ref())?;
+        l.threshold.validate(key, dt)
+    }
+
+    fn spawn(&self, at: Spawn<'_>) -> Vec<Entity> {
+        let Spawn {
+            world,
+            layer,
+            index,
+            seed,
+            dt_ms,
+        } = at;
+        let params = LifParams::new(self, dt_ms);
+        let v0 = initial_voltages(self.v_init.as_ref(), params.v_rest, seed, index, self.size);
+        world.entity_mut(layer).insert((
+            params,
+            LayerThreshold {
+                sigma: self.sigma as f32,
+            },
+            ThresholdParams::new(&self.threshold, dt_ms),
+        ));
+        let theta0 = self
+            .threshold
+            .individual
+            .as_ref()
+            .map_or(0.0, |t| t.theta_init);
+        let neuron = |i: u32| {
+            (
+                LifNeuron,
+                InLayer { layer, index: i },
+                Voltage(v0[i as usize]),
+                Current::default(),
+                Refractory::default(),
+                Threshold { theta: theta0 },
+                Spiked::default(),
+            )
+        };
+        let n = self.size as u32;
+        if self.synaptic_currents().len() > 1 {
+            world
+                .spawn_batch((0..n).map(|i| (neuron(i), Current2::default())))
+                .collect()
+        } else {
+            world.spawn_batch((0..n).map(neuron)).collect()
+        }
+    }
+}

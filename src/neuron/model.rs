@@ -1,0 +1,107 @@
+//! What a neuron model is: the two traits every model implements, and the
+//! description of its recordable variables.
+//!
+//! A model is one module (see [`super::lif`]): its parameters (the layer's
+//! config table, with defaults, units and checks), its components (behind a
+//! marker component, so that no other model's query sees its neurons), its
+//! update system, its reset, and its recordable variables. It is registered
+//! by one line in [`super`]'s `models!` list, which derives the layer
+//! `kind`, the config variant and the dispatch of spawning, scheduling and
+//! resetting from it.
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::Schedule;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::synaptic::SynapseConfig;
+use crate::param::{ConfigError, StepCurrent};
+
+/// A neuron model: what the network builder, the schedule and the protocol
+/// need from it as a whole.
+pub trait NeuronModel: 'static {
+    /// One layer's parameters: the `[layers.<name>]` table of this kind.
+    type Config: LayerModel + Serialize + DeserializeOwned + Clone + std::fmt::Debug;
+    /// The per-layer parameter component of the model; a world holds a
+    /// layer of the model exactly when some entity has it.
+    type Params: Component;
+    /// Adds the model's systems to the step (its update in
+    /// [`crate::schedule::StepSet::Update`]). Called only for a network
+    /// that has a layer of the model.
+    fn add_systems(schedule: &mut Schedule);
+    /// Puts every neuron of the model back in its resting state (voltage,
+    /// recovery variables, synaptic currents, refractory countdowns);
+    /// learned state (thresholds) is kept.
+    fn reset(world: &mut World);
+}
+
+/// One layer's parameters, as the rest of the simulator sees them.
+pub trait LayerModel {
+    /// Number of neurons.
+    fn size(&self) -> usize;
+    /// Checks ranges; `key(field)` is the field's dotted config key.
+    fn validate(&self, key: &dyn Fn(&str) -> String, dt_ms: f64) -> Result<(), ConfigError>;
+    /// The layer's synaptic currents `(name, parameters)` in order:
+    /// projections choose one by name with `target`.
+    fn synaptic_currents(&self) -> Vec<(String, SynapseConfig)>;
+    /// The constant external current (nA) and the optional step current.
+    fn external(&self) -> (f64, Option<&StepCurrent>);
+    /// The variables `[[record.traces]]` may record from the layer.
+    fn recordables(&self) -> &'static [Recordable];
+    /// Inserts the model's parameter components on the layer entity and
+    /// spawns its neurons, in index order; returns them.
+    fn spawn(&self, at: Spawn<'_>) -> Vec<Entity>;
+}
+
+/// Where a layer is being built.
+pub struct Spawn<'w> {
+    /// The world under construction.
+    pub world: &'w mut World,
+    /// The layer entity (it already has its spike lists, input ring and
+    /// external current).
+    pub layer: Entity,
+    /// Position of the layer in the config; keys its random streams.
+    pub index: usize,
+    /// The run's seed.
+    pub seed: u64,
+    /// Time step (ms).
+    pub dt_ms: f64,
+}
+
+/// Reads one recorded variable at the end of step `step` for the neurons
+/// `(entity, index in the layer)` of the layer entity `layer`, appending one
+/// value per neuron to `out`.
+pub type ReadFn =
+    fn(world: &World, layer: Entity, neurons: &[(Entity, u32)], step: u64, out: &mut Vec<f32>);
+
+/// A variable a model can record, as NEST's recordables: its name in the
+/// config and the file, its unit, and how to read it.
+#[derive(Clone, Copy)]
+pub struct Recordable {
+    /// Name in `[[record.traces]] vars` and in `/report/<layer>/<name>`.
+    pub name: &'static str,
+    /// The `units` attribute of its data.
+    pub units: &'static str,
+    /// Reads it.
+    pub read: ReadFn,
+}
+
+impl std::fmt::Debug for Recordable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name, self.units)
+    }
+}
+
+/// Appends `f` of each neuron's component `C` (every recorded neuron has one).
+pub fn read_each<C: Component>(
+    world: &World,
+    neurons: &[(Entity, u32)],
+    out: &mut Vec<f32>,
+    f: impl Fn(&C) -> f32,
+) {
+    out.extend(neurons.iter().map(|&(e, _)| {
+        f(world
+            .get::<C>(e)
+            .expect("a recorded neuron has the component"))
+    }));
+}

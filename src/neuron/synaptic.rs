@@ -1,0 +1,318 @@
+//! Synaptic currents: the machinery every neuron model shares for the input
+//! of its projections, and the external current.
+//!
+//! A layer has one or two **synaptic currents** `c` (config:
+//! `synapses.<name>`, chosen by a projection's `target`), each a variable
+//! `J_c` per neuron integrated every step from the input `I_c(n)` that
+//! delivery summed into the layer's [`crate::synapse::InputRing`]:
+//!
+//! - `instantaneous`: `J_c(n) = I_c(n)`;
+//! - `continuous`: `J_c(n) = J_c(n−1) + dt/τ_c · (−k_c J_c(n−1) + I_c(n))`;
+//! - `exponential`: `J_c(n) = J_c(n−1) · exp(−dt/τ_c) + I_c(n)`.
+//!
+//! A current-based synapse drives the membrane with `J_c` (nA); a
+//! conductance-based one (`reversal_mv = E_c`) holds a conductance `g_c`
+//! (µS) and drives it with `g_c (E_c − V)`. The external current (constant
+//! `i_ext` plus an optional step) enters the first synaptic current.
+
+use bevy_ecs::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use super::Voltage;
+use super::model::{Recordable, read_each};
+use crate::param::{ConfigError, StepCurrent, finite, non_negative, positive};
+use crate::synapse::InputRing;
+
+/// How a synaptic current integrates its input.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CurrentModel {
+    /// `J(n) = I(n)`.
+    Instantaneous,
+    /// `J(n) = J(n-1) + dt/tau_j * (-k_j J(n-1) + I(n))` (the seed's Euler step).
+    Continuous,
+    /// `J(n) = J(n-1) · exp(-dt/tau) + I(n)`: exact decay, each spike adds its
+    /// weight (NEST's `iaf_psc_exp`, Brian2's `on_pre: g += w`).
+    Exponential,
+}
+
+/// Most synaptic currents a layer may have.
+pub const MAX_SYNAPSES: usize = 2;
+
+/// `[layers.<name>.synapses.<current>]`: one named synaptic current of a
+/// layer (for example `exc` and `inh` with their own time constants).
+/// Projections pick one with `target`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SynapseConfig {
+    /// `instantaneous`, `continuous` or `exponential` (default `exponential`).
+    pub current: CurrentModel,
+    /// Time constant in ms (default 5.0, > 0).
+    pub tau_ms: f64,
+    /// Leak factor of the `continuous` model (default 1.0).
+    pub k: f64,
+    /// Reversal potential in mV (default none: current-based). When set the
+    /// synapse is conductance-based: its variable is a conductance `g` in µS,
+    /// integrated by the same `current` model, and it drives the voltage with
+    /// `J = g · (reversal_mv − V)` (nA), `V` the voltage of the previous step.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reversal_mv: Option<f64>,
+}
+
+impl Default for SynapseConfig {
+    fn default() -> Self {
+        Self {
+            current: CurrentModel::Exponential,
+            tau_ms: 5.0,
+            k: 1.0,
+            reversal_mv: None,
+        }
+    }
+}
+
+/// The synaptic currents of a layer: the `synapses` table, or `single`
+/// named `default` when the table is empty.
+pub fn currents_or(
+    synapses: &crate::param::Map<SynapseConfig>,
+    single: SynapseConfig,
+) -> Vec<(String, SynapseConfig)> {
+    if synapses.is_empty() {
+        vec![("default".to_string(), single)]
+    } else {
+        synapses
+            .iter()
+            .map(|(n, c)| (n.clone(), c.clone()))
+            .collect()
+    }
+}
+
+/// Checks a `synapses` table (at most [`MAX_SYNAPSES`], each's ranges).
+pub fn validate_synapses(
+    key: &dyn Fn(&str) -> String,
+    synapses: &crate::param::Map<SynapseConfig>,
+) -> Result<(), ConfigError> {
+    if synapses.len() > MAX_SYNAPSES {
+        return crate::param::err(format!(
+            "{}: at most {MAX_SYNAPSES} synaptic currents, got {}",
+            key("synapses"),
+            synapses.len()
+        ));
+    }
+    for (c, sc) in synapses {
+        positive(&key(&format!("synapses.{c}.tau_ms")), sc.tau_ms)?;
+        finite(&key(&format!("synapses.{c}.k")), sc.k)?;
+        if let Some(e) = sc.reversal_mv {
+            finite(&key(&format!("synapses.{c}.reversal_mv")), e)?;
+        }
+    }
+    Ok(())
+}
+
+/// Checks `i_ext` and `step_current`.
+pub fn validate_external(
+    key: &dyn Fn(&str) -> String,
+    i_ext: f64,
+    step: Option<&StepCurrent>,
+) -> Result<(), ConfigError> {
+    finite(&key("i_ext"), i_ext)?;
+    if let Some(s) = step {
+        finite(&key("step_current.amplitude"), s.amplitude)?;
+        non_negative(&key("step_current.start_ms"), s.start_ms)?;
+        if s.stop_ms.partial_cmp(&s.start_ms) == Some(std::cmp::Ordering::Less)
+            || s.stop_ms.is_nan()
+        {
+            return crate::param::err(format!(
+                "{}: must be >= start_ms ({})",
+                key("step_current.stop_ms"),
+                s.start_ms
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `J_0`: the layer's first (or only) synaptic current, nA (µS when
+/// conductance-based). Written by the model's update.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct Current(pub f32);
+
+/// `J_1`: the second synaptic current, on neurons of layers that have two
+/// (for example excitatory and inhibitory). Written by the model's update.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct Current2(pub f32);
+
+impl AsMut<f32> for Current {
+    fn as_mut(&mut self) -> &mut f32 {
+        &mut self.0
+    }
+}
+
+impl AsMut<f32> for Current2 {
+    fn as_mut(&mut self) -> &mut f32 {
+        &mut self.0
+    }
+}
+
+/// `J = J_0 + J_1`, the synaptic variables summed (nA).
+#[inline]
+pub fn total_current(j: &Current, j2: Option<&Current2>) -> f32 {
+    j2.map_or(j.0, |j2| j.0 + j2.0)
+}
+
+/// How a synaptic current's variable `g` drives the membrane:
+/// `J = g · (reversal − scale · V)`; `(reversal, scale) = (E_rev, 1)` for a
+/// conductance and [`CURRENT_DRIVE`] `= (1, 0)` for a current (then `J` is
+/// `g` itself, exactly).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Drive {
+    /// `E_rev` (mV), or 1 for a current.
+    pub reversal: f32,
+    /// 1 for a conductance, 0 for a current.
+    pub scale: f32,
+}
+
+/// [`Drive`] of a current-based synapse: `J = g · (1 − 0 · V) = g`.
+pub const CURRENT_DRIVE: Drive = Drive {
+    reversal: 1.0,
+    scale: 0.0,
+};
+
+/// One synaptic current's update coefficients.
+#[derive(Debug, Clone, Copy)]
+pub struct SynapticCurrent {
+    /// Its model.
+    pub model: CurrentModel,
+    /// `dt/τ` (`continuous`) or `exp(−dt/τ)` (`exponential`).
+    pub a: f32,
+    /// Leak factor `k` (`continuous`).
+    pub k: f32,
+    /// How it drives the membrane.
+    pub drive: Drive,
+}
+
+impl SynapticCurrent {
+    /// The coefficients of `c` at time step `dt_ms`.
+    pub fn new(c: &SynapseConfig, dt_ms: f64) -> Self {
+        Self {
+            model: c.current,
+            a: match c.current {
+                CurrentModel::Exponential => (-dt_ms / c.tau_ms).exp() as f32,
+                _ => (dt_ms / c.tau_ms) as f32,
+            },
+            k: c.k as f32,
+            drive: c.reversal_mv.map_or(CURRENT_DRIVE, |e| Drive {
+                reversal: e as f32,
+                scale: 1.0,
+            }),
+        }
+    }
+
+    /// One step of a run of neurons: `J ← f(J, I + ext)`, with `I` the
+    /// run's slice of this step's input, set to 0 as it is read if `zero`.
+    #[inline(always)]
+    pub fn integrate<J: AsMut<f32>>(&self, j: &mut [J], input: &mut [f32], ext: f32, zero: bool) {
+        let (a, k) = (self.a, self.k);
+        let it = j.iter_mut().zip(input).map(|(j, x)| {
+            let read = *x;
+            *x = if zero { 0.0 } else { read };
+            (j.as_mut(), read + ext)
+        });
+        match self.model {
+            CurrentModel::Instantaneous => it.for_each(|(j, x)| *j = x),
+            CurrentModel::Continuous => it.for_each(|(j, x)| *j += a * (-k * *j + x)),
+            CurrentModel::Exponential => it.for_each(|(j, x)| *j = *j * a + x),
+        }
+    }
+}
+
+/// A step current in steps: `amplitude` nA for `first ≤ n < end`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepWindow {
+    /// First step with the current.
+    pub first: u64,
+    /// First step without it again.
+    pub end: u64,
+    /// Amplitude (nA).
+    pub amplitude: f32,
+}
+
+/// A layer's external current: the constant `i_ext` plus an optional step
+/// current. Written once by the network builder; read by the model's update
+/// (into the first synaptic current) and by the recorder (`input`).
+#[derive(Component, Debug, Clone, Copy)]
+pub struct ExternalCurrent {
+    /// Constant current (nA).
+    pub i_ext: f32,
+    /// The step current, in steps.
+    pub step: Option<StepWindow>,
+}
+
+impl ExternalCurrent {
+    /// From the config's `i_ext` and `step_current` at time step `dt_ms`: a
+    /// window `[start, stop)` in ms covers the steps `n` with
+    /// `start ≤ n·dt < stop`.
+    pub fn new(i_ext: f64, step: Option<&StepCurrent>, dt_ms: f64) -> Self {
+        let first_step = |ms: f64| (ms / dt_ms).ceil() as u64;
+        Self {
+            i_ext: i_ext as f32,
+            step: step.map(|s| StepWindow {
+                first: first_step(s.start_ms),
+                end: first_step(s.stop_ms),
+                amplitude: s.amplitude as f32,
+            }),
+        }
+    }
+
+    /// External current at step `n` (nA).
+    #[inline]
+    pub fn at(&self, n: u64) -> f32 {
+        match self.step {
+            Some(w) if (w.first..w.end).contains(&n) => self.i_ext + w.amplitude,
+            _ => self.i_ext,
+        }
+    }
+}
+
+/// `voltage`: the membrane voltage V after this step's reset (mV).
+pub const VOLTAGE: Recordable = Recordable {
+    name: "voltage",
+    units: "mV",
+    read: |world, _, neurons, _, out| read_each(world, neurons, out, |v: &Voltage| v.0),
+};
+
+/// `current`: the synaptic variables summed, `J = Σ_c J_c` (nA).
+pub const CURRENT: Recordable = Recordable {
+    name: "current",
+    units: "nA",
+    read: |world, _, neurons, _, out| {
+        out.extend(neurons.iter().map(|&(e, _)| {
+            let e = world.entity(e);
+            total_current(
+                e.get::<Current>()
+                    .expect("a neuron with a synaptic current"),
+                e.get::<Current2>(),
+            )
+        }))
+    },
+};
+
+/// `input`: this step's input `I_i(n)`, synaptic (every current) plus
+/// external (nA).
+pub const INPUT: Recordable = Recordable {
+    name: "input",
+    units: "nA",
+    read: |world, layer, neurons, n, out| {
+        let layer = world.entity(layer);
+        let ring = layer.get::<InputRing>().expect("a neuron layer's input");
+        let ext = layer
+            .get::<ExternalCurrent>()
+            .expect("a neuron layer's external current")
+            .at(n);
+        out.extend(neurons.iter().map(|&(_, i)| {
+            let synaptic: f32 = (0..ring.currents())
+                .map(|c| ring.slot(n, c)[i as usize])
+                .sum();
+            synaptic + ext
+        }))
+    },
+};
