@@ -7,7 +7,7 @@ use crate::config::{Config, ConfigError, LayerConfig, ProjectionConfig};
 use crate::data::ImageSet;
 use crate::encoder::{EncoderParams, EncoderRng, Intensity};
 use crate::layer::{InLayer, Layer, LayerSpikes, Spiked};
-use crate::neuron::model::Spawn;
+use crate::neuron::model::{LayerRecordables, Spawn};
 use crate::neuron::synaptic::{self, ExternalCurrent};
 use crate::record::plan;
 use crate::rng;
@@ -58,6 +58,7 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                     });
                 let (i_ext, step_current) = model.external();
                 world.entity_mut(layer).insert((
+                    LayerRecordables(model.recordables()),
                     ExternalCurrent::new(i_ext, step_current, dt),
                     InputRing::new(
                         size,

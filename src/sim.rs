@@ -10,6 +10,7 @@ use crate::encoder::{EncoderRng, Intensity};
 use crate::layer::{Layer, LayerSpikes};
 use crate::neuron::Voltage;
 use crate::neuron::lif::{LayerThreshold, Threshold};
+use crate::neuron::model::LayerRecordables;
 use crate::neuron::synaptic::{Current, Current2, total_current};
 use crate::record::collect::Recorder;
 use crate::record::writer::{Block, Layout, RecordError, Writer};
@@ -381,6 +382,29 @@ impl Simulation {
             .expect("layer")
             .current
             .clone()
+    }
+
+    /// Recordable variable `var` of every neuron of `layer` after the last
+    /// step, as `[[record.traces]]` would record it (`input`: the input of
+    /// the last step, which is still held only where `input` is recorded).
+    /// An error names what the layer's model records.
+    pub fn read(&mut self, layer: &str, var: &str) -> Result<Vec<f32>, String> {
+        let e = self
+            .try_layer(layer)
+            .ok_or_else(|| format!("no layer '{layer}'"))?;
+        let Some(&LayerRecordables(all)) = self.world.get::<LayerRecordables>(e) else {
+            return Err(format!("layer '{layer}' is an encoder layer"));
+        };
+        let r = all.iter().find(|r| r.name == var).ok_or_else(|| {
+            let names: Vec<&str> = all.iter().map(|r| r.name).collect();
+            format!("layer '{layer}' records {}; not '{var}'", names.join(", "))
+        })?;
+        let members = &self.world.get::<Layer>(e).expect("layer").members;
+        let neurons: Vec<(Entity, u32)> = (0..).zip(members).map(|(i, &m)| (m, i)).collect();
+        let mut out = Vec::with_capacity(neurons.len());
+        let step = self.steps_done().saturating_sub(1);
+        (r.read)(&self.world, e, &neurons, step, &mut out);
+        Ok(out)
     }
 
     /// Voltages of a neuron layer after the last step (mV).

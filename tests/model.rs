@@ -838,3 +838,22 @@ fn conductance_synapse_drives_towards_its_reversal_potential() {
         s.voltages("n")[0]
     );
 }
+
+#[test]
+fn read_gives_each_recordable_and_names_the_allowed_ones() {
+    // CONSTANT_DRIVE after two steps: J = 2, V(0) = 0.2, V(1) = 0.38
+    // (derived above); σ + θ = 1 (no adaptation), θ = 0.
+    let mut s = sim(CONSTANT_DRIVE);
+    s.step();
+    s.step();
+    assert_eq!(s.read("n", "voltage").unwrap(), s.voltages("n"));
+    assert!(close(s.read("n", "voltage").unwrap()[0], 0.38, 1e-6));
+    assert_eq!(s.read("n", "current").unwrap(), vec![2.0]);
+    assert_eq!(s.read("n", "threshold").unwrap(), vec![1.0]);
+    assert_eq!(s.read("n", "theta").unwrap(), vec![0.0]);
+    let e = s.read("n", "u").unwrap_err();
+    assert_eq!(
+        e,
+        "layer 'n' records voltage, current, threshold, theta, input; not 'u'"
+    );
+}

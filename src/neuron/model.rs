@@ -92,6 +92,11 @@ impl std::fmt::Debug for Recordable {
     }
 }
 
+/// The recordable variables of a neuron layer, on its layer entity.
+/// Written once by the network builder.
+#[derive(Component, Debug, Clone, Copy)]
+pub struct LayerRecordables(pub &'static [Recordable]);
+
 /// Appends `f` of each neuron's component `C` (every recorded neuron has one).
 pub fn read_each<C: Component>(
     world: &World,
