@@ -14,6 +14,7 @@
 use std::time::Instant;
 
 use crate::config::{Config, ConfigError};
+use crate::timings::StageTimes;
 use crate::{Error, Simulation, stimulus};
 
 /// A benchmark workload.
@@ -40,6 +41,8 @@ pub struct Options {
     pub steps: Option<u64>,
     /// Seed.
     pub seed: u64,
+    /// Time each stage of the step ([`crate::timings`]).
+    pub timings: bool,
 }
 
 /// One timed run.
@@ -57,6 +60,8 @@ pub struct Measurement {
     pub spikes_out: u64,
     /// Synaptic events delivered (spikes × fan-out).
     pub syn_events: u64,
+    /// Stage timings of the loop, when asked for.
+    pub timings: Option<StageTimes>,
     /// Worker threads used.
     pub threads: usize,
 }
@@ -99,6 +104,9 @@ pub fn measure(o: &Options) -> Result<Measurement, Error> {
         None => None,
     };
     let mut sim = Simulation::new(&config, images)?;
+    if o.timings {
+        sim.enable_timings();
+    }
     let setup_s = started.elapsed().as_secs_f64();
     let steps = sim.total_steps();
     let started = Instant::now();
@@ -115,6 +123,7 @@ pub fn measure(o: &Options) -> Result<Measurement, Error> {
         spikes_in,
         spikes_out,
         syn_events: sim.synapse_events(),
+        timings: sim.timings(),
         threads: sim.threads(),
     })
 }

@@ -7,8 +7,6 @@ use bevy_ecs::prelude::*;
 pub struct Layer {
     /// Name from the config (`[layers.<name>]`).
     pub name: String,
-    /// Position of the layer in the config (0-based); keys its random streams.
-    pub index: usize,
     /// The neuron entities of the layer, by neuron index.
     pub members: Vec<Entity>,
 }

@@ -85,6 +85,7 @@ pub mod sim;
 pub mod step;
 pub mod stimulus;
 pub mod synapse;
+pub mod timings;
 
 pub use config::{Config, ConfigError};
 pub use sim::Simulation;

@@ -64,6 +64,9 @@ enum Command {
         /// Overwrite the output file if it exists
         #[arg(long)]
         force: bool,
+        /// Print the wall time of each stage of the step and of the writer
+        #[arg(long)]
+        timings: bool,
         #[command(flatten)]
         overrides: Overrides,
     },
@@ -103,6 +106,9 @@ enum Command {
         /// Seed
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Print the wall time of each stage of the step after each `RESULT`
+        #[arg(long)]
+        timings: bool,
         /// Accepted for the peers' command line; spikesim prints nothing else anyway
         #[arg(long)]
         quiet: bool,
@@ -125,8 +131,9 @@ fn main() -> ExitCode {
             config,
             out,
             force,
+            timings,
             overrides,
-        } => run(&config, out, force, &overrides.list()),
+        } => run(&config, out, force, timings, &overrides.list()),
         Command::Validate { config, overrides } => validate(&config, &overrides.list()),
         Command::Bench {
             workload,
@@ -136,6 +143,7 @@ fn main() -> ExitCode {
             images,
             steps,
             seed,
+            timings,
             quiet: _,
         } => {
             let o = bench::Options {
@@ -145,10 +153,14 @@ fn main() -> ExitCode {
                 images,
                 steps,
                 seed,
+                timings,
             };
             (0..reps).try_for_each(|_| {
                 let m = bench::measure(&o)?;
                 println!("{}", m.result_line(&o));
+                if let Some(t) = &m.timings {
+                    print!("{}", t.table());
+                }
                 Ok::<(), Failure>(())
             })
         }
@@ -212,9 +224,13 @@ fn run(
     config_path: &Path,
     out: Option<PathBuf>,
     force: bool,
+    timings: bool,
     overrides: &[String],
 ) -> Result<(), Failure> {
     let (config, mut sim, sets) = prepare(config_path, overrides)?;
+    if timings {
+        sim.enable_timings();
+    }
     let out = out.unwrap_or_else(|| {
         let stem = config_path.file_stem().unwrap_or_default();
         Path::new("runs").join(stem).with_extension("h5")
@@ -274,6 +290,7 @@ fn run(
         }
     };
     let steps = sim.steps_done();
+    let closing = Instant::now();
     let (closed, failure) = match ran {
         Ok(true) => (w.finish(steps), None),
         Ok(false) => {
@@ -289,6 +306,10 @@ fn run(
             (w.abort(steps, &why), Some(Failure(why, 1)))
         }
     };
+    if let Some(mut t) = sim.timings() {
+        t.writer += closing.elapsed();
+        eprint!("stage timings over {} steps:\n{}", t.steps, t.table());
+    }
     let elapsed = started.elapsed().as_secs_f64();
     match (closed, failure) {
         (Err(e), _) => Err(Failure(format!("{e} ({} is incomplete)", out.display()), 1)),

@@ -78,7 +78,6 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
         };
         world.entity_mut(layer).insert(Layer {
             name: name.clone(),
-            index,
             members,
         });
         layer_entities.push(layer);

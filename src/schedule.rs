@@ -19,6 +19,7 @@ use crate::neuron::lif::threshold::{self, ThresholdParams};
 use crate::record::collect::Recorder;
 use crate::stimulus::{self, Stimulus};
 use crate::synapse::{InputRing, stdp::Stdp};
+use crate::timings::{self, StageTimes};
 use crate::{encoder, neuron, record, synapse};
 
 /// The phases of a step, in order.
@@ -40,7 +41,8 @@ pub enum StepSet {
     Record,
 }
 
-/// Builds the schedule of one step for the network in `world`. A system
+/// Builds the schedule of one step for the network in `world` (with the
+/// lap systems of [`timings`] when the world has [`StageTimes`]). A system
 /// that could only ever return at once for this network is left out: STDP
 /// without STDP projections, global adaptation without a layer that has it,
 /// clearing kept input without a layer whose input is recorded, recording
@@ -48,6 +50,7 @@ pub enum StepSet {
 /// of the model, resets between images unless the stimulus asks for them
 /// (even an idle system costs hundreds of instructions a step).
 pub fn build(world: &mut World) -> Schedule {
+    let timed = world.contains_resource::<StageTimes>();
     let stdp = world.query::<&Stdp>().iter(world).next().is_some();
     let global = world
         .query::<&ThresholdParams>()
@@ -104,6 +107,9 @@ pub fn build(world: &mut World) -> Schedule {
     }
     if !idle_recorder {
         s.add_systems(record::collect::record.in_set(StepSet::Record));
+    }
+    if timed {
+        timings::add_laps(&mut s);
     }
     s
 }

@@ -3,6 +3,7 @@
 
 use bevy_ecs::prelude::*;
 use indicatif::ProgressBar;
+use std::time::Instant;
 
 use crate::config::Config;
 use crate::data::ImageSet;
@@ -13,11 +14,12 @@ use crate::neuron::lif::{LayerThreshold, Threshold};
 use crate::neuron::model::LayerRecordables;
 use crate::neuron::synaptic::{Current, Current2, total_current};
 use crate::record::collect::Recorder;
-use crate::record::writer::{Block, Layout, RecordError, Writer};
+use crate::record::writer::{Layout, RecordError, Writer};
 use crate::schedule;
 use crate::step::{Clock, Plasticity};
 use crate::synapse::stdp::{self, Stdp};
 use crate::synapse::{DeliveryStats, Projection, Weights};
+use crate::timings::StageTimes;
 use crate::{ConfigError, Error, network, rng, stimulus};
 
 /// What learning changes: weights, thresholds θ (per neuron) and σ (per
@@ -30,6 +32,21 @@ pub struct LearnedState {
     pub theta: Vec<(String, Vec<f64>)>,
     /// (LIF layer, σ in mV).
     pub sigma: Vec<(String, f32)>,
+}
+
+/// Hands the recorder's sealed blocks to `writer` (dropping them without
+/// one), adding the time it took to the writer's share of the timings.
+fn send_ready(world: &mut World, writer: Option<&Writer>) -> Result<(), RecordError> {
+    let blocks = world.resource_mut::<Recorder>().take_ready();
+    let Some(w) = writer.filter(|_| !blocks.is_empty()) else {
+        return Ok(());
+    };
+    let started = world.contains_resource::<StageTimes>().then(Instant::now);
+    let sent = blocks.into_iter().try_for_each(|b| w.send(b));
+    if let Some(t) = started {
+        world.resource_mut::<StageTimes>().writer += t.elapsed();
+    }
+    sent
 }
 
 /// Runs one step's schedule and advances the clock.
@@ -79,6 +96,18 @@ impl Simulation {
         })
     }
 
+    /// Starts timing each stage of the step (and the waits on the writer)
+    /// from now on; see [`Simulation::timings`].
+    pub fn enable_timings(&mut self) {
+        self.world.insert_resource(StageTimes::default());
+        self.schedule = schedule::build(&mut self.world);
+    }
+
+    /// The stage timings since [`Simulation::enable_timings`], if enabled.
+    pub fn timings(&self) -> Option<StageTimes> {
+        self.world.get_resource::<StageTimes>().cloned()
+    }
+
     /// Worker threads of the run.
     pub fn threads(&self) -> usize {
         self.pool.current_num_threads()
@@ -126,9 +155,7 @@ impl Simulation {
         self.in_pool(|world, schedule| {
             while world.resource::<Clock>().step < steps && !stop() {
                 step(world, schedule);
-                for b in world.resource_mut::<Recorder>().take_ready() {
-                    writer.send(b)?;
-                }
+                send_ready(world, Some(writer))?;
                 let done = world.resource::<Clock>().step;
                 if done.is_multiple_of(64) {
                     progress.set_position(done);
@@ -138,9 +165,7 @@ impl Simulation {
         })?;
         self.seal();
         self.snapshot_weights();
-        for b in self.take_blocks() {
-            writer.send(b)?;
-        }
+        send_ready(&mut self.world, Some(writer))?;
         progress.set_position(self.steps_done());
         Ok(self.steps_done() == self.steps)
     }
@@ -156,13 +181,8 @@ impl Simulation {
         });
     }
 
-    /// Blocks sealed by the recorder and not yet taken.
-    pub fn take_blocks(&mut self) -> Vec<Block> {
-        self.world.resource_mut::<Recorder>().take_ready()
-    }
-
-    /// Seals whatever the recorder holds, so that `take_blocks` returns it.
-    pub fn seal(&mut self) {
+    /// Seals whatever the recorder holds, so that it is sent next.
+    fn seal(&mut self) {
         self.world.resource_mut::<Recorder>().seal();
     }
 
@@ -203,10 +223,7 @@ impl Simulation {
                 for &i in spikes {
                     counts[i as usize] += 1;
                 }
-                let blocks = world.resource_mut::<Recorder>().take_ready();
-                if let Some(w) = writer {
-                    blocks.into_iter().try_for_each(|b| w.send(b))?;
-                }
+                send_ready(world, writer)?;
             }
             Ok(())
         })

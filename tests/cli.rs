@@ -306,3 +306,45 @@ fn inspect_rejects_a_non_hdf5_file() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not an HDF5 file"));
 }
+
+/// `--timings` prints one line per stage and the writer, over every step,
+/// and changes nothing in the output.
+#[test]
+fn timings_name_every_stage_and_change_nothing() {
+    let args = [
+        "--set",
+        "stimulus.dataset=synthetic",
+        "--set",
+        "stimulus.images=2",
+        "--set",
+        "record.traces=[{layer = \"hidden\", vars = [\"voltage\"]}]",
+    ];
+    let plain = run_experiment("untimed.h5", "seed-demo.toml", "1", &args);
+    let out = temp("timed.h5");
+    let cfg = repo("experiments/seed-demo.toml");
+    let mut argv = vec![
+        "run",
+        cfg.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--threads",
+        "1",
+        "--timings",
+    ];
+    argv.extend_from_slice(&args);
+    let o = run(&argv);
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    // Two images of 250 steps: 500 steps timed.
+    assert!(err.contains("stage timings over 500 steps:"), "{err}");
+    for stage in [
+        "encode", "deliver", "update", "adapt", "learn", "record", "writer",
+    ] {
+        assert!(
+            err.lines()
+                .any(|l| l.starts_with(stage) && l.ends_with("µs/step")),
+            "{stage} missing: {err}"
+        );
+    }
+    assert_eq!(read_all(&plain), read_all(&out));
+}

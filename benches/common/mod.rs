@@ -14,6 +14,7 @@ pub fn simulation(workload: Workload, neurons: usize, sets: &[&str]) -> Simulati
         images: None,
         steps: None,
         seed: 1,
+        timings: false,
     };
     let base = bench::config(&o).expect("workload config");
     let text = base.to_toml();

@@ -69,7 +69,7 @@ pub fn recorder(
             let var = *model
                 .recordables()
                 .iter()
-                .find(|r| &r.name == var)
+                .find(|r| r.name == var)
                 .expect("validated: a recordable of the layer's model");
             layout.traces.push(TraceSpec {
                 layer: tc.layer.clone(),
