@@ -14,7 +14,7 @@ use crate::protocol::Stimulus;
 use crate::record::collect::{
     RateProbe, Recorder, SampleProbe, SpikeProbe, TraceProbe, WeightProbe,
 };
-use crate::record::writer::{Layout, RateSpec, SampleSpec, SpikeLayer, TraceSpec, WeightSpec};
+use crate::record::{Layout, RateSpec, SampleSpec, SpikeLayer, TraceSpec, WeightSpec};
 use crate::rng;
 use crate::schedule::Clock;
 use crate::synapse::stdp::{Plasticity, Stdp};

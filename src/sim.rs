@@ -10,7 +10,7 @@ use crate::encoder::{EncoderRng, Intensity};
 use crate::layer::{Layer, LayerSpikes};
 use crate::neuron::{Current, Current2, Voltage, total_current};
 use crate::record::collect::Recorder;
-use crate::record::writer::{Block, Layout, RecordError, Writer};
+use crate::record::{Batch, Layout, RecordError, Writer};
 use crate::schedule::{self, Clock};
 use crate::synapse::stdp::{self, Plasticity, Stdp};
 use crate::synapse::{DeliveryStats, Projection, Weights};
@@ -137,7 +137,7 @@ impl Simulation {
         })?;
         self.seal();
         self.snapshot_weights();
-        for b in self.take_blocks() {
+        for b in self.take_batches() {
             writer.send(b)?;
         }
         progress.set_position(self.steps_done());
@@ -155,12 +155,12 @@ impl Simulation {
         });
     }
 
-    /// Blocks sealed by the recorder and not yet taken.
-    pub fn take_blocks(&mut self) -> Vec<Block> {
+    /// Batches sealed by the recorder and not yet taken.
+    pub fn take_batches(&mut self) -> Vec<Batch> {
         self.world.resource_mut::<Recorder>().take_ready()
     }
 
-    /// Seals whatever the recorder holds, so that `take_blocks` returns it.
+    /// Seals whatever the recorder holds, so that `take_batches` returns it.
     pub fn seal(&mut self) {
         self.world.resource_mut::<Recorder>().seal();
     }

@@ -39,7 +39,7 @@ use indicatif::ProgressBar;
 use crate::config::{Config, ConfigError, LayerConfig, PhaseConfig, ProtocolConfig};
 use crate::data::{self, ImageSet};
 use crate::record::checkpoint;
-use crate::record::writer::{Attr, Block, RecordError, Values, Writer};
+use crate::record::{Attr, Batch, RecordError, Values, Writer};
 use crate::sim::LearnedState;
 use crate::synapse::stdp::Plasticity;
 use crate::{Error, Simulation};
@@ -404,7 +404,7 @@ fn put_with(
     values: Values,
     attrs: Vec<(String, Attr)>,
 ) -> Result<(), RecordError> {
-    writer.send(Block::Dataset {
+    writer.send(Batch::Dataset {
         path,
         shape,
         values,

@@ -1,16 +1,17 @@
-//! The recorder: copies what the config asks for into blocks for the writer.
+//! The recorder: copies what the config asks for into batches for the writer.
 //!
 //! It samples at the end of a step (the `Record` set runs last): voltages are
 //! after reset, thresholds after this step's adaptation, spikes are those
 //! emitted at this step, `input` is the input this step integrated. The
-//! buffers are sealed into [`Block`]s every `block_steps` steps or as soon as
-//! they hold [`MAX_BLOCK_BYTES`], and the run loop hands the blocks to the
-//! [`super::writer::Writer`]; so memory holds at most about one block,
+//! buffers are sealed into [`Batch`]s every `block_steps` steps or as soon as
+//! they hold [`MAX_BATCH_BYTES`], and the run loop hands the batches to the
+//! [`super::writer::Writer`]; so memory holds at most about one batch,
 //! whatever the run's length.
 
 use bevy_ecs::prelude::*;
 
-use super::writer::{Block, Layout};
+use super::batch::Batch;
+use super::layout::Layout;
 use crate::config::TraceVar;
 use crate::layer::LayerSpikes;
 use crate::neuron::{Current, Current2, LifParams, Voltage, total_current};
@@ -19,8 +20,8 @@ use crate::schedule::Clock;
 use crate::synapse::{InputRing, Weights};
 use crate::threshold::{LayerThreshold, Threshold};
 
-/// Bytes buffered before the recorder seals a block early.
-pub const MAX_BLOCK_BYTES: usize = 4 << 20;
+/// Bytes buffered before the recorder seals a batch early.
+pub const MAX_BATCH_BYTES: usize = 4 << 20;
 
 /// Spikes of one layer inside a window of steps.
 #[derive(Debug)]
@@ -167,7 +168,7 @@ pub struct Recorder {
     rates: Vec<RateProbe>,
     weights: Vec<WeightProbe>,
     samples: Option<SampleProbe>,
-    ready: Vec<Block>,
+    ready: Vec<Batch>,
 }
 
 impl Recorder {
@@ -206,7 +207,7 @@ impl Recorder {
             && self.weights.iter().all(|p| p.every_steps.is_none())
     }
 
-    /// Moves everything buffered into sealed blocks.
+    /// Moves everything buffered into sealed batches.
     pub fn seal(&mut self) {
         for (layer, p) in self.spikes.iter_mut().enumerate() {
             if !p.steps.is_empty() {
@@ -214,7 +215,7 @@ impl Recorder {
                     std::mem::take(&mut p.steps),
                     std::mem::take(&mut p.node_ids),
                 );
-                self.ready.push(Block::Spikes {
+                self.ready.push(Batch::Spikes {
                     layer,
                     steps,
                     node_ids,
@@ -223,7 +224,7 @@ impl Recorder {
         }
         for (trace, p) in self.traces.iter_mut().enumerate() {
             if !p.data.is_empty() {
-                self.ready.push(Block::Trace {
+                self.ready.push(Batch::Trace {
                     trace,
                     data: std::mem::take(&mut p.data),
                 });
@@ -231,7 +232,7 @@ impl Recorder {
         }
         for (rate, p) in self.rates.iter_mut().enumerate() {
             if !p.counts.is_empty() {
-                self.ready.push(Block::Rates {
+                self.ready.push(Batch::Rates {
                     rate,
                     counts: std::mem::take(&mut p.counts),
                 });
@@ -240,7 +241,7 @@ impl Recorder {
         if let Some(s) = &mut self.samples
             && !s.index.is_empty()
         {
-            self.ready.push(Block::Samples {
+            self.ready.push(Batch::Samples {
                 index: std::mem::take(&mut s.index),
                 label: std::mem::take(&mut s.label),
                 start_step: std::mem::take(&mut s.start_step),
@@ -251,8 +252,8 @@ impl Recorder {
         self.bytes_buffered = 0;
     }
 
-    /// The sealed blocks, oldest first; the recorder keeps none.
-    pub fn take_ready(&mut self) -> Vec<Block> {
+    /// The sealed batches, oldest first; the recorder keeps none.
+    pub fn take_ready(&mut self) -> Vec<Batch> {
         std::mem::take(&mut self.ready)
     }
 
@@ -267,7 +268,7 @@ impl Recorder {
         for (k, p) in self.weights.iter_mut().enumerate() {
             if due(p) && p.last != Some(steps_done) {
                 p.last = Some(steps_done);
-                self.ready.push(Block::Weights {
+                self.ready.push(Batch::Weights {
                     weights: k,
                     steps_done,
                     data: weights(p.projection),
@@ -357,7 +358,7 @@ pub fn record(
     );
     rec.steps_buffered += 1;
     rec.bytes_buffered += bytes;
-    if rec.steps_buffered >= rec.block_steps || rec.bytes_buffered >= MAX_BLOCK_BYTES {
+    if rec.steps_buffered >= rec.block_steps || rec.bytes_buffered >= MAX_BATCH_BYTES {
         rec.seal();
     }
 }

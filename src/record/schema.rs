@@ -231,6 +231,16 @@ pub const ATTR_REST_STEPS: &str = "rest_steps";
 /// Unit of the per-sample spike counts.
 pub const SAMPLE_COUNT_UNITS: &str = "spikes";
 
+// ---------------------------------------------------------------- results and state
+
+/// Group of a run's results: whole datasets written once, e.g. `results/evaluate/accuracy`.
+pub const RESULTS_GROUP: &str = "results";
+/// Group of a run's final state: whole datasets written once, e.g. `state/theta/exc`.
+pub const STATE_GROUP: &str = "state";
+/// The top-level groups that [`Batch::Dataset`](super::batch::Batch::Dataset)
+/// may write below.
+pub const DATASET_ROOTS: [&str; 2] = [RESULTS_GROUP, STATE_GROUP];
+
 // ---------------------------------------------------------------- storage
 
 /// Chunk length, in elements, of the growing spike datasets (512 KiB of
@@ -249,6 +259,12 @@ pub const WEIGHT_CHUNK_BYTES: usize = 1024 * 1024;
 /// Upper bound in bytes of one chunk of a `/samples/counts/<layer>` dataset,
 /// split the same way.
 pub const SAMPLE_CHUNK_BYTES: usize = 256 * 1024;
+/// A [`Batch::Dataset`](super::batch::Batch::Dataset) of at most this many
+/// bytes is stored contiguously.
+pub const DATASET_CONTIGUOUS_MAX_BYTES: usize = 64 * 1024;
+/// Upper bound in bytes of one chunk of a chunked
+/// [`Batch::Dataset`](super::batch::Batch::Dataset).
+pub const DATASET_CHUNK_BYTES: usize = 1024 * 1024;
 /// Deflate (gzip) level of growing datasets, used only where the HDF5 library
 /// has the deflate filter.
 pub const DEFLATE_LEVEL: u8 = 1;
