@@ -22,6 +22,7 @@ pub mod error;
 pub mod hdf5;
 pub mod inspect;
 pub mod layout;
+pub mod memory;
 pub(crate) mod read;
 pub mod schema;
 mod utc;

@@ -126,31 +126,6 @@ fn bad_block_stops_the_writer_and_is_reported() {
 }
 
 #[test]
-fn out_of_order_spikes_are_rejected() {
-    // (step 5, node 0) after (step 5, node 1) breaks "within a step by node id".
-    let tmp = TempPath::new("order");
-    let layers = [SpikeLayer {
-        name: "l".to_owned(),
-        n_nodes: 2,
-    }];
-    let writer = Writer::create(&tmp.0, &header(10), &layout(&layers, &[]), 4).unwrap();
-    writer
-        .send(Batch::Spikes {
-            layer: 0,
-            steps: vec![5],
-            node_ids: vec![1],
-        })
-        .unwrap();
-    let _ = writer.send(Batch::Spikes {
-        layer: 0,
-        steps: vec![5],
-        node_ids: vec![0],
-    });
-    let err = writer.finish(10).unwrap_err();
-    assert!(err.to_string().contains("out of order"), "{err}");
-}
-
-#[test]
 fn abort_after_a_bad_block_reports_both() {
     // Weight block of 3 values for 4 synapses: the writer stops there. abort
     // returns that error and records the caller's reason followed by it; the
@@ -337,99 +312,6 @@ fn invalid_rates_weights_and_samples_fail_before_creating_the_file() {
         .unwrap()
         .finish(1)
         .unwrap();
-}
-
-#[test]
-fn blocks_inconsistent_with_the_layout_are_rejected() {
-    // Each case on a fresh sample writer (see `sample_layout`: rates of input
-    // (4 neurons, 5-step bins, so at most 20 spikes a bin) and exc, weights of
-    // input_exc (4 synapses) and exc_exc (0), samples counting exc (3) and
-    // input (4)); finish returns the BadBatch error naming the problem.
-    let samples = |index: Vec<u64>, label: Vec<u8>, start_step: Vec<u64>, counts| Batch::Samples {
-        index,
-        label,
-        start_step,
-        counts,
-    };
-    let weights = |weights, steps_done, n| Batch::Weights {
-        weights,
-        steps_done,
-        data: vec![0.5; n],
-    };
-    let one_sample = |start| samples(vec![0], vec![0], vec![start], vec![vec![0; 3], vec![0; 4]]);
-    let cases: Vec<(Vec<Batch>, &str)> = vec![
-        (
-            vec![Batch::Rates {
-                rate: 2,
-                counts: vec![1],
-            }],
-            "rate index 2, but 2 rates were declared",
-        ),
-        // 21 spikes in a bin of 4 neurons × 5 steps = 20 possible.
-        (
-            vec![Batch::Rates {
-                rate: 0,
-                counts: vec![20, 21],
-            }],
-            "bin 1 holds 21 spikes, more than its neurons can fire in one bin (20)",
-        ),
-        (vec![weights(2, 0, 4)], "weights index 2, but 2 projections"),
-        (
-            vec![weights(0, 0, 5)],
-            "projection input_exc holds 5 weights, but it has 4 synapses",
-        ),
-        (
-            vec![weights(1, 0, 1)],
-            "projection exc_exc holds 1 weights, but it has 0 synapses",
-        ),
-        (
-            vec![weights(0, 10, 4), weights(0, 9, 4)],
-            "after 9 steps comes after one after 10 steps",
-        ),
-        (
-            vec![samples(
-                vec![0, 1],
-                vec![0],
-                vec![0, 8],
-                vec![vec![0; 6], vec![0; 8]],
-            )],
-            "2 indices, 1 labels and 2 start steps",
-        ),
-        (
-            vec![samples(vec![0], vec![0], vec![0], vec![vec![0; 3]])],
-            "counts of 1 layers, but 2 layers were declared",
-        ),
-        (
-            vec![samples(
-                vec![0],
-                vec![0],
-                vec![0],
-                vec![vec![0; 3], vec![0; 3]],
-            )],
-            "counts of layer input hold 3 values, expected 1 samples × 4 neurons",
-        ),
-        (
-            vec![one_sample(8), one_sample(8)],
-            "a sample starting at step 8 after one starting at step 8",
-        ),
-    ];
-    for (blocks, needle) in cases {
-        let tmp = TempPath::new("badblocks");
-        let writer = Writer::create(&tmp.0, &header(20), &sample_layout(), 4).unwrap();
-        for block in blocks {
-            let _ = writer.send(block);
-        }
-        let err = writer.finish(20).unwrap_err();
-        assert!(matches!(err, RecordError::BadBatch { .. }), "{err:?}");
-        assert!(err.to_string().contains(needle), "{needle}: {err}");
-    }
-
-    // Samples without a sample spec.
-    let tmp = TempPath::new("badblocks");
-    let writer = Writer::create(&tmp.0, &header(20), &Layout::default(), 4).unwrap();
-    let _ = writer.send(samples(vec![], vec![], vec![], vec![]));
-    let err = writer.finish(20).unwrap_err();
-    assert!(err.to_string().contains("declares no samples"), "{err}");
 }
 
 #[test]
