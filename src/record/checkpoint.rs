@@ -12,8 +12,8 @@
 //! /results/assignments/<layer>    int32 [n_neurons]: each neuron's assigned class, -1 = none
 //! ```
 //!
-//! [`load`] reads whichever of these groups exist, members in the order they
-//! were written. Like [`inspect`](super::inspect), call it only when no
+//! The names are in [`schema`]. [`load`] reads whichever of these groups
+//! exist, members in the order they were written. Like [`inspect`](super::inspect), call it only when no
 //! [`Writer`](super::writer::Writer) of this process is running.
 
 use std::path::Path;
@@ -23,42 +23,12 @@ use hdf5::{Dataset, File, H5Type};
 
 use crate::record::error::ReadError;
 use crate::record::read::{members, open_spikesim, type_name};
-use crate::record::schema;
+use crate::record::schema::{
+    self, ASSIGNMENTS_GROUP, FINAL_WEIGHTS_GROUP, SIGMA_GROUP, THETA_GROUP,
+};
 
-/// Group of the final weights, one float32 dataset per projection.
-pub const WEIGHTS_GROUP: &str = "state/weights";
-/// Group of the final individual threshold offsets θ, one float64 dataset per layer.
-pub const THETA_GROUP: &str = "state/theta";
-/// Group of the layers' shared thresholds σ, one float32 `[1]` dataset per layer.
-pub const SIGMA_GROUP: &str = "state/sigma";
-/// Group of the neurons' assigned classes, one int32 dataset per layer.
-pub const ASSIGNMENTS_GROUP: &str = "results/assignments";
-/// Attribute (u64) of an image-input projection's weights: image height.
-pub const ATTR_ROWS: &str = schema::ATTR_ROWS;
-/// Attribute (u64) of an image-input projection's weights: image width.
-pub const ATTR_COLS: &str = schema::ATTR_COLS;
 /// The class of a neuron that was assigned none.
 pub const UNASSIGNED: i32 = -1;
-
-/// Path of a projection's final weights, e.g. `state/weights/input_exc`.
-pub fn weights_path(projection: &str) -> String {
-    format!("{WEIGHTS_GROUP}/{projection}")
-}
-
-/// Path of a layer's final threshold offsets, e.g. `state/theta/exc`.
-pub fn theta_path(layer: &str) -> String {
-    format!("{THETA_GROUP}/{layer}")
-}
-
-/// Path of a layer's shared threshold, e.g. `state/sigma/exc`.
-pub fn sigma_path(layer: &str) -> String {
-    format!("{SIGMA_GROUP}/{layer}")
-}
-
-/// Path of a layer's class assignments, e.g. `results/assignments/exc`.
-pub fn assignments_path(layer: &str) -> String {
-    format!("{ASSIGNMENTS_GROUP}/{layer}")
-}
 
 /// The saved state of a trained network; each list in the order written,
 /// empty where the file has no such group.
@@ -102,7 +72,11 @@ pub fn load(path: &Path) -> Result<Checkpoint, ReadError> {
 
 fn read_checkpoint(file: &File) -> Result<Checkpoint, String> {
     Ok(Checkpoint {
-        weights: read_group(file, WEIGHTS_GROUP, TypeDescriptor::Float(FloatSize::U4))?,
+        weights: read_group(
+            file,
+            FINAL_WEIGHTS_GROUP,
+            TypeDescriptor::Float(FloatSize::U4),
+        )?,
         theta: read_group(file, THETA_GROUP, TypeDescriptor::Float(FloatSize::U8))?,
         sigma: read_group::<f32>(file, SIGMA_GROUP, TypeDescriptor::Float(FloatSize::U4))?
             .into_iter()
@@ -215,21 +189,25 @@ mod tests {
         let u64_attr = |k: &str, v: u64| (k.to_owned(), Attr::U64(v));
         let batches = vec![
             dataset(
-                &weights_path("input_exc"),
+                &schema::final_weights_path("input_exc"),
                 Values::F32(input_exc.clone()),
                 vec![
                     str_attr("pre", "input"),
                     str_attr("post", "exc"),
                     u64_attr("n_pre", 4),
                     u64_attr("n_post", 3),
-                    u64_attr(ATTR_ROWS, 2),
-                    u64_attr(ATTR_COLS, 2),
+                    u64_attr(schema::ATTR_ROWS, 2),
+                    u64_attr(schema::ATTR_COLS, 2),
                 ],
             ),
-            dataset(&theta_path("exc"), Values::F64(theta_exc.clone()), vec![]),
-            dataset(&sigma_path("exc"), Values::F32(vec![-52.0]), vec![]),
             dataset(
-                &weights_path("exc_inh"),
+                &schema::theta_path("exc"),
+                Values::F64(theta_exc.clone()),
+                vec![],
+            ),
+            dataset(&schema::sigma_path("exc"), Values::F32(vec![-52.0]), vec![]),
+            dataset(
+                &schema::final_weights_path("exc_inh"),
                 Values::F32(exc_inh.clone()),
                 vec![
                     str_attr("pre", "exc"),
@@ -238,9 +216,13 @@ mod tests {
                     u64_attr("n_post", 3),
                 ],
             ),
-            dataset(&theta_path("inh"), Values::F64(theta_inh.clone()), vec![]),
             dataset(
-                &assignments_path("exc"),
+                &schema::theta_path("inh"),
+                Values::F64(theta_inh.clone()),
+                vec![],
+            ),
+            dataset(
+                &schema::assignments_path("exc"),
                 Values::I32(assignments.clone()),
                 vec![],
             ),
@@ -278,7 +260,11 @@ mod tests {
         let tmp = TempPath::new("checkpoint-part");
         write(
             &tmp.0,
-            vec![dataset(&theta_path("exc"), Values::F64(vec![1.5]), vec![])],
+            vec![dataset(
+                &schema::theta_path("exc"),
+                Values::F64(vec![1.5]),
+                vec![],
+            )],
             true,
         );
         let loaded = load(&tmp.0).unwrap();
@@ -324,12 +310,16 @@ mod tests {
         // θ stored as float64, assignments as a 2-D array.
         let cases = [
             (
-                dataset(&theta_path("exc"), Values::F32(vec![0.0, 1.0]), vec![]),
+                dataset(
+                    &schema::theta_path("exc"),
+                    Values::F32(vec![0.0, 1.0]),
+                    vec![],
+                ),
                 "/state/theta/exc is float32 [2], expected a 1-D float64 dataset",
             ),
             (
                 Batch::Dataset {
-                    path: assignments_path("exc"),
+                    path: schema::assignments_path("exc"),
                     shape: vec![1, 2],
                     values: Values::I32(vec![0, 1]),
                     attrs: vec![],

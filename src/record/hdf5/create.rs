@@ -143,7 +143,7 @@ pub(super) fn build_file(
         rates.push(RateSink { counts, bins: 0 });
     }
 
-    let weights_group = ordered_group(&file, schema::WEIGHTS_GROUP)?;
+    let weights_group = ordered_group(&file, schema::WEIGHT_SNAPSHOTS_GROUP)?;
     let mut weights = Vec::with_capacity(layout.weights.len());
     for w in &layout.weights {
         let group = ordered_group(&weights_group, &w.projection)?;

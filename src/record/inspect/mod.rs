@@ -226,7 +226,7 @@ fn read_summary(file: &File) -> Result<Summary, String> {
     }
 
     let mut weights = Vec::new();
-    if let Some(group) = optional_group(file, schema::WEIGHTS_GROUP)? {
+    if let Some(group) = optional_group(file, schema::WEIGHT_SNAPSHOTS_GROUP)? {
         for projection in members(&group)? {
             let g = open_group(&group, &projection)?;
             weights.push(WeightSummary {
