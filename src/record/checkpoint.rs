@@ -5,15 +5,17 @@
 //!
 //! ```text
 //! /state/weights/<projection>     float32 [n_synapses]: the final weights in storage order,
-//!                                 attrs pre, post (strings, layer names), n_pre, n_post (u64);
-//!                                 image-input projections also rows, cols (u64, the image shape)
+//!                                 attrs pre, post (strings, layer names), n_pre, n_post (u64),
+//!                                 connectivity (string, the rule); image-input projections
+//!                                 also rows, cols (u64, the image shape)
 //! /state/theta/<layer>            float64 [n_neurons]: individual threshold offsets θ (mV)
 //! /state/sigma/<layer>            float32 [1]: the layer's shared threshold σ (mV)
 //! /results/assignments/<layer>    int32 [n_neurons]: each neuron's assigned class, -1 = none
 //! ```
 //!
 //! The names are in [`schema`]. [`load`] reads whichever of these groups
-//! exist, members in the order they were written. Like [`inspect`](super::inspect), call it only when no
+//! exist, members in the order they were written. Like
+//! [`inspect`](super::inspect), call it only when no
 //! [`Writer`](super::writer::Writer) of this process is running.
 
 use std::path::Path;

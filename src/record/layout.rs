@@ -15,8 +15,9 @@ pub struct RunHeader {
     pub seed: u64,
     /// Time step in ms; must be finite and positive.
     pub dt_ms: f64,
-    /// Planned number of steps; [`Writer::finish`](super::writer::Writer::finish) replaces it with the number
-    /// actually simulated ([`Writer::abort`](super::writer::Writer::abort) keeps it).
+    /// Planned number of steps; [`Writer::finish`](super::writer::Writer::finish)
+    /// replaces it with the number actually simulated
+    /// ([`Writer::abort`](super::writer::Writer::abort) keeps it).
     pub steps: u64,
     /// Number of worker threads.
     pub threads: u64,
@@ -99,7 +100,8 @@ pub struct SampleSpec {
     /// Silent steps after each image.
     pub rest_steps: u64,
     /// Layers whose per-neuron spike counts are kept for each sample, in the
-    /// order of [`Batch::Samples`](super::batch::Batch::Samples)' `counts`; names unique, may be empty.
+    /// order of [`Batch::Samples`](super::batch::Batch::Samples)' `counts`;
+    /// names unique, may be empty.
     pub layers: Vec<SpikeLayer>,
 }
 
@@ -117,8 +119,9 @@ pub struct Layout {
     pub weights: Vec<WeightSpec>,
     /// Per-sample results (`/samples`); `None` for runs without a protocol.
     pub samples: Option<SampleSpec>,
-    /// Deflate-compress the growing datasets and the large [`Batch::Dataset`](super::batch::Batch::Dataset)s
-    /// (when the HDF5 library has the filter).
+    /// Deflate-compress the growing datasets and the large
+    /// [`Batch::Dataset`](super::batch::Batch::Dataset)s (when the HDF5
+    /// library has the filter).
     pub compress: bool,
 }
 

@@ -3,7 +3,7 @@
 
 use hdf5::plist::group_create::LinkCreationOrder;
 use hdf5::types::VarLenUnicode;
-use hdf5::{Dataset, Group, H5Type, Location};
+use hdf5::{Dataset, DatasetBuilderEmptyShape, Group, H5Type, Location};
 use ndarray::{ArrayView2, s};
 
 use crate::record::schema::{self, DATASET_CHUNK_BYTES, DATASET_CONTIGUOUS_MAX_BYTES};
@@ -36,19 +36,8 @@ pub(super) fn growing_1d<T: H5Type>(
     chunk: usize,
     deflate: bool,
 ) -> hdf5::Result<Dataset> {
-    let mut builder = group
-        .new_dataset::<T>()
-        .shape(0..)
-        .chunk(chunk)
-        .chunk_cache(
-            CHUNK_CACHE_SLOTS,
-            cache_bytes(chunk * size_of::<T>()),
-            CHUNK_CACHE_W0,
-        );
-    if deflate {
-        builder = builder.deflate(schema::DEFLATE_LEVEL);
-    }
-    builder.create(name)
+    let builder = group.new_dataset::<T>().shape(0..).chunk(chunk);
+    create_growing(builder, chunk * size_of::<T>(), deflate, name)
 }
 
 /// An empty 2-D dataset of `n_cols` columns, extendible along its rows and
@@ -68,11 +57,19 @@ pub(super) fn growing_2d<T: H5Type>(
         builder.shape((0.., n_cols))
     };
     let chunk_bytes = chunk.0 * chunk.1 * size_of::<T>();
-    let mut builder = builder.chunk(chunk).chunk_cache(
-        CHUNK_CACHE_SLOTS,
-        cache_bytes(chunk_bytes),
-        CHUNK_CACHE_W0,
-    );
+    create_growing(builder.chunk(chunk), chunk_bytes, deflate, name)
+}
+
+/// Creates the chunked dataset of `builder` with a chunk cache sized for
+/// chunks of `chunk_bytes` bytes, deflate-compressed where `deflate`.
+fn create_growing(
+    builder: DatasetBuilderEmptyShape,
+    chunk_bytes: usize,
+    deflate: bool,
+    name: &str,
+) -> hdf5::Result<Dataset> {
+    let mut builder =
+        builder.chunk_cache(CHUNK_CACHE_SLOTS, cache_bytes(chunk_bytes), CHUNK_CACHE_W0);
     if deflate {
         builder = builder.deflate(schema::DEFLATE_LEVEL);
     }
