@@ -102,5 +102,8 @@ pub enum Error {
     Data(#[from] data::DataError),
     /// Output file could not be created or written.
     #[error(transparent)]
-    Record(#[from] record::writer::RecordError),
+    Record(#[from] record::RecordError),
+    /// A run's output file (inspected or loaded as a checkpoint) could not be read.
+    #[error(transparent)]
+    Read(#[from] record::ReadError),
 }

@@ -16,7 +16,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
 use spikesim::protocol::learning;
-use spikesim::record::{checkpoint, inspect, writer};
+use spikesim::record::{checkpoint, inspect, layout, writer};
 use spikesim::{Config, Error, Simulation, bench, stimulus};
 
 #[derive(Parser)]
@@ -250,7 +250,7 @@ fn run(
         })?;
     }
     let threads = sim.threads();
-    let header = writer::RunHeader {
+    let header = layout::RunHeader {
         spikesim_version: env!("CARGO_PKG_VERSION").into(),
         seed: config.simulation.seed,
         dt_ms: config.simulation.dt_ms,

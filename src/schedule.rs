@@ -41,6 +41,18 @@ pub enum StepSet {
     Record,
 }
 
+impl StepSet {
+    /// Every set, in step order.
+    pub const ALL: [StepSet; 6] = [
+        StepSet::Encode,
+        StepSet::Deliver,
+        StepSet::Update,
+        StepSet::Adapt,
+        StepSet::Learn,
+        StepSet::Record,
+    ];
+}
+
 /// Builds the schedule of one step for the network in `world` (with the
 /// lap systems of [`timings`] when the world has [`StageTimes`]). A system
 /// that could only ever return at once for this network is left out: STDP
@@ -66,17 +78,9 @@ pub fn build(world: &mut World) -> Schedule {
         .is_some_and(|s| s.reset_between);
     let mut s = Schedule::default();
     s.set_executor(SingleThreadedExecutor::new());
-    s.configure_sets(
-        (
-            StepSet::Encode,
-            StepSet::Deliver,
-            StepSet::Update,
-            StepSet::Adapt,
-            StepSet::Learn,
-            StepSet::Record,
-        )
-            .chain(),
-    );
+    for pair in StepSet::ALL.windows(2) {
+        s.configure_sets(pair[0].before(pair[1]));
+    }
     s.add_systems(
         (stimulus::present, encoder::encode)
             .chain()

@@ -1,5 +1,5 @@
 //! A simulation: the world, its schedule, and the loop that runs it and
-//! streams the recorder's blocks to the writer.
+//! streams the recorder's batches to the writer.
 
 use bevy_ecs::prelude::*;
 use indicatif::ProgressBar;
@@ -13,8 +13,8 @@ use crate::neuron::Voltage;
 use crate::neuron::lif::{LayerThreshold, Threshold};
 use crate::neuron::model::LayerRecordables;
 use crate::neuron::synaptic::{Current, Current2, total_current};
-use crate::record::collect::Recorder;
-use crate::record::writer::{Layout, RecordError, Writer};
+use crate::record::collect::{Recorder, weight_values};
+use crate::record::{Layout, RecordError, Writer};
 use crate::schedule;
 use crate::step::{Clock, Plasticity};
 use crate::synapse::stdp::{self, Stdp};
@@ -34,15 +34,15 @@ pub struct LearnedState {
     pub sigma: Vec<(String, f32)>,
 }
 
-/// Hands the recorder's sealed blocks to `writer` (dropping them without
+/// Hands the recorder's sealed batches to `writer` (dropping them without
 /// one), adding the time it took to the writer's share of the timings.
 fn send_ready(world: &mut World, writer: Option<&Writer>) -> Result<(), RecordError> {
-    let blocks = world.resource_mut::<Recorder>().take_ready();
-    let Some(w) = writer.filter(|_| !blocks.is_empty()) else {
+    let batches = world.resource_mut::<Recorder>().take_ready();
+    let Some(w) = writer.filter(|_| !batches.is_empty()) else {
         return Ok(());
     };
     let started = world.contains_resource::<StageTimes>().then(Instant::now);
-    let sent = blocks.into_iter().try_for_each(|b| w.send(b));
+    let sent = batches.into_iter().try_for_each(|b| w.send(b));
     if let Some(t) = started {
         world.resource_mut::<StageTimes>().writer += t.elapsed();
     }
@@ -139,7 +139,7 @@ impl Simulation {
         self.in_pool(step);
     }
 
-    /// Runs the remaining steps, sending blocks to `writer` as they are
+    /// Runs the remaining steps, sending batches to `writer` as they are
     /// sealed, until the end or until `stop()` says so (asked after every
     /// step). Whatever was recorded up to the last step done is sent, so
     /// the writer can close the file as complete or not. Returns whether the
@@ -191,22 +191,12 @@ impl Simulation {
     pub fn snapshot_weights(&mut self) {
         let steps_done = self.steps_done();
         self.world.resource_scope(|world, mut rec: Mut<Recorder>| {
-            rec.snapshot_weights(
-                steps_done,
-                |_| true,
-                |e| {
-                    world
-                        .get::<Weights>(e)
-                        .expect("projection")
-                        .values()
-                        .to_vec()
-                },
-            );
+            rec.snapshot_weights(steps_done, |_| true, |e| weight_values(world, e));
         });
     }
 
     /// Runs `steps` steps inside the worker pool, adding each spike of
-    /// `layer` to `counts[neuron]` and sending sealed recorder blocks to
+    /// `layer` to `counts[neuron]` and sending sealed recorder batches to
     /// `writer` (or dropping them without one).
     pub fn run_counting(
         &mut self,

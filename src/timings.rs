@@ -10,21 +10,11 @@ use bevy_ecs::prelude::*;
 
 use crate::schedule::StepSet;
 
-/// The sets in step order, as [`StageTimes::sets`] indexes them.
-pub const STAGES: [StepSet; 6] = [
-    StepSet::Encode,
-    StepSet::Deliver,
-    StepSet::Update,
-    StepSet::Adapt,
-    StepSet::Learn,
-    StepSet::Record,
-];
-
 /// Wall time per stage since timings were enabled. Written by the lap
 /// systems and by the run loop (writer waits).
 #[derive(Resource, Debug, Clone)]
 pub struct StageTimes {
-    /// Time in each set of [`STAGES`], summed over the steps.
+    /// Time in each set of [`StepSet::ALL`], summed over the steps.
     pub sets: [Duration; 6],
     /// Time the run loop spent handing batches to the writer (blocked while
     /// its queue was full) and waiting for it to finish.
@@ -67,7 +57,7 @@ impl StageTimes {
             )
         };
         let mut out = String::new();
-        for (set, d) in STAGES.iter().zip(self.sets) {
+        for (set, d) in StepSet::ALL.iter().zip(self.sets) {
             out += &line(&format!("{set:?}").to_lowercase(), d);
         }
         out += &line("writer", self.writer);
@@ -79,9 +69,9 @@ impl StageTimes {
 /// each set.
 pub fn add_laps(schedule: &mut Schedule) {
     schedule.add_systems(start.before(StepSet::Encode));
-    for (k, set) in STAGES.into_iter().enumerate() {
+    for (k, set) in StepSet::ALL.into_iter().enumerate() {
         let lap = move |mut t: ResMut<StageTimes>| t.lap_into(k);
-        match STAGES.get(k + 1) {
+        match StepSet::ALL.get(k + 1) {
             Some(&next) => schedule.add_systems(lap.after(set).before(next)),
             None => schedule.add_systems(lap.after(set)),
         };
@@ -94,7 +84,7 @@ impl StageTimes {
         if let Some(t) = self.lap.replace(now) {
             self.sets[k] += now - t;
         }
-        if k + 1 == STAGES.len() {
+        if k + 1 == StepSet::ALL.len() {
             self.steps += 1;
         }
     }

@@ -110,8 +110,14 @@ fn single_neuron_file_matches_the_simulation() {
 }
 
 /// Runs `experiments/{experiment}` with `--threads threads` and the further
-/// arguments `args` into the temporary file `name`; returns its path.
-fn run_experiment(name: &str, experiment: &str, threads: &str, args: &[&str]) -> PathBuf {
+/// arguments `args` into the temporary file `name`; returns its path and
+/// what the binary printed.
+fn run_experiment_output(
+    name: &str,
+    experiment: &str,
+    threads: &str,
+    args: &[&str],
+) -> (PathBuf, Output) {
     let out = temp(name);
     let cfg = repo(&format!("experiments/{experiment}"));
     let mut argv = vec![
@@ -123,8 +129,18 @@ fn run_experiment(name: &str, experiment: &str, threads: &str, args: &[&str]) ->
         threads,
     ];
     argv.extend_from_slice(args);
-    run_ok(&argv);
-    out
+    let o = run(&argv);
+    assert!(
+        o.status.success(),
+        "{argv:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    (out, o)
+}
+
+/// [`run_experiment_output`], the path only.
+fn run_experiment(name: &str, experiment: &str, threads: &str, args: &[&str]) -> PathBuf {
+    run_experiment_output(name, experiment, threads, args).0
 }
 
 /// A network large enough (10,000 LIF neurons >= 2 × PARALLEL_MIN) that the
@@ -320,20 +336,8 @@ fn timings_name_every_stage_and_change_nothing() {
         "record.traces=[{layer = \"hidden\", vars = [\"voltage\"]}]",
     ];
     let plain = run_experiment("untimed.h5", "seed-demo.toml", "1", &args);
-    let out = temp("timed.h5");
-    let cfg = repo("experiments/seed-demo.toml");
-    let mut argv = vec![
-        "run",
-        cfg.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--threads",
-        "1",
-        "--timings",
-    ];
-    argv.extend_from_slice(&args);
-    let o = run(&argv);
-    assert!(o.status.success());
+    let timed = [&args[..], &["--timings"]].concat();
+    let (out, o) = run_experiment_output("timed.h5", "seed-demo.toml", "1", &timed);
     let err = String::from_utf8_lossy(&o.stderr);
     // Two images of 250 steps: 500 steps timed.
     assert!(err.contains("stage timings over 500 steps:"), "{err}");

@@ -38,8 +38,8 @@ use indicatif::ProgressBar;
 
 use crate::config::{Config, ConfigError, LayerConfig, PhaseConfig, ProtocolConfig};
 use crate::data::{self, ImageSet};
-use crate::record::checkpoint;
-use crate::record::writer::{Attr, Block, RecordError, Values, Writer};
+use crate::record::{Attr, Batch, RecordError, Values, Writer};
+use crate::record::{checkpoint, schema};
 use crate::sim::LearnedState;
 use crate::step::Plasticity;
 use crate::{Error, Simulation};
@@ -256,17 +256,22 @@ impl Responses {
         neurons: usize,
     ) -> Result<(), RecordError> {
         let n = labels.len() as u64;
-        let path = |name: &str| format!("results/{phase}/{name}");
-        put(writer, path("labels"), vec![n], Values::U32(labels))?;
+        let path = |name: &str| schema::result_path(phase, name);
         put(
             writer,
-            path("presentations"),
+            path(schema::RESULT_LABELS),
+            vec![n],
+            Values::U32(labels),
+        )?;
+        put(
+            writer,
+            path(schema::RESULT_PRESENTATIONS),
             vec![n],
             Values::U32(self.presentations),
         )?;
         put(
             writer,
-            path("counts"),
+            path(schema::RESULT_COUNTS),
             vec![n, neurons as u64],
             Values::U32(self.counts),
         )
@@ -404,7 +409,7 @@ fn put_with(
     values: Values,
     attrs: Vec<(String, Attr)>,
 ) -> Result<(), RecordError> {
-    writer.send(Block::Dataset {
+    writer.send(Batch::Dataset {
         path,
         shape,
         values,
@@ -491,7 +496,7 @@ pub fn run(
         assignments = Some(assign(&r.counts, labels8, cx.neurons, cx.classes));
         r.write(
             writer,
-            "assign",
+            schema::PHASE_ASSIGN,
             labels(&sets.assign, &p.assign),
             cx.neurons,
         )?;
@@ -519,7 +524,7 @@ pub fn run(
     if let Some(a) = assignments {
         put(
             writer,
-            checkpoint::assignments_path(&p.output),
+            schema::assignments_path(&p.output),
             vec![cx.neurons as u64],
             Values::I32(a),
         )?;
@@ -601,22 +606,22 @@ fn train(cx: &Context, sim: &mut Simulation, set: &ImageSet) -> Result<Option<us
         }
     }
     let n = train_labels.len();
-    let path = |name: &str| format!("results/train/{name}");
+    let path = |name: &str| schema::result_path(schema::PHASE_TRAIN, name);
     put(
         writer,
-        path("labels"),
+        path(schema::RESULT_LABELS),
         vec![n as u64],
         Values::U32(train_labels),
     )?;
     put(
         writer,
-        path("presentations"),
+        path(schema::RESULT_PRESENTATIONS),
         vec![n as u64],
         Values::U32(shown),
     )?;
     put(
         writer,
-        path("running_predictions"),
+        path(schema::RESULT_RUNNING_PREDICTIONS),
         vec![n as u64],
         Values::I32(predicted),
     )?;
@@ -649,20 +654,20 @@ fn evaluate(
     let (n, c) = (truth.len() as u64, classes as u64);
     put(
         writer,
-        "results/evaluate/predictions".into(),
+        schema::result_path(schema::PHASE_EVALUATE, schema::RESULT_PREDICTIONS),
         vec![n],
         Values::I32(predictions),
     )?;
-    r.write(writer, "evaluate", truth, neurons)?;
+    r.write(writer, schema::PHASE_EVALUATE, truth, neurons)?;
     put(
         writer,
-        "results/evaluate/confusion".into(),
+        schema::result_path(schema::PHASE_EVALUATE, schema::RESULT_CONFUSION),
         vec![c, c],
         Values::U32(confusion),
     )?;
     put(
         writer,
-        "results/evaluate/accuracy".into(),
+        schema::result_path(schema::PHASE_EVALUATE, schema::RESULT_ACCURACY),
         vec![],
         Values::F64(vec![accuracy]),
     )?;
@@ -683,29 +688,29 @@ fn write_state(
     for (name, w) in state.weights {
         let pc = &config.projections[&name];
         let mut attrs = vec![
-            ("pre".to_owned(), Attr::Str(pc.pre.clone())),
-            ("post".to_owned(), Attr::Str(pc.post.clone())),
+            (schema::ATTR_PRE.to_owned(), Attr::Str(pc.pre.clone())),
+            (schema::ATTR_POST.to_owned(), Attr::Str(pc.post.clone())),
             (
-                "n_pre".to_owned(),
+                schema::ATTR_N_PRE.to_owned(),
                 Attr::U64(config.layers[&pc.pre].size() as u64),
             ),
             (
-                "n_post".to_owned(),
+                schema::ATTR_N_POST.to_owned(),
                 Attr::U64(config.layers[&pc.post].size() as u64),
             ),
             (
-                "connectivity".to_owned(),
+                schema::ATTR_CONNECTIVITY.to_owned(),
                 Attr::Str(pc.connectivity.name().to_owned()),
             ),
         ];
         if let Some((rows, cols)) = image.filter(|_| input == Some(&pc.pre)) {
-            attrs.push((checkpoint::ATTR_ROWS.to_owned(), Attr::U64(rows)));
-            attrs.push((checkpoint::ATTR_COLS.to_owned(), Attr::U64(cols)));
+            attrs.push((schema::ATTR_ROWS.to_owned(), Attr::U64(rows)));
+            attrs.push((schema::ATTR_COLS.to_owned(), Attr::U64(cols)));
         }
         let n = w.len() as u64;
         put_with(
             writer,
-            checkpoint::weights_path(&name),
+            schema::final_weights_path(&name),
             vec![n],
             Values::F32(w),
             attrs,
@@ -718,7 +723,7 @@ fn write_state(
         let n = theta.len() as u64;
         put(
             writer,
-            checkpoint::theta_path(&layer),
+            schema::theta_path(&layer),
             vec![n],
             Values::F64(theta),
         )?;
@@ -726,7 +731,7 @@ fn write_state(
     for (layer, sigma) in state.sigma {
         put(
             writer,
-            checkpoint::sigma_path(&layer),
+            schema::sigma_path(&layer),
             vec![1],
             Values::F32(vec![sigma]),
         )?;

@@ -1,19 +1,21 @@
 //! Reading a trained network back from a run's output file.
 //!
 //! A run that trains a network saves its final state with
-//! [`Block::Dataset`](super::writer::Block::Dataset) blocks:
+//! [`Batch::Dataset`](super::batch::Batch::Dataset) batches:
 //!
 //! ```text
 //! /state/weights/<projection>     float32 [n_synapses]: the final weights in storage order,
-//!                                 attrs pre, post (strings, layer names), n_pre, n_post (u64);
-//!                                 image-input projections also rows, cols (u64, the image shape)
+//!                                 attrs pre, post (strings, layer names), n_pre, n_post (u64),
+//!                                 connectivity (string, the rule); image-input projections
+//!                                 also rows, cols (u64, the image shape)
 //! /state/theta/<layer>            float64 [n_neurons]: individual threshold offsets θ (mV)
 //! /state/sigma/<layer>            float32 [1]: the layer's shared threshold σ (mV)
 //! /results/assignments/<layer>    int32 [n_neurons]: each neuron's assigned class, -1 = none
 //! ```
 //!
-//! [`load`] reads whichever of these groups exist, members in the order they
-//! were written. Like [`inspect`](super::inspect), call it only when no
+//! The names are in [`schema`]. [`load`] reads whichever of these groups
+//! exist, members in the order they were written. Like
+//! [`inspect`](super::inspect), call it only when no
 //! [`Writer`](super::writer::Writer) of this process is running.
 
 use std::path::Path;
@@ -21,44 +23,14 @@ use std::path::Path;
 use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
 use hdf5::{Dataset, File, H5Type};
 
-use crate::record::inspect::{members, open_spikesim};
-use crate::record::schema;
-use crate::record::writer::RecordError;
+use crate::record::error::ReadError;
+use crate::record::read::{members, open_spikesim, type_name};
+use crate::record::schema::{
+    self, ASSIGNMENTS_GROUP, FINAL_WEIGHTS_GROUP, SIGMA_GROUP, THETA_GROUP,
+};
 
-/// Group of the final weights, one float32 dataset per projection.
-pub const WEIGHTS_GROUP: &str = "state/weights";
-/// Group of the final individual threshold offsets θ, one float64 dataset per layer.
-pub const THETA_GROUP: &str = "state/theta";
-/// Group of the layers' shared thresholds σ, one float32 `[1]` dataset per layer.
-pub const SIGMA_GROUP: &str = "state/sigma";
-/// Group of the neurons' assigned classes, one int32 dataset per layer.
-pub const ASSIGNMENTS_GROUP: &str = "results/assignments";
-/// Attribute (u64) of an image-input projection's weights: image height.
-pub const ATTR_ROWS: &str = schema::ATTR_ROWS;
-/// Attribute (u64) of an image-input projection's weights: image width.
-pub const ATTR_COLS: &str = schema::ATTR_COLS;
 /// The class of a neuron that was assigned none.
 pub const UNASSIGNED: i32 = -1;
-
-/// Path of a projection's final weights, e.g. `state/weights/input_exc`.
-pub fn weights_path(projection: &str) -> String {
-    format!("{WEIGHTS_GROUP}/{projection}")
-}
-
-/// Path of a layer's final threshold offsets, e.g. `state/theta/exc`.
-pub fn theta_path(layer: &str) -> String {
-    format!("{THETA_GROUP}/{layer}")
-}
-
-/// Path of a layer's shared threshold, e.g. `state/sigma/exc`.
-pub fn sigma_path(layer: &str) -> String {
-    format!("{SIGMA_GROUP}/{layer}")
-}
-
-/// Path of a layer's class assignments, e.g. `results/assignments/exc`.
-pub fn assignments_path(layer: &str) -> String {
-    format!("{ASSIGNMENTS_GROUP}/{layer}")
-}
 
 /// The saved state of a trained network; each list in the order written,
 /// empty where the file has no such group.
@@ -77,24 +49,24 @@ pub struct Checkpoint {
 /// Reads the checkpoint of the spikesim output file at `path`.
 ///
 /// Fails with a one-line error naming the file when there is no file
-/// ([`RecordError::NotFound`]), it is not HDF5 ([`RecordError::NotHdf5`]) or
-/// not a spikesim file ([`RecordError::NotSpikesim`],
-/// [`RecordError::UnsupportedSchema`]), its run did not complete (root
-/// attribute `complete` 0 or missing: [`RecordError::Incomplete`]), or a
+/// ([`ReadError::NotFound`]), it is not HDF5 ([`ReadError::NotHdf5`]) or
+/// not a spikesim file ([`ReadError::NotSpikesim`],
+/// [`ReadError::UnsupportedSchema`]), its run did not complete (root
+/// attribute `complete` 0 or missing: [`ReadError::Incomplete`]), or a
 /// dataset of the checkpoint layout is not a 1-D dataset of its type
-/// ([`RecordError::Read`]).
-pub fn load(path: &Path) -> Result<Checkpoint, RecordError> {
+/// ([`ReadError::Read`]).
+pub fn load(path: &Path) -> Result<Checkpoint, ReadError> {
     let file = open_spikesim(path)?;
     let complete = file
         .attr(schema::ATTR_COMPLETE)
         .and_then(|a| a.read_scalar::<u8>())
         .unwrap_or(0);
     if complete != 1 {
-        return Err(RecordError::Incomplete {
+        return Err(ReadError::Incomplete {
             path: path.to_owned(),
         });
     }
-    read_checkpoint(&file).map_err(|reason| RecordError::Read {
+    read_checkpoint(&file).map_err(|reason| ReadError::Read {
         path: path.to_owned(),
         reason,
     })
@@ -102,7 +74,11 @@ pub fn load(path: &Path) -> Result<Checkpoint, RecordError> {
 
 fn read_checkpoint(file: &File) -> Result<Checkpoint, String> {
     Ok(Checkpoint {
-        weights: read_group(file, WEIGHTS_GROUP, TypeDescriptor::Float(FloatSize::U4))?,
+        weights: read_group(
+            file,
+            FINAL_WEIGHTS_GROUP,
+            TypeDescriptor::Float(FloatSize::U4),
+        )?,
         theta: read_group(file, THETA_GROUP, TypeDescriptor::Float(FloatSize::U8))?,
         sigma: read_group::<f32>(file, SIGMA_GROUP, TypeDescriptor::Float(FloatSize::U4))?
             .into_iter()
@@ -164,23 +140,13 @@ fn read_1d<T: H5Type>(ds: &Dataset, expected: &TypeDescriptor) -> Result<Vec<T>,
     ds.read_raw::<T>().map_err(|e| format!("{name}: {e}"))
 }
 
-/// `float32`, `int32`, ... as h5py and numpy name them.
-pub(crate) fn type_name(t: &TypeDescriptor) -> String {
-    match t {
-        TypeDescriptor::Integer(size) => format!("int{}", *size as usize * 8),
-        TypeDescriptor::Unsigned(size) => format!("uint{}", *size as usize * 8),
-        TypeDescriptor::Float(size) => format!("float{}", *size as usize * 8),
-        TypeDescriptor::Boolean => "bool".to_owned(),
-        TypeDescriptor::VarLenUnicode | TypeDescriptor::VarLenAscii => "string".to_owned(),
-        other => other.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::record::writer::tests::TempPath;
-    use crate::record::writer::{Attr, Block, Layout, RunHeader, Values, Writer};
+    use crate::record::batch::{Attr, Batch, Values};
+    use crate::record::fixtures::TempPath;
+    use crate::record::layout::{Layout, RunHeader};
+    use crate::record::writer::Writer;
 
     fn header() -> RunHeader {
         RunHeader {
@@ -193,8 +159,8 @@ mod tests {
         }
     }
 
-    fn dataset(path: &str, values: Values, attrs: Vec<(String, Attr)>) -> Block {
-        Block::Dataset {
+    fn dataset(path: &str, values: Values, attrs: Vec<(String, Attr)>) -> Batch {
+        Batch::Dataset {
             path: path.to_owned(),
             shape: vec![values.len() as u64],
             values,
@@ -202,11 +168,11 @@ mod tests {
         }
     }
 
-    /// Writes `blocks` into a fresh file; finished (complete = 1) or dropped.
-    fn write(path: &Path, blocks: Vec<Block>, finish: bool) {
+    /// Writes `batches` into a fresh file; finished (complete = 1) or dropped.
+    fn write(path: &Path, batches: Vec<Batch>, finish: bool) {
         let writer = Writer::create(path, &header(), &Layout::default(), 2).unwrap();
-        for block in blocks {
-            writer.send(block).unwrap();
+        for batch in batches {
+            writer.send(batch).unwrap();
         }
         if finish {
             writer.finish(4).unwrap();
@@ -215,7 +181,7 @@ mod tests {
 
     /// A 2×2-pixel input (4) -> exc (3) dense projection, exc -> inh (3 -> 3) one-to-one,
     /// theta of exc and inh, assignments of exc.
-    fn trained() -> (Vec<Block>, Checkpoint) {
+    fn trained() -> (Vec<Batch>, Checkpoint) {
         let input_exc: Vec<f32> = (0..12).map(|k| k as f32 / 16.0).collect();
         let exc_inh = vec![10.4, 10.4, 10.4];
         let theta_exc = vec![0.05, 0.0, 0.125];
@@ -223,23 +189,27 @@ mod tests {
         let assignments = vec![7, UNASSIGNED, 0];
         let str_attr = |k: &str, v: &str| (k.to_owned(), Attr::Str(v.to_owned()));
         let u64_attr = |k: &str, v: u64| (k.to_owned(), Attr::U64(v));
-        let blocks = vec![
+        let batches = vec![
             dataset(
-                &weights_path("input_exc"),
+                &schema::final_weights_path("input_exc"),
                 Values::F32(input_exc.clone()),
                 vec![
                     str_attr("pre", "input"),
                     str_attr("post", "exc"),
                     u64_attr("n_pre", 4),
                     u64_attr("n_post", 3),
-                    u64_attr(ATTR_ROWS, 2),
-                    u64_attr(ATTR_COLS, 2),
+                    u64_attr(schema::ATTR_ROWS, 2),
+                    u64_attr(schema::ATTR_COLS, 2),
                 ],
             ),
-            dataset(&theta_path("exc"), Values::F64(theta_exc.clone()), vec![]),
-            dataset(&sigma_path("exc"), Values::F32(vec![-52.0]), vec![]),
             dataset(
-                &weights_path("exc_inh"),
+                &schema::theta_path("exc"),
+                Values::F64(theta_exc.clone()),
+                vec![],
+            ),
+            dataset(&schema::sigma_path("exc"), Values::F32(vec![-52.0]), vec![]),
+            dataset(
+                &schema::final_weights_path("exc_inh"),
                 Values::F32(exc_inh.clone()),
                 vec![
                     str_attr("pre", "exc"),
@@ -248,13 +218,17 @@ mod tests {
                     u64_attr("n_post", 3),
                 ],
             ),
-            dataset(&theta_path("inh"), Values::F64(theta_inh.clone()), vec![]),
             dataset(
-                &assignments_path("exc"),
+                &schema::theta_path("inh"),
+                Values::F64(theta_inh.clone()),
+                vec![],
+            ),
+            dataset(
+                &schema::assignments_path("exc"),
                 Values::I32(assignments.clone()),
                 vec![],
             ),
-            Block::Dataset {
+            Batch::Dataset {
                 path: "results/evaluate/accuracy".to_owned(),
                 shape: vec![],
                 values: Values::F64(vec![0.75]),
@@ -270,14 +244,14 @@ mod tests {
             sigma: vec![("exc".to_owned(), -52.0)],
             assignments: vec![("exc".to_owned(), assignments)],
         };
-        (blocks, expected)
+        (batches, expected)
     }
 
     #[test]
     fn load_reads_what_the_writer_wrote() {
         let tmp = TempPath::new("checkpoint");
-        let (blocks, expected) = trained();
-        write(&tmp.0, blocks, true);
+        let (batches, expected) = trained();
+        write(&tmp.0, batches, true);
         assert_eq!(load(&tmp.0).unwrap(), expected);
     }
 
@@ -288,7 +262,11 @@ mod tests {
         let tmp = TempPath::new("checkpoint-part");
         write(
             &tmp.0,
-            vec![dataset(&theta_path("exc"), Values::F64(vec![1.5]), vec![])],
+            vec![dataset(
+                &schema::theta_path("exc"),
+                Values::F64(vec![1.5]),
+                vec![],
+            )],
             true,
         );
         let loaded = load(&tmp.0).unwrap();
@@ -307,10 +285,10 @@ mod tests {
     #[test]
     fn an_incomplete_run_is_refused() {
         let tmp = TempPath::new("checkpoint-incomplete");
-        let (blocks, _) = trained();
-        write(&tmp.0, blocks, false);
+        let (batches, _) = trained();
+        write(&tmp.0, batches, false);
         let err = load(&tmp.0).unwrap_err();
-        assert!(matches!(err, RecordError::Incomplete { .. }), "{err:?}");
+        assert!(matches!(err, ReadError::Incomplete { .. }), "{err:?}");
         let msg = err.to_string();
         assert!(msg.contains(&tmp.0.display().to_string()), "{msg}");
         assert!(msg.contains("did not complete"), "{msg}");
@@ -320,12 +298,12 @@ mod tests {
     fn unreadable_files_and_wrong_types_give_one_line_errors() {
         let missing = TempPath::new("checkpoint-missing");
         let err = load(&missing.0).unwrap_err();
-        assert!(matches!(err, RecordError::NotFound { .. }), "{err:?}");
+        assert!(matches!(err, ReadError::NotFound { .. }), "{err:?}");
 
         let text = TempPath::new("checkpoint-text");
         std::fs::write(&text.0, "not HDF5\n").unwrap();
         let err = load(&text.0).unwrap_err();
-        assert!(matches!(err, RecordError::NotHdf5 { .. }), "{err:?}");
+        assert!(matches!(err, ReadError::NotHdf5 { .. }), "{err:?}");
         assert!(
             err.to_string().contains(&text.0.display().to_string()),
             "{err}"
@@ -334,12 +312,16 @@ mod tests {
         // θ stored as float64, assignments as a 2-D array.
         let cases = [
             (
-                dataset(&theta_path("exc"), Values::F32(vec![0.0, 1.0]), vec![]),
+                dataset(
+                    &schema::theta_path("exc"),
+                    Values::F32(vec![0.0, 1.0]),
+                    vec![],
+                ),
                 "/state/theta/exc is float32 [2], expected a 1-D float64 dataset",
             ),
             (
-                Block::Dataset {
-                    path: assignments_path("exc"),
+                Batch::Dataset {
+                    path: schema::assignments_path("exc"),
                     shape: vec![1, 2],
                     values: Values::I32(vec![0, 1]),
                     attrs: vec![],
@@ -351,11 +333,11 @@ mod tests {
                 "/state/weights/p is not a dataset",
             ),
         ];
-        for (block, needle) in cases {
+        for (batch, needle) in cases {
             let tmp = TempPath::new("checkpoint-type");
-            write(&tmp.0, vec![block], true);
+            write(&tmp.0, vec![batch], true);
             let err = load(&tmp.0).unwrap_err();
-            assert!(matches!(err, RecordError::Read { .. }), "{err:?}");
+            assert!(matches!(err, ReadError::Read { .. }), "{err:?}");
             let msg = err.to_string();
             assert!(msg.contains(needle), "{needle}: {msg}");
             assert!(!msg.contains('\n'), "{msg}");

@@ -1,24 +1,25 @@
-//! The recorder: copies what the config asks for into blocks for the writer.
+//! The recorder: copies what the config asks for into batches for the writer.
 //!
 //! It samples at the end of a step (the `Record` set runs last): voltages are
 //! after reset, thresholds after this step's adaptation, spikes are those
 //! emitted at this step, `input` is the input this step integrated. The
-//! buffers are sealed into [`Block`]s every `block_steps` steps or as soon as
-//! they hold [`MAX_BLOCK_BYTES`], and the run loop hands the blocks to the
-//! [`super::writer::Writer`]; so memory holds at most about one block,
+//! buffers are sealed into [`Batch`]s every `block_steps` steps or as soon as
+//! they hold [`MAX_BATCH_BYTES`], and the run loop hands the batches to the
+//! [`super::writer::Writer`]; so memory holds at most about one batch,
 //! whatever the run's length.
 
 use bevy_ecs::prelude::*;
 
-use super::writer::{Block, Layout};
+use super::batch::Batch;
+use super::layout::Layout;
 use crate::layer::LayerSpikes;
 use crate::neuron::model::ReadFn;
 use crate::step::Clock;
 use crate::stimulus::Stimulus;
 use crate::synapse::Weights;
 
-/// Bytes buffered before the recorder seals a block early.
-pub const MAX_BLOCK_BYTES: usize = 4 << 20;
+/// Bytes buffered before the recorder seals a batch early.
+pub const MAX_BATCH_BYTES: usize = 4 << 20;
 
 /// Spikes of one layer inside a window of steps.
 #[derive(Debug)]
@@ -165,7 +166,7 @@ pub struct Recorder {
     rates: Vec<RateProbe>,
     weights: Vec<WeightProbe>,
     samples: Option<SampleProbe>,
-    ready: Vec<Block>,
+    ready: Vec<Batch>,
 }
 
 impl Recorder {
@@ -204,7 +205,7 @@ impl Recorder {
             && self.weights.iter().all(|p| p.every_steps.is_none())
     }
 
-    /// Moves everything buffered into sealed blocks.
+    /// Moves everything buffered into sealed batches.
     pub fn seal(&mut self) {
         for (layer, p) in self.spikes.iter_mut().enumerate() {
             if !p.steps.is_empty() {
@@ -212,7 +213,7 @@ impl Recorder {
                     std::mem::take(&mut p.steps),
                     std::mem::take(&mut p.node_ids),
                 );
-                self.ready.push(Block::Spikes {
+                self.ready.push(Batch::Spikes {
                     layer,
                     steps,
                     node_ids,
@@ -221,7 +222,7 @@ impl Recorder {
         }
         for (trace, p) in self.traces.iter_mut().enumerate() {
             if !p.data.is_empty() {
-                self.ready.push(Block::Trace {
+                self.ready.push(Batch::Trace {
                     trace,
                     data: std::mem::take(&mut p.data),
                 });
@@ -229,7 +230,7 @@ impl Recorder {
         }
         for (rate, p) in self.rates.iter_mut().enumerate() {
             if !p.counts.is_empty() {
-                self.ready.push(Block::Rates {
+                self.ready.push(Batch::Rates {
                     rate,
                     counts: std::mem::take(&mut p.counts),
                 });
@@ -238,7 +239,7 @@ impl Recorder {
         if let Some(s) = &mut self.samples
             && !s.index.is_empty()
         {
-            self.ready.push(Block::Samples {
+            self.ready.push(Batch::Samples {
                 index: std::mem::take(&mut s.index),
                 label: std::mem::take(&mut s.label),
                 start_step: std::mem::take(&mut s.start_step),
@@ -249,8 +250,8 @@ impl Recorder {
         self.bytes_buffered = 0;
     }
 
-    /// The sealed blocks, oldest first; the recorder keeps none.
-    pub fn take_ready(&mut self) -> Vec<Block> {
+    /// The sealed batches, oldest first; the recorder keeps none.
+    pub fn take_ready(&mut self) -> Vec<Batch> {
         std::mem::take(&mut self.ready)
     }
 
@@ -265,7 +266,7 @@ impl Recorder {
         for (k, p) in self.weights.iter_mut().enumerate() {
             if due(p) && p.last != Some(steps_done) {
                 p.last = Some(steps_done);
-                self.ready.push(Block::Weights {
+                self.ready.push(Batch::Weights {
                     weights: k,
                     steps_done,
                     data: weights(p.projection),
@@ -273,6 +274,15 @@ impl Recorder {
             }
         }
     }
+}
+
+/// A copy of projection `e`'s weights, in storage order.
+pub fn weight_values(world: &World, e: Entity) -> Vec<f32> {
+    world
+        .get::<Weights>(e)
+        .expect("projection")
+        .values()
+        .to_vec()
 }
 
 /// End of step: append what is due. An exclusive system: each trace's
@@ -333,17 +343,11 @@ fn collect(world: &World, rec: &mut Recorder) {
     rec.snapshot_weights(
         n + 1,
         |p| p.every_steps.is_some_and(|k| (n + 1).is_multiple_of(k)),
-        |e| {
-            world
-                .get::<Weights>(e)
-                .expect("projection")
-                .values()
-                .to_vec()
-        },
+        |e| weight_values(world, e),
     );
     rec.steps_buffered += 1;
     rec.bytes_buffered += bytes;
-    if rec.steps_buffered >= rec.block_steps || rec.bytes_buffered >= MAX_BLOCK_BYTES {
+    if rec.steps_buffered >= rec.block_steps || rec.bytes_buffered >= MAX_BATCH_BYTES {
         rec.seal();
     }
 }

@@ -4,7 +4,7 @@
 use bevy_ecs::prelude::*;
 
 use super::collect::{RateProbe, Recorder, SampleProbe, SpikeProbe, TraceProbe, WeightProbe};
-use super::writer::{Layout, RateSpec, SampleSpec, SpikeLayer, TraceSpec, WeightSpec};
+use super::layout::{Layout, RateSpec, SampleSpec, SpikeLayer, TraceSpec, WeightSpec};
 use crate::config::{Config, LayerSelection, window_steps};
 use crate::layer::Layer;
 use crate::rng;

@@ -1,8 +1,9 @@
 //! The layout of a spikesim output file, in one place.
 //!
-//! Every name, type and storage setting of the HDF5 file that
-//! [`writer`](super::writer) produces and [`inspect`](super::inspect) reads is
-//! defined here; neither of them spells a group, dataset or attribute name
+//! Every name, type and storage setting of the HDF5 file that the
+//! [`hdf5`](super::hdf5) backend and the learning protocol write and
+//! [`inspect`](super::inspect) and [`checkpoint`](super::checkpoint) read is
+//! defined here; none of them spells a group, dataset or attribute name
 //! itself. The layout (DESIGN §3):
 //!
 //! ```text
@@ -32,10 +33,19 @@
 //! /samples/start_ms                   float64 [n_samples] = first step·dt_ms, attr units = "ms"
 //! /samples/counts/<layer>             uint32  [n_samples, n_nodes], attr units = "spikes"
 //!     /samples attrs: dataset (string), rows, cols, steps_per_image, rest_steps (u64)
+//! /results/<phase>/<name>             whole datasets of a protocol's phase (train, assign,
+//!                                     evaluate): labels, presentations, counts, ...
+//! /results/assignments/<layer>        int32 [n_neurons]: each neuron's class, -1 = none
+//! /state/weights/<projection>         float32 [n_synapses]: final weights, storage order
+//! /state/theta/<layer>                float64 [n_neurons]: final threshold offsets θ (mV)
+//! /state/sigma/<layer>                float32 [1]: the layer's shared threshold σ (mV)
 //! ```
 //!
 //! `/spikes`, `/report`, `/rates` and `/weights` always exist (possibly
-//! empty); `/samples` only in runs with a stimulus protocol. Every dataset
+//! empty); `/samples` only in runs with a stimulus protocol, `/results` and
+//! `/state` only in runs that write them
+//! ([`Batch::Dataset`](super::batch::Batch::Dataset)s; their attributes are
+//! in [`checkpoint`](super::checkpoint)). Every dataset
 //! with a unit carries a `units` attribute; ids, indices and labels have none.
 //!
 //! Spikes follow the SONATA spike-file layout and traces SONATA's
@@ -180,8 +190,9 @@ pub const RATE_UNITS: &str = "spikes/bin";
 
 // ---------------------------------------------------------------- weights
 
-/// Group holding one subgroup per projection whose weights are snapshotted.
-pub const WEIGHTS_GROUP: &str = "weights";
+/// Group holding one subgroup per projection whose weights are snapshotted
+/// during the run (the final weights are in [`FINAL_WEIGHTS_GROUP`]).
+pub const WEIGHT_SNAPSHOTS_GROUP: &str = "weights";
 /// Dataset (uint32, `[n_synapses]`): presynaptic neuron of each synapse, in
 /// the projection's storage order.
 pub const DS_PRE_IDS: &str = "pre_ids";
@@ -202,6 +213,8 @@ pub const ATTR_POST: &str = "post";
 pub const ATTR_N_PRE: &str = "n_pre";
 /// Weight-group attribute (u64): size of the postsynaptic layer.
 pub const ATTR_N_POST: &str = "n_post";
+/// Attribute (string) of a projection's final weights: its connectivity rule.
+pub const ATTR_CONNECTIVITY: &str = "connectivity";
 /// Unit of the weights (`data`): the current one spike adds.
 pub const WEIGHT_UNITS: &str = "nA";
 
@@ -231,6 +244,75 @@ pub const ATTR_REST_STEPS: &str = "rest_steps";
 /// Unit of the per-sample spike counts.
 pub const SAMPLE_COUNT_UNITS: &str = "spikes";
 
+// ---------------------------------------------------------------- results and state
+
+/// Group of a run's results: whole datasets written once, e.g. `results/evaluate/accuracy`.
+pub const RESULTS_GROUP: &str = "results";
+/// Group of a run's final state: whole datasets written once, e.g. `state/theta/exc`.
+pub const STATE_GROUP: &str = "state";
+/// The top-level groups that [`Batch::Dataset`](super::batch::Batch::Dataset)
+/// may write below.
+pub const DATASET_ROOTS: [&str; 2] = [RESULTS_GROUP, STATE_GROUP];
+
+/// `/results` subgroup of the protocol's training phase.
+pub const PHASE_TRAIN: &str = "train";
+/// `/results` subgroup of the protocol's assignment phase.
+pub const PHASE_ASSIGN: &str = "assign";
+/// `/results` subgroup of the protocol's evaluation phase.
+pub const PHASE_EVALUATE: &str = "evaluate";
+/// Phase dataset (uint32, `[n_images]`): the true label of each image.
+pub const RESULT_LABELS: &str = "labels";
+/// Phase dataset (uint32, `[n_images]`): how often each image was presented.
+pub const RESULT_PRESENTATIONS: &str = "presentations";
+/// Phase dataset (uint32, `[n_images, n_neurons]`): spikes of each output
+/// neuron per image.
+pub const RESULT_COUNTS: &str = "counts";
+/// Training dataset (int32, `[n_images]`): the class predicted for each image
+/// with the assignments of the moment, -1 = none.
+pub const RESULT_RUNNING_PREDICTIONS: &str = "running_predictions";
+/// Evaluation dataset (int32, `[n_images]`): the predicted class, -1 = none.
+pub const RESULT_PREDICTIONS: &str = "predictions";
+/// Evaluation dataset (uint32, `[n_classes, n_classes]`): rows true labels,
+/// columns predictions.
+pub const RESULT_CONFUSION: &str = "confusion";
+/// Evaluation dataset (float64 scalar): the fraction of images predicted right.
+pub const RESULT_ACCURACY: &str = "accuracy";
+
+/// Group of the neurons' assigned classes, one int32 dataset per layer.
+pub const ASSIGNMENTS_GROUP: &str = "results/assignments";
+/// Group of the final weights, one float32 dataset per projection (the
+/// snapshots during the run are in [`WEIGHT_SNAPSHOTS_GROUP`]).
+pub const FINAL_WEIGHTS_GROUP: &str = "state/weights";
+/// Group of the final individual threshold offsets θ, one float64 dataset per layer.
+pub const THETA_GROUP: &str = "state/theta";
+/// Group of the layers' shared thresholds σ, one float32 `[1]` dataset per layer.
+pub const SIGMA_GROUP: &str = "state/sigma";
+
+/// Path of dataset `name` of a protocol phase, e.g. `results/evaluate/accuracy`.
+pub fn result_path(phase: &str, name: &str) -> String {
+    format!("{RESULTS_GROUP}/{phase}/{name}")
+}
+
+/// Path of a layer's class assignments, e.g. `results/assignments/exc`.
+pub fn assignments_path(layer: &str) -> String {
+    format!("{ASSIGNMENTS_GROUP}/{layer}")
+}
+
+/// Path of a projection's final weights, e.g. `state/weights/input_exc`.
+pub fn final_weights_path(projection: &str) -> String {
+    format!("{FINAL_WEIGHTS_GROUP}/{projection}")
+}
+
+/// Path of a layer's final threshold offsets, e.g. `state/theta/exc`.
+pub fn theta_path(layer: &str) -> String {
+    format!("{THETA_GROUP}/{layer}")
+}
+
+/// Path of a layer's shared threshold, e.g. `state/sigma/exc`.
+pub fn sigma_path(layer: &str) -> String {
+    format!("{SIGMA_GROUP}/{layer}")
+}
+
 // ---------------------------------------------------------------- storage
 
 /// Chunk length, in elements, of the growing spike datasets (512 KiB of
@@ -249,34 +331,15 @@ pub const WEIGHT_CHUNK_BYTES: usize = 1024 * 1024;
 /// Upper bound in bytes of one chunk of a `/samples/counts/<layer>` dataset,
 /// split the same way.
 pub const SAMPLE_CHUNK_BYTES: usize = 256 * 1024;
+/// A [`Batch::Dataset`](super::batch::Batch::Dataset) of at most this many
+/// bytes is stored contiguously.
+pub const DATASET_CONTIGUOUS_MAX_BYTES: usize = 64 * 1024;
+/// Upper bound in bytes of one chunk of a chunked
+/// [`Batch::Dataset`](super::batch::Batch::Dataset).
+pub const DATASET_CHUNK_BYTES: usize = 1024 * 1024;
 /// Deflate (gzip) level of growing datasets, used only where the HDF5 library
 /// has the deflate filter.
 pub const DEFLATE_LEVEL: u8 = 1;
-
-/// Path of a layer's spike group, e.g. `spikes/exc`.
-pub fn spikes_path(layer: &str) -> String {
-    format!("{SPIKES_GROUP}/{layer}")
-}
-
-/// Path of a report group, e.g. `report/exc/voltage`.
-pub fn report_path(layer: &str, var: &str) -> String {
-    format!("{REPORT_GROUP}/{layer}/{var}")
-}
-
-/// Path of a layer's rate group, e.g. `rates/exc`.
-pub fn rates_path(layer: &str) -> String {
-    format!("{RATES_GROUP}/{layer}")
-}
-
-/// Path of a projection's weight group, e.g. `weights/input_exc`.
-pub fn weights_path(projection: &str) -> String {
-    format!("{WEIGHTS_GROUP}/{projection}")
-}
-
-/// Path of a layer's per-sample counts, e.g. `samples/counts/exc`.
-pub fn sample_counts_path(layer: &str) -> String {
-    format!("{SAMPLES_GROUP}/{SAMPLE_COUNTS_GROUP}/{layer}")
-}
 
 /// Chunk shape `(rows, cols)` of a growing 2-D dataset of `n_cols` columns of
 /// `elem_bytes` bytes each, so that a chunk is at most `max_bytes`: all columns
@@ -348,10 +411,5 @@ mod tests {
         assert!(check_name("").is_err());
         assert!(check_name("a/b").is_err());
         assert!(check_name("..").is_err());
-        assert_eq!(spikes_path("exc"), "spikes/exc");
-        assert_eq!(report_path("exc", "voltage"), "report/exc/voltage");
-        assert_eq!(rates_path("exc"), "rates/exc");
-        assert_eq!(weights_path("input_exc"), "weights/input_exc");
-        assert_eq!(sample_counts_path("exc"), "samples/counts/exc");
     }
 }

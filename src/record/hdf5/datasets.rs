@@ -1,0 +1,204 @@
+//! Creating and extending HDF5 groups, datasets and attributes with the
+//! storage settings of [`schema`].
+
+use hdf5::plist::group_create::LinkCreationOrder;
+use hdf5::types::VarLenUnicode;
+use hdf5::{Dataset, DatasetBuilderEmptyShape, Group, H5Type, Location};
+use ndarray::{ArrayView2, s};
+
+use crate::record::schema::{self, DATASET_CHUNK_BYTES, DATASET_CONTIGUOUS_MAX_BYTES};
+
+/// Slots of the chunk cache of each growing dataset (a prime, as HDF5 advises).
+const CHUNK_CACHE_SLOTS: usize = 521;
+/// Preemption policy of the chunk cache: evict fully read or written chunks first.
+const CHUNK_CACHE_W0: f64 = 0.75;
+
+/// Chunk-cache size per growing dataset: the HDF5 default (1 MiB), or two
+/// chunks where a chunk is larger, so the partly filled last chunk stays in
+/// cache between appends and is compressed once.
+fn cache_bytes(chunk_bytes: usize) -> usize {
+    (2 * chunk_bytes).max(1 << 20)
+}
+
+/// A group that remembers the creation order of its members, so `inspect`
+/// lists layers in the order of the configuration.
+pub(super) fn ordered_group(parent: &Group, name: &str) -> hdf5::Result<Group> {
+    parent
+        .create_group_builder()
+        .with_gcpl(|p| p.link_creation_order(LinkCreationOrder::Indexed))
+        .create(name)
+}
+
+/// An empty, extendible, chunked 1-D dataset of `chunk` elements a chunk.
+pub(super) fn growing_1d<T: H5Type>(
+    group: &Group,
+    name: &str,
+    chunk: usize,
+    deflate: bool,
+) -> hdf5::Result<Dataset> {
+    let builder = group.new_dataset::<T>().shape(0..).chunk(chunk);
+    create_growing(builder, chunk * size_of::<T>(), deflate, name)
+}
+
+/// An empty 2-D dataset of `n_cols` columns, extendible along its rows and
+/// chunked as `chunk` (from [`schema::chunk_2d`]). With no columns the column
+/// dimension is extendible too, since a chunk cannot exceed a fixed size of 0.
+pub(super) fn growing_2d<T: H5Type>(
+    group: &Group,
+    name: &str,
+    n_cols: usize,
+    chunk: (usize, usize),
+    deflate: bool,
+) -> hdf5::Result<Dataset> {
+    let builder = group.new_dataset::<T>();
+    let builder = if n_cols == 0 {
+        builder.shape((0.., 0..))
+    } else {
+        builder.shape((0.., n_cols))
+    };
+    let chunk_bytes = chunk.0 * chunk.1 * size_of::<T>();
+    create_growing(builder.chunk(chunk), chunk_bytes, deflate, name)
+}
+
+/// Creates the chunked dataset of `builder` with a chunk cache sized for
+/// chunks of `chunk_bytes` bytes, deflate-compressed where `deflate`.
+fn create_growing(
+    builder: DatasetBuilderEmptyShape,
+    chunk_bytes: usize,
+    deflate: bool,
+    name: &str,
+) -> hdf5::Result<Dataset> {
+    let mut builder =
+        builder.chunk_cache(CHUNK_CACHE_SLOTS, cache_bytes(chunk_bytes), CHUNK_CACHE_W0);
+    if deflate {
+        builder = builder.deflate(schema::DEFLATE_LEVEL);
+    }
+    builder.create(name)
+}
+
+/// A fixed-size 1-D dataset holding `data` (which may be empty); compressed
+/// in chunks where the library has deflate.
+pub(super) fn fixed_1d<T: H5Type>(
+    group: &Group,
+    name: &str,
+    data: &[T],
+    deflate: bool,
+) -> hdf5::Result<Dataset> {
+    let builder = group.new_dataset_builder().with_data(data);
+    if deflate && !data.is_empty() {
+        builder
+            .chunk(data.len().min(schema::SPIKE_CHUNK_ELEMS))
+            .deflate(schema::DEFLATE_LEVEL)
+            .create(name)
+    } else {
+        builder.create(name)
+    }
+}
+
+/// it does not exist yet.
+pub(super) fn child_group(parent: &Group, name: &str) -> hdf5::Result<Group> {
+    if parent.link_exists(name) {
+        parent.group(name)
+    } else {
+        ordered_group(parent, name)
+    }
+}
+
+/// A fixed-size dataset of shape `dims` holding `data` (row-major): a scalar
+/// dataspace for `[]`, contiguous up to [`DATASET_CONTIGUOUS_MAX_BYTES`], and
+/// above that chunked by [`chunk_nd`] and deflate-compressed where `deflate`.
+pub(super) fn whole_dataset<T: H5Type>(
+    group: &Group,
+    name: &str,
+    dims: &[usize],
+    data: &[T],
+    deflate: bool,
+) -> hdf5::Result<Dataset> {
+    if dims.is_empty() {
+        let ds = group.new_dataset::<T>().shape(()).create(name)?;
+        ds.write_scalar(&data[0])?;
+        return Ok(ds);
+    }
+    let mut builder = group.new_dataset::<T>().shape(dims.to_vec());
+    let bytes = std::mem::size_of_val(data);
+    if deflate && bytes > DATASET_CONTIGUOUS_MAX_BYTES {
+        builder = builder
+            .chunk(chunk_nd(dims, size_of::<T>(), DATASET_CHUNK_BYTES))
+            .deflate(schema::DEFLATE_LEVEL);
+    }
+    let ds = builder.create(name)?;
+    if !data.is_empty() {
+        ds.write_raw(data)?;
+    }
+    Ok(ds)
+}
+
+/// Chunk shape of a fixed-size dataset of shape `dims` (no dimension 0) of
+/// `elem_bytes`-byte elements, at most `max_bytes` a chunk: the trailing
+/// dimensions whole as far as they fit, then as much of the next as fits.
+pub(super) fn chunk_nd(dims: &[usize], elem_bytes: usize, max_bytes: usize) -> Vec<usize> {
+    let mut budget = (max_bytes / elem_bytes.max(1)).max(1);
+    let mut chunk = vec![1; dims.len()];
+    for (c, &d) in chunk.iter_mut().zip(dims).rev() {
+        *c = budget.clamp(1, d.max(1));
+        budget /= *c;
+    }
+    chunk
+}
+
+pub(super) fn scalar_attr<T: H5Type>(loc: &Location, name: &str, value: &T) -> hdf5::Result<()> {
+    loc.new_attr::<T>()
+        .shape(())
+        .create(name)?
+        .write_scalar(value)
+}
+
+pub(super) fn str_attr(loc: &Location, name: &str, value: &str) -> hdf5::Result<()> {
+    let value: VarLenUnicode = value
+        .parse()
+        .map_err(|e| hdf5::Error::from(format!("attribute {name}: {e}")))?;
+    scalar_attr(loc, name, &value)
+}
+
+/// Appends `data` to the 1-D dataset `ds` that holds `start` elements.
+pub(super) fn append_1d<T: H5Type>(ds: &Dataset, start: usize, data: &[T]) -> hdf5::Result<()> {
+    let end = start + data.len();
+    ds.resize(end)?;
+    ds.write_slice(data, start..end)
+}
+
+/// Appends `rows` rows of `n_cols` columns (row-major `data`, of length
+/// `rows · n_cols`) to the 2-D dataset `ds` that holds `start` rows.
+pub(super) fn append_rows<T: H5Type>(
+    ds: &Dataset,
+    start: usize,
+    rows: usize,
+    n_cols: usize,
+    data: &[T],
+) -> hdf5::Result<()> {
+    let end = start + rows;
+    ds.resize((end, n_cols))?;
+    if n_cols == 0 {
+        return Ok(());
+    }
+    let view = ArrayView2::from_shape((rows, n_cols), data)
+        .map_err(|e| hdf5::Error::from(format!("{}: {e}", ds.name())))?;
+    ds.write_slice(view, s![start..end, ..])
+}
+
+/// Writes a scalar attribute, creating it where it does not exist yet.
+pub(super) fn set_attr<T: H5Type>(loc: &Location, name: &str, value: &T) -> hdf5::Result<()> {
+    if loc.attr_names()?.iter().any(|n| n == name) {
+        loc.attr(name)?.write_scalar(value)
+    } else {
+        scalar_attr(loc, name, value)
+    }
+}
+
+/// `text` as an HDF5 string: NUL characters, which HDF5 strings cannot hold,
+/// become U+FFFD.
+pub(super) fn h5_string(text: &str) -> VarLenUnicode {
+    text.replace('\0', "\u{fffd}")
+        .parse()
+        .expect("a string without NUL characters")
+}

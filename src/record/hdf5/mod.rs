@@ -1,0 +1,315 @@
+//! The HDF5 backend: one file per run in the layout of [`schema`].
+//!
+//! [`Hdf5Backend::create`] creates the file with every group and dataset of
+//! the layout (empty) and the root attributes, `complete = 0`. Batches are
+//! appended to chunked, extendible (and, where the library has the filter,
+//! deflate-compressed) datasets; a flush refreshes each report's
+//! `mapping/time` and flushes the file, so a killed run leaves a readable file
+//! up to the last flush. Closing writes the final root attributes (`steps`,
+//! `steps_done`, `complete`, `error`) and each report's `time` stop.
+
+mod create;
+mod datasets;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use hdf5::{Dataset, File};
+use ndarray::{ArrayView2, s};
+
+use self::datasets::{
+    append_1d, append_rows, child_group, h5_string, scalar_attr, set_attr, str_attr, whole_dataset,
+};
+use crate::record::backend::{Backend, End};
+use crate::record::batch::{Attr, Batch, Values};
+use crate::record::check::dataset_dims;
+use crate::record::layout::{Layout, RunHeader};
+use crate::record::schema;
+
+/// A run's HDF5 file and one handle per growing dataset; owned by the writer
+/// thread.
+pub struct Hdf5Backend {
+    file: File,
+    dt_ms: f64,
+    spikes: Vec<SpikeSink>,
+    traces: Vec<TraceSink>,
+    rates: Vec<RateSink>,
+    weights: Vec<WeightSink>,
+    samples: Option<SampleSink>,
+    /// Whether growing and large datasets are deflate-compressed.
+    deflate: bool,
+}
+
+struct SpikeSink {
+    timestamps: Dataset,
+    node_ids: Dataset,
+    /// Spikes written so far.
+    len: usize,
+}
+
+struct TraceSink {
+    n_recorded: usize,
+    start_step: u64,
+    every: u64,
+    /// Frames written so far.
+    frames: usize,
+    data: Dataset,
+    time: Dataset,
+}
+
+struct RateSink {
+    counts: Dataset,
+    /// Bins written so far.
+    bins: usize,
+}
+
+struct WeightSink {
+    n_synapses: usize,
+    data: Dataset,
+    steps_done: Dataset,
+    time_ms: Dataset,
+    /// Snapshots written so far.
+    snapshots: usize,
+}
+
+struct SampleSink {
+    index: Dataset,
+    label: Dataset,
+    start_ms: Dataset,
+    /// Per counted layer: number of neurons (columns) and dataset.
+    counts: Vec<(usize, Dataset)>,
+    /// Samples written so far.
+    len: usize,
+}
+
+impl TraceSink {
+    /// `mapping/time` = [start, stop (exclusive), interval] in ms for the
+    /// frames written so far; each time is one product `step * dt`.
+    fn write_time(&self, dt_ms: f64) -> hdf5::Result<()> {
+        let stop_step = self.start_step + self.frames as u64 * self.every;
+        let time = [
+            self.start_step as f64 * dt_ms,
+            stop_step as f64 * dt_ms,
+            dt_ms * self.every as f64,
+        ];
+        self.time.write_raw(&time[..])
+    }
+}
+
+impl Hdf5Backend {
+    /// Creates the file at `path` (replacing one that exists) with the root
+    /// attributes of `header` and every group and dataset of `layout`, and
+    /// flushes it. `layout` must have passed
+    /// [`validate`](crate::record::layout::validate) (as
+    /// [`Writer::create`](crate::record::writer::Writer::create) ensures). On
+    /// error no file is left at `path`; the error is a one-line reason.
+    pub fn create(path: &Path, header: &RunHeader, layout: &Layout) -> Result<Self, String> {
+        let file = File::create(path).map_err(|e| create::create_failure_reason(path, &e))?;
+        let deflate = layout.compress && hdf5::filters::deflate_available();
+        create::build_file(file, header, layout, deflate).map_err(|e| {
+            // `build_file` consumed and so closed the file; remove the half-built one.
+            let _ = std::fs::remove_file(path);
+            e.to_string()
+        })
+    }
+
+    fn append_spikes(&mut self, layer: usize, steps: &[u64], node_ids: &[u64]) -> hdf5::Result<()> {
+        if steps.is_empty() {
+            return Ok(());
+        }
+        let dt = self.dt_ms;
+        let sink = &mut self.spikes[layer];
+        let times: Vec<f64> = steps.iter().map(|&step| step as f64 * dt).collect();
+        let (start, end) = (sink.len, sink.len + steps.len());
+        sink.timestamps.resize(end)?;
+        sink.timestamps.write_slice(&times[..], start..end)?;
+        sink.node_ids.resize(end)?;
+        sink.node_ids.write_slice(node_ids, start..end)?;
+        sink.len = end;
+        Ok(())
+    }
+
+    fn append_trace(&mut self, trace: usize, data: &[f32]) -> hdf5::Result<()> {
+        let sink = &mut self.traces[trace];
+        let n = sink.n_recorded;
+        let frames = data.len() / n;
+        if frames == 0 {
+            return Ok(());
+        }
+        let view = ArrayView2::from_shape((frames, n), data)
+            .map_err(|e| hdf5::Error::from(format!("{}: {e}", sink.data.name())))?;
+        let (start, end) = (sink.frames, sink.frames + frames);
+        sink.data.resize((end, n))?;
+        sink.data.write_slice(view, s![start..end, ..])?;
+        sink.frames = end;
+        Ok(())
+    }
+
+    fn append_rates(&mut self, rate: usize, counts: &[u64]) -> hdf5::Result<()> {
+        if counts.is_empty() {
+            return Ok(());
+        }
+        let sink = &mut self.rates[rate];
+        append_1d(&sink.counts, sink.bins, counts)?;
+        sink.bins += counts.len();
+        Ok(())
+    }
+
+    fn append_weights(
+        &mut self,
+        weights: usize,
+        steps_done: u64,
+        data: &[f32],
+    ) -> hdf5::Result<()> {
+        let time = steps_done as f64 * self.dt_ms;
+        let sink = &mut self.weights[weights];
+        let row = sink.snapshots;
+        append_rows(&sink.data, row, 1, sink.n_synapses, data)?;
+        append_1d(&sink.steps_done, row, &[steps_done])?;
+        append_1d(&sink.time_ms, row, &[time])?;
+        sink.snapshots += 1;
+        Ok(())
+    }
+
+    fn append_samples(
+        &mut self,
+        index: &[u64],
+        label: &[u8],
+        start_step: &[u64],
+        counts: &[Vec<u32>],
+    ) -> hdf5::Result<()> {
+        let m = index.len();
+        if m == 0 {
+            return Ok(());
+        }
+        let dt = self.dt_ms;
+        let sink = self
+            .samples
+            .as_mut()
+            .expect("checked: the layout has samples");
+        let start_ms: Vec<f64> = start_step.iter().map(|&step| step as f64 * dt).collect();
+        let row = sink.len;
+        append_1d(&sink.index, row, index)?;
+        append_1d(&sink.label, row, label)?;
+        append_1d(&sink.start_ms, row, &start_ms)?;
+        for ((n, ds), c) in sink.counts.iter().zip(counts) {
+            append_rows(ds, row, m, *n, c)?;
+        }
+        sink.len += m;
+        Ok(())
+    }
+
+    /// Writes one [`Batch::Dataset`], creating its parent groups as needed.
+    fn write_dataset(
+        &mut self,
+        path: &str,
+        shape: &[u64],
+        values: &Values,
+        attrs: &[(String, Attr)],
+    ) -> hdf5::Result<()> {
+        let dims = dataset_dims(shape);
+        let components: Vec<&str> = path.split('/').collect();
+        let (leaf, parents) = components
+            .split_last()
+            .expect("checked: at least 2 components");
+        let deflate = self.deflate;
+        let mut group = child_group(&self.file, parents[0])?;
+        for name in &parents[1..] {
+            group = child_group(&group, name)?;
+        }
+        let ds = match values {
+            Values::F64(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
+            Values::F32(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
+            Values::U32(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
+            Values::I32(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
+            Values::U64(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
+        };
+        for (name, value) in attrs {
+            match value {
+                Attr::U64(x) => scalar_attr(&ds, name, x)?,
+                Attr::F64(x) => scalar_attr(&ds, name, x)?,
+                Attr::Str(text) => str_attr(&ds, name, text)?,
+            }
+        }
+        Ok(())
+    }
+
+    fn write_times(&self) -> hdf5::Result<()> {
+        self.traces
+            .iter()
+            .try_for_each(|t| t.write_time(self.dt_ms))
+    }
+}
+
+impl Backend for Hdf5Backend {
+    fn append(&mut self, batch: Batch) -> Result<(), String> {
+        let written = match batch {
+            Batch::Spikes {
+                layer,
+                steps,
+                node_ids,
+            } => self.append_spikes(layer, &steps, &node_ids),
+            Batch::Trace { trace, data } => self.append_trace(trace, &data),
+            Batch::Rates { rate, counts } => self.append_rates(rate, &counts),
+            Batch::Weights {
+                weights,
+                steps_done,
+                data,
+            } => self.append_weights(weights, steps_done, &data),
+            Batch::Samples {
+                index,
+                label,
+                start_step,
+                counts,
+            } => self.append_samples(&index, &label, &start_step, &counts),
+            Batch::Dataset {
+                path,
+                shape,
+                values,
+                attrs,
+            } => self.write_dataset(&path, &shape, &values, &attrs),
+        };
+        written.map_err(|e| e.to_string())
+    }
+
+    /// Refreshes each report's `mapping/time` and flushes the file, so that
+    /// everything appended so far is readable from the file on disk.
+    fn flush(&mut self) -> Result<(), String> {
+        self.write_times()
+            .and_then(|()| self.file.flush())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Writes the final attributes and closes the file. Without an error the
+    /// run is complete: `steps` and `steps_done` become `steps_done` and
+    /// `complete` 1. With one, `steps` keeps the planned number, `complete`
+    /// stays 0 and `error` records why the run stopped.
+    fn close(self: Box<Self>, end: &End<'_>) -> Result<(), String> {
+        let file = &self.file;
+        let steps_done = end.steps_done;
+        let finished = self
+            .write_times()
+            .and_then(|()| set_attr(file, schema::ATTR_STEPS_DONE, &steps_done))
+            .and_then(|()| match end.error {
+                None => set_attr(file, schema::ATTR_STEPS, &steps_done)
+                    .and_then(|()| set_attr(file, schema::ATTR_COMPLETE, &1u8)),
+                Some(reason) => set_attr(file, schema::ATTR_COMPLETE, &0u8)
+                    .and_then(|()| set_attr(file, schema::ATTR_ERROR, &h5_string(reason))),
+            })
+            .and_then(|()| file.flush());
+        finished.map_err(|e| e.to_string())?;
+        let Hdf5Backend {
+            file,
+            spikes,
+            traces,
+            rates,
+            weights,
+            samples,
+            ..
+        } = *self;
+        // Close every dataset first, so that closing the file really closes it.
+        drop((spikes, traces, rates, weights, samples));
+        file.close().map_err(|e| e.to_string())
+    }
+}
