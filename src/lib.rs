@@ -28,7 +28,7 @@
 //!   `W[j, :] −= a_minus·y` on presynaptic spikes, potentiation
 //!   `W[:, i] += a_plus·x` on postsynaptic spikes, clipped to `[0, w_max]`
 //!   (optionally soft bounds), normalization of each neuron's incoming weights.
-//! - **Learning protocol** ([`protocol::learning`]): train, assign labels,
+//! - **Learning protocol** ([`protocol`]): train, assign labels,
 //!   evaluate (Diehl & Cook 2015), with results and the learned state in
 //!   the output file.
 //!

@@ -15,8 +15,8 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use signal_hook::consts::{SIGINT, SIGTERM};
 
-use spikesim::protocol::learning;
-use spikesim::record::{checkpoint, inspect, layout, writer};
+use spikesim::protocol;
+use spikesim::record::{inspect, layout, writer};
 use spikesim::{Config, Error, Simulation, bench, stimulus};
 
 #[derive(Parser)]
@@ -182,17 +182,9 @@ fn main() -> ExitCode {
 fn prepare(
     config_path: &Path,
     overrides: &[String],
-) -> Result<(Config, Simulation, Option<learning::Sets>), Error> {
+) -> Result<(Config, Simulation, Option<protocol::Inputs>), Error> {
     let config = Config::load(config_path, overrides)?;
-    let sets = match &config.protocol {
-        Some(p) => {
-            if let Some(path) = &p.load {
-                checkpoint::load(path)?;
-            }
-            Some(learning::load_sets(p)?)
-        }
-        None => None,
-    };
+    let inputs = config.protocol.as_ref().map(protocol::load).transpose()?;
     let images = match &config.stimulus {
         Some(s) => {
             let (images, note) = stimulus::load_images(s, config.simulation.seed)?;
@@ -204,7 +196,7 @@ fn prepare(
         None => None,
     };
     let sim = Simulation::new(&config, images)?;
-    Ok((config, sim, sets))
+    Ok((config, sim, inputs))
 }
 
 fn validate(config_path: &Path, overrides: &[String]) -> Result<(), Failure> {
@@ -227,7 +219,7 @@ fn run(
     timings: bool,
     overrides: &[String],
 ) -> Result<(), Failure> {
-    let (config, mut sim, sets) = prepare(config_path, overrides)?;
+    let (config, mut sim, inputs) = prepare(config_path, overrides)?;
     if timings {
         sim.enable_timings();
     }
@@ -270,10 +262,10 @@ fn run(
     let stop = || signal.load(Ordering::Relaxed) != 0;
     let started = Instant::now();
     let mut summary = None;
-    let ran = match (&config.protocol, &sets) {
-        (Some(p), Some(sets)) => {
+    let ran = match (&config.protocol, inputs) {
+        (Some(p), Some(inputs)) => {
             let progress = progress_bar(p.planned_images(), "images");
-            let r = learning::run(&config, &mut sim, sets, &w, &progress, &stop);
+            let r = protocol::run(&mut sim, inputs, &w, &progress, &stop);
             progress.finish_and_clear();
             r.map(|s| {
                 let done = s.is_some();

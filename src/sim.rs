@@ -13,6 +13,7 @@ use crate::neuron::Voltage;
 use crate::neuron::lif::{LayerThreshold, Threshold};
 use crate::neuron::model::LayerRecordables;
 use crate::neuron::synaptic::{Current, Current2, total_current};
+use crate::record::checkpoint::LearnedState;
 use crate::record::collect::{Recorder, weight_values};
 use crate::record::{Layout, RecordError, Writer};
 use crate::schedule;
@@ -21,18 +22,6 @@ use crate::synapse::stdp::{self, Stdp};
 use crate::synapse::{DeliveryStats, Projection, Weights};
 use crate::timings::StageTimes;
 use crate::{ConfigError, Error, network, rng, stimulus};
-
-/// What learning changes: weights, thresholds θ (per neuron) and σ (per
-/// layer), by name.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct LearnedState {
-    /// (projection, weights in storage order).
-    pub weights: Vec<(String, Vec<f32>)>,
-    /// (LIF layer, θ per neuron in mV).
-    pub theta: Vec<(String, Vec<f64>)>,
-    /// (LIF layer, σ in mV).
-    pub sigma: Vec<(String, f32)>,
-}
 
 /// Hands the recorder's sealed batches to `writer` (dropping them without
 /// one), adding the time it took to the writer's share of the timings.
@@ -66,9 +55,10 @@ pub fn thread_count(requested: usize) -> usize {
 
 /// A network ready to step.
 pub struct Simulation {
+    /// The validated config the network was built from.
+    config: Config,
     world: World,
     schedule: Schedule,
-    steps: u64,
     /// The run's own worker threads; steps run inside it, so the per-neuron
     /// systems split their work with cheap `rayon::join`s.
     pool: rayon::ThreadPool,
@@ -89,11 +79,27 @@ impl Simulation {
             })?;
         let mut world = pool.install(|| network::build(config, images))?;
         Ok(Self {
+            config: config.clone(),
             schedule: schedule::build(&mut world),
             world,
-            steps: config.steps(),
             pool,
         })
+    }
+
+    /// The config the network was built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// A copy of this network on one worker thread, without images, with
+    /// this one's learned state and learning switches.
+    pub fn replica(&mut self) -> Result<Simulation, Error> {
+        let mut one = self.config.clone();
+        one.simulation.threads = 1;
+        let mut copy = Simulation::new(&one, None)?;
+        copy.set_state(&self.state()).map_err(ConfigError)?;
+        copy.set_plasticity(*self.world.resource::<Plasticity>());
+        Ok(copy)
     }
 
     /// Starts timing each stage of the step (and the waits on the writer)
@@ -115,7 +121,7 @@ impl Simulation {
 
     /// Steps the run is configured for.
     pub fn total_steps(&self) -> u64 {
-        self.steps
+        self.config.steps()
     }
 
     /// Steps done so far.
@@ -151,7 +157,7 @@ impl Simulation {
         stop: impl Fn() -> bool + Sync,
     ) -> Result<bool, RecordError> {
         self.snapshot_weights();
-        let steps = self.steps;
+        let steps = self.total_steps();
         self.in_pool(|world, schedule| {
             while world.resource::<Clock>().step < steps && !stop() {
                 step(world, schedule);
@@ -167,7 +173,7 @@ impl Simulation {
         self.snapshot_weights();
         send_ready(&mut self.world, Some(writer))?;
         progress.set_position(self.steps_done());
-        Ok(self.steps_done() == self.steps)
+        Ok(self.steps_done() == steps)
     }
 
     /// Runs `steps` steps inside the worker pool, discarding what the

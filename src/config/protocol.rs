@@ -1,6 +1,6 @@
 //! `[protocol]`: unsupervised learning and classification in one run
 //! (train, assign, evaluate), as in Diehl & Cook (2015). See
-//! [`crate::protocol::learning`] for what each phase does.
+//! [`crate::protocol`] for what each phase does.
 //!
 //! ```toml
 //! [protocol]

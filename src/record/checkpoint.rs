@@ -32,16 +32,24 @@ use crate::record::schema::{
 /// The class of a neuron that was assigned none.
 pub const UNASSIGNED: i32 = -1;
 
+/// What learning changes: weights, thresholds θ (per neuron) and σ (per
+/// layer), by name.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LearnedState {
+    /// (projection, weights in storage order), as in `state/weights`.
+    pub weights: Vec<(String, Vec<f32>)>,
+    /// (layer, θ per neuron in mV), as in `state/theta`.
+    pub theta: Vec<(String, Vec<f64>)>,
+    /// (layer, σ in mV), as in `state/sigma`.
+    pub sigma: Vec<(String, f32)>,
+}
+
 /// The saved state of a trained network; each list in the order written,
 /// empty where the file has no such group.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Checkpoint {
-    /// (projection, weights in storage order) from `state/weights`.
-    pub weights: Vec<(String, Vec<f32>)>,
-    /// (layer, θ per neuron in mV) from `state/theta`.
-    pub theta: Vec<(String, Vec<f64>)>,
-    /// (layer, σ in mV) from `state/sigma`.
-    pub sigma: Vec<(String, f32)>,
+    /// Weights, θ and σ.
+    pub state: LearnedState,
     /// (layer, class per neuron, -1 = none) from `results/assignments`.
     pub assignments: Vec<(String, Vec<i32>)>,
 }
@@ -73,7 +81,7 @@ pub fn load(path: &Path) -> Result<Checkpoint, ReadError> {
 }
 
 fn read_checkpoint(file: &File) -> Result<Checkpoint, String> {
-    Ok(Checkpoint {
+    let state = LearnedState {
         weights: read_group(
             file,
             FINAL_WEIGHTS_GROUP,
@@ -90,6 +98,9 @@ fn read_checkpoint(file: &File) -> Result<Checkpoint, String> {
                 )),
             })
             .collect::<Result<_, _>>()?,
+    };
+    Ok(Checkpoint {
+        state,
         assignments: read_group(
             file,
             ASSIGNMENTS_GROUP,
@@ -236,12 +247,14 @@ mod tests {
             },
         ];
         let expected = Checkpoint {
-            weights: vec![
-                ("input_exc".to_owned(), input_exc),
-                ("exc_inh".to_owned(), exc_inh),
-            ],
-            theta: vec![("exc".to_owned(), theta_exc), ("inh".to_owned(), theta_inh)],
-            sigma: vec![("exc".to_owned(), -52.0)],
+            state: LearnedState {
+                weights: vec![
+                    ("input_exc".to_owned(), input_exc),
+                    ("exc_inh".to_owned(), exc_inh),
+                ],
+                theta: vec![("exc".to_owned(), theta_exc), ("inh".to_owned(), theta_inh)],
+                sigma: vec![("exc".to_owned(), -52.0)],
+            },
             assignments: vec![("exc".to_owned(), assignments)],
         };
         (batches, expected)
@@ -273,7 +286,10 @@ mod tests {
         assert_eq!(
             loaded,
             Checkpoint {
-                theta: vec![("exc".to_owned(), vec![1.5])],
+                state: LearnedState {
+                    theta: vec![("exc".to_owned(), vec![1.5])],
+                    ..LearnedState::default()
+                },
                 ..Checkpoint::default()
             }
         );

@@ -1,0 +1,153 @@
+//! The phases without learning (assign, evaluate): each image's response,
+//! on the network itself or on one copy of it per worker thread.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::Context;
+use super::present::{Presenter, key};
+use super::results::put;
+use crate::config::PhaseConfig;
+use crate::data::ImageSet;
+use crate::record::{RecordError, Values, Writer, schema};
+use crate::step::Plasticity;
+use crate::{Error, Simulation};
+
+/// One image's response: (index in the phase, presentations, counts).
+type Response = (usize, u32, Vec<u32>);
+
+/// Responses of a phase without learning.
+pub(super) struct Responses {
+    /// Row-major images × neurons spike counts.
+    pub(super) counts: Vec<u32>,
+    /// Presentations of each image.
+    pub(super) presentations: Vec<u32>,
+}
+
+impl Responses {
+    /// Writes `results/<phase>/{labels, presentations, counts}`.
+    pub(super) fn write(
+        self,
+        writer: &Writer,
+        phase: &str,
+        labels: Vec<u32>,
+        neurons: usize,
+    ) -> Result<(), RecordError> {
+        let n = labels.len() as u64;
+        let path = |name: &str| schema::result_path(phase, name);
+        put(
+            writer,
+            path(schema::RESULT_LABELS),
+            vec![n],
+            Values::U32(labels),
+        )?;
+        put(
+            writer,
+            path(schema::RESULT_PRESENTATIONS),
+            vec![n],
+            Values::U32(self.presentations),
+        )?;
+        put(
+            writer,
+            path(schema::RESULT_COUNTS),
+            vec![n, neurons as u64],
+            Values::U32(self.counts),
+        )
+    }
+}
+
+/// Shows the images of `phase` with learning off, on `sim` alone (one
+/// thread, or without `reset`) or on one copy of the network per worker
+/// thread. `None` if stopped.
+pub(super) fn respond(
+    cx: &Context,
+    sim: &mut Simulation,
+    set: &ImageSet,
+    phase: &PhaseConfig,
+    phase_key: u64,
+) -> Result<Option<Responses>, Error> {
+    let Context {
+        p,
+        writer,
+        progress,
+        stop,
+        neurons,
+        ..
+    } = *cx;
+    let presenter = Presenter::new(cx.config, set, false);
+    let n = phase.images;
+    let mut out = Responses {
+        counts: vec![0; n * neurons],
+        presentations: vec![0; n],
+    };
+    let off = Plasticity {
+        stdp: false,
+        thresholds: false,
+    };
+    sim.set_plasticity(off);
+    let workers = sim.threads().min(n.max(1));
+    if workers == 1 || !p.reset {
+        for (k, row) in out.counts.chunks_exact_mut(neurons).enumerate() {
+            if stop() {
+                return Ok(None);
+            }
+            let image = phase.offset + k;
+            out.presentations[k] = presenter.show(
+                sim,
+                set.image(image),
+                |r| key(phase_key, 0, image, r),
+                row,
+                Some(writer),
+            )?;
+            progress.inc(1);
+        }
+        return Ok(Some(out));
+    }
+    let copies: Vec<Simulation> = (0..workers)
+        .map(|_| sim.replica())
+        .collect::<Result<_, _>>()?;
+    let stopped = AtomicBool::new(false);
+    let parts: Vec<Result<Vec<Response>, RecordError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = copies
+            .into_iter()
+            .enumerate()
+            .map(|(w, mut s)| {
+                let (presenter, stopped) = (&presenter, &stopped);
+                scope.spawn(move || {
+                    let mut mine = Vec::new();
+                    for k in (w..n).step_by(workers) {
+                        if stopped.load(Ordering::Relaxed) || stop() {
+                            stopped.store(true, Ordering::Relaxed);
+                            break;
+                        }
+                        let image = phase.offset + k;
+                        let mut row = vec![0; neurons];
+                        let shown = presenter.show(
+                            &mut s,
+                            set.image(image),
+                            |r| key(phase_key, 0, image, r),
+                            &mut row,
+                            None,
+                        )?;
+                        mine.push((k, shown, row));
+                        progress.inc(1);
+                    }
+                    Ok(mine)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("evaluation worker panicked"))
+            .collect()
+    });
+    if stopped.load(Ordering::Relaxed) {
+        return Ok(None);
+    }
+    for part in parts {
+        for (k, shown, row) in part? {
+            out.presentations[k] = shown;
+            out.counts[k * neurons..][..neurons].copy_from_slice(&row);
+        }
+    }
+    Ok(Some(out))
+}

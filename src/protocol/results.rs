@@ -1,0 +1,154 @@
+//! What a protocol run writes: `/results` of each phase and the learned
+//! `/state` (the checkpoint a later run loads).
+
+use super::Context;
+use super::readout::predict;
+use super::respond::Responses;
+use crate::Simulation;
+use crate::config::PhaseConfig;
+use crate::data::ImageSet;
+use crate::record::{Attr, Batch, RecordError, Values, Writer, schema};
+
+/// Sends one `/results` or `/state` dataset.
+pub(super) fn put(
+    writer: &Writer,
+    path: String,
+    shape: Vec<u64>,
+    values: Values,
+) -> Result<(), RecordError> {
+    put_with(writer, path, shape, values, Vec::new())
+}
+
+fn put_with(
+    writer: &Writer,
+    path: String,
+    shape: Vec<u64>,
+    values: Values,
+    attrs: Vec<(String, Attr)>,
+) -> Result<(), RecordError> {
+    writer.send(Batch::Dataset {
+        path,
+        shape,
+        values,
+        attrs,
+    })
+}
+
+/// Labels of images `offset..offset + images` as u32.
+pub(super) fn labels(set: &ImageSet, phase: &PhaseConfig) -> Vec<u32> {
+    set.labels[phase.offset..][..phase.images]
+        .iter()
+        .map(|&l| l as u32)
+        .collect()
+}
+
+/// Scores the evaluation's responses against the true labels with the
+/// assignments; writes `results/evaluate`; returns the accuracy.
+pub(super) fn evaluate(
+    cx: &Context,
+    r: Responses,
+    truth: Vec<u32>,
+    assignments: &[i32],
+) -> Result<f64, RecordError> {
+    let (writer, neurons, classes) = (cx.writer, cx.neurons, cx.classes);
+    let predictions: Vec<i32> = r
+        .counts
+        .chunks_exact(neurons)
+        .map(|row| predict(assignments, row, classes))
+        .collect();
+    let mut confusion = vec![0u32; classes * classes];
+    let mut correct = 0;
+    for (&t, &g) in truth.iter().zip(&predictions) {
+        if g >= 0 {
+            confusion[t as usize * classes + g as usize] += 1;
+        }
+        correct += (g == t as i32) as usize;
+    }
+    let accuracy = correct as f64 / truth.len() as f64;
+    let (n, c) = (truth.len() as u64, classes as u64);
+    put(
+        writer,
+        schema::result_path(schema::PHASE_EVALUATE, schema::RESULT_PREDICTIONS),
+        vec![n],
+        Values::I32(predictions),
+    )?;
+    r.write(writer, schema::PHASE_EVALUATE, truth, neurons)?;
+    put(
+        writer,
+        schema::result_path(schema::PHASE_EVALUATE, schema::RESULT_CONFUSION),
+        vec![c, c],
+        Values::U32(confusion),
+    )?;
+    put(
+        writer,
+        schema::result_path(schema::PHASE_EVALUATE, schema::RESULT_ACCURACY),
+        vec![],
+        Values::F64(vec![accuracy]),
+    )?;
+    Ok(accuracy)
+}
+
+/// Writes `state/weights/<projection>`, `state/theta/<layer>` and
+/// `state/sigma/<layer>`: what [`checkpoint::load`] reads back.
+/// Projections from the input layer also get the images' `rows` and `cols`.
+pub(super) fn write_state(
+    sim: &mut Simulation,
+    image: Option<(u64, u64)>,
+    writer: &Writer,
+) -> Result<(), RecordError> {
+    let state = sim.state();
+    let config = sim.config();
+    let input = config.protocol.as_ref().map(|p| &p.input);
+    for (name, w) in state.weights {
+        let pc = &config.projections[&name];
+        let mut attrs = vec![
+            (schema::ATTR_PRE.to_owned(), Attr::Str(pc.pre.clone())),
+            (schema::ATTR_POST.to_owned(), Attr::Str(pc.post.clone())),
+            (
+                schema::ATTR_N_PRE.to_owned(),
+                Attr::U64(config.layers[&pc.pre].size() as u64),
+            ),
+            (
+                schema::ATTR_N_POST.to_owned(),
+                Attr::U64(config.layers[&pc.post].size() as u64),
+            ),
+            (
+                schema::ATTR_CONNECTIVITY.to_owned(),
+                Attr::Str(pc.connectivity.name().to_owned()),
+            ),
+        ];
+        if let Some((rows, cols)) = image.filter(|_| input == Some(&pc.pre)) {
+            attrs.push((schema::ATTR_ROWS.to_owned(), Attr::U64(rows)));
+            attrs.push((schema::ATTR_COLS.to_owned(), Attr::U64(cols)));
+        }
+        let n = w.len() as u64;
+        put_with(
+            writer,
+            schema::final_weights_path(&name),
+            vec![n],
+            Values::F32(w),
+            attrs,
+        )?;
+    }
+    for (layer, theta) in state.theta {
+        if theta.is_empty() {
+            continue;
+        }
+        let n = theta.len() as u64;
+        put(
+            writer,
+            schema::theta_path(&layer),
+            vec![n],
+            Values::F64(theta),
+        )?;
+    }
+    for (layer, sigma) in state.sigma {
+        put(
+            writer,
+            schema::sigma_path(&layer),
+            vec![1],
+            Values::F32(vec![sigma]),
+        )?;
+    }
+    Ok(())
+}
