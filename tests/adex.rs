@@ -1,6 +1,7 @@
 //! The AdEx model (`kind = "adex"`, src/neuron/adex.rs): its Euler step
 //! against numbers derived by hand, the reset order, the overflow guard,
-//! the refractory hold, conductances, and checks of the config.
+//! the refractory hold, conductances, checks of the config, and the
+//! firing patterns of Naud et al. (2008) in experiments/adex.toml.
 
 use spikesim::{Config, Simulation};
 
@@ -335,5 +336,148 @@ fn bad_parameters_are_named() {
     ] {
         let e = bad(extra);
         assert!(e.contains(want), "{extra}: {e}");
+    }
+}
+
+// ---- Firing patterns (experiments/adex.toml) ----
+
+/// Spike times (ms) of each layer of experiments/adex.toml, run in full.
+fn pattern_trains() -> Vec<(String, Vec<f64>)> {
+    let config = Config::load(&common::repo("experiments/adex.toml"), &[]).unwrap();
+    let layers: Vec<String> = config.layers.keys().cloned().collect();
+    let dt = config.simulation.dt_ms;
+    let mut s = Simulation::new(&config, None).unwrap();
+    let mut trains = vec![Vec::new(); layers.len()];
+    for n in 0..s.total_steps() {
+        s.step();
+        for (l, name) in layers.iter().enumerate() {
+            if !s.spikes(name).is_empty() {
+                trains[l].push(n as f64 * dt);
+            }
+        }
+    }
+    layers.into_iter().zip(trains).collect()
+}
+
+fn isis(t: &[f64]) -> Vec<f64> {
+    t.windows(2).map(|p| p[1] - p[0]).collect()
+}
+
+/// The step current is on from 50 to 550 ms.
+const ONSET: f64 = 50.0;
+const OFFSET: f64 = 550.0;
+
+/// Bursts: every ISI is either short (< `short` ms, inside a burst) or long
+/// (> `long` ms, between bursts), nothing in between, and every burst has
+/// at least two spikes; returns the number of bursts.
+fn bursts(isi: &[f64], short: f64, long: f64) -> usize {
+    assert!(
+        isi.iter().all(|&d| d < short || d > long),
+        "not bimodal (< {short} or > {long} ms): {isi:?}"
+    );
+    let gaps: Vec<usize> = (0..isi.len()).filter(|&k| isi[k] > long).collect();
+    assert!(
+        isi.first().is_some_and(|&d| d < short) && gaps.windows(2).all(|g| g[1] > g[0] + 1),
+        "a burst of one spike: {isi:?}"
+    );
+    gaps.len() + 1
+}
+
+#[test]
+fn naud_firing_patterns() {
+    let trains = pattern_trains();
+    let get = |name: &str| -> &[f64] { &trains.iter().find(|(n, _)| n == name).expect(name).1 };
+    for (name, t) in &trains {
+        eprintln!(
+            "{name}: {} spikes at {t:.1?}\n  ISIs {:.1?}",
+            t.len(),
+            isis(t)
+        );
+        // Nothing before the step; nothing later than 5 ms after it ends.
+        assert!(
+            t.first().is_some_and(|&t0| t0 >= ONSET) && t.iter().all(|&x| x < OFFSET + 5.0),
+            "{name}: {t:?}"
+        );
+    }
+
+    // Tonic: ≥ 40 spikes, all ISIs within 10% of each other (they go from
+    // 9.3 to 9.9 ms over the first five, then stay), first spike within
+    // 20 ms of the onset.
+    let t = get("tonic");
+    let isi = isis(t);
+    let (lo, hi) = (
+        isi.iter().cloned().fold(f64::MAX, f64::min),
+        isi.iter().cloned().fold(0.0, f64::max),
+    );
+    assert!(
+        t.len() >= 40 && hi / lo < 1.1 && t[0] - ONSET < 20.0,
+        "tonic {lo} {hi}"
+    );
+
+    // Adapting: ISIs never shrink (by more than a step, 0.1 ms), grow more
+    // than 4-fold from the first, and end on a plateau (the last two within 1%).
+    let isi = isis(get("adapting"));
+    let n = isi.len();
+    assert!(
+        n >= 5 && isi.windows(2).all(|p| p[1] >= p[0] - 0.1),
+        "{isi:?}"
+    );
+    assert!(isi[n - 1] > 4.0 * isi[0] && (isi[n - 1] / isi[n - 2] - 1.0).abs() < 0.01);
+
+    // Initial burst: the first two ISIs short (< 10 ms), every later one
+    // long (> 50 ms), and from the fourth on regular (within 1%).
+    let isi = isis(get("initial_burst"));
+    assert!(isi.len() >= 6 && isi[0] < 10.0 && isi[1] < 10.0, "{isi:?}");
+    assert!(isi[2..].iter().all(|&d| d > 50.0));
+    let tail = &isi[3..];
+    assert!(
+        tail.iter().all(|&d| (d / tail[0] - 1.0).abs() < 0.01),
+        "{isi:?}"
+    );
+
+    // Regular bursting: bimodal ISIs (< 10 ms in a burst, > 100 ms
+    // between), at least 4 bursts of two or more spikes.
+    assert!(bursts(&isis(get("regular_bursting")), 10.0, 100.0) >= 4);
+
+    // Delayed accelerating: first spike more than 25 ms after the onset
+    // (tonic's comes after 14 ms), ISIs never grow (by more than a step)
+    // and the last is below 0.6 of the first.
+    // Only the spikes while the current is on: the last comes 2.4 ms after
+    // its end, late.
+    let t = get("delayed_accelerating");
+    let t = &t[..t.partition_point(|&x| x < OFFSET)];
+    let isi = isis(t);
+    assert!(t[0] - ONSET > 25.0 && isi.len() >= 10, "{t:?}");
+    assert!(isi.windows(2).all(|p| p[1] <= p[0] + 0.1) && isi[isi.len() - 1] < 0.6 * isi[0]);
+
+    // Delayed regular bursting: first spike more than 40 ms after the
+    // onset, bimodal ISIs (< 10 ms or > 40 ms), at least 4 bursts.
+    let t = get("delayed_regular_bursting");
+    assert!(t[0] - ONSET > 40.0, "{t:?}");
+    assert!(bursts(&isis(t), 10.0, 40.0) >= 4);
+
+    // Transient: one to five spikes, all within 50 ms of the onset, then
+    // silence for the remaining 450 ms of the step. (Brian2's row gives a
+    // single spike at 180 pA.)
+    let t = get("transient");
+    assert!(
+        (1..=5).contains(&t.len()) && t.iter().all(|&x| x < ONSET + 50.0),
+        "{t:?}"
+    );
+
+    // Irregular: after the initial burst (first 4 ISIs) the ISIs vary (CV
+    // > 0.3) and repeat with no period p = 1..8: for each p some ISI differs
+    // by more than 20% from the one p later (regular bursting, period 2,
+    // repeats within 5%).
+    let isi = isis(get("irregular"));
+    let rest = &isi[4..];
+    let mean = rest.iter().sum::<f64>() / rest.len() as f64;
+    let sd = (rest.iter().map(|d| (d - mean).powi(2)).sum::<f64>() / rest.len() as f64).sqrt();
+    assert!(rest.len() >= 15 && sd / mean > 0.3, "{isi:?}");
+    for p in 1..=8 {
+        assert!(
+            (0..rest.len() - p).any(|k| (rest[k + p] / rest[k] - 1.0).abs() > 0.2),
+            "period {p}: {rest:?}"
+        );
     }
 }
