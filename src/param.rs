@@ -12,10 +12,12 @@ pub type Map<V> = indexmap::IndexMap<String, V>;
 #[error("{0}")]
 pub struct ConfigError(pub String);
 
+/// `Err` of a [`ConfigError`] with `msg`.
 pub fn err<T>(msg: impl Into<String>) -> Result<T, ConfigError> {
     Err(ConfigError(msg.into()))
 }
 
+/// `v` is a finite number, or an error naming `key`.
 pub fn finite(key: &str, v: f64) -> Result<(), ConfigError> {
     if v.is_finite() {
         Ok(())
@@ -24,6 +26,7 @@ pub fn finite(key: &str, v: f64) -> Result<(), ConfigError> {
     }
 }
 
+/// `v` is finite and > 0, or an error naming `key`.
 pub fn positive(key: &str, v: f64) -> Result<(), ConfigError> {
     if v.is_finite() && v > 0.0 {
         Ok(())
@@ -32,6 +35,7 @@ pub fn positive(key: &str, v: f64) -> Result<(), ConfigError> {
     }
 }
 
+/// `v` is finite and >= 0, or an error naming `key`.
 pub fn non_negative(key: &str, v: f64) -> Result<(), ConfigError> {
     if v.is_finite() && v >= 0.0 {
         Ok(())
@@ -40,6 +44,7 @@ pub fn non_negative(key: &str, v: f64) -> Result<(), ConfigError> {
     }
 }
 
+/// `v` is in [0, 1], or an error naming `key`.
 pub fn probability(key: &str, v: f64) -> Result<(), ConfigError> {
     if (0.0..=1.0).contains(&v) {
         Ok(())

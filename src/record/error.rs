@@ -10,21 +10,46 @@ use crate::record::schema;
 pub enum RecordError {
     /// The output file could not be created (bad directory, permissions, HDF5).
     #[error("cannot create output file {}: {reason}", .path.display())]
-    Create { path: PathBuf, reason: String },
+    Create {
+        /// The file.
+        path: PathBuf,
+        /// Why, on one line.
+        reason: String,
+    },
     /// The recording setup is unusable (bad or duplicate name, empty trace, bad
     /// dt, synapse ids out of range, ...).
     #[error("cannot create output file {}: {reason}", .path.display())]
-    Invalid { path: PathBuf, reason: String },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// Why, on one line.
+        reason: String,
+    },
     /// Writing, flushing or closing the file failed during or after the run.
     #[error("cannot write output file {}: {reason}", .path.display())]
-    Write { path: PathBuf, reason: String },
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// Why, on one line.
+        reason: String,
+    },
     /// A [`Batch`](super::batch::Batch) contradicts the recording setup (a bug
     /// in the sender); the writer stopped at it.
     #[error("bad record block for {}: {reason}", .path.display())]
-    BadBatch { path: PathBuf, reason: String },
+    BadBatch {
+        /// The file.
+        path: PathBuf,
+        /// Why, on one line.
+        reason: String,
+    },
     /// The writer thread panicked.
     #[error("writer thread for {} panicked: {message}", .path.display())]
-    Panicked { path: PathBuf, message: String },
+    Panicked {
+        /// The file.
+        path: PathBuf,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// Errors of reading a spikesim output file ([`inspect`](super::inspect),
@@ -33,25 +58,47 @@ pub enum RecordError {
 pub enum ReadError {
     /// There is no file at the path.
     #[error("cannot open {}: no such file", .path.display())]
-    NotFound { path: PathBuf },
+    NotFound {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file is not an HDF5 file.
     #[error("cannot open {}: not an HDF5 file", .path.display())]
-    NotHdf5 { path: PathBuf },
+    NotHdf5 {
+        /// The file.
+        path: PathBuf,
+    },
     /// An HDF5 file without a `schema_version` root attribute.
     #[error("{} is not a spikesim output file (no schema_version attribute)", .path.display())]
-    NotSpikesim { path: PathBuf },
+    NotSpikesim {
+        /// The file.
+        path: PathBuf,
+    },
     /// A spikesim file of a layout version this build does not read.
     #[error(
         "{} has schema_version {found}, this spikesim reads version {}",
         .path.display(),
         schema::SCHEMA_VERSION
     )]
-    UnsupportedSchema { path: PathBuf, found: String },
+    UnsupportedSchema {
+        /// The file.
+        path: PathBuf,
+        /// The version the file has.
+        found: String,
+    },
     /// The file could not be read or lacks part of the layout.
     #[error("cannot read {}: {reason}", .path.display())]
-    Read { path: PathBuf, reason: String },
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why, on one line.
+        reason: String,
+    },
     /// Loading a checkpoint: the file's run did not complete (root attribute
     /// `complete` is 0 or missing), so its state is not a finished network.
     #[error("cannot load {}: the run did not complete (root attribute complete = 0)", .path.display())]
-    Incomplete { path: PathBuf },
+    Incomplete {
+        /// The file.
+        path: PathBuf,
+    },
 }

@@ -122,6 +122,7 @@ pub struct SharedSlot<'a> {
 // SAFETY: a SharedSlot is only a `&mut [f32]` whose disjoint blocks may be
 // borrowed from several threads; see `block`.
 unsafe impl Send for SharedSlot<'_> {}
+// SAFETY: as for Send: shared use only hands out disjoint blocks.
 unsafe impl Sync for SharedSlot<'_> {}
 
 impl<'a> SharedSlot<'a> {

@@ -69,9 +69,11 @@ pub struct DatasetSummary {
 /// Spike counts of one layer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LayerSummary {
+    /// Layer name.
     pub name: String,
     /// Neurons in the layer (the group's `n_nodes` attribute).
     pub n_nodes: u64,
+    /// Spikes recorded.
     pub n_spikes: u64,
     /// `n_spikes / (n_nodes · duration_s)`; 0 when the layer is empty or the
     /// run has no duration.
@@ -81,6 +83,7 @@ pub struct LayerSummary {
 /// Shape of one binned population rate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RateSummary {
+    /// Layer name.
     pub layer: String,
     /// Neurons in the layer (the group's `n_nodes` attribute).
     pub n_nodes: u64,
@@ -93,6 +96,7 @@ pub struct RateSummary {
 /// Shape of one projection's weight snapshots.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WeightSummary {
+    /// Projection name.
     pub projection: String,
     /// Presynaptic layer.
     pub pre: String,
@@ -118,12 +122,15 @@ pub struct SampleSummary {
 /// Shape of one recorded trace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceSummary {
+    /// Layer name.
     pub layer: String,
+    /// Recorded variable.
     pub var: String,
     /// Recorded neurons (columns of `data`).
     pub n_recorded: u64,
     /// Frames (rows of `data`).
     pub n_frames: u64,
+    /// The data's `units` attribute.
     pub units: String,
 }
 
