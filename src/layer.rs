@@ -11,7 +11,7 @@ pub struct Layer {
     pub members: Vec<Entity>,
 }
 
-/// Which layer a neuron (LIF or encoder) belongs to, and its index there.
+/// Which layer a neuron (of any model, or an encoder) belongs to, and its index there.
 /// Written once by the network builder.
 #[derive(Component, Debug, Clone, Copy)]
 pub struct InLayer {
@@ -22,7 +22,7 @@ pub struct InLayer {
 }
 
 /// Whether the neuron spiked this step. Written by `encode` (encoders) and
-/// `update` (LIF neurons).
+/// each model's update (neurons).
 #[derive(Component, Debug, Default, Clone, Copy)]
 pub struct Spiked(pub bool);
 

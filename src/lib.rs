@@ -10,59 +10,93 @@
 //! - **Encoders** ([`encoder`]): intensity `x ∈ [0, 1]` per neuron, one
 //!   Bernoulli trial per step with `p = min(1, gain·x)` (`bernoulli`) or
 //!   `p = x·max_rate_hz·dt/1000` (`poisson`). Images are held for
-//!   `steps_per_image` steps, then `rest_steps` of silence ([`protocol`]).
+//!   `steps_per_image` steps, then `rest_steps` of silence ([`stimulus`]).
 //! - **Synaptic input** ([`synapse`]): `I_i(n) = Σ_p Σ_{j spiked at n−d_p} W_p[j, i]`,
 //!   event-driven (only spikes cost work), delays `d_p ≥ 1` step.
-//! - **Currents** ([`neuron`]): one synaptic current per layer, or two named
-//!   ones (e.g. excitatory and inhibitory) that projections `target`:
+//! - **Synaptic currents** ([`neuron::synaptic`], shared by every model):
+//!   one per layer, or two named ones that projections `target`:
 //!   `J_c = I_c` (`instantaneous`), `J_c(n) = J_c(n−1) + dt/τ_c·(−k_c J_c(n−1) + I_c(n))`
-//!   (`continuous`), or `J_c(n) = J_c(n−1)·exp(−dt/τ_c) + I_c(n)` (`exponential`).
-//! - **Voltage**: `V(n) = V(n−1) + dt/τ_v·(−k_v (V(n−1) − v_rest) + r J(n))`,
-//!   `J = Σ_c J_c`; a conductance-based synapse (`reversal_mv = E_c`)
-//!   contributes `J_c = g_c (E_c − V(n−1))`.
-//! - **Spike and reset**: `s = [V ≥ σ + θ_i]`, then `V = v_reset`, held
-//!   there for `t_ref`; no new spike for `t_ref_spike` (default `t_ref`).
-//! - **Thresholds** ([`threshold`]): global `σ ← max(σ_min, σ + η(Σ s − target))`,
-//!   individual `θ_i ← θ_i(1 − dt/τ_θ) + β s_i`, either, both or neither.
+//!   (`continuous`), or `J_c(n) = J_c(n−1)·exp(−dt/τ_c) + I_c(n)`
+//!   (`exponential`); conductance-based with `reversal_mv = E_c`
+//!   (`J_c = g_c (E_c − V)`). The external current enters the first one.
+//! - **Neuron models** ([`neuron`], one module each, a layer's `kind`):
+//!   - `lif` ([`neuron::lif`]): `V(n) = V(n−1) + dt/τ_v·(−k_v (V(n−1) − v_rest) + r J(n))`;
+//!     spike `s = [V ≥ σ + θ_i]`, then `V = v_reset`, held for `t_ref`;
+//!     thresholds ([`neuron::lif::threshold`]) global
+//!     `σ ← max(σ_min, σ + η(Σ s − target))` and individual
+//!     `θ_i ← θ_i(1 − dt/τ_θ) + β s_i`.
+//!   - `izhikevich` ([`neuron::izhikevich`]): `v' = 0.04v² + 5v + 140 − u + I`,
+//!     `u' = a(bv − u)`, reset `v ← c, u ← u + d` at `v ≥ 30` mV.
+//!   - `adex` ([`neuron::adex`]): `C V' = −g_L(V − E_L) + g_L Δ_T exp((V − V_T)/Δ_T) − w + I`,
+//!     `τ_w w' = a(V − E_L) − w`, reset `V ← V_r, w ← w + b` at `V ≥ V_peak`.
 //! - **Plasticity** ([`synapse::stdp`]): trace STDP, depression
 //!   `W[j, :] −= a_minus·y` on presynaptic spikes, potentiation
 //!   `W[:, i] += a_plus·x` on postsynaptic spikes, clipped to `[0, w_max]`
 //!   (optionally soft bounds), normalization of each neuron's incoming weights.
-//! - **Learning protocol** ([`protocol`]): train, assign labels,
-//!   evaluate (Diehl & Cook 2015), with results and the learned state in
-//!   the output file.
-//!
-//! ## The ECS
-//!
-//! Neuron entities carry [`neuron::Voltage`], [`neuron::Current`] (and
-//! [`neuron::Current2`] in layers with two synaptic currents),
-//! [`threshold::Threshold`], [`neuron::Refractory`], [`layer::Spiked`] and
-//! [`layer::InLayer`]; encoder entities carry [`encoder::Intensity`] and
-//! their own random stream. Layer entities hold parameters, the shared
-//! threshold, the double-buffered spike lists and the input ring buffer;
-//! projection entities hold the weights. The order of a step lives in
-//! [`schedule`]: `Encode → Deliver → Update → Adapt → Learn → Record`;
-//! projections with STDP carry [`synapse::stdp::Stdp`] (their traces).
+//! - **Learning protocol** ([`protocol`]): train, assign labels, evaluate
+//!   (Diehl & Cook 2015), with results and the learned state in the output
+//!   file.
 //!
 //! Results are a function of the config and seed only: random streams are
 //! keyed by (seed, layer, neuron), and every floating-point sum has a fixed
 //! order, so 1 and N threads give identical output.
 //!
+//! ## The ECS
+//!
+//! Every neuron carries [`layer::InLayer`], [`layer::Spiked`],
+//! [`neuron::Voltage`] and its synaptic currents
+//! ([`neuron::synaptic::Current`], [`neuron::synaptic::Current2`]), plus
+//! its model's own components behind the model's marker (LIF:
+//! [`neuron::lif::LifNeuron`], [`neuron::lif::Refractory`],
+//! [`neuron::lif::Threshold`]), so that no model's query sees another's
+//! neurons. Encoder entities carry [`encoder::Intensity`] and their own
+//! random stream. Layer entities hold the model's parameters, the external
+//! current, the double-buffered spike lists and the input ring buffer;
+//! projection entities hold the weights (and [`synapse::stdp::Stdp`]
+//! traces). The order of a step lives in [`schedule`]:
+//! `Encode → Deliver → Update → Adapt → Learn → Record`.
+//!
+//! ## Module map
+//!
+//! | module | holds |
+//! |---|---|
+//! | [`config`] | the TOML config: one file per section, each type beside its checks |
+//! | [`param`] | what config and models share: [`ConfigError`], range checks, distributions, the step current |
+//! | [`neuron`] | the model registry (`models!`), [`neuron::model`] (the traits), [`neuron::synaptic`] (synaptic and external currents), one module per model |
+//! | [`encoder`] | Bernoulli/Poisson encoders |
+//! | [`layer`] | layer entities, spike lists, neuron membership |
+//! | [`synapse`] | projections, weight storage ([`synapse::weights`]), delivery, STDP ([`synapse::stdp`]) |
+//! | [`stimulus`] | images presented to the input layer, resets between them |
+//! | [`protocol`] | train / assign / evaluate |
+//! | [`network`] | builds the world from a config |
+//! | [`step`] | what every system shares: the clock, the learning switches, row splitting |
+//! | [`schedule`] | the system sets of a step and their one ordering |
+//! | [`timings`] | per-stage wall time (`--timings`) |
+//! | [`record`] | collection ([`record::collect`], [`record::plan`]), the batch contract ([`record::batch`], [`record::layout`]), the writer thread and its [`record::Backend`]s (HDF5, memory), the file's names ([`record::schema`]), reading files back ([`record::inspect`], [`record::checkpoint`]) |
+//! | [`data`] | IDX loader, synthetic digits, sparse random images |
+//! | [`rng`] | seeded random streams |
+//! | [`sim`] | [`Simulation`]: the world, its schedule, its worker pool and read-outs |
+//! | [`bench`] | the W1/W2 scaling workloads of `spikesim bench` |
+//!
 //! ## Departures from DESIGN.md
 //!
-//! - DESIGN's `Integrate → Fire → Adapt` per neuron are one fused system,
-//!   [`neuron::update`] (set `Update`), over component column slices; the
-//!   global threshold stays in `Adapt`.
+//! - DESIGN's `Integrate → Fire → Adapt` per neuron are one fused system per
+//!   model (LIF: [`neuron::lif::update`], set `Update`), over component
+//!   column slices; the global threshold stays in `Adapt`.
 //! - Parallelism: a rayon pool per [`Simulation`], rows split per thread
-//!   above [`step::PARALLEL_MIN`] (all LIF layers of a table in one
-//!   split), and a large projection's targets split per thread in delivery
-//!   ([`synapse::Weights::worth_splitting`]); not bevy's task pool, whose
-//!   parallel iteration cost more than the work (measured, see the README).
-//! - At most two synaptic currents per LIF layer ([`config::MAX_SYNAPSES`]).
+//!   from `2 ·` [`step::PARALLEL_MIN`] rows (all layers of a model in a
+//!   table in one split), and a large projection's targets split per thread
+//!   in delivery ([`synapse::Weights::worth_splitting`]); not bevy's task
+//!   pool, whose parallel iteration cost more than the work.
+//! - Neuron models besides LIF (Izhikevich, AdEx), and at most two synaptic
+//!   currents per layer ([`neuron::synaptic::MAX_SYNAPSES`]).
 //! - STDP on dense projections only; its traces decay every step (weight
 //!   changes follow spikes). Conductance-based synapses are an addition.
 //! - The learning protocol resets the network before each image instead of
 //!   letting it rest.
+//! - The recorder is an exclusive system that reads each traced variable
+//!   through its model's [`neuron::Recordable`]; batches go to the writer
+//!   from the run loop, not from a system.
 //! - A LIF layer's state is dimensioned as mV, nA and MΩ; the seed's
 //!   dimensionless values are used as they are.
 //!

@@ -23,7 +23,7 @@ use spikesim::{Config, Error, Simulation, bench, stimulus};
 #[command(
     name = "spikesim",
     version,
-    about = "Spiking neural network simulator (LIF layers, Bernoulli/Poisson encoders, HDF5 output)"
+    about = "Spiking neural network simulator (LIF, Izhikevich and AdEx neurons, Bernoulli/Poisson encoders, HDF5 output)"
 )]
 struct Cli {
     #[command(subcommand)]

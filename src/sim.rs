@@ -270,7 +270,7 @@ impl Simulation {
     }
 
     /// The learned state: every projection's weights (storage order) and
-    /// every LIF layer's θ and σ.
+    /// every θ and σ of the layers with adaptive thresholds (LIF).
     pub fn state(&mut self) -> LearnedState {
         let mut q = self.world.query::<(&Projection, &Weights)>();
         let weights = q
@@ -285,7 +285,7 @@ impl Simulation {
         let theta = names
             .iter()
             .map(|(n, _)| {
-                let theta = self.per_neuron(n, |e| e.get::<Threshold>().expect("LIF").theta);
+                let theta = self.per_neuron(n, |e| e.get::<Threshold>().expect("a layer with θ").theta);
                 (n.clone(), theta)
             })
             .collect();

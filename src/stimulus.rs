@@ -29,7 +29,7 @@ pub struct Stimulus {
     pub steps_per_image: u64,
     /// Silent steps after each image.
     pub rest_steps: u64,
-    /// Reset LIF state when a new image starts.
+    /// Reset every neuron (its model's resting state) when a new image starts.
     pub reset_between: bool,
 }
 

@@ -1,6 +1,9 @@
 //! Shared by the benches: building a workload's simulation. Each bench
 //! uses part of it.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test or bench crate uses part of it; every item is used by one"
+)]
 
 use spikesim::bench::{self, Options, Workload};
 use spikesim::{Config, Simulation, stimulus};

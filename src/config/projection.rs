@@ -12,7 +12,7 @@ use crate::param::{ConfigError, Distribution, err, non_negative, positive, proba
 pub struct ProjectionConfig {
     /// Presynaptic layer name (any kind).
     pub pre: String,
-    /// Postsynaptic layer name (a LIF layer).
+    /// Postsynaptic layer name (a neuron layer of any model).
     pub post: String,
     /// Delay in steps (default 1, >= 1).
     #[serde(default = "default_delay")]

@@ -5,7 +5,7 @@
 //! ```toml
 //! [protocol]
 //! input = "input"            # Poisson encoder layer shown the images
-//! output = "exc"             # LIF layer whose spikes classify
+//! output = "exc"             # neuron layer whose spikes classify
 //! path = "../shared/datasets/mnist"
 //! steps_per_image = 700      # 350 ms at dt = 0.5 ms
 //! rest_steps = 0
@@ -34,7 +34,7 @@ pub struct ProtocolConfig {
     /// Encoder layer that is shown the images (required; its size must equal
     /// the pixels per image).
     pub input: String,
-    /// LIF layer whose per-neuron spike counts classify (required).
+    /// Neuron layer whose per-neuron spike counts classify (required).
     pub output: String,
     /// Directory of the IDX files (default `datasets/mnist`, relative to the
     /// working directory).

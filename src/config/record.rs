@@ -97,7 +97,8 @@ pub struct TraceConfig {
     /// Neuron layer name.
     pub layer: String,
     /// Recordable variables of the layer's model (LIF: `voltage`,
-    /// `current`, `threshold`, `theta`, `input`).
+    /// `current`, `threshold`, `theta`, `input`; Izhikevich: `voltage`, `u`,
+    /// `current`, `input`; AdEx: `voltage`, `w`, `current`, `input`).
     pub vars: Vec<String>,
     /// Which neurons (default `"all"`).
     #[serde(default)]

@@ -45,8 +45,9 @@ pub struct StimulusConfig {
     /// Silent steps after each image (default 0).
     #[serde(default)]
     pub rest_steps: u64,
-    /// Reset voltage, current, refractory state and pending input of every LIF
-    /// neuron when a new image starts (default false). Thresholds are kept.
+    /// Reset every neuron to its model's resting state (voltage, recovery
+    /// variable, synaptic currents, refractory state) and drop pending
+    /// input when a new image starts (default false). Thresholds are kept.
     #[serde(default)]
     pub reset_between: bool,
 }

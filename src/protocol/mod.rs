@@ -6,7 +6,7 @@
 //! (the phases without learning), [`results`] (what is written); this
 //! module runs the phases and trains.
 //!
-//! - **Presentation** of an image: with `reset`, every LIF neuron is put at
+//! - **Presentation** of an image: with `reset`, every neuron is put at
 //!   rest, pending input and STDP traces are dropped; the input layer's
 //!   encoders restart their random streams from a key of (phase, epoch,
 //!   image, presentation), so a presentation draws the same spikes whatever

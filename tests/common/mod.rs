@@ -1,6 +1,9 @@
 //! Shared by the integration tests: paths in the repository and fresh
 //! temporary paths. Each test file uses part of it.
-#![allow(dead_code)]
+#![allow(
+    dead_code,
+    reason = "each test or bench crate uses part of it; every item is used by one"
+)]
 
 use std::path::{Path, PathBuf};
 
