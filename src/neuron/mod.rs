@@ -9,6 +9,7 @@
 //! variant of [`NeuronConfig`], and the dispatch of validation, spawning,
 //! scheduling and resetting.
 
+pub mod izhikevich;
 pub mod lif;
 pub mod model;
 pub mod synaptic;
@@ -114,4 +115,5 @@ macro_rules! models {
 
 models! {
     "lif" => Lif(lif::Lif),
+    "izhikevich" => Izhikevich(izhikevich::Izhikevich),
 }
