@@ -57,6 +57,63 @@ fn regular(x: &[u64], tol: f64) -> bool {
     x.iter().all(|&v| (v as f64 - median).abs() <= tol * median)
 }
 
+/// One Izhikevich neuron of the defaults (RS) with the given extra keys.
+const ONE: &str = "[simulation]\nsteps = 100\n[layers.n]\nkind = \"izhikevich\"\nsize = 1\n";
+
+#[test]
+fn reset_returns_each_neuron_to_its_initial_state() {
+    // After 50 steps of drive the state has moved; the reset puts back
+    // v = v_init, u = u_init (given here) and J = 0.
+    let mut s = sim(&format!(
+        "{ONE}i_ext = 10.0\nv_init = {{ kind = \"constant\", value = -70.0 }}\nu_init = -14.5"
+    ));
+    for _ in 0..50 {
+        s.step();
+    }
+    assert_ne!(s.voltages("n"), vec![-70.0]);
+    s.reset_state();
+    assert_eq!(s.voltages("n"), vec![-70.0]);
+    assert_eq!(s.read("n", "u").unwrap(), vec![-14.5]);
+    assert_eq!(s.currents("n"), vec![0.0]);
+    // Drawn voltages: each neuron back to its own draw, u to b·v of it (in f64, then f32).
+    let toml =
+        format!("{ONE}i_ext = 10.0\nv_init = {{ kind = \"uniform\", low = -70.0, high = -60.0 }}")
+            .replace("size = 1", "size = 5");
+    let mut s = sim(&toml);
+    let (v0, u0) = (s.voltages("n"), s.read("n", "u").unwrap());
+    let b_v: Vec<f32> = v0.iter().map(|&v| (0.2 * f64::from(v)) as f32).collect();
+    assert_eq!(u0, b_v);
+    assert!(v0.windows(2).all(|w| w[0] != w[1]), "{v0:?}");
+    for _ in 0..30 {
+        s.step();
+    }
+    s.reset_state();
+    assert_eq!((s.voltages("n"), s.read("n", "u").unwrap()), (v0, u0));
+}
+
+#[test]
+fn validation_names_the_key() {
+    let bad = |extra: &str| {
+        let toml = format!("{ONE}{extra}\n");
+        Config::from_toml(&toml, &[]).unwrap_err().0
+    };
+    let e = bad("v_peak = -70.0");
+    assert!(e.starts_with("layers.n.v_peak: must be > c (-65)"), "{e}");
+    let e = bad("a = nan");
+    assert!(e.starts_with("layers.n.a: must be a finite number"), "{e}");
+    let e = bad("v_init = { kind = \"uniform\", low = -60.0, high = -70.0 }");
+    assert!(e.starts_with("layers.n.v_init.high"), "{e}");
+    let e = bad("tau_v_ms = 10.0");
+    assert!(e.contains("tau_v_ms"), "{e}");
+    let e = bad("synapses.e = { tau_ms = -1.0 }");
+    assert!(e.starts_with("layers.n.synapses.e.tau_ms"), "{e}");
+    let e = bad("[[record.traces]]\nlayer = \"n\"\nvars = [\"theta\"]");
+    assert!(
+        e.contains("theta") && e.contains("voltage, u, current, input"),
+        "{e}"
+    );
+}
+
 #[test]
 fn the_five_firing_patterns_of_fig_2() {
     // experiments/izhikevich.toml: one neuron each, v = −65, u = b·v,
