@@ -35,18 +35,22 @@
 //! ```
 //!
 //! The reset comes before the `u` step, so `u` is stepped from the state
-//! after the spike: `net.m` does it the other way round (its `u` step uses
-//! the overshooting `v''`, reset at the top of the next iteration; NEST's
-//! `izhikevich` with `consistent_integration = false` likewise). At 1 ms
-//! `v''` of a spiking step is anywhere from 30 to over 1000 mV, depending on
-//! where in the step `v` crossed, and `dt·a·b·v''` adds up to ~27 mV to a
-//! fast-spiking cell's `u` at random: that order fires the paper's FS cell
+//! after the spike. `net.m` does it the other way round: its `u` step uses
+//! the overshooting `v''`, and the reset follows at the top of the next
+//! iteration (NEST's `izhikevich` with `consistent_integration = false`,
+//! its "published numerics", does the same; its default, `true`, is one
+//! forward-Euler step of `v` and `u` from the old state). At 1 ms `v''` of
+//! a spiking step is anywhere from 30 to over 1000 mV, depending on where
+//! in the step `v` crossed, and `dt·a·b·v''` adds tens of mV to a
+//! fast-spiking cell's `u`, at random: that order fires the paper's FS cell
 //! at half its rate (20 spikes instead of 40 in the 290 ms of
 //! `experiments/izhikevich.toml`) and its LTS cell irregularly (14 instead
 //! of 25). With the reset first, dt = 1 ms gives RS 7, IB 11, CH 27, FS 36
 //! and LTS 23 spikes against 7, 11, 27, 40 and 25 of a 0.005 ms reference
 //! (and the same counts as the reference at dt = 0.1 ms), with regular
-//! ISIs. As `dt → 0` both orders converge to the ODE. Spikes are reported
+//! ISIs. As `dt → 0` both orders converge to the ODE. The same scheme
+//! written as Brian2 code gives the same spike times
+//! (`tools/crosscheck/izhikevich_brian2.py`). Spikes are reported
 //! at the step whose update crossed `v_peak`; the recorded `voltage` of
 //! that step is `c` (after the reset), as for LIF. Arithmetic is `f32` in
 //! the written order (`0.04 (v v)` first), identical on any number of
