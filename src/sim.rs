@@ -285,7 +285,8 @@ impl Simulation {
         let theta = names
             .iter()
             .map(|(n, _)| {
-                let theta = self.per_neuron(n, |e| e.get::<Threshold>().expect("a layer with θ").theta);
+                let theta =
+                    self.per_neuron(n, |e| e.get::<Threshold>().expect("a layer with θ").theta);
                 (n.clone(), theta)
             })
             .collect();

@@ -2,7 +2,7 @@
 """spikeview: figures and a text summary of a spikesim output file.
 
     python3 tools/spikeview.py raster  RUN.h5 [--layers input hidden] [--start-ms A] [--stop-ms B]
-    python3 tools/spikeview.py neuron  RUN.h5 --layer L --node N
+    python3 tools/spikeview.py neuron  RUN.h5 --layer L [L2 ...] --node N
     python3 tools/spikeview.py rates   RUN.h5 [--layers ...] [--bin-ms B]
     python3 tools/spikeview.py weights RUN.h5 --projection P [--snapshot -1] [--shape 28x28]
     python3 tools/spikeview.py fields  RUN.h5 [--projection P]
@@ -42,7 +42,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-__all__ = ["SpikeviewError", "raster", "neuron", "rates", "weights", "fields", "confusion", "summary", "main"]
+__all__ = ["SpikeviewError", "raster", "neuron", "neurons", "rates", "weights", "fields", "confusion", "summary",
+           "main"]
 
 
 class SpikeviewError(Exception):
@@ -307,7 +308,10 @@ def neuron(path, layer, node) -> Figure:
 
     Three stacked panels sharing the time axis (the recorded trace window).
     The threshold is the neuron's ``threshold`` trace when recorded, otherwise
-    the layer's ``sigma`` from the run's config drawn as a constant line.
+    the layer's ``sigma`` from the run's config drawn as a constant line, or
+    for an Izhikevich layer its spike cutoff ``v_peak`` (``gid`` ``v_peak``).
+    A recorded recovery variable ``u`` (Izhikevich) goes on the top panel,
+    on its own axis beside the current when that is recorded too.
     """
     node = int(node)
     with Run(path) as run:
@@ -328,16 +332,22 @@ def neuron(path, layer, node) -> Figure:
         if "current" in vars_:
             tj, j, j_units = run.trace(layer, "current", node)
             ax_j.plot(tj, j, color="tab:orange", linewidth=1.2, label="current J", gid="current")
-        else:
+        elif "u" not in vars_:
             j_units = "nA"
             ax_j.text(0.5, 0.5, "current not recorded", transform=ax_j.transAxes, ha="center", va="center",
                       color="gray")
+        if "u" in vars_:  # Izhikevich: the recovery variable, on the top panel (its own axis beside J)
+            ax_u = ax_j.twinx() if "current" in vars_ else ax_j
+            tu, u, u_units = run.trace(layer, "u", node)
+            ax_u.plot(tu, u, color="tab:green", linewidth=1.2, label="recovery u", gid="u")
+            ax_u.set_ylabel(f"u ({u_units or 'mV'})")
         if "input" in vars_:
             ti, i_in, _ = run.trace(layer, "input", node)
             ax_j.plot(ti, i_in, color="tab:gray", linewidth=0.8, alpha=0.7, label="synaptic input I",
                       gid="input")
             ax_j.legend(loc="upper right", fontsize="small")
-        ax_j.set_ylabel(f"current ({j_units or 'nA'})")
+        if "current" in vars_ or "u" not in vars_:
+            ax_j.set_ylabel(f"current ({j_units or 'nA'})")
 
         ax_v.plot(tv, v, color="tab:blue", linewidth=1.2, label="voltage V", gid="voltage")
         if "threshold" in vars_:
@@ -346,13 +356,18 @@ def neuron(path, layer, node) -> Figure:
                       gid="threshold")
         else:
             params = run.config.get("layers", {}).get(layer, {})
-            if "sigma" not in params:
+            if params.get("kind") == "izhikevich":
+                v_peak = _v_peak(params)
+                ax_v.plot([t0, t1], [v_peak, v_peak], color="tab:red", linewidth=1.0, linestyle="--",
+                          label=f"v_peak = {v_peak:g} (spike cutoff)", gid="v_peak")
+            elif "sigma" not in params:
                 raise SpikeviewError(f"layer {layer!r} has no threshold trace and no sigma in its config")
-            sigma = float(params["sigma"])
-            adaptive = bool(params.get("threshold"))
-            label = f"σ = {sigma:g} (config{', initial: adaptive' if adaptive else ''})"
-            ax_v.plot([t0, t1], [sigma, sigma], color="tab:red", linewidth=1.0, linestyle="--", label=label,
-                      gid="threshold")
+            else:
+                sigma = float(params["sigma"])
+                adaptive = bool(params.get("threshold"))
+                label = f"σ = {sigma:g} (config{', initial: adaptive' if adaptive else ''})"
+                ax_v.plot([t0, t1], [sigma, sigma], color="tab:red", linewidth=1.0, linestyle="--", label=label,
+                          gid="threshold")
         if "theta" in vars_:
             tth, theta, _ = run.trace(layer, "theta", node)
             ax_v.plot(tth, theta, color="tab:purple", linewidth=0.8, alpha=0.7, label="θ (own adaptation)",
@@ -371,6 +386,61 @@ def neuron(path, layer, node) -> Figure:
         ax_s.set_xlabel("time (ms)")
         ax_j.set_title(f"layer {layer!r}, node {node}: {len(ts)} spikes in {t0:g}–{t1:g} ms", loc="left",
                        fontsize="medium")
+        fig.suptitle(f"Neuron dynamics — {run.path.name}")
+        return fig
+
+
+# The paper's parameters (Izhikevich 2003) of an Izhikevich layer, by key and default.
+_IZHIKEVICH_DEFAULTS = {"a": 0.02, "b": 0.2, "c": -65.0, "d": 8.0, "v_peak": 30.0}
+
+
+def _v_peak(params) -> float:
+    return float(params.get("v_peak", _IZHIKEVICH_DEFAULTS["v_peak"]))
+
+
+def neurons(path, layers, node=0) -> Figure:
+    """One neuron (``node``) of each of several layers, one row each: voltage, spikes and u if recorded.
+
+    For comparing firing patterns (experiments/izhikevich.toml): each row holds
+    the layer's voltage trace (``gid`` ``voltage``), its spikes as strokes from
+    the voltage at their step up to ``v_peak`` (``spikes``, a LineCollection)
+    and, on a second axis, the recovery variable ``u`` when recorded (``u``).
+    Rows share the time axis; an Izhikevich layer's title gives its (a, b, c, d).
+    """
+    node = int(node)
+    with Run(path) as run:
+        for layer in layers:
+            if layer not in run.report_layers():
+                raise SpikeviewError(f"no voltage trace recorded for layer {layer!r} in {run.path.name} "
+                                     f"(traced: {_names(run.report_layers())})")
+        fig = Figure(figsize=(9, 1.0 + 1.7 * len(layers)), layout="constrained")
+        FigureCanvasAgg(fig)
+        axes = fig.subplots(len(layers), 1, sharex=True, squeeze=False)[:, 0]
+        for ax, layer in zip(axes, layers):
+            tv, v, v_units = run.trace(layer, "voltage", node)
+            t0, t1 = run.report_window(layer, "voltage")
+            ax.plot(tv, v, color="tab:blue", linewidth=1.0, gid="voltage")
+            t, ids = run.spikes(layer, t0, t1) if layer in run.spike_layers() else (np.zeros(0), np.zeros(0))
+            ts = t[ids == node]
+            params = run.config.get("layers", {}).get(layer, {})
+            # Each spike as a stroke up to the spike cutoff (v_peak, else the trace's top), from the
+            # voltage recorded at its step (after the reset), as the paper draws them.
+            top = _v_peak(params) if params.get("kind") == "izhikevich" else float(np.max(v, initial=0.0))
+            at = np.interp(ts, tv, v) if len(tv) else np.zeros(len(ts))
+            ax.vlines(ts, at, top, colors="tab:blue", linewidth=1.0, gid="spikes")
+            if "u" in run.report_vars(layer):
+                tu, u, u_units = run.trace(layer, "u", node)
+                ax_u = ax.twinx()
+                ax_u.plot(tu, u, color="tab:green", linewidth=0.9, alpha=0.8, gid="u")
+                ax_u.set_ylabel(f"u ({u_units or 'mV'})", color="tab:green")
+            ax.set_ylabel(f"V ({v_units or 'mV'})")
+            title = f"{layer}, node {node}: {len(ts)} spikes"
+            if params.get("kind") == "izhikevich":
+                a, b, c, d = (float(params.get(k, _IZHIKEVICH_DEFAULTS[k])) for k in "abcd")
+                title += f"  (a, b, c, d) = ({a:g}, {b:g}, {c:g}, {d:g})"
+            ax.set_title(title, loc="left", fontsize="small")
+            ax.set_xlim(t0, t1)
+        axes[-1].set_xlabel("time (ms)")
         fig.suptitle(f"Neuron dynamics — {run.path.name}")
         return fig
 
@@ -916,7 +986,8 @@ def build_parser():
     p.add_argument("--stop-ms", type=_ms, help="window end in ms, exclusive (default: end of run)")
 
     p = plot_command("neuron", "one neuron's current, voltage with threshold, and spikes")
-    p.add_argument("--layer", required=True)
+    p.add_argument("--layer", required=True, nargs="+", metavar="LAYER",
+                   help="the neuron's layer; several: one row per layer (voltage, spikes, u)")
     p.add_argument("--node", type=int, required=True)
 
     p = plot_command("rates", "population rate over time and per-neuron rate histogram, per layer")
@@ -949,7 +1020,10 @@ def main(argv=None):
         if args.command == "raster":
             fig = raster(args.file, args.layers, args.start_ms, args.stop_ms)
         elif args.command == "neuron":
-            fig = neuron(args.file, args.layer, args.node)
+            if len(args.layer) == 1:
+                fig = neuron(args.file, args.layer[0], args.node)
+            else:
+                fig = neurons(args.file, args.layer, args.node)
         elif args.command == "rates":
             fig = rates(args.file, args.layers, args.bin_ms)
         elif args.command == "fields":

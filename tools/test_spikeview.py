@@ -14,7 +14,7 @@ import tomllib
 import h5py
 import numpy as np
 import pytest
-from matplotlib.collections import EventCollection
+from matplotlib.collections import EventCollection, LineCollection
 from matplotlib.image import AxesImage
 from matplotlib.lines import Line2D
 from matplotlib.patches import StepPatch
@@ -52,6 +52,11 @@ def single(run_experiment):
 @pytest.fixture(scope="module")
 def with_weights(run_experiment):
     return run_experiment("seed-demo", *WEIGHT_FLAGS)[0]
+
+
+@pytest.fixture(scope="module")
+def izh(run_experiment):
+    return run_experiment("izhikevich")[0]
 
 
 def artists(ax, kind, gid):
@@ -187,6 +192,52 @@ def test_neuron_threshold_falls_back_to_sigma_of_the_config(run_experiment):
         sigma = tomllib.loads(f.attrs["config_toml"])["layers"]["neuron"]["sigma"]
     np.testing.assert_array_equal(line.get_ydata(), [sigma, sigma])
     np.testing.assert_array_equal(line.get_xdata(), [0.0, 200.0])
+
+
+def test_neuron_of_an_izhikevich_layer_draws_u_and_v_peak(izh):
+    # Only voltage and u are traced: u takes the top panel, the threshold is
+    # the spike cutoff v_peak (default 30 mV), the spikes are the file's.
+    fig = spikeview.neuron(izh, "fs", 0)
+    ax_u, ax_v, ax_s = fig.axes
+    with h5py.File(izh, "r") as f:
+        for ax, var in [(ax_u, "u"), (ax_v, "voltage")]:
+            np.testing.assert_array_equal(one(ax, Line2D, var).get_ydata(), f[f"report/fs/{var}/data"][:, 0])
+        spikes = f["spikes/fs/timestamps"][:]
+    np.testing.assert_array_equal(one(ax_v, Line2D, "v_peak").get_ydata(), [30.0, 30.0])
+    np.testing.assert_array_equal(np.sort(one(ax_s, EventCollection, "spikes").get_positions()), spikes)
+    assert ax_u.get_ylabel() == "u (mV)" and not [t for t in ax_u.texts if "not recorded" in t.get_text()]
+
+
+def test_neurons_one_row_per_layer(izh):
+    # Five rows, each with its voltage, u on its own axis, and a stroke per
+    # spike from the recorded voltage at that step (c, after the reset) up to v_peak.
+    layers = ["rs", "ib", "ch", "fs", "lts"]
+    fig = spikeview.neurons(izh, layers, 0)
+    rows = [ax for ax in fig.axes if artists(ax, Line2D, "voltage")]
+    twins = [ax for ax in fig.axes if artists(ax, Line2D, "u")]
+    assert len(rows) == len(twins) == 5
+    with h5py.File(izh, "r") as f:
+        config = tomllib.loads(f.attrs["config_toml"])
+        for ax, twin, layer in zip(rows, twins, layers):
+            v = f[f"report/{layer}/voltage/data"][:, 0]
+            np.testing.assert_array_equal(one(ax, Line2D, "voltage").get_ydata(), v)
+            np.testing.assert_array_equal(one(twin, Line2D, "u").get_ydata(), f[f"report/{layer}/u/data"][:, 0])
+            t = f[f"spikes/{layer}/timestamps"][:]
+            segments = one(ax, LineCollection, "spikes").get_segments()
+            np.testing.assert_array_equal([s[0, 0] for s in segments], t)
+            c = config["layers"][layer]["c"]
+            assert all(s[0, 1] == c and s[1, 1] == 30.0 for s in segments)
+            assert ax.get_title(loc="left").startswith(f"{layer}, node 0: {len(t)} spikes")
+    assert rows[0].get_shared_x_axes().joined(rows[0], rows[-1])
+
+
+def test_cli_neuron_with_several_layers(izh, tmp_path):
+    out = tmp_path / "five.png"
+    done = cli("neuron", izh, "--layer", "rs", "ib", "ch", "fs", "lts", "--node", "0", "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    done = cli("neuron", izh, "--layer", "rs", "nope", "--node", "0", "-o", out)
+    assert done.returncode == 2 and "no voltage trace recorded for layer 'nope'" in done.stderr
 
 
 # ---------------------------------------------------------------- rates

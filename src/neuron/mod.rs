@@ -10,6 +10,7 @@
 //! scheduling and resetting.
 
 pub mod adex;
+pub mod izhikevich;
 pub mod lif;
 pub mod model;
 pub mod synaptic;
@@ -115,5 +116,6 @@ macro_rules! models {
 
 models! {
     "lif" => Lif(lif::Lif),
+    "izhikevich" => Izhikevich(izhikevich::Izhikevich),
     "adex" => Adex(adex::Adex),
 }

@@ -1,0 +1,781 @@
+//! The Izhikevich neuron (`kind = "izhikevich"`; Izhikevich 2003, "Simple
+//! model of spiking neurons", IEEE Trans. Neural Netw. 14:1569).
+//!
+//! ```text
+//! v' = 0.04 v² + 5 v + 140 − u + I        (v in mV, t in ms)
+//! u' = a (b v − u)
+//! if v ≥ v_peak:  v ← c,  u ← u + d
+//! ```
+//!
+//! `I` is the drive of the model as the paper writes it: the sum of the
+//! layer's synaptic currents `J = Σ_c J_c` ([`super::synaptic`]; the
+//! external current `i_ext` + `step_current` enters the first one, as for
+//! LIF). It is dimensionless: the paper's units, where one unit of `I` adds
+//! 1 mV/ms to `v'` (no capacitance or resistance is applied). A
+//! conductance-based synapse (`reversal_mv = E_c`) contributes
+//! `g_c (E_c − v(n−1))`. Projection weights into such a layer are in the
+//! same units; the paper's network adds them to `I` directly, which is the
+//! default single `instantaneous` synaptic current named `default`.
+//!
+//! ## Integration scheme
+//!
+//! The paper's half steps for `v` (its `net.m`: `v=v+0.5*(…)` twice per
+//! 1 ms step), scaled to `dt`, then the spike test, the reset, and one
+//! Euler step of `u` with the new `v`. One step from `n−1` to `n`, with
+//! `h = dt/2` and `f(v) = 0.04 v² + 5 v + 140 − u + I`:
+//!
+//! ```text
+//! I     = J(n)                       (the synaptic currents are updated first)
+//! v'    = v + h f(v)                 (two half steps of v, both with the old u)
+//! v''   = v' + h f(v')
+//! s(n)  = [v'' ≥ v_peak]
+//! v(n)  = c      if s(n), else v''   (reset …
+//! ũ     = u + d  if s(n), else u      … before the u step)
+//! u(n)  = ũ + dt · a (b v(n) − ũ)
+//! ```
+//!
+//! The reset comes before the `u` step, so `u` is stepped from the state
+//! after the spike. `net.m` does it the other way round: its `u` step uses
+//! the overshooting `v''`, and the reset follows at the top of the next
+//! iteration (NEST's `izhikevich` with `consistent_integration = false`,
+//! its "published numerics", does the same; its default, `true`, is one
+//! forward-Euler step of `v` and `u` from the old state). At 1 ms `v''` of
+//! a spiking step is anywhere from 30 to over 1000 mV, depending on where
+//! in the step `v` crossed, and `dt·a·b·v''` adds tens of mV to a
+//! fast-spiking cell's `u`, at random: that order fires the paper's FS cell
+//! at half its rate (20 spikes instead of 40 in the 290 ms of
+//! `experiments/izhikevich.toml`) and its LTS cell irregularly (14 instead
+//! of 25). With the reset first, dt = 1 ms gives RS 7, IB 11, CH 27, FS 36
+//! and LTS 23 spikes against 7, 11, 27, 40 and 25 of a 0.005 ms reference
+//! (and the same counts as the reference at dt = 0.1 ms), with regular
+//! ISIs. As `dt → 0` both orders converge to the ODE. The same scheme
+//! written as Brian2 code gives the same spike times
+//! (`tools/crosscheck/izhikevich_brian2.py`). Spikes are reported
+//! at the step whose update crossed `v_peak`; the recorded `voltage` of
+//! that step is `c` (after the reset), as for LIF. Arithmetic is `f32` in
+//! the written order (`0.04 (v v)` first), identical on any number of
+//! threads.
+//!
+//! ## Parameters
+//!
+//! [`IzhikevichConfig`], `[layers.<name>]` with `kind = "izhikevich"`:
+//!
+//! | key | default | unit | meaning |
+//! |---|---|---|---|
+//! | `size` | required | neurons | ≥ 1 |
+//! | `a` | 0.02 | 1/ms | rate of the recovery variable `u` |
+//! | `b` | 0.2 | — | sensitivity of `u` to `v` |
+//! | `c` | −65 | mV | reset voltage |
+//! | `d` | 8 | mV | jump of `u` at a spike |
+//! | `v_peak` | 30 | mV | spike cutoff, > `c` |
+//! | `v_init` | −65 | mV | initial voltage distribution, as LIF's |
+//! | `u_init` | `b · v_init` | mV | initial recovery (per neuron, from its `v_init`) |
+//! | `synapses.<name>` | `default`, instantaneous | | up to two named synaptic currents |
+//! | `i_ext`, `step_current` | 0, none | — | external drive (the units of `I`) |
+//!
+//! The defaults are the paper's regular spiking cell; its Fig. 2 (a, b, c,
+//! d): intrinsically bursting (0.02, 0.2, −55, 4), chattering (0.02, 0.2,
+//! −50, 2), fast spiking (0.1, 0.2, −65, 2), low-threshold spiking (0.02,
+//! 0.25, −65, 2); `experiments/izhikevich.toml` runs all five.
+//!
+//! A reset (between images, before a protocol's presentation) puts every
+//! neuron back in the state the run started from, its own `v_init` and
+//! `u_init`, and the synaptic currents at 0.
+//!
+//! Recordables: `voltage` (mV), `u` (mV), `current` (`J = Σ_c J_c`, which
+//! is `I` for current-based synapses; dimensionless, units `1`), `input`
+//! (this step's synaptic plus external input; units `1`).
+
+use bevy_ecs::prelude::*;
+use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
+use bevy_ecs::system::SystemState;
+use serde::{Deserialize, Serialize};
+
+use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
+use super::synaptic::{
+    self, CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, SynapseConfig, SynapticCurrent,
+    currents_or, validate_external, validate_synapses,
+};
+use super::{Voltage, initial_voltages};
+use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
+use crate::param::{ConfigError, Distribution, Map, StepCurrent, err, finite};
+use crate::schedule::StepSet;
+use crate::step::{Clock, Rows, for_rows};
+use crate::synapse::{InputRing, SharedSlot};
+
+/// Initial voltage without `v_init` (mV): the paper's `v=-65*ones`.
+pub const V_INIT: f32 = -65.0;
+
+/// The Izhikevich model ([`NeuronModel`]).
+pub struct Izhikevich;
+
+/// Marks an Izhikevich neuron: its update and reset see only entities with it.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct IzhikevichNeuron;
+
+/// The recovery variable `u` (mV). Written by [`update`].
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct Recovery(pub f32);
+
+/// An Izhikevich layer (module docs: equations, scheme, table).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IzhikevichConfig {
+    /// Number of neurons (required, >= 1).
+    pub size: usize,
+    /// Recovery rate `a` in 1/ms (default 0.02).
+    pub a: f64,
+    /// Recovery sensitivity `b` (default 0.2).
+    pub b: f64,
+    /// Reset voltage `c` in mV (default −65).
+    pub c: f64,
+    /// Recovery jump `d` at a spike in mV (default 8).
+    pub d: f64,
+    /// Spike cutoff in mV (default 30, > `c`).
+    pub v_peak: f64,
+    /// Initial voltage distribution in mV (default: −65 for every neuron,
+    /// the paper's `v=-65*ones`), e.g. `{ kind = "constant", value = -70.0 }`
+    /// or `{ kind = "uniform", low = -70.0, high = -60.0 }`, drawn per
+    /// neuron from the `(seed, layer)` stream.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub v_init: Option<Distribution>,
+    /// Initial recovery in mV (default `b · v_init` of each neuron, the
+    /// paper's `u=b.*v`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub u_init: Option<f64>,
+    /// Named synaptic currents (at most [`synaptic::MAX_SYNAPSES`]);
+    /// `I = Σ_c J_c`. Default: none, i.e. one `instantaneous` current named
+    /// `default` (each step's input is `I`, as in the paper's network).
+    #[serde(skip_serializing_if = "Map::is_empty")]
+    pub synapses: Map<SynapseConfig>,
+    /// Constant external drive added to the input of the first synaptic
+    /// current every step (default 0; units of `I`).
+    pub i_ext: f64,
+    /// Optional step of external drive inside a time window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub step_current: Option<StepCurrent>,
+}
+
+impl Default for IzhikevichConfig {
+    fn default() -> Self {
+        Self {
+            size: 0,
+            a: 0.02,
+            b: 0.2,
+            c: -65.0,
+            d: 8.0,
+            v_peak: 30.0,
+            v_init: None,
+            u_init: None,
+            synapses: Map::new(),
+            i_ext: 0.0,
+            step_current: None,
+        }
+    }
+}
+
+/// Per-layer parameters and each neuron's initial state. Written once by
+/// the network builder.
+#[derive(Component, Debug, Clone)]
+pub struct IzhikevichParams {
+    /// The synaptic currents, in the order of [`LayerModel::synaptic_currents`].
+    pub currents: Vec<SynapticCurrent>,
+    /// `dt/2`, the half step of `v` (ms).
+    pub half_dt: f32,
+    /// `dt · a`.
+    pub dt_a: f32,
+    /// `b`.
+    pub b: f32,
+    /// `c` (mV).
+    pub c: f32,
+    /// `d` (mV).
+    pub d: f32,
+    /// `v_peak` (mV).
+    pub v_peak: f32,
+    /// `(v, u)` of each neuron at the start of the run, by index: where a
+    /// reset puts it back.
+    pub initial: Vec<[f32; 2]>,
+}
+
+impl NeuronModel for Izhikevich {
+    type Config = IzhikevichConfig;
+    type Params = IzhikevichParams;
+
+    fn add_systems(schedule: &mut Schedule) {
+        schedule.add_systems(update.in_set(StepSet::Update));
+    }
+
+    fn reset(world: &mut World) {
+        #[allow(clippy::type_complexity)]
+        let mut state = SystemState::<(
+            Query<
+                (
+                    &InLayer,
+                    &mut Voltage,
+                    &mut Recovery,
+                    &mut Current,
+                    Option<&mut Current2>,
+                ),
+                With<IzhikevichNeuron>,
+            >,
+            Query<&IzhikevichParams>,
+        )>::new(world);
+        let (mut neurons, layers) = state.get_mut(world).expect("disjoint queries");
+        for (at, mut v, mut u, mut j, j2) in &mut neurons {
+            let p = layers.get(at.layer).expect("Izhikevich layer");
+            let [v0, u0] = p.initial[at.index as usize];
+            (v.0, u.0) = (v0, u0);
+            *j = Current::default();
+            if let Some(mut j2) = j2 {
+                *j2 = Current2::default();
+            }
+        }
+    }
+}
+
+/// `u`: the recovery variable after this step's reset (mV).
+const RECOVERY: Recordable = Recordable {
+    name: "u",
+    units: "mV",
+    read: |world, _, neurons, _, out| read_each(world, neurons, out, |u: &Recovery| u.0),
+};
+
+const RECORDABLES: [Recordable; 4] = [
+    synaptic::VOLTAGE,
+    RECOVERY,
+    Recordable {
+        units: "1",
+        ..synaptic::CURRENT
+    },
+    Recordable {
+        units: "1",
+        ..synaptic::INPUT
+    },
+];
+
+impl LayerModel for IzhikevichConfig {
+    fn size(&self) -> usize {
+        self.size
+    }
+
+    fn synaptic_currents(&self) -> Vec<(String, SynapseConfig)> {
+        let single = SynapseConfig {
+            current: synaptic::CurrentModel::Instantaneous,
+            ..SynapseConfig::default()
+        };
+        currents_or(&self.synapses, single)
+    }
+
+    fn external(&self) -> (f64, Option<&StepCurrent>) {
+        (self.i_ext, self.step_current.as_ref())
+    }
+
+    fn recordables(&self) -> &'static [Recordable] {
+        &RECORDABLES
+    }
+
+    fn validate(&self, key: &dyn Fn(&str) -> String, _dt: f64) -> Result<(), ConfigError> {
+        for (k, v) in [
+            ("a", self.a),
+            ("b", self.b),
+            ("c", self.c),
+            ("d", self.d),
+            ("v_peak", self.v_peak),
+        ] {
+            finite(&key(k), v)?;
+        }
+        if self.v_peak <= self.c {
+            return err(format!(
+                "{}: must be > c ({}), got {}",
+                key("v_peak"),
+                self.c,
+                self.v_peak
+            ));
+        }
+        if let Some(d) = &self.v_init {
+            d.validate(&key("v_init"))?;
+        }
+        if let Some(u) = self.u_init {
+            finite(&key("u_init"), u)?;
+        }
+        validate_synapses(key, &self.synapses)?;
+        validate_external(key, self.i_ext, self.step_current.as_ref())
+    }
+
+    fn spawn(&self, at: Spawn<'_>) -> Vec<Entity> {
+        let Spawn {
+            world,
+            layer,
+            index,
+            seed,
+            dt_ms,
+        } = at;
+        let v0 = initial_voltages(self.v_init.as_ref(), V_INIT, seed, index, self.size);
+        let initial: Vec<[f32; 2]> = v0
+            .into_iter()
+            .map(|v| [v, self.u_init.unwrap_or(self.b * f64::from(v)) as f32])
+            .collect();
+        let neuron = |i: u32| {
+            let [v, u] = initial[i as usize];
+            (
+                IzhikevichNeuron,
+                InLayer { layer, index: i },
+                Voltage(v),
+                Recovery(u),
+                Current::default(),
+                Spiked::default(),
+            )
+        };
+        let n = self.size as u32;
+        let members = if self.synaptic_currents().len() > 1 {
+            world
+                .spawn_batch((0..n).map(|i| (neuron(i), Current2::default())))
+                .collect()
+        } else {
+            world.spawn_batch((0..n).map(neuron)).collect()
+        };
+        let params = IzhikevichParams {
+            currents: self
+                .synaptic_currents()
+                .iter()
+                .map(|(_, s)| SynapticCurrent::new(s, dt_ms))
+                .collect(),
+            half_dt: (dt_ms / 2.0) as f32,
+            dt_a: (dt_ms * self.a) as f32,
+            b: self.b as f32,
+            c: self.c as f32,
+            d: self.d as f32,
+            v_peak: self.v_peak as f32,
+            initial,
+        };
+        world.entity_mut(layer).insert(params);
+        members
+    }
+}
+
+/// The component columns of a run of neuron rows.
+struct NeuronRows<'a> {
+    at: &'a [InLayer],
+    j: &'a mut [Current],
+    j2: Option<&'a mut [Current2]>,
+    v: &'a mut [Voltage],
+    u: &'a mut [Recovery],
+    s: &'a mut [Spiked],
+}
+
+impl Rows for NeuronRows<'_> {
+    fn len(&self) -> usize {
+        self.at.len()
+    }
+
+    fn split_at(self, mid: usize) -> (Self, Self) {
+        let (at0, at1) = self.at.split_at(mid);
+        let (j0, j1) = self.j.split_at_mut(mid);
+        let (j20, j21) = match self.j2 {
+            Some(j2) => {
+                let (a, b) = j2.split_at_mut(mid);
+                (Some(a), Some(b))
+            }
+            None => (None, None),
+        };
+        let (v0, v1) = self.v.split_at_mut(mid);
+        let (u0, u1) = self.u.split_at_mut(mid);
+        let (s0, s1) = self.s.split_at_mut(mid);
+        (
+            NeuronRows {
+                at: at0,
+                j: j0,
+                j2: j20,
+                v: v0,
+                u: u0,
+                s: s0,
+            },
+            NeuronRows {
+                at: at1,
+                j: j1,
+                j2: j21,
+                v: v1,
+                u: u1,
+                s: s1,
+            },
+        )
+    }
+}
+
+/// Every Izhikevich neuron's step (module docs), in one pass over the
+/// component columns, split between threads by rows whatever layer they
+/// belong to; spiking neurons are appended to their layer's spike list.
+#[allow(clippy::type_complexity)]
+pub fn update(
+    clock: Res<Clock>,
+    mut layers: Query<(Entity, &IzhikevichParams, &ExternalCurrent, &mut InputRing)>,
+    mut neurons: Query<
+        (
+            &InLayer,
+            &mut Current,
+            Option<&mut Current2>,
+            &mut Voltage,
+            &mut Recovery,
+            &mut Spiked,
+        ),
+        With<IzhikevichNeuron>,
+    >,
+    mut lists: Query<&mut LayerSpikes>,
+    mut fired: Local<Vec<(Entity, u32)>>,
+) {
+    let n = clock.step;
+    let steps: Vec<LayerStep> = layers
+        .iter_mut()
+        .map(|(layer, p, ext, ring)| {
+            let ring = ring.into_inner();
+            let drive = |c: usize| p.currents.get(c).map_or(CURRENT_DRIVE, |r| r.drive);
+            LayerStep {
+                layer,
+                p,
+                ext: ext.at(n),
+                zero: !ring.keep_consumed,
+                drive: [drive(0), drive(1)],
+                input: ring.consume(n),
+            }
+        })
+        .collect();
+    let kernel = |out: &mut Vec<(Entity, u32)>, rows: NeuronRows| {
+        let at = rows.at;
+        let mut rest = rows;
+        for run in layer_runs(at) {
+            let (rows, tail) = rest.split_at(run.len());
+            rest = tail;
+            let layer = at[run.start].layer;
+            steps
+                .iter()
+                .find(|s| s.layer == layer)
+                .expect("an Izhikevich neuron's layer has IzhikevichParams")
+                .run(out, rows);
+        }
+    };
+    for (at, mut j, mut j2, mut v, mut u, mut s) in neurons
+        .contiguous_iter_mut()
+        .expect("table-stored components")
+    {
+        let rows = NeuronRows {
+            at,
+            j: j.bypass_change_detection(),
+            j2: j2.as_mut().map(|j2| j2.bypass_change_detection()),
+            v: v.bypass_change_detection(),
+            u: u.bypass_change_detection(),
+            s: s.bypass_change_detection(),
+        };
+        for_rows(rows, &mut fired, &kernel);
+    }
+    publish_spikes(&mut fired, &mut lists);
+}
+
+/// One layer's share of [`update`]: its constants and this step's input.
+struct LayerStep<'a> {
+    layer: Entity,
+    p: &'a IzhikevichParams,
+    /// External drive of this step, into the first current.
+    ext: f32,
+    /// Zero the input once read (see [`InputRing`]).
+    zero: bool,
+    /// [`SynapticCurrent::drive`] of the (up to two) synaptic currents.
+    drive: [Drive; 2],
+    input: [SharedSlot<'a>; 2],
+}
+
+/// Rows per block: the currents just written are still in L1 when the
+/// membrane step reads them.
+const BLOCK: usize = 512;
+
+impl LayerStep<'_> {
+    /// Steps `rows`, consecutive neurons of this layer, appending spikes to `out`.
+    fn run(&self, out: &mut Vec<(Entity, u32)>, rows: NeuronRows) {
+        let NeuronRows {
+            at,
+            j,
+            mut j2,
+            v,
+            u,
+            s,
+        } = rows;
+        // Spawned in index order and never despawned: consecutive indices.
+        let Some(first) = at.first().map(|a| a.index as usize) else {
+            return;
+        };
+        let two = self.p.currents.len() > 1;
+        for start in (0..at.len()).step_by(BLOCK) {
+            let b = start..(start + BLOCK).min(at.len());
+            let ib = first + b.start..first + b.end;
+            // SAFETY: `for_rows` gives each row to exactly one part and a
+            // layer's neurons have one row each, so the blocks `ib` of
+            // parts running in parallel never overlap.
+            let (input0, input1) = unsafe {
+                (
+                    self.input[0].block(ib.clone()),
+                    self.input[1].block(if two { ib.clone() } else { 0..0 }),
+                )
+            };
+            let j = &mut j[b.clone()];
+            self.p.currents[0].integrate(j, input0, self.ext, self.zero);
+            let j2 = j2
+                .as_deref_mut()
+                .filter(|_| two)
+                .map(|j2| &mut j2[b.clone()]);
+            let j2 = j2.map(|j2| {
+                self.p.currents[1].integrate(j2, input1, 0.0, self.zero);
+                &*j2
+            });
+            let (v, u, s) = (&mut v[b.clone()], &mut u[b.clone()], &mut s[b.clone()]);
+            let spikes = step_block(self.p, self.drive, j, j2, v, u, s);
+            if spikes > 0 {
+                let fired = s.iter().enumerate().filter(|(_, x)| x.0);
+                out.extend(fired.map(|(k, _)| (self.layer, (ib.start + k) as u32)));
+            }
+        }
+    }
+}
+
+/// The membrane step of a block; returns its number of spikes. Where the
+/// CPU has AVX2 (checked at run time) the same code is compiled for it: the
+/// same IEEE operations in the same order (no fused multiply-add), so the
+/// results are identical either way.
+fn step_block(
+    p: &IzhikevichParams,
+    drive: [Drive; 2],
+    j: &[Current],
+    j2: Option<&[Current2]>,
+    v: &mut [Voltage],
+    u: &mut [Recovery],
+    s: &mut [Spiked],
+) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { step_block_avx2(p, drive, j, j2, v, u, s) };
+    }
+    step_block_portable(p, drive, j, j2, v, u, s)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn step_block_avx2(
+    p: &IzhikevichParams,
+    drive: [Drive; 2],
+    j: &[Current],
+    j2: Option<&[Current2]>,
+    v: &mut [Voltage],
+    u: &mut [Recovery],
+    s: &mut [Spiked],
+) -> usize {
+    step_block_portable(p, drive, j, j2, v, u, s)
+}
+
+#[inline(always)]
+fn step_block_portable(
+    p: &IzhikevichParams,
+    drive: [Drive; 2],
+    j: &[Current],
+    j2: Option<&[Current2]>,
+    v: &mut [Voltage],
+    u: &mut [Recovery],
+    s: &mut [Spiked],
+) -> usize {
+    let cond = drive != [CURRENT_DRIVE; 2];
+    match (j2, cond) {
+        (None, false) => membrane::<false, false>(p, drive, j, &[], v, u, s),
+        (None, true) => membrane::<false, true>(p, drive, j, &[], v, u, s),
+        (Some(j2), false) => membrane::<true, false>(p, drive, j, j2, v, u, s),
+        (Some(j2), true) => membrane::<true, true>(p, drive, j, j2, v, u, s),
+    }
+}
+
+/// `v`, spike, reset and `u` of a block of rows driven by
+/// `I = J_0 (+ J_1 with TWO)`; without `COND` every synaptic current is a
+/// current and `J_c` is taken as it is. Branch-free, so that it vectorizes.
+#[inline(always)]
+fn membrane<const TWO: bool, const COND: bool>(
+    p: &IzhikevichParams,
+    drive: [Drive; 2],
+    j: &[Current],
+    j2: &[Current2],
+    v: &mut [Voltage],
+    u: &mut [Recovery],
+    s: &mut [Spiked],
+) -> usize {
+    let n = v.len();
+    assert!(n <= BLOCK && j.len() == n && u.len() == n && s.len() == n);
+    assert!(!TWO || j2.len() == n);
+    // Read once into locals: loaded inside the loop they keep it scalar.
+    let IzhikevichParams {
+        half_dt,
+        dt_a,
+        b,
+        c,
+        d,
+        v_peak,
+        ..
+    } = *p;
+    let [
+        Drive {
+            reversal: e0,
+            scale: c0,
+        },
+        Drive {
+            reversal: e1,
+            scale: c1,
+        },
+    ] = drive;
+    // u16: a block (`BLOCK` rows) cannot overflow it.
+    let mut count = 0u16;
+    for k in 0..n {
+        let (v0, u0) = (v[k].0, u[k].0);
+        let (g0, g1) = (j[k].0, if TWO { j2[k].0 } else { 0.0 });
+        let i0 = if COND { g0 * (e0 - c0 * v0) } else { g0 };
+        let i = if TWO {
+            i0 + if COND { g1 * (e1 - c1 * v0) } else { g1 }
+        } else {
+            i0
+        };
+        let dv = |v: f32| 0.04 * (v * v) + 5.0 * v + 140.0 - u0 + i;
+        let v1 = v0 + half_dt * dv(v0);
+        let v2 = v1 + half_dt * dv(v1);
+        let spike = v2 >= v_peak;
+        let vn = if spike { c } else { v2 };
+        let ur = if spike { u0 + d } else { u0 };
+        v[k].0 = vn;
+        u[k].0 = ur + dt_a * (b * vn - ur);
+        s[k].0 = spike;
+        count += spike as u16;
+    }
+    count as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Config, Simulation};
+
+    const ONE: &str = "[simulation]\nsteps = 100\n[layers.n]\nkind = \"izhikevich\"\nsize = 1\n";
+
+    /// One neuron of the defaults (RS) with the given extra keys.
+    fn one(extra: &str) -> Simulation {
+        let toml = format!("{ONE}{extra}\n");
+        let config = Config::from_toml(&toml, &[]).expect("valid config");
+        Simulation::new(&config, None).expect("network builds")
+    }
+
+    #[test]
+    fn two_half_steps_of_v_then_u_by_hand() {
+        // v = −65, u = b·v = −13, I = 10 (i_ext), a = 0.02, b = 0.2, dt = 1:
+        //   f(v) = 0.04 v² + 5 v + 140 − u + I
+        //   f(−65) = 169 − 325 + 140 + 13 + 10 = 7         → v' = −65 + 3.5 = −61.5
+        //   f(−61.5) = 151.29 − 307.5 + 163 = 6.79         → v'' = −61.5 + 3.395 = −58.105
+        //   u = −13 + 0.02·(0.2·(−58.105) + 13) = −13 + 0.02·1.379 = −12.97242
+        // Step 2 (u = −12.97242):
+        //   f(−58.105) = 135.047641 − 290.525 + 162.97242 = 7.495061 → v' = −54.3574695
+        //   f(v') = 118.188… − 271.787… + 162.97242 = 9.374452 → v'' = −49.670243
+        //   u = −12.97242 + 0.02·(0.2·(−49.670243) + 12.97242) = −12.911653
+        let mut s = one("i_ext = 10.0");
+        assert_eq!(s.read("n", "u").unwrap(), vec![-13.0]);
+        let close = |got: f32, want: f64| (got as f64 - want).abs() < 1e-4;
+        s.step();
+        let (v, u) = (s.voltages("n")[0], s.read("n", "u").unwrap()[0]);
+        assert!(close(v, -58.105) && close(u, -12.97242), "{v} {u}");
+        s.step();
+        let (v, u) = (s.voltages("n")[0], s.read("n", "u").unwrap()[0]);
+        assert!(close(v, -49.670243) && close(u, -12.911653), "{v} {u}");
+        assert!(s.spikes("n").is_empty());
+    }
+
+    #[test]
+    fn a_spiking_step_resets_before_the_u_step() {
+        // v = 25, u = −10, I = 10 (RS, c = −65, d = 8):
+        //   f(25) = 25 + 125 + 140 + 10 + 10 = 310        → v' = 25 + 155 = 180
+        //   f(180) = 1296 + 900 + 160 = 2356              → v'' = 180 + 1178 = 1358 ≥ 30
+        //   spike at this step (0): v = c = −65, ũ = −10 + 8 = −2,
+        //   u = −2 + 0.02·(0.2·(−65) + 2) = −2 − 0.22 = −2.22
+        //   (the overshoot does not enter u: with it u would be
+        //   −10 + 0.02·(0.2·1358 + 10) + 8 = 3.632).
+        let mut s =
+            one("i_ext = 10.0\nv_init = { kind = \"constant\", value = 25.0 }\nu_init = -10.0");
+        s.step();
+        assert_eq!(s.spikes("n"), vec![0]);
+        assert_eq!(s.voltages("n"), vec![-65.0]);
+        let u = s.read("n", "u").unwrap()[0];
+        assert!((u + 2.22).abs() < 1e-5, "{u}");
+    }
+
+    #[test]
+    fn half_steps_scale_with_dt() {
+        // dt = 0.5: h = 0.25, dt·a = 0.01; from v = −65, u = −13, I = 10:
+        //   v' = −65 + 0.25·7 = −63.25
+        //   f(−63.25) = 160.0225 − 316.25 + 163 = 6.7725  → v'' = −63.25 + 1.693125 = −61.556875
+        //   u = −13 + 0.01·(0.2·(−61.556875) + 13) = −13 + 0.01·0.688625 = −12.99311375
+        let toml = format!("{ONE}i_ext = 10.0\n").replace("steps", "dt_ms = 0.5\nsteps");
+        let mut s = Simulation::new(&Config::from_toml(&toml, &[]).unwrap(), None).unwrap();
+        s.step();
+        let (v, u) = (s.voltages("n")[0], s.read("n", "u").unwrap()[0]);
+        assert!(
+            (v + 61.556875).abs() < 1e-4 && (u + 12.993114).abs() < 1e-4,
+            "{v} {u}"
+        );
+    }
+
+    /// The AVX2 build of the block step gives bit-identical results to the
+    /// portable one (the claim of `step_block`): 203 neurons (no multiple of
+    /// a vector width) of varied state, two currents, one a conductance,
+    /// 100 steps, every column compared bit for bit.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_block_step_is_bit_identical() {
+        use super::*;
+        if !std::arch::is_x86_feature_detected!("avx2") {
+            eprintln!("no AVX2 on this CPU: only the portable build exists");
+            return;
+        }
+        let n = 203;
+        let p = IzhikevichParams {
+            currents: Vec::new(),
+            half_dt: 0.5,
+            dt_a: 0.02,
+            b: 0.2,
+            c: -55.0,
+            d: 4.0,
+            v_peak: 30.0,
+            initial: Vec::new(),
+        };
+        let drive = [
+            CURRENT_DRIVE,
+            Drive {
+                reversal: 0.0,
+                scale: 1.0,
+            },
+        ];
+        let x = |k: usize| ((k as u32).wrapping_mul(2654435761) ^ 7) as f32 / u32::MAX as f32;
+        let j: Vec<Current> = (0..n).map(|k| Current(12.0 * x(k))).collect();
+        let j2: Vec<Current2> = (0..n).map(|k| Current2(0.05 * x(k + n))).collect();
+        let run = |avx2: bool| {
+            let mut v: Vec<Voltage> = (0..n)
+                .map(|k| Voltage(-75.0 + 40.0 * x(k + 2 * n)))
+                .collect();
+            let mut u: Vec<Recovery> = (0..n)
+                .map(|k| Recovery(-15.0 + 5.0 * x(k + 3 * n)))
+                .collect();
+            let mut s = vec![Spiked(false); n];
+            let mut spikes = 0;
+            for _ in 0..100 {
+                spikes += if avx2 {
+                    // SAFETY: AVX2 was detected above.
+                    unsafe { step_block_avx2(&p, drive, &j, Some(&j2), &mut v, &mut u, &mut s) }
+                } else {
+                    step_block_portable(&p, drive, &j, Some(&j2), &mut v, &mut u, &mut s)
+                };
+            }
+            let v: Vec<u32> = v.iter().map(|x| x.0.to_bits()).collect();
+            let u: Vec<u32> = u.iter().map(|x| x.0.to_bits()).collect();
+            (v, u, spikes)
+        };
+        let portable = run(false);
+        assert!(portable.2 > 100, "the neurons should spike: {}", portable.2);
+        assert_eq!(portable, run(true));
+    }
+}
