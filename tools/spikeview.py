@@ -309,9 +309,12 @@ def neuron(path, layer, node) -> Figure:
     Three stacked panels sharing the time axis (the recorded trace window).
     The threshold is the neuron's ``threshold`` trace when recorded, otherwise
     the layer's ``sigma`` from the run's config drawn as a constant line, or
-    for an Izhikevich layer its spike cutoff ``v_peak`` (``gid`` ``v_peak``).
-    A recorded recovery variable ``u`` (Izhikevich) goes on the top panel,
-    on its own axis beside the current when that is recorded too.
+    for a layer of a model in ``_MODELS`` (Izhikevich, AdEx) its spike cutoff
+    ``v_peak`` (``gid`` ``v_peak``) and, for AdEx, the threshold V_T of the
+    exponential dashed (``v_t``). That model's recovery variable (Izhikevich
+    ``u``, AdEx ``w``), when recorded, goes on the top panel with its name as
+    ``gid``, on its own axis beside the current when that is recorded too.
+    A layer's ``step_current`` window is shaded (``step_current``).
     """
     node = int(node)
     with Run(path) as run:
@@ -324,29 +327,34 @@ def neuron(path, layer, node) -> Figure:
         tv, v, v_units = run.trace(layer, "voltage", node)
         t0, t1 = run.report_window(layer, "voltage")
         vars_ = run.report_vars(layer)
+        params = run.config.get("layers", {}).get(layer, {})
+        model = _MODELS.get(params.get("kind"))
+        recovery = model.recovery if model is not None and model.recovery in vars_ else None
 
         fig = Figure(figsize=(9, 6.5), layout="constrained")
         FigureCanvasAgg(fig)
         ax_j, ax_v, ax_s = fig.subplots(3, 1, sharex=True, height_ratios=[2, 3, 1])
+        for ax in (ax_j, ax_v, ax_s):
+            _shade_step_current(ax, params)
 
         if "current" in vars_:
             tj, j, j_units = run.trace(layer, "current", node)
             ax_j.plot(tj, j, color="tab:orange", linewidth=1.2, label="current J", gid="current")
-        elif "u" not in vars_:
+        elif recovery is None:
             j_units = "nA"
             ax_j.text(0.5, 0.5, "current not recorded", transform=ax_j.transAxes, ha="center", va="center",
                       color="gray")
-        if "u" in vars_:  # Izhikevich: the recovery variable, on the top panel (its own axis beside J)
-            ax_u = ax_j.twinx() if "current" in vars_ else ax_j
-            tu, u, u_units = run.trace(layer, "u", node)
-            ax_u.plot(tu, u, color="tab:green", linewidth=1.2, label="recovery u", gid="u")
-            ax_u.set_ylabel(f"u ({u_units or 'mV'})")
+        if recovery is not None:  # the model's recovery variable, on the top panel (its own axis beside J)
+            ax_r = ax_j.twinx() if "current" in vars_ else ax_j
+            tr, r, r_units = run.trace(layer, recovery, node)
+            ax_r.plot(tr, r, color="tab:green", linewidth=1.2, label=model.label, gid=recovery)
+            ax_r.set_ylabel(f"{recovery} ({r_units or model.units})")
         if "input" in vars_:
             ti, i_in, _ = run.trace(layer, "input", node)
             ax_j.plot(ti, i_in, color="tab:gray", linewidth=0.8, alpha=0.7, label="synaptic input I",
                       gid="input")
             ax_j.legend(loc="upper right", fontsize="small")
-        if "current" in vars_ or "u" not in vars_:
+        if "current" in vars_ or recovery is None:
             ax_j.set_ylabel(f"current ({j_units or 'nA'})")
 
         ax_v.plot(tv, v, color="tab:blue", linewidth=1.2, label="voltage V", gid="voltage")
@@ -354,20 +362,22 @@ def neuron(path, layer, node) -> Figure:
             tt, th, _ = run.trace(layer, "threshold", node)
             ax_v.plot(tt, th, color="tab:red", linewidth=1.0, linestyle="--", label="threshold σ (recorded)",
                       gid="threshold")
+        elif model is not None:
+            v_peak = model.v_peak(params)
+            ax_v.plot([t0, t1], [v_peak, v_peak], color="tab:red", linewidth=1.0, linestyle="--",
+                      label=f"v_peak = {v_peak:g} (spike cutoff)", gid="v_peak")
+            if model.v_t is not None:
+                v_t = model.v_t(params)
+                ax_v.plot([t0, t1], [v_t, v_t], color="tab:gray", linewidth=0.9, linestyle="--",
+                          label=f"V_T = {v_t:g} (exponential threshold)", gid="v_t")
+        elif "sigma" not in params:
+            raise SpikeviewError(f"layer {layer!r} has no threshold trace and no sigma in its config")
         else:
-            params = run.config.get("layers", {}).get(layer, {})
-            if params.get("kind") == "izhikevich":
-                v_peak = _v_peak(params)
-                ax_v.plot([t0, t1], [v_peak, v_peak], color="tab:red", linewidth=1.0, linestyle="--",
-                          label=f"v_peak = {v_peak:g} (spike cutoff)", gid="v_peak")
-            elif "sigma" not in params:
-                raise SpikeviewError(f"layer {layer!r} has no threshold trace and no sigma in its config")
-            else:
-                sigma = float(params["sigma"])
-                adaptive = bool(params.get("threshold"))
-                label = f"σ = {sigma:g} (config{', initial: adaptive' if adaptive else ''})"
-                ax_v.plot([t0, t1], [sigma, sigma], color="tab:red", linewidth=1.0, linestyle="--", label=label,
-                          gid="threshold")
+            sigma = float(params["sigma"])
+            adaptive = bool(params.get("threshold"))
+            label = f"σ = {sigma:g} (config{', initial: adaptive' if adaptive else ''})"
+            ax_v.plot([t0, t1], [sigma, sigma], color="tab:red", linewidth=1.0, linestyle="--", label=label,
+                      gid="threshold")
         if "theta" in vars_:
             tth, theta, _ = run.trace(layer, "theta", node)
             ax_v.plot(tth, theta, color="tab:purple", linewidth=0.8, alpha=0.7, label="θ (own adaptation)",
@@ -384,28 +394,88 @@ def neuron(path, layer, node) -> Figure:
         ax_s.set_ylabel("spikes")
         ax_s.set_xlim(t0, t1)
         ax_s.set_xlabel("time (ms)")
-        ax_j.set_title(f"layer {layer!r}, node {node}: {len(ts)} spikes in {t0:g}–{t1:g} ms", loc="left",
-                       fontsize="medium")
+        title = f"layer {layer!r}, node {node}: {len(ts)} spikes in {t0:g}–{t1:g} ms"
+        if model is not None:
+            title += f"  {model.summary(params)}"
+        ax_j.set_title(title, loc="left", fontsize="medium")
         fig.suptitle(f"Neuron dynamics — {run.path.name}")
         return fig
 
 
-# The paper's parameters (Izhikevich 2003) of an Izhikevich layer, by key and default.
+class _Model:
+    """What the neuron figures draw for a layer of one neuron model (a ``kind`` of the config).
+
+    ``recovery``: the trace of its recovery / adaptation variable, drawn beside
+    the voltage, with its legend ``label`` and the ``units`` used when the trace
+    has none; ``v_peak(params)``: the spike cutoff; ``v_t(params)``: a soft
+    threshold drawn dashed, or None; ``summary(params)``: the parameters a row's
+    title gives. ``params`` is the layer's table of the run's config.
+    """
+
+    def __init__(self, recovery, label, units, v_peak, v_t, summary):
+        self.recovery, self.label, self.units = recovery, label, units
+        self.v_peak, self.v_t, self.summary = v_peak, v_t, summary
+
+
+# The defaults of each model's config keys read here: Izhikevich (2003) and
+# Brette & Gerstner (2005) as src/neuron/izhikevich.rs and adex.rs have them.
 _IZHIKEVICH_DEFAULTS = {"a": 0.02, "b": 0.2, "c": -65.0, "d": 8.0, "v_peak": 30.0}
+_ADEX_DEFAULTS = {"v_t_mv": -50.4, "delta_t_mv": 2.0, "a_us": 0.004, "b_na": 0.0805, "tau_w_ms": 144.0,
+                  "v_r_mv": -70.6}
 
 
-def _v_peak(params) -> float:
-    return float(params.get("v_peak", _IZHIKEVICH_DEFAULTS["v_peak"]))
+def _param(params, defaults, key) -> float:
+    return float(params.get(key, defaults[key]))
+
+
+def _izhikevich_summary(p) -> str:
+    a, b, c, d = (_param(p, _IZHIKEVICH_DEFAULTS, k) for k in "abcd")
+    return f"(a, b, c, d) = ({a:g}, {b:g}, {c:g}, {d:g})"
+
+
+def _adex_v_peak(p) -> float:
+    """V_peak: ``v_peak_mv``, else ``v_t_mv + 5·delta_t_mv``."""
+    if "v_peak_mv" in p:
+        return float(p["v_peak_mv"])
+    return _param(p, _ADEX_DEFAULTS, "v_t_mv") + 5.0 * _param(p, _ADEX_DEFAULTS, "delta_t_mv")
+
+
+def _adex_summary(p) -> str:
+    a, b, tau_w, v_r = (_param(p, _ADEX_DEFAULTS, k) for k in ("a_us", "b_na", "tau_w_ms", "v_r_mv"))
+    text = f"a = {a * 1000:.4g} nS, b = {b * 1000:.4g} pA, τ_w = {tau_w:g} ms, V_r = {v_r:g} mV"
+    step = p.get("step_current")
+    if isinstance(step, dict) and "amplitude" in step:
+        text += f", I = {float(step['amplitude']) * 1000:.4g} pA"
+    return text
+
+
+_MODELS = {
+    "izhikevich": _Model("u", "recovery u", "mV", lambda p: _param(p, _IZHIKEVICH_DEFAULTS, "v_peak"), None,
+                         _izhikevich_summary),
+    "adex": _Model("w", "adaptation w", "nA", _adex_v_peak, lambda p: _param(p, _ADEX_DEFAULTS, "v_t_mv"),
+                   _adex_summary),
+}
+
+
+def _shade_step_current(ax, params):
+    """Shades the window of the layer's ``step_current`` (config), if it has one."""
+    step = params.get("step_current")
+    if isinstance(step, dict) and "start_ms" in step and "stop_ms" in step:
+        ax.axvspan(float(step["start_ms"]), float(step["stop_ms"]), color="0.93", zorder=0, linewidth=0,
+                   gid="step_current")
 
 
 def neurons(path, layers, node=0) -> Figure:
-    """One neuron (``node``) of each of several layers, one row each: voltage, spikes and u if recorded.
+    """One neuron (``node``) of each of several layers, one row each: voltage, spikes and its model's
+    recovery variable if recorded.
 
-    For comparing firing patterns (experiments/izhikevich.toml): each row holds
-    the layer's voltage trace (``gid`` ``voltage``), its spikes as strokes from
-    the voltage at their step up to ``v_peak`` (``spikes``, a LineCollection)
-    and, on a second axis, the recovery variable ``u`` when recorded (``u``).
-    Rows share the time axis; an Izhikevich layer's title gives its (a, b, c, d).
+    For comparing firing patterns (experiments/izhikevich.toml, experiments/adex.toml):
+    each row holds the layer's voltage trace (``gid`` ``voltage``), its spikes
+    as strokes from the voltage at their step up to ``v_peak`` (``spikes``, a
+    LineCollection), for AdEx V_T dashed (``v_t``) and, on a second axis, the
+    recovery variable (Izhikevich ``u``, AdEx ``w``) when recorded (``gid`` its
+    name). Rows share the time axis; the step current's window is shaded, and
+    the title of an Izhikevich or AdEx layer gives its parameters.
     """
     node = int(node)
     with Run(path) as run:
@@ -419,25 +489,28 @@ def neurons(path, layers, node=0) -> Figure:
         for ax, layer in zip(axes, layers):
             tv, v, v_units = run.trace(layer, "voltage", node)
             t0, t1 = run.report_window(layer, "voltage")
+            params = run.config.get("layers", {}).get(layer, {})
+            model = _MODELS.get(params.get("kind"))
+            _shade_step_current(ax, params)
             ax.plot(tv, v, color="tab:blue", linewidth=1.0, gid="voltage")
             t, ids = run.spikes(layer, t0, t1) if layer in run.spike_layers() else (np.zeros(0), np.zeros(0))
             ts = t[ids == node]
-            params = run.config.get("layers", {}).get(layer, {})
             # Each spike as a stroke up to the spike cutoff (v_peak, else the trace's top), from the
-            # voltage recorded at its step (after the reset), as the paper draws them.
-            top = _v_peak(params) if params.get("kind") == "izhikevich" else float(np.max(v, initial=0.0))
+            # voltage recorded at its step (after the reset), as the papers draw them.
+            top = model.v_peak(params) if model is not None else float(np.max(v, initial=0.0))
             at = np.interp(ts, tv, v) if len(tv) else np.zeros(len(ts))
             ax.vlines(ts, at, top, colors="tab:blue", linewidth=1.0, gid="spikes")
-            if "u" in run.report_vars(layer):
-                tu, u, u_units = run.trace(layer, "u", node)
-                ax_u = ax.twinx()
-                ax_u.plot(tu, u, color="tab:green", linewidth=0.9, alpha=0.8, gid="u")
-                ax_u.set_ylabel(f"u ({u_units or 'mV'})", color="tab:green")
+            if model is not None and model.v_t is not None:
+                ax.axhline(model.v_t(params), color="tab:gray", linewidth=0.7, linestyle="--", gid="v_t")
+            if model is not None and model.recovery in run.report_vars(layer):
+                tr, r, r_units = run.trace(layer, model.recovery, node)
+                ax_r = ax.twinx()
+                ax_r.plot(tr, r, color="tab:green", linewidth=0.9, alpha=0.8, gid=model.recovery)
+                ax_r.set_ylabel(f"{model.recovery} ({r_units or model.units})", color="tab:green")
             ax.set_ylabel(f"V ({v_units or 'mV'})")
-            title = f"{layer}, node {node}: {len(ts)} spikes"
-            if params.get("kind") == "izhikevich":
-                a, b, c, d = (float(params.get(k, _IZHIKEVICH_DEFAULTS[k])) for k in "abcd")
-                title += f"  (a, b, c, d) = ({a:g}, {b:g}, {c:g}, {d:g})"
+            title = f"{layer}, node {node}: {len(ts)} spike{'' if len(ts) == 1 else 's'}"
+            if model is not None:
+                title += f"  {model.summary(params)}"
             ax.set_title(title, loc="left", fontsize="small")
             ax.set_xlim(t0, t1)
         axes[-1].set_xlabel("time (ms)")
@@ -987,7 +1060,7 @@ def build_parser():
 
     p = plot_command("neuron", "one neuron's current, voltage with threshold, and spikes")
     p.add_argument("--layer", required=True, nargs="+", metavar="LAYER",
-                   help="the neuron's layer; several: one row per layer (voltage, spikes, u)")
+                   help="the neuron's layer; several: one row per layer (voltage, spikes, u or w)")
     p.add_argument("--node", type=int, required=True)
 
     p = plot_command("rates", "population rate over time and per-neuron rate histogram, per layer")

@@ -59,6 +59,16 @@ def izh(run_experiment):
     return run_experiment("izhikevich")[0]
 
 
+@pytest.fixture(scope="module")
+def adex(run_experiment):
+    return run_experiment("adex")[0]
+
+
+# The eight layers of experiments/adex.toml (Naud et al. 2008's patterns), in config order.
+ADEX_LAYERS = ["tonic", "adapting", "initial_burst", "regular_bursting", "delayed_accelerating",
+               "delayed_regular_bursting", "transient", "irregular"]
+
+
 def artists(ax, kind, gid):
     found = [a for a in ax.get_children() if isinstance(a, kind) and a.get_gid() == gid]
     return found
@@ -231,6 +241,77 @@ def test_neurons_one_row_per_layer(izh):
     assert rows[0].get_shared_x_axes().joined(rows[0], rows[-1])
 
 
+def test_neuron_of_an_adex_layer_draws_w_v_peak_and_v_t(adex):
+    # Voltage and w are traced: w (nA) takes the top panel, the voltage panel
+    # has the config's spike cutoff v_peak_mv (0 mV) and V_T (v_t_mv) dashed.
+    fig = spikeview.neuron(adex, "adapting", 0)
+    ax_w, ax_v, ax_s = fig.axes
+    with h5py.File(adex, "r") as f:
+        frames = f["report/adapting/voltage/data"].shape[0]
+        times = np.arange(frames) * f.attrs["dt_ms"]
+        for ax, var in [(ax_w, "w"), (ax_v, "voltage")]:
+            line = one(ax, Line2D, var)
+            np.testing.assert_array_equal(line.get_ydata(), f[f"report/adapting/{var}/data"][:, 0])
+            np.testing.assert_array_equal(line.get_xdata(), times)
+        params = tomllib.loads(f.attrs["config_toml"])["layers"]["adapting"]
+        spikes = f["spikes/adapting/timestamps"][:]
+    assert len(spikes) == 10  # adaptation: ten spikes, ever further apart
+    for gid, key in [("v_peak", "v_peak_mv"), ("v_t", "v_t_mv")]:
+        line = one(ax_v, Line2D, gid)
+        np.testing.assert_array_equal(line.get_ydata(), [params[key]] * 2)
+        np.testing.assert_array_equal(line.get_xdata(), [0.0, frames * 0.1])
+        assert line.get_linestyle() == "--"
+    assert not artists(ax_v, Line2D, "threshold")
+    np.testing.assert_array_equal(np.sort(one(ax_s, EventCollection, "spikes").get_positions()), spikes)
+    assert ax_w.get_ylabel() == "w (nA)" and not [t for t in ax_w.texts if "not recorded" in t.get_text()]
+    assert not artists(ax_w, Line2D, "u")
+
+
+def test_neurons_one_row_per_adex_layer(adex):
+    # Eight rows, each with its voltage, V_T dashed, w on its own axis, and a
+    # stroke per spike from the recorded voltage at that step (V_r, after the
+    # reset) up to v_peak.
+    fig = spikeview.neurons(adex, ADEX_LAYERS, 0)
+    rows = [ax for ax in fig.axes if artists(ax, Line2D, "voltage")]
+    twins = [ax for ax in fig.axes if artists(ax, Line2D, "w")]
+    assert len(rows) == len(twins) == 8
+    with h5py.File(adex, "r") as f:
+        config = tomllib.loads(f.attrs["config_toml"])
+        for ax, twin, layer in zip(rows, twins, ADEX_LAYERS):
+            params = config["layers"][layer]
+            np.testing.assert_array_equal(one(ax, Line2D, "voltage").get_ydata(),
+                                          f[f"report/{layer}/voltage/data"][:, 0])
+            np.testing.assert_array_equal(one(twin, Line2D, "w").get_ydata(), f[f"report/{layer}/w/data"][:, 0])
+            assert twin.get_ylabel() == "w (nA)"
+            np.testing.assert_array_equal(one(ax, Line2D, "v_t").get_ydata(), [params["v_t_mv"]] * 2)
+            t = f[f"spikes/{layer}/timestamps"][:]
+            assert len(t) >= 1
+            segments = one(ax, LineCollection, "spikes").get_segments()
+            np.testing.assert_array_equal([s[0, 0] for s in segments], t)
+            assert all(np.isclose(s[0, 1], params["v_r_mv"]) and s[1, 1] == params["v_peak_mv"] for s in segments)
+            # The step current's window is shaded.
+            (band,) = [a for a in ax.patches if a.get_gid() == "step_current"]
+            assert (band.get_x(), band.get_x() + band.get_width()) == (params["step_current"]["start_ms"],
+                                                                       params["step_current"]["stop_ms"])
+            spikes = "spike" if len(t) == 1 else "spikes"
+            assert ax.get_title(loc="left").startswith(f"{layer}, node 0: {len(t)} {spikes}  a = ")
+    assert rows[0].get_shared_x_axes().joined(rows[0], rows[-1])
+
+
+def test_adex_v_peak_defaults_to_v_t_plus_five_delta_t(spikesim_bin, tmp_path):
+    # Without v_peak_mv the cutoff is v_t_mv + 5·delta_t_mv (here -50 + 5·2 = -40 mV).
+    text = (REPO / "experiments" / "adex.toml").read_text()
+    config = tmp_path / "adex.toml"
+    config.write_text("\n".join(line for line in text.splitlines() if not line.startswith("v_peak_mv")))
+    out = tmp_path / "adex.h5"
+    subprocess.run([spikesim_bin, "run", config, "--out", out], check=True, cwd=REPO, capture_output=True)
+    np.testing.assert_array_equal(one(spikeview.neuron(out, "tonic", 0).axes[1], Line2D, "v_peak").get_ydata(),
+                                  [-40.0, -40.0])
+    (ax,) = [ax for ax in spikeview.neurons(out, ["tonic"], 0).axes if artists(ax, Line2D, "voltage")]
+    segments = one(ax, LineCollection, "spikes").get_segments()
+    assert len(segments) > 0 and all(s[1, 1] == -40.0 for s in segments)
+
+
 def test_cli_neuron_with_several_layers(izh, tmp_path):
     out = tmp_path / "five.png"
     done = cli("neuron", izh, "--layer", "rs", "ib", "ch", "fs", "lts", "--node", "0", "-o", out)
@@ -238,6 +319,13 @@ def test_cli_neuron_with_several_layers(izh, tmp_path):
     assert out.read_bytes()[:8] == PNG_MAGIC
     done = cli("neuron", izh, "--layer", "rs", "nope", "--node", "0", "-o", out)
     assert done.returncode == 2 and "no voltage trace recorded for layer 'nope'" in done.stderr
+
+
+def test_cli_neuron_with_the_eight_adex_layers(adex, tmp_path):
+    out = tmp_path / "adex.png"
+    done = cli("neuron", adex, "--layer", *ADEX_LAYERS, "--node", "0", "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out) and out.read_bytes()[:8] == PNG_MAGIC
 
 
 # ---------------------------------------------------------------- rates
