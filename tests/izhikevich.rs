@@ -6,30 +6,11 @@
 
 use std::process::Command;
 
-use spikesim::data::ImageSet;
 use spikesim::{Config, Simulation};
 
 mod common;
 
-use common::{repo, temp};
-
-fn sim(toml: &str) -> Simulation {
-    let config = Config::from_toml(toml, &[]).expect("valid config");
-    Simulation::new(&config, None).expect("network builds")
-}
-
-/// A simulation whose stimulus layer is shown one image with these pixels.
-fn sim_with_image(toml: &str, pixels: Vec<u8>) -> Simulation {
-    let config = Config::from_toml(toml, &[]).expect("valid config");
-    let images = ImageSet {
-        name: "test".into(),
-        rows: 1,
-        cols: pixels.len(),
-        pixels,
-        labels: vec![0],
-    };
-    Simulation::new(&config, Some(images)).expect("network builds")
-}
+use common::{repo, sim, sim_with_image, temp};
 
 /// The steps at which neuron 0 of each layer spiked in the first `steps`.
 fn spike_trains(s: &mut Simulation, layers: &[&str], steps: u64) -> Vec<Vec<u64>> {

@@ -4,23 +4,9 @@ use spikesim::data::ImageSet;
 use spikesim::step::Plasticity;
 use spikesim::{Config, Simulation};
 
-fn sim(toml: &str) -> Simulation {
-    let config = Config::from_toml(toml, &[]).expect("valid config");
-    Simulation::new(&config, None).expect("network builds")
-}
+mod common;
 
-/// A simulation whose stimulus layer `in` is shown one image with these pixels.
-fn sim_with_image(toml: &str, pixels: Vec<u8>) -> Simulation {
-    let config = Config::from_toml(toml, &[]).expect("valid config");
-    let images = ImageSet {
-        name: "test".into(),
-        rows: 1,
-        cols: pixels.len(),
-        pixels,
-        labels: vec![0],
-    };
-    Simulation::new(&config, Some(images)).expect("network builds")
-}
+use common::{close, sim, sim_with_image};
 
 /// Steps `n` times and returns the steps at which neuron 0 of `layer` spiked.
 fn spike_steps(s: &mut Simulation, layer: &str, n: u64) -> Vec<u64> {
@@ -32,10 +18,6 @@ fn spike_steps(s: &mut Simulation, layer: &str, n: u64) -> Vec<u64> {
         }
     }
     out
-}
-
-fn close(a: f32, b: f64, tol: f64) -> bool {
-    (a as f64 - b).abs() <= tol * b.abs().max(1.0)
 }
 
 /// One neuron, instantaneous current, constant external current I = 2,

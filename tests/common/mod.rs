@@ -1,11 +1,38 @@
-//! Shared by the integration tests: paths in the repository and fresh
-//! temporary paths. Each test file uses part of it.
+//! Shared by the integration tests: paths in the repository, fresh
+//! temporary paths, networks built from TOML. Each test file uses part of it.
 #![allow(
     dead_code,
     reason = "each test or bench crate uses part of it; every item is used by one"
 )]
 
 use std::path::{Path, PathBuf};
+
+use spikesim::data::ImageSet;
+use spikesim::{Config, Simulation};
+
+/// The network of a config given as TOML text.
+pub fn sim(toml: &str) -> Simulation {
+    let config = Config::from_toml(toml, &[]).expect("valid config");
+    Simulation::new(&config, None).expect("network builds")
+}
+
+/// A simulation whose stimulus layer is shown one image with these pixels.
+pub fn sim_with_image(toml: &str, pixels: Vec<u8>) -> Simulation {
+    let config = Config::from_toml(toml, &[]).expect("valid config");
+    let images = ImageSet {
+        name: "test".into(),
+        rows: 1,
+        cols: pixels.len(),
+        pixels,
+        labels: vec![0],
+    };
+    Simulation::new(&config, Some(images)).expect("network builds")
+}
+
+/// `a` equals `b` within `tol`, relative to `|b|` (absolute below 1).
+pub fn close(a: f32, b: f64, tol: f64) -> bool {
+    (a as f64 - b).abs() <= tol * b.abs().max(1.0)
+}
 
 /// A path inside the repository.
 pub fn repo(path: &str) -> PathBuf {
