@@ -98,17 +98,18 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
 use serde::{Deserialize, Serialize};
 
+use super::driver::{self, Block, LayerInput, LayerStep, NeuronRows, Spare, column, spawn_neurons};
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
 use super::synaptic::{
     self, CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, SynapseConfig, SynapticCurrent,
     currents_or, validate_external, validate_synapses,
 };
 use super::{Voltage, initial_voltages};
-use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
+use crate::layer::{InLayer, LayerSpikes, Spiked};
 use crate::param::{ConfigError, Distribution, Map, StepCurrent, err, finite, positive};
 use crate::schedule::StepSet;
-use crate::step::{Clock, Rows, for_rows};
-use crate::synapse::{InputRing, SharedSlot};
+use crate::step::Clock;
+use crate::synapse::InputRing;
 
 /// The AdEx model ([`NeuronModel`]).
 pub struct Adex;
@@ -394,100 +395,25 @@ impl LayerModel for AdexConfig {
         let v0 = initial_voltages(self.v_init.as_ref(), params.e_l, seed, index, self.size);
         world.entity_mut(layer).insert(params);
         let w0 = self.w_init as f32;
-        let neuron = |i: u32| {
+        let two = self.synaptic_currents().len() > 1;
+        spawn_neurons(world, layer, self.size, two, |i| {
             (
                 AdexNeuron,
-                InLayer { layer, index: i },
                 Voltage(v0[i as usize]),
                 Adaptation(w0),
-                Current::default(),
                 AdexRefractory::default(),
-                Spiked::default(),
             )
-        };
-        let n = self.size as u32;
-        if self.synaptic_currents().len() > 1 {
-            world
-                .spawn_batch((0..n).map(|i| (neuron(i), Current2::default())))
-                .collect()
-        } else {
-            world.spawn_batch((0..n).map(neuron)).collect()
-        }
+        })
     }
 }
 
-/// The component columns of a run of AdEx neuron rows.
-struct NeuronRows<'a> {
-    at: &'a [InLayer],
-    j: &'a mut [Current],
-    j2: Option<&'a mut [Current2]>,
-    v: &'a mut [Voltage],
-    w: &'a mut [Adaptation],
-    refr: &'a mut [AdexRefractory],
-    s: &'a mut [Spiked],
-}
-
-impl Rows for NeuronRows<'_> {
-    fn len(&self) -> usize {
-        self.at.len()
-    }
-
-    fn split_at(self, mid: usize) -> (Self, Self) {
-        let (at0, at1) = self.at.split_at(mid);
-        let (j0, j1) = self.j.split_at_mut(mid);
-        let (j20, j21) = match self.j2 {
-            Some(j2) => {
-                let (a, b) = j2.split_at_mut(mid);
-                (Some(a), Some(b))
-            }
-            None => (None, None),
-        };
-        let (v0, v1) = self.v.split_at_mut(mid);
-        let (w0, w1) = self.w.split_at_mut(mid);
-        let (r0, r1) = self.refr.split_at_mut(mid);
-        let (s0, s1) = self.s.split_at_mut(mid);
-        let rows = |at, j, j2, v, w, refr, s| NeuronRows {
-            at,
-            j,
-            j2,
-            v,
-            w,
-            refr,
-            s,
-        };
-        (
-            rows(at0, j0, j20, v0, w0, r0, s0),
-            rows(at1, j1, j21, v1, w1, r1, s1),
-        )
-    }
-}
-
-/// One AdEx layer's share of a step: its constants and this step's input.
-struct LayerStep<'a> {
-    layer: Entity,
-    p: &'a AdexParams,
-    /// External current of this step (nA), into the first current.
-    ext: f32,
-    /// Zero the input once read (see [`InputRing`]).
-    zero: bool,
-    input: [SharedSlot<'a>; 2],
-}
-
-/// The buffer of `update`'s per-step list of layers, kept between steps so
-/// that a step allocates nothing.
-#[derive(Default)]
-pub struct LayerList(Vec<LayerStep<'static>>);
-
-/// The buffer of `v`, emptied, for the same list with other borrows (as
-/// the LIF update does it: an emptied vector collected into one of the same
-/// element layout keeps its buffer; no element is ever mapped).
-fn reuse<'b>(v: &mut Vec<LayerStep<'_>>) -> Vec<LayerStep<'b>> {
-    v.clear();
-    std::mem::take(v)
-        .into_iter()
-        .map(|_| unreachable!("the vector is empty"))
-        .collect()
-}
+/// The AdEx columns of a run of rows: voltage, adaptation, refractory
+/// countdown.
+type Own<'a> = (
+    &'a mut [Voltage],
+    &'a mut [Adaptation],
+    &'a mut [AdexRefractory],
+);
 
 /// Every AdEx neuron's step (the scheme of the module documentation), in
 /// one pass over the component columns, split between threads by rows
@@ -510,126 +436,66 @@ pub fn update(
     >,
     mut lists: Query<&mut LayerSpikes>,
     mut fired: Local<Vec<(Entity, u32)>>,
-    mut spare: Local<LayerList>,
+    mut spare: Local<Spare<LayerStep<'static, &'static AdexParams>>>,
 ) {
     let n = clock.step;
-    let mut steps = reuse(&mut spare.0);
-    steps.extend(layers.iter_mut().map(|(layer, p, ext, ring)| {
-        let ring = ring.into_inner();
-        LayerStep {
-            layer,
-            p,
-            ext: ext.at(n),
-            zero: !ring.keep_consumed,
-            input: ring.consume(n),
-        }
+    let mut steps = driver::recycle(&mut spare.0);
+    steps.extend(layers.iter_mut().map(|(layer, p, ext, ring)| LayerStep {
+        input: LayerInput::new(layer, ext, ring, n),
+        model: p,
     }));
-    let kernel = |out: &mut Vec<(Entity, u32)>, rows: NeuronRows| {
-        let at = rows.at;
-        let mut rest = rows;
-        for run in layer_runs(at) {
-            let (rows, tail) = rest.split_at(run.len());
-            rest = tail;
-            let layer = at[run.start].layer;
-            steps
-                .iter()
-                .find(|s| s.layer == layer)
-                .expect("an AdEx neuron's layer has AdexParams")
-                .run(out, rows);
-        }
-    };
-    for (at, mut j, mut j2, mut v, mut w, mut refr, mut s) in neurons
+    let tables = neurons
         .contiguous_iter_mut()
         .expect("table-stored components")
-    {
-        let rows = NeuronRows {
+        .map(|(at, j, j2, v, w, refr, s)| NeuronRows {
             at,
-            j: j.bypass_change_detection(),
-            j2: j2.as_mut().map(|j2| j2.bypass_change_detection()),
-            v: v.bypass_change_detection(),
-            w: w.bypass_change_detection(),
-            refr: refr.bypass_change_detection(),
-            s: s.bypass_change_detection(),
-        };
-        for_rows(rows, &mut fired, &kernel);
-    }
-    publish_spikes(&mut fired, &mut lists);
-    spare.0 = reuse(&mut steps);
-}
-
-/// Rows per block: the currents just written are still in L1 when the
-/// membrane step reads them.
-const BLOCK: usize = 512;
-
-impl LayerStep<'_> {
-    /// Steps `rows`, consecutive neurons of this layer, appending spikes to `out`.
-    fn run(&self, out: &mut Vec<(Entity, u32)>, rows: NeuronRows) {
-        let NeuronRows {
-            at,
-            j,
-            mut j2,
-            v,
-            w,
-            refr,
-            s,
-        } = rows;
-        // Neurons are spawned in index order and never despawned, so the
-        // rows of a layer hold consecutive indices.
-        let Some(first) = at.first().map(|a| a.index as usize) else {
-            return;
-        };
-        debug_assert_eq!(at[at.len() - 1].index as usize, first + at.len() - 1);
-        let p = self.p;
-        let two = p.currents.len() > 1;
-        let drive = |c: usize| p.currents.get(c).map_or(CURRENT_DRIVE, |r| r.drive);
-        let drives = [drive(0), drive(1)];
-        let cond = drives != [CURRENT_DRIVE; 2];
-        for start in (0..at.len()).step_by(BLOCK) {
-            let b = start..(start + BLOCK).min(at.len());
-            let ib = first + b.start..first + b.end;
-            // SAFETY: `for_rows` gives each row to exactly one part, and a
-            // layer's neurons have one row each, so the blocks `ib` of parts
-            // running in parallel never overlap.
-            let (input0, input1) = unsafe {
-                (
-                    self.input[0].block(ib.clone()),
-                    self.input[1].block(if two { ib.clone() } else { 0..0 }),
-                )
-            };
-            let j = &mut j[b.clone()];
-            p.currents[0].integrate(j, input0, self.ext, self.zero);
-            let j2 = match j2.as_deref_mut().filter(|_| two) {
-                Some(j2) => {
-                    let j2 = &mut j2[b.clone()];
-                    p.currents[1].integrate(j2, input1, 0.0, self.zero);
+            j: column(j),
+            j2: j2.map(column),
+            s: column(s),
+            own: (column(v), column(w), column(refr)),
+        });
+    let run =
+        |step: &LayerStep<&AdexParams>, out: &mut Vec<(Entity, u32)>, rows: NeuronRows<Own>| {
+            let (p, li) = (step.model, &step.input);
+            let drive = |c: usize| p.currents.get(c).map_or(CURRENT_DRIVE, |r| r.drive);
+            let drives = [drive(0), drive(1)];
+            let cond = drives != [CURRENT_DRIVE; 2];
+            li.run_blocks(out, rows, |b| {
+                let Block {
+                    input0,
+                    input1,
+                    j,
+                    j2,
+                    own: (v, w, refr),
+                    s,
+                } = b;
+                p.currents[0].integrate(j, input0, li.ext, li.zero);
+                let j2 = j2.map(|j2| {
+                    p.currents[1].integrate(j2, input1, 0.0, li.zero);
                     &*j2
+                });
+                let block = AdexBlock {
+                    j,
+                    j2: j2.unwrap_or(&[]),
+                    v,
+                    w,
+                    refr,
+                    s,
+                };
+                match (j2.is_some(), cond) {
+                    (false, false) => membrane::<false, false>(p, drives, block),
+                    (false, true) => membrane::<false, true>(p, drives, block),
+                    (true, false) => membrane::<true, false>(p, drives, block),
+                    (true, true) => membrane::<true, true>(p, drives, block),
                 }
-                None => &[],
-            };
-            let block = Block {
-                j,
-                j2,
-                v: &mut v[b.clone()],
-                w: &mut w[b.clone()],
-                refr: &mut refr[b.clone()],
-                s: &mut s[b.clone()],
-            };
-            let spiked = match (two, cond) {
-                (false, false) => membrane::<false, false>(p, drives, block),
-                (false, true) => membrane::<false, true>(p, drives, block),
-                (true, false) => membrane::<true, false>(p, drives, block),
-                (true, true) => membrane::<true, true>(p, drives, block),
-            };
-            if spiked {
-                let spikes = s[b].iter().enumerate().filter(|(_, x)| x.0);
-                out.extend(spikes.map(|(k, _)| (self.layer, (ib.start + k) as u32)));
-            }
-        }
-    }
+            });
+        };
+    driver::step_tables(tables, &steps, run, &mut fired, &mut lists);
+    spare.0 = driver::recycle(&mut steps);
 }
 
 /// One block of rows of a layer, its currents already updated.
-struct Block<'a> {
+struct AdexBlock<'a> {
     j: &'a [Current],
     j2: &'a [Current2],
     v: &'a mut [Voltage],
@@ -640,14 +506,14 @@ struct Block<'a> {
 
 /// Voltage, adaptation, spike, reset and refractory hold of a block, driven
 /// by `J = J_0 (+ J_1 with TWO)`; without `COND` every synaptic current is
-/// a current and `J_c = g_c` is taken as it is. Returns whether any spiked.
+/// a current and `J_c = g_c` is taken as it is. Returns the number of spikes.
 #[inline(always)]
 fn membrane<const TWO: bool, const COND: bool>(
     p: &AdexParams,
     drive: [Drive; 2],
-    b: Block,
-) -> bool {
-    let Block {
+    b: AdexBlock,
+) -> usize {
+    let AdexBlock {
         j,
         j2,
         v,
@@ -659,7 +525,8 @@ fn membrane<const TWO: bool, const COND: bool>(
     assert!(j.len() == n && w.len() == n && refr.len() == n && s.len() == n);
     assert!(!TWO || j2.len() == n);
     let [d0, d1] = drive;
-    let mut any = false;
+    // u16: a block (`BLOCK` rows) cannot overflow it.
+    let mut count = 0u16;
     for k in 0..n {
         let (v0, w0) = (v[k].0, w[k].0);
         let g0 = j[k].0;
@@ -690,7 +557,7 @@ fn membrane<const TWO: bool, const COND: bool>(
             refr[k].0 - held as u16
         };
         s[k].0 = spike;
-        any |= spike;
+        count += spike as u16;
     }
-    any
+    count as usize
 }

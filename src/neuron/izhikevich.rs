@@ -91,17 +91,18 @@ use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
 use bevy_ecs::system::SystemState;
 use serde::{Deserialize, Serialize};
 
+use super::driver::{self, Block, LayerInput, LayerStep, NeuronRows, Spare, column, spawn_neurons};
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
 use super::synaptic::{
     self, CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, SynapseConfig, SynapticCurrent,
     currents_or, validate_external, validate_synapses,
 };
 use super::{Voltage, initial_voltages};
-use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
+use crate::layer::{InLayer, LayerSpikes, Spiked};
 use crate::param::{ConfigError, Distribution, Map, StepCurrent, err, finite};
 use crate::schedule::StepSet;
-use crate::step::{Clock, Rows, for_rows};
-use crate::synapse::{InputRing, SharedSlot};
+use crate::step::Clock;
+use crate::synapse::InputRing;
 
 /// Initial voltage without `v_init` (mV): the paper's `v=-65*ones`.
 pub const V_INIT: f32 = -65.0;
@@ -315,25 +316,11 @@ impl LayerModel for IzhikevichConfig {
             .into_iter()
             .map(|v| [v, self.u_init.unwrap_or(self.b * f64::from(v)) as f32])
             .collect();
-        let neuron = |i: u32| {
+        let two = self.synaptic_currents().len() > 1;
+        let members = spawn_neurons(world, layer, self.size, two, |i| {
             let [v, u] = initial[i as usize];
-            (
-                IzhikevichNeuron,
-                InLayer { layer, index: i },
-                Voltage(v),
-                Recovery(u),
-                Current::default(),
-                Spiked::default(),
-            )
-        };
-        let n = self.size as u32;
-        let members = if self.synaptic_currents().len() > 1 {
-            world
-                .spawn_batch((0..n).map(|i| (neuron(i), Current2::default())))
-                .collect()
-        } else {
-            world.spawn_batch((0..n).map(neuron)).collect()
-        };
+            (IzhikevichNeuron, Voltage(v), Recovery(u))
+        });
         let params = IzhikevichParams {
             currents: self
                 .synaptic_currents()
@@ -353,53 +340,14 @@ impl LayerModel for IzhikevichConfig {
     }
 }
 
-/// The component columns of a run of neuron rows.
-struct NeuronRows<'a> {
-    at: &'a [InLayer],
-    j: &'a mut [Current],
-    j2: Option<&'a mut [Current2]>,
-    v: &'a mut [Voltage],
-    u: &'a mut [Recovery],
-    s: &'a mut [Spiked],
-}
+/// The Izhikevich columns of a run of rows: voltage and recovery.
+type Own<'a> = (&'a mut [Voltage], &'a mut [Recovery]);
 
-impl Rows for NeuronRows<'_> {
-    fn len(&self) -> usize {
-        self.at.len()
-    }
-
-    fn split_at(self, mid: usize) -> (Self, Self) {
-        let (at0, at1) = self.at.split_at(mid);
-        let (j0, j1) = self.j.split_at_mut(mid);
-        let (j20, j21) = match self.j2 {
-            Some(j2) => {
-                let (a, b) = j2.split_at_mut(mid);
-                (Some(a), Some(b))
-            }
-            None => (None, None),
-        };
-        let (v0, v1) = self.v.split_at_mut(mid);
-        let (u0, u1) = self.u.split_at_mut(mid);
-        let (s0, s1) = self.s.split_at_mut(mid);
-        (
-            NeuronRows {
-                at: at0,
-                j: j0,
-                j2: j20,
-                v: v0,
-                u: u0,
-                s: s0,
-            },
-            NeuronRows {
-                at: at1,
-                j: j1,
-                j2: j21,
-                v: v1,
-                u: u1,
-                s: s1,
-            },
-        )
-    }
+/// The constants of one layer's step.
+pub struct Consts<'a> {
+    p: &'a IzhikevichParams,
+    /// [`SynapticCurrent::drive`] of the (up to two) synaptic currents.
+    drive: [Drive; 2],
 }
 
 /// Every Izhikevich neuron's step (module docs), in one pass over the
@@ -422,117 +370,51 @@ pub fn update(
     >,
     mut lists: Query<&mut LayerSpikes>,
     mut fired: Local<Vec<(Entity, u32)>>,
+    mut spare: Local<Spare<LayerStep<'static, Consts<'static>>>>,
 ) {
     let n = clock.step;
-    let steps: Vec<LayerStep> = layers
-        .iter_mut()
-        .map(|(layer, p, ext, ring)| {
-            let ring = ring.into_inner();
-            let drive = |c: usize| p.currents.get(c).map_or(CURRENT_DRIVE, |r| r.drive);
-            LayerStep {
-                layer,
+    let mut steps = driver::recycle(&mut spare.0);
+    steps.extend(layers.iter_mut().map(|(layer, p, ext, ring)| {
+        let drive = |c: usize| p.currents.get(c).map_or(CURRENT_DRIVE, |r| r.drive);
+        LayerStep {
+            input: LayerInput::new(layer, ext, ring, n),
+            model: Consts {
                 p,
-                ext: ext.at(n),
-                zero: !ring.keep_consumed,
                 drive: [drive(0), drive(1)],
-                input: ring.consume(n),
-            }
-        })
-        .collect();
-    let kernel = |out: &mut Vec<(Entity, u32)>, rows: NeuronRows| {
-        let at = rows.at;
-        let mut rest = rows;
-        for run in layer_runs(at) {
-            let (rows, tail) = rest.split_at(run.len());
-            rest = tail;
-            let layer = at[run.start].layer;
-            steps
-                .iter()
-                .find(|s| s.layer == layer)
-                .expect("an Izhikevich neuron's layer has IzhikevichParams")
-                .run(out, rows);
+            },
         }
-    };
-    for (at, mut j, mut j2, mut v, mut u, mut s) in neurons
+    }));
+    let tables = neurons
         .contiguous_iter_mut()
         .expect("table-stored components")
-    {
-        let rows = NeuronRows {
+        .map(|(at, j, j2, v, u, s)| NeuronRows {
             at,
-            j: j.bypass_change_detection(),
-            j2: j2.as_mut().map(|j2| j2.bypass_change_detection()),
-            v: v.bypass_change_detection(),
-            u: u.bypass_change_detection(),
-            s: s.bypass_change_detection(),
-        };
-        for_rows(rows, &mut fired, &kernel);
-    }
-    publish_spikes(&mut fired, &mut lists);
-}
-
-/// One layer's share of [`update`]: its constants and this step's input.
-struct LayerStep<'a> {
-    layer: Entity,
-    p: &'a IzhikevichParams,
-    /// External drive of this step, into the first current.
-    ext: f32,
-    /// Zero the input once read (see [`InputRing`]).
-    zero: bool,
-    /// [`SynapticCurrent::drive`] of the (up to two) synaptic currents.
-    drive: [Drive; 2],
-    input: [SharedSlot<'a>; 2],
-}
-
-/// Rows per block: the currents just written are still in L1 when the
-/// membrane step reads them.
-const BLOCK: usize = 512;
-
-impl LayerStep<'_> {
-    /// Steps `rows`, consecutive neurons of this layer, appending spikes to `out`.
-    fn run(&self, out: &mut Vec<(Entity, u32)>, rows: NeuronRows) {
-        let NeuronRows {
-            at,
-            j,
-            mut j2,
-            v,
-            u,
-            s,
-        } = rows;
-        // Spawned in index order and never despawned: consecutive indices.
-        let Some(first) = at.first().map(|a| a.index as usize) else {
-            return;
-        };
-        let two = self.p.currents.len() > 1;
-        for start in (0..at.len()).step_by(BLOCK) {
-            let b = start..(start + BLOCK).min(at.len());
-            let ib = first + b.start..first + b.end;
-            // SAFETY: `for_rows` gives each row to exactly one part and a
-            // layer's neurons have one row each, so the blocks `ib` of
-            // parts running in parallel never overlap.
-            let (input0, input1) = unsafe {
-                (
-                    self.input[0].block(ib.clone()),
-                    self.input[1].block(if two { ib.clone() } else { 0..0 }),
-                )
-            };
-            let j = &mut j[b.clone()];
-            self.p.currents[0].integrate(j, input0, self.ext, self.zero);
-            let j2 = j2
-                .as_deref_mut()
-                .filter(|_| two)
-                .map(|j2| &mut j2[b.clone()]);
+            j: column(j),
+            j2: j2.map(column),
+            s: column(s),
+            own: (column(v), column(u)),
+        });
+    let run = |step: &LayerStep<Consts>, out: &mut Vec<(Entity, u32)>, rows: NeuronRows<Own>| {
+        let (Consts { p, drive }, li) = (&step.model, &step.input);
+        li.run_blocks(out, rows, |b| {
+            let Block {
+                input0,
+                input1,
+                j,
+                j2,
+                own: (v, u),
+                s,
+            } = b;
+            p.currents[0].integrate(j, input0, li.ext, li.zero);
             let j2 = j2.map(|j2| {
-                self.p.currents[1].integrate(j2, input1, 0.0, self.zero);
+                p.currents[1].integrate(j2, input1, 0.0, li.zero);
                 &*j2
             });
-            let (v, u, s) = (&mut v[b.clone()], &mut u[b.clone()], &mut s[b.clone()]);
-            let spikes = step_block(self.p, self.drive, j, j2, v, u, s);
-            if spikes > 0 {
-                let fired = s.iter().enumerate().filter(|(_, x)| x.0);
-                out.extend(fired.map(|(k, _)| (self.layer, (ib.start + k) as u32)));
-            }
-        }
-    }
+            step_block(p, *drive, j, j2, v, u, s)
+        });
+    };
+    driver::step_tables(tables, &steps, run, &mut fired, &mut lists);
+    spare.0 = driver::recycle(&mut steps);
 }
 
 /// The membrane step of a block; returns its number of spikes. Where the
@@ -603,7 +485,7 @@ fn membrane<const TWO: bool, const COND: bool>(
     s: &mut [Spiked],
 ) -> usize {
     let n = v.len();
-    assert!(n <= BLOCK && j.len() == n && u.len() == n && s.len() == n);
+    assert!(n <= driver::BLOCK && j.len() == n && u.len() == n && s.len() == n);
     assert!(!TWO || j2.len() == n);
     // Read once into locals: loaded inside the loop they keep it scalar.
     let IzhikevichParams {

@@ -10,6 +10,7 @@
 //! scheduling and resetting.
 
 pub mod adex;
+pub mod driver;
 pub mod izhikevich;
 pub mod lif;
 pub mod model;

@@ -5,66 +5,17 @@ use bevy_ecs::prelude::*;
 
 use super::threshold::{IndividualAdaptation, LayerThreshold, Threshold, ThresholdParams};
 use super::{LifNeuron, LifParams, Refractory};
-use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
+use crate::layer::{InLayer, LayerSpikes, Spiked};
 use crate::neuron::Voltage;
+use crate::neuron::driver::{self, Block, LayerInput, LayerStep, NeuronRows, Spare, column};
 use crate::neuron::synaptic::{
     CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, SynapticCurrent,
 };
-use crate::step::{Clock, Plasticity, Rows, for_rows};
-use crate::synapse::{InputRing, SharedSlot};
+use crate::step::{Clock, Plasticity};
+use crate::synapse::InputRing;
 
-/// The component columns of a run of neuron rows.
-pub struct NeuronRows<'a> {
-    at: &'a [InLayer],
-    j: &'a mut [Current],
-    j2: Option<&'a mut [Current2]>,
-    v: &'a mut [Voltage],
-    refr: &'a mut [Refractory],
-    th: &'a mut [Threshold],
-    s: &'a mut [Spiked],
-}
-
-impl Rows for NeuronRows<'_> {
-    fn len(&self) -> usize {
-        self.at.len()
-    }
-
-    fn split_at(self, mid: usize) -> (Self, Self) {
-        let (at0, at1) = self.at.split_at(mid);
-        let (j0, j1) = self.j.split_at_mut(mid);
-        let (j20, j21) = match self.j2 {
-            Some(j2) => {
-                let (a, b) = j2.split_at_mut(mid);
-                (Some(a), Some(b))
-            }
-            None => (None, None),
-        };
-        let (v0, v1) = self.v.split_at_mut(mid);
-        let (r0, r1) = self.refr.split_at_mut(mid);
-        let (t0, t1) = self.th.split_at_mut(mid);
-        let (s0, s1) = self.s.split_at_mut(mid);
-        (
-            NeuronRows {
-                at: at0,
-                j: j0,
-                j2: j20,
-                v: v0,
-                refr: r0,
-                th: t0,
-                s: s0,
-            },
-            NeuronRows {
-                at: at1,
-                j: j1,
-                j2: j21,
-                v: v1,
-                refr: r1,
-                th: t1,
-                s: s1,
-            },
-        )
-    }
-}
+/// The LIF columns of a run of rows: voltage, refractory countdown, θ.
+type Own<'a> = (&'a mut [Voltage], &'a mut [Refractory], &'a mut [Threshold]);
 
 /// Every LIF neuron's step, fused into one pass over the component columns:
 /// synaptic currents, voltage (or refractory hold), threshold crossing and
@@ -104,12 +55,11 @@ pub fn update(
     >,
     mut lists: Query<&mut LayerSpikes>,
     mut fired: Local<Vec<(Entity, u32)>>,
-    mut spare: Local<LayerList>,
+    mut spare: Local<Spare<LayerStep<'static, Membrane<'static>>>>,
 ) {
     let n = clock.step;
-    let mut steps = reuse(&mut spare.0);
+    let mut steps = driver::recycle(&mut spare.0);
     steps.extend(layers.iter_mut().map(|(layer, p, ext, ring, sigma, tp)| {
-        let ring = ring.into_inner();
         // Frozen thresholds: θ ← θ − θ·0 + 0 keeps θ exactly.
         let IndividualAdaptation { decay, beta } = match tp.individual {
             Some(a) if plasticity.thresholds => a,
@@ -121,9 +71,7 @@ pub fn update(
         let drive = |c: usize| p.currents.get(c).map_or(CURRENT_DRIVE, |r| r.drive);
         let membrane = Membrane {
             currents: &p.currents,
-            ext: ext.at(n),
             adapt: tp.individual.is_some(),
-            zero: !ring.keep_consumed,
             a_v: p.dt_over_tau_v,
             k_v: p.k_v,
             r: p.r,
@@ -137,197 +85,65 @@ pub fn update(
             drive: [drive(0), drive(1)],
         };
         LayerStep {
-            layer,
-            membrane,
-            input: ring.consume(n),
+            input: LayerInput::new(layer, ext, ring, n),
+            model: membrane,
         }
     }));
-    let kernel = |out: &mut Vec<(Entity, u32)>, rows: NeuronRows| {
-        let at = rows.at;
-        let mut rest = rows;
-        for run in layer_runs(at) {
-            let (rows, tail) = rest.split_at(run.len());
-            rest = tail;
-            let layer = at[run.start].layer;
-            let step = steps
-                .iter()
-                .find(|s| s.layer == layer)
-                .expect("a LIF neuron's layer has LifParams (a LIF marker only on LIF neurons)");
-            step.run(out, rows);
-        }
-    };
-    for (at, mut j, mut j2, mut v, mut refr, mut th, mut s) in neurons
+    let tables = neurons
         .contiguous_iter_mut()
         .expect("table-stored components")
-    {
-        let rows = NeuronRows {
+        .map(|(at, j, j2, v, refr, th, s)| NeuronRows {
             at,
-            j: j.bypass_change_detection(),
-            j2: j2.as_mut().map(|j2| j2.bypass_change_detection()),
-            v: v.bypass_change_detection(),
-            refr: refr.bypass_change_detection(),
-            th: th.bypass_change_detection(),
-            s: s.bypass_change_detection(),
-        };
-        for_rows(rows, &mut fired, &kernel);
-    }
-    publish_spikes(&mut fired, &mut lists);
-    spare.0 = reuse(&mut steps);
-}
-
-/// The buffer of `update`'s per-step list of layers, kept between steps so
-/// that a step allocates nothing (about 280 instructions a step).
-#[derive(Default)]
-pub struct LayerList(Vec<LayerStep<'static>>);
-
-/// The buffer of `v`, emptied, for the same list with other borrows. An
-/// emptied vector's iterator collected into one of the same element layout
-/// reuses its buffer (the standard library collects such iterators in
-/// place); no element is ever mapped.
-fn reuse<'b>(v: &mut Vec<LayerStep<'_>>) -> Vec<LayerStep<'b>> {
-    v.clear();
-    std::mem::take(v)
-        .into_iter()
-        .map(|_| unreachable!("the vector is empty"))
-        .collect()
-}
-
-/// One LIF layer's share of `update`: its constants and this step's input.
-struct LayerStep<'a> {
-    layer: Entity,
-    membrane: Membrane<'a>,
-    input: [SharedSlot<'a>; 2],
-}
-
-impl LayerStep<'_> {
-    /// Steps `rows`, consecutive neurons of this layer, appending spikes to `out`.
-    fn run(&self, out: &mut Vec<(Entity, u32)>, rows: NeuronRows) {
-        let NeuronRows {
-            at,
-            j,
-            mut j2,
-            v,
-            refr,
-            th,
-            s,
-        } = rows;
-        // Neurons are spawned in index order and never despawned, so
-        // the rows of a layer hold consecutive indices.
-        let Some(first) = at.first().map(|a| a.index as usize) else {
-            return;
-        };
-        debug_assert_eq!(at[at.len() - 1].index as usize, first + at.len() - 1);
-        let two = self.membrane.currents.len() > 1;
-        // Blocks small enough that the currents just written are still
-        // in L1 when the voltage step reads them.
-        for start in (0..at.len()).step_by(BLOCK) {
-            let b = start..(start + BLOCK).min(at.len());
-            let ib = first + b.start..first + b.end;
-            // SAFETY: `for_rows` gives each row to exactly one part, and
-            // a layer's neurons have one row each, so the blocks `ib` of
-            // parts running in parallel never overlap.
-            let (input0, input1) = unsafe {
-                (
-                    self.input[0].block(ib.clone()),
-                    self.input[1].block(if two { ib.clone() } else { 0..0 }),
-                )
-            };
-            let block = Block {
-                j: &mut j[b.clone()],
-                j2: j2
-                    .as_deref_mut()
-                    .filter(|_| two)
-                    .map(|j2| &mut j2[b.clone()]),
-                input0,
-                input1,
-                v: &mut v[b.clone()],
-                refr: &mut refr[b.clone()],
-                th: &mut th[b.clone()],
-                s: &mut s[b.clone()],
-            };
-            let spikes = step_block(&self.membrane, block);
-            push_spikes(out, self.layer, &s[b.clone()], ib.start, spikes);
-        }
-    }
-}
-
-/// Appends `(layer, first + k)` for each of the `count` rows `k` of `s` that
-/// spiked. Spikes are rare: 32-row chunks without one are passed over with
-/// one vector test, and the scan stops at the last spike.
-fn push_spikes(
-    out: &mut Vec<(Entity, u32)>,
-    layer: Entity,
-    s: &[Spiked],
-    first: usize,
-    count: usize,
-) {
-    const CHUNK: usize = 32;
-    let mut left = count;
-    for (c, chunk) in s.chunks(CHUNK).enumerate() {
-        if left == 0 {
-            break;
-        }
-        if !chunk.iter().fold(false, |any, x| any | x.0) {
-            continue;
-        }
-        for (k, _) in chunk.iter().enumerate().filter(|(_, x)| x.0) {
-            out.push((layer, (first + c * CHUNK + k) as u32));
-            left -= 1;
-        }
-    }
-}
-
-/// One block of rows of a layer: its component columns and its slices of
-/// this step's input.
-struct Block<'a> {
-    j: &'a mut [Current],
-    j2: Option<&'a mut [Current2]>,
-    input0: &'a mut [f32],
-    input1: &'a mut [f32],
-    v: &'a mut [Voltage],
-    refr: &'a mut [Refractory],
-    th: &'a mut [Threshold],
-    s: &'a mut [Spiked],
+            j: column(j),
+            j2: j2.map(column),
+            s: column(s),
+            own: (column(v), column(refr), column(th)),
+        });
+    let run = |step: &LayerStep<Membrane>, out: &mut Vec<(Entity, u32)>, rows: NeuronRows<Own>| {
+        step.input.run_blocks(out, rows, |b| {
+            step_block(&step.model, step.input.ext, step.input.zero, b)
+        });
+    };
+    driver::step_tables(tables, &steps, run, &mut fired, &mut lists);
+    spare.0 = driver::recycle(&mut steps);
 }
 
 /// The step of one block: synaptic currents, then voltage, spikes and
-/// (with `m.adapt`) individual thresholds, and (with `m.zero`) the input
+/// (with `m.adapt`) individual thresholds, and (with `zero`) the input
 /// read set back to 0 while it is still in cache; returns the number of
 /// spikes.
 /// Where the CPU has AVX2 (checked at
 /// run time) the same code is compiled for it, with 8-wide instead of
 /// 4-wide vectors; it performs the same IEEE operations in the same order
 /// (no fused multiply-add), so results are identical either way.
-fn step_block(m: &Membrane, b: Block) -> usize {
+fn step_block(m: &Membrane, ext: f32, zero: bool, b: Block<Own>) -> usize {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { step_block_avx2(m, b) };
+        return unsafe { step_block_avx2(m, ext, zero, b) };
     }
-    step_block_portable(m, b)
+    step_block_portable(m, ext, zero, b)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn step_block_avx2(m: &Membrane, b: Block) -> usize {
-    step_block_portable(m, b)
+fn step_block_avx2(m: &Membrane, ext: f32, zero: bool, b: Block<Own>) -> usize {
+    step_block_portable(m, ext, zero, b)
 }
 
 #[inline(always)]
-fn step_block_portable(m: &Membrane, b: Block) -> usize {
+fn step_block_portable(m: &Membrane, ext: f32, zero: bool, b: Block<Own>) -> usize {
     let Block {
-        j,
-        j2,
         input0,
         input1,
-        v,
-        refr,
-        th,
+        j,
+        j2,
+        own: (v, refr, th),
         s,
     } = b;
-    m.currents[0].integrate(j, input0, m.ext, m.zero);
+    m.currents[0].integrate(j, input0, ext, zero);
     let j2 = j2.map(|j2| {
-        m.currents[1].integrate(j2, input1, 0.0, m.zero);
+        m.currents[1].integrate(j2, input1, 0.0, zero);
         &*j2
     });
     let j = &*j;
@@ -344,19 +160,12 @@ fn step_block_portable(m: &Membrane, b: Block) -> usize {
     }
 }
 
-/// Rows per block of the neuron update.
-const BLOCK: usize = 512;
-
 /// The constants of one layer's step.
-struct Membrane<'a> {
+pub struct Membrane<'a> {
     /// The synaptic currents ([`LifParams::currents`]).
     currents: &'a [SynapticCurrent],
-    /// External current of this step (nA), into the first current.
-    ext: f32,
     /// Individual threshold adaptation.
     adapt: bool,
-    /// Zero the input once read (see [`InputRing`]).
-    zero: bool,
     a_v: f32,
     k_v: f32,
     r: f32,
@@ -392,7 +201,7 @@ fn membrane<const TWO: bool, const ADAPT: bool, const COND: bool>(
     s: &mut [Spiked],
 ) -> usize {
     let n = v.len();
-    assert!(n <= BLOCK && j.len() == n && refr.len() == n && th.len() == n && s.len() == n);
+    assert!(n <= driver::BLOCK && j.len() == n && refr.len() == n && th.len() == n && s.len() == n);
     assert!(!TWO || j2.len() == n);
     // u16 like the refractory countdown, so the count stays in the same
     // vector lanes; a block (`BLOCK` rows) cannot overflow it.
@@ -442,25 +251,6 @@ mod tests {
     use super::*;
     use crate::neuron::synaptic::CurrentModel;
 
-    #[test]
-    fn push_spikes_finds_every_spike_in_order() {
-        // Spikes at rows 0, 31, 32 (chunk edges), 100 and 199 (the last row)
-        // of 200, numbered from 1000; a wrong count stops the scan early.
-        let layer = Entity::from_raw_u32(7).unwrap();
-        let rows = [0, 31, 32, 100, 199];
-        let mut s = vec![Spiked(false); 200];
-        for &k in &rows {
-            s[k].0 = true;
-        }
-        let mut out = Vec::new();
-        push_spikes(&mut out, layer, &s, 1000, rows.len());
-        let want: Vec<_> = rows.iter().map(|&k| (layer, 1000 + k as u32)).collect();
-        assert_eq!(out, want);
-        out.clear();
-        push_spikes(&mut out, layer, &s, 1000, 0);
-        assert!(out.is_empty());
-    }
-
     /// The AVX2 build of the block step must give bit-identical results to
     /// the portable one (the claim of [`step_block`]): same state, same
     /// input, compare every column bit for bit after 50 steps.
@@ -478,11 +268,10 @@ mod tests {
             drive: CURRENT_DRIVE,
         };
         let currents = [rc(0.98), rc(0.99)];
+        let (ext, zero) = (0.1, true);
         let m = Membrane {
             currents: &currents,
-            ext: 0.1,
             adapt: true,
-            zero: true,
             a_v: 0.005,
             k_v: 1.0,
             r: 1.0,
@@ -523,20 +312,18 @@ mod tests {
             for _ in 0..50 {
                 let (mut input0, mut input1) = (input.clone(), input.clone());
                 let b = Block {
-                    j: &mut j,
-                    j2: Some(&mut j2),
                     input0: &mut input0,
                     input1: &mut input1,
-                    v: &mut v,
-                    refr: &mut refr,
-                    th: &mut th,
+                    j: &mut j,
+                    j2: Some(&mut j2),
+                    own: (&mut v[..], &mut refr[..], &mut th[..]),
                     s: &mut s,
                 };
                 spikes += if avx2 {
                     // SAFETY: AVX2 was detected above.
-                    unsafe { step_block_avx2(&m, b) }
+                    unsafe { step_block_avx2(&m, ext, zero, b) }
                 } else {
-                    step_block_portable(&m, b)
+                    step_block_portable(&m, ext, zero, b)
                 };
             }
             let bits = |x: f32| x.to_bits();
