@@ -98,7 +98,9 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
 use serde::{Deserialize, Serialize};
 
-use super::driver::{self, Block, LayerInput, LayerStep, NeuronRows, Spare, column, spawn_neurons};
+use super::driver::{
+    self, Block, LayerInput, LayerStep, NeuronRows, Spare, column, reset_each, spawn_neurons,
+};
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
 use super::synaptic::{
     self, CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, SynapseConfig, SynapticCurrent,
@@ -281,29 +283,9 @@ impl NeuronModel for Adex {
 
     /// Rest: `V = E_L`, `w = 0`, currents 0, not refractory.
     fn reset(world: &mut World) {
-        let mut layers = world.query::<(Entity, &AdexParams)>();
-        let rest: Vec<(Entity, f32)> = layers.iter(world).map(|(e, p)| (e, p.e_l)).collect();
-        let mut q = world.query_filtered::<(
-            &InLayer,
-            &mut Voltage,
-            &mut Adaptation,
-            &mut Current,
-            Option<&mut Current2>,
-            &mut AdexRefractory,
-        ), With<AdexNeuron>>();
-        for (at, mut v, mut w, mut j, j2, mut r) in q.iter_mut(world) {
-            v.0 = rest
-                .iter()
-                .find(|(e, _)| *e == at.layer)
-                .expect("AdEx layer")
-                .1;
-            *w = Adaptation(0.0);
-            *j = Current::default();
-            if let Some(mut j2) = j2 {
-                *j2 = Current2::default();
-            }
-            *r = AdexRefractory(0);
-        }
+        reset_each::<AdexNeuron, AdexParams, _>(world, |p, _| Voltage(p.e_l));
+        reset_each::<AdexNeuron, AdexParams, _>(world, |_, _| Adaptation(0.0));
+        reset_each::<AdexNeuron, AdexParams, _>(world, |_, _| AdexRefractory(0));
     }
 }
 

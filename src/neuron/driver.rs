@@ -6,7 +6,9 @@
 
 use bevy_ecs::bundle::NoBundleEffect;
 use bevy_ecs::change_detection::ContiguousMut;
+use bevy_ecs::component::Mutable;
 use bevy_ecs::prelude::*;
+use bevy_ecs::system::SystemState;
 
 use super::synaptic::{Current, Current2, ExternalCurrent};
 use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
@@ -306,6 +308,32 @@ pub fn spawn_neurons<B: Bundle<Effect: NoBundleEffect>>(
         world
             .spawn_batch((0..n).map(|i| (shared(i), own(i))))
             .collect()
+    }
+}
+
+/// Sets component `C` of every neuron of the model marked `N` to
+/// `value(its layer's parameters P, its index)`: a model's reset.
+pub fn reset_each<N: Component, P: Component, C: Component<Mutability = Mutable>>(
+    world: &mut World,
+    value: impl Fn(&P, u32) -> C,
+) {
+    let mut state = SystemState::<(Query<(&InLayer, &mut C), With<N>>, Query<&P>)>::new(world);
+    let (mut neurons, layers) = state.get_mut(world).expect("disjoint queries");
+    for (at, mut c) in &mut neurons {
+        let p = layers
+            .get(at.layer)
+            .expect("a neuron's layer has its model's parameters");
+        *c = value(p, at.index);
+    }
+}
+
+/// Zeroes every neuron's synaptic currents (part of every model's reset).
+pub fn reset_currents(world: &mut World) {
+    for mut j in world.query::<&mut Current>().iter_mut(world) {
+        *j = Current::default();
+    }
+    for mut j in world.query::<&mut Current2>().iter_mut(world) {
+        *j = Current2::default();
     }
 }
 

@@ -88,10 +88,11 @@
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
-use bevy_ecs::system::SystemState;
 use serde::{Deserialize, Serialize};
 
-use super::driver::{self, Block, LayerInput, LayerStep, NeuronRows, Spare, column, spawn_neurons};
+use super::driver::{
+    self, Block, LayerInput, LayerStep, NeuronRows, Spare, column, reset_each, spawn_neurons,
+};
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
 use super::synaptic::{
     self, CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, SynapseConfig, SynapticCurrent,
@@ -207,30 +208,9 @@ impl NeuronModel for Izhikevich {
     }
 
     fn reset(world: &mut World) {
-        #[allow(clippy::type_complexity)]
-        let mut state = SystemState::<(
-            Query<
-                (
-                    &InLayer,
-                    &mut Voltage,
-                    &mut Recovery,
-                    &mut Current,
-                    Option<&mut Current2>,
-                ),
-                With<IzhikevichNeuron>,
-            >,
-            Query<&IzhikevichParams>,
-        )>::new(world);
-        let (mut neurons, layers) = state.get_mut(world).expect("disjoint queries");
-        for (at, mut v, mut u, mut j, j2) in &mut neurons {
-            let p = layers.get(at.layer).expect("Izhikevich layer");
-            let [v0, u0] = p.initial[at.index as usize];
-            (v.0, u.0) = (v0, u0);
-            *j = Current::default();
-            if let Some(mut j2) = j2 {
-                *j2 = Current2::default();
-            }
-        }
+        type Params = IzhikevichParams;
+        reset_each::<IzhikevichNeuron, Params, _>(world, |p, i| Voltage(p.initial[i as usize][0]));
+        reset_each::<IzhikevichNeuron, Params, _>(world, |p, i| Recovery(p.initial[i as usize][1]));
     }
 }
 

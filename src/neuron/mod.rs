@@ -108,9 +108,11 @@ macro_rules! models {
             )*
         }
 
-        /// Puts every neuron of every model back at rest.
+        /// Puts every neuron of every model back at rest, synaptic
+        /// currents at 0.
         pub fn reset(world: &mut World) {
             $(<$model as NeuronModel>::reset(world);)*
+            driver::reset_currents(world);
         }
     };
 }

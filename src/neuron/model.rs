@@ -30,8 +30,9 @@ pub trait NeuronModel: 'static {
     /// that has a layer of the model.
     fn add_systems(schedule: &mut Schedule);
     /// Puts every neuron of the model back in its resting state (voltage,
-    /// recovery variables, synaptic currents, refractory countdowns);
-    /// learned state (thresholds) is kept.
+    /// recovery variables, refractory countdowns; the registry zeroes the
+    /// synaptic currents of every model); learned state (thresholds) is
+    /// kept.
     fn reset(world: &mut World);
 }
 

@@ -43,18 +43,17 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
 use serde::{Deserialize, Serialize};
 
+use super::driver::{reset_each, spawn_neurons};
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
 use super::synaptic::{
     self, CurrentModel, SynapseConfig, SynapticCurrent, currents_or, validate_external,
     validate_synapses,
 };
 use super::{Voltage, initial_voltages};
-use crate::layer::{InLayer, Spiked};
 use crate::param::{
     ConfigError, Distribution, Map, StepCurrent, err, finite, non_negative, positive,
 };
 use crate::schedule::StepSet;
-use synaptic::{Current, Current2};
 pub use threshold::{LayerThreshold, Threshold, ThresholdConfig, ThresholdParams};
 pub use update::update;
 
@@ -209,28 +208,8 @@ impl NeuronModel for Lif {
     }
 
     fn reset(world: &mut World) {
-        let mut q = world.query_filtered::<(
-            &InLayer,
-            &mut Voltage,
-            &mut Current,
-            Option<&mut Current2>,
-            &mut Refractory,
-        ), With<LifNeuron>>();
-        let mut rest = Vec::new();
-        let mut layers = world.query::<(Entity, &LifParams)>();
-        rest.extend(layers.iter(world).map(|(e, p)| (e, p.v_rest)));
-        for (at, mut v, mut j, j2, mut r) in q.iter_mut(world) {
-            v.0 = rest
-                .iter()
-                .find(|(e, _)| *e == at.layer)
-                .expect("LIF layer")
-                .1;
-            *j = Current::default();
-            if let Some(mut j2) = j2 {
-                *j2 = Current2::default();
-            }
-            *r = Refractory(0);
-        }
+        reset_each::<LifNeuron, LifParams, _>(world, |p, _| Voltage(p.v_rest));
+        reset_each::<LifNeuron, LifParams, _>(world, |_, _| Refractory(0));
     }
 }
 
@@ -354,24 +333,14 @@ impl LayerModel for LifConfig {
             .individual
             .as_ref()
             .map_or(0.0, |t| t.theta_init);
-        let neuron = |i: u32| {
+        let two = self.synaptic_currents().len() > 1;
+        spawn_neurons(world, layer, self.size, two, |i| {
             (
                 LifNeuron,
-                InLayer { layer, index: i },
                 Voltage(v0[i as usize]),
-                Current::default(),
                 Refractory::default(),
                 Threshold { theta: theta0 },
-                Spiked::default(),
             )
-        };
-        let n = self.size as u32;
-        if self.synaptic_currents().len() > 1 {
-            world
-                .spawn_batch((0..n).map(|i| (neuron(i), Current2::default())))
-                .collect()
-        } else {
-            world.spawn_batch((0..n).map(neuron)).collect()
-        }
+        })
     }
 }
