@@ -7,6 +7,7 @@ use crate::config::{Config, ConfigError, LayerConfig, ProjectionConfig};
 use crate::data::ImageSet;
 use crate::encoder::{EncoderParams, EncoderRng, Intensity};
 use crate::layer::{InLayer, Layer, LayerSpikes, Spiked};
+use crate::neuron::input::InputRing;
 use crate::neuron::model::{LayerRecordables, Spawn};
 use crate::neuron::synaptic::{self, ExternalCurrent};
 use crate::record::plan;
@@ -14,7 +15,7 @@ use crate::rng;
 use crate::step::{Clock, Plasticity};
 use crate::stimulus::Stimulus;
 use crate::synapse::stdp::Stdp;
-use crate::synapse::{DeliveryStats, InputRing, Projection, Weights};
+use crate::synapse::{DeliveryStats, Projection, Weights};
 
 /// Builds the world. `images` must be given when the config has a stimulus.
 pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigError> {

@@ -15,43 +15,14 @@
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::SingleThreadedExecutor;
 
+use crate::neuron::input::{self, InputRing};
 use crate::neuron::lif::threshold::{self, ThresholdParams};
 use crate::record::collect::Recorder;
+use crate::step::StepSet;
 use crate::stimulus::{self, Stimulus};
-use crate::synapse::{InputRing, stdp::Stdp};
+use crate::synapse::stdp::Stdp;
 use crate::timings::{self, StageTimes};
 use crate::{encoder, neuron, record, synapse};
-
-/// The phases of a step, in order.
-#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StepSet {
-    /// Present the stimulus; swap spike buffers and draw encoder spikes.
-    Encode,
-    /// Add the weight rows of earlier spikes into the input ring buffers.
-    Deliver,
-    /// Per neuron, each model's update: synaptic currents, state
-    /// variables, threshold crossing and reset (for LIF also refractory and
-    /// individual threshold adaptation, in one fused pass).
-    Update,
-    /// Global threshold adaptation from the layer's spike count.
-    Adapt,
-    /// Plasticity (STDP) from this step's spikes.
-    Learn,
-    /// Copy spikes and traces into the recorder's blocks.
-    Record,
-}
-
-impl StepSet {
-    /// Every set, in step order.
-    pub const ALL: [StepSet; 6] = [
-        StepSet::Encode,
-        StepSet::Deliver,
-        StepSet::Update,
-        StepSet::Adapt,
-        StepSet::Learn,
-        StepSet::Record,
-    ];
-}
 
 /// Builds the schedule of one step for the network in `world` (with the
 /// lap systems of [`timings`] when the world has [`StageTimes`]). A system
@@ -96,7 +67,7 @@ pub fn build(world: &mut World) -> Schedule {
     }
     if kept_input {
         s.add_systems(
-            synapse::clear_consumed_input
+            input::clear_consumed_input
                 .before(stimulus::present)
                 .in_set(StepSet::Encode),
         );

@@ -1,8 +1,39 @@
-//! What every system of a step shares: the clock, the learning switches,
-//! and the splitting of component rows between worker threads. The order of
-//! the systems is [`crate::schedule`]'s alone.
+//! What every system of a step shares: the step's sets, the clock, the
+//! learning switches, and the splitting of component rows between worker
+//! threads. The order of the systems is [`crate::schedule`]'s alone.
 
 use bevy_ecs::prelude::*;
+
+/// The phases of a step, in order.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StepSet {
+    /// Present the stimulus; swap spike buffers and draw encoder spikes.
+    Encode,
+    /// Add the weight rows of earlier spikes into the input ring buffers.
+    Deliver,
+    /// Per neuron, each model's update: synaptic currents, state
+    /// variables, threshold crossing and reset (for LIF also refractory and
+    /// individual threshold adaptation, in one fused pass).
+    Update,
+    /// Global threshold adaptation from the layer's spike count.
+    Adapt,
+    /// Plasticity (STDP) from this step's spikes.
+    Learn,
+    /// Copy spikes and traces into the recorder's blocks.
+    Record,
+}
+
+impl StepSet {
+    /// Every set, in step order.
+    pub const ALL: [StepSet; 6] = [
+        StepSet::Encode,
+        StepSet::Deliver,
+        StepSet::Update,
+        StepSet::Adapt,
+        StepSet::Learn,
+        StepSet::Record,
+    ];
+}
 
 /// The simulation clock: step `n` of the run; `t = n·dt`. Written by the
 /// runner between steps.

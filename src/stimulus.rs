@@ -9,8 +9,8 @@ use crate::config::{DatasetKind, StimulusConfig};
 use crate::data::{self, DataError, ImageSet};
 use crate::encoder::Intensity;
 use crate::layer::{Layer, LayerSpikes};
+use crate::neuron::input::InputRing;
 use crate::step::Clock;
-use crate::synapse::InputRing;
 use crate::synapse::stdp::Stdp;
 
 /// The images and their schedule. Read by `present`.

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bevy_ecs::prelude::*;
 
-use crate::schedule::StepSet;
+use crate::step::StepSet;
 
 /// Wall time per stage since timings were enabled. Written by the lap
 /// systems and by the run loop (writer waits).

@@ -101,6 +101,7 @@ use serde::{Deserialize, Serialize};
 use super::driver::{
     self, Block, LayerInput, LayerStep, NeuronRows, Spare, column, reset_each, spawn_neurons,
 };
+use super::input::InputRing;
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
 use super::synaptic::{
     self, CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, SynapseConfig, SynapticCurrent,
@@ -109,9 +110,8 @@ use super::synaptic::{
 use super::{Voltage, initial_voltages};
 use crate::layer::{InLayer, LayerSpikes, Spiked};
 use crate::param::{ConfigError, Distribution, Map, StepCurrent, err, finite, positive};
-use crate::schedule::StepSet;
 use crate::step::Clock;
-use crate::synapse::InputRing;
+use crate::step::StepSet;
 
 /// The AdEx model ([`NeuronModel`]).
 pub struct Adex;

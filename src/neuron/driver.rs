@@ -10,10 +10,10 @@ use bevy_ecs::component::Mutable;
 use bevy_ecs::prelude::*;
 use bevy_ecs::system::SystemState;
 
+use super::input::{InputRing, SharedSlot};
 use super::synaptic::{Current, Current2, ExternalCurrent};
 use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
 use crate::step::{Rows, for_rows};
-use crate::synapse::{InputRing, SharedSlot};
 
 /// Rows per block of a model's step: small enough that the currents just
 /// written are still in L1 when the membrane step reads them.

@@ -11,6 +11,7 @@
 
 pub mod adex;
 pub mod driver;
+pub mod input;
 pub mod izhikevich;
 pub mod lif;
 pub mod model;

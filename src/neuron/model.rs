@@ -26,7 +26,7 @@ pub trait NeuronModel: 'static {
     /// layer of the model exactly when some entity has it.
     type Params: Component;
     /// Adds the model's systems to the step (its update in
-    /// [`crate::schedule::StepSet::Update`]). Called only for a network
+    /// [`crate::step::StepSet::Update`]). Called only for a network
     /// that has a layer of the model.
     fn add_systems(schedule: &mut Schedule);
     /// Puts every neuron of the model back in its resting state (voltage,

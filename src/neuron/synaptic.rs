@@ -4,7 +4,7 @@
 //! A layer has one or two **synaptic currents** `c` (config:
 //! `synapses.<name>`, chosen by a projection's `target`), each a variable
 //! `J_c` per neuron integrated every step from the input `I_c(n)` that
-//! delivery summed into the layer's [`crate::synapse::InputRing`]:
+//! delivery summed into the layer's [`super::input::InputRing`]:
 //!
 //! - `instantaneous`: `J_c(n) = I_c(n)`;
 //! - `continuous`: `J_c(n) = J_c(n−1) + dt/τ_c · (−k_c J_c(n−1) + I_c(n))`;
@@ -19,9 +19,9 @@ use bevy_ecs::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::Voltage;
+use super::input::InputRing;
 use super::model::{Recordable, read_each};
 use crate::param::{ConfigError, StepCurrent, finite, non_negative, positive};
-use crate::synapse::InputRing;
 
 /// How a synaptic current integrates its input.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -53,7 +53,7 @@ use super::{Voltage, initial_voltages};
 use crate::param::{
     ConfigError, Distribution, Map, StepCurrent, err, finite, non_negative, positive,
 };
-use crate::schedule::StepSet;
+use crate::step::StepSet;
 pub use threshold::{LayerThreshold, Threshold, ThresholdConfig, ThresholdParams};
 pub use update::update;
 

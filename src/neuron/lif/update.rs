@@ -8,11 +8,11 @@ use super::{LifNeuron, LifParams, Refractory};
 use crate::layer::{InLayer, LayerSpikes, Spiked};
 use crate::neuron::Voltage;
 use crate::neuron::driver::{self, Block, LayerInput, LayerStep, NeuronRows, Spare, column};
+use crate::neuron::input::InputRing;
 use crate::neuron::synaptic::{
     CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, SynapticCurrent,
 };
 use crate::step::{Clock, Plasticity};
-use crate::synapse::InputRing;
 
 /// The LIF columns of a run of rows: voltage, refractory countdown, θ.
 type Own<'a> = (&'a mut [Voltage], &'a mut [Refractory], &'a mut [Threshold]);
