@@ -104,8 +104,8 @@ use super::driver::{
 use super::input::InputRing;
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
 use super::synaptic::{
-    self, CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, SynapseConfig, SynapticCurrent,
-    currents_or, validate_external, validate_synapses,
+    self, Current, Current2, Drive, ExternalCurrent, SynapseConfig, SynapticCurrent, currents_or,
+    validate_external, validate_synapses,
 };
 use super::{Voltage, initial_voltages};
 use crate::layer::{InLayer, LayerSpikes, Spiked};
@@ -439,9 +439,7 @@ pub fn update(
     let run =
         |step: &LayerStep<&AdexParams>, out: &mut Vec<(Entity, u32)>, rows: NeuronRows<Own>| {
             let (p, li) = (step.model, &step.input);
-            let drive = |c: usize| p.currents.get(c).map_or(CURRENT_DRIVE, |r| r.drive);
-            let drives = [drive(0), drive(1)];
-            let cond = drives != [CURRENT_DRIVE; 2];
+            let (drives, cond) = synaptic::drives(&p.currents);
             li.run_blocks(out, rows, |b| {
                 let Block {
                     input0,

@@ -354,15 +354,12 @@ pub fn update(
 ) {
     let n = clock.step;
     let mut steps = driver::recycle(&mut spare.0);
-    steps.extend(layers.iter_mut().map(|(layer, p, ext, ring)| {
-        let drive = |c: usize| p.currents.get(c).map_or(CURRENT_DRIVE, |r| r.drive);
-        LayerStep {
-            input: LayerInput::new(layer, ext, ring, n),
-            model: Consts {
-                p,
-                drive: [drive(0), drive(1)],
-            },
-        }
+    steps.extend(layers.iter_mut().map(|(layer, p, ext, ring)| LayerStep {
+        input: LayerInput::new(layer, ext, ring, n),
+        model: Consts {
+            p,
+            drive: synaptic::drives(&p.currents).0,
+        },
     }));
     let tables = neurons
         .contiguous_iter_mut()

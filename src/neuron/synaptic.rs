@@ -177,6 +177,14 @@ pub const CURRENT_DRIVE: Drive = Drive {
     scale: 0.0,
 };
 
+/// The drives of a layer's (up to two) synaptic currents, a missing second
+/// one as [`CURRENT_DRIVE`]; and whether any is conductance-based.
+pub fn drives(currents: &[SynapticCurrent]) -> ([Drive; 2], bool) {
+    let drive = |c: usize| currents.get(c).map_or(CURRENT_DRIVE, |r| r.drive);
+    let d = [drive(0), drive(1)];
+    (d, d != [CURRENT_DRIVE; 2])
+}
+
 /// One synaptic current's update coefficients.
 #[derive(Debug, Clone, Copy)]
 pub struct SynapticCurrent {

@@ -10,7 +10,7 @@ use crate::neuron::Voltage;
 use crate::neuron::driver::{self, Block, LayerInput, LayerStep, NeuronRows, Spare, column};
 use crate::neuron::input::InputRing;
 use crate::neuron::synaptic::{
-    CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, SynapticCurrent,
+    CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, SynapticCurrent, drives,
 };
 use crate::step::{Clock, Plasticity};
 
@@ -68,7 +68,6 @@ pub fn update(
                 beta: 0.0,
             },
         };
-        let drive = |c: usize| p.currents.get(c).map_or(CURRENT_DRIVE, |r| r.drive);
         let membrane = Membrane {
             currents: &p.currents,
             adapt: tp.individual.is_some(),
@@ -82,7 +81,7 @@ pub fn update(
             free_at: p.lock_steps - p.ref_steps,
             decay,
             beta,
-            drive: [drive(0), drive(1)],
+            drive: drives(&p.currents).0,
         };
         LayerStep {
             input: LayerInput::new(layer, ext, ring, n),
