@@ -154,16 +154,24 @@ impl<'a> LayerInput<'a> {
         rows: NeuronRows<'_, M>,
         mut step: impl FnMut(Block<'_, M>) -> usize,
     ) {
-        let mut rest = rows;
-        while !rest.is_empty() {
-            let len = BLOCK.min(rest.len());
-            let (block, tail) = rest.split_at(len);
-            rest = tail;
-            let NeuronRows { at, j, j2, s, own } = block;
+        let NeuronRows {
+            at,
+            j,
+            mut j2,
+            s,
+            mut own,
+        } = rows;
+        let mut start = 0;
+        while start < at.len() {
+            let len = BLOCK.min(at.len() - start);
+            let b = start..start + len;
+            start += len;
+            let (own_block, rest) = own.split_at(len);
+            own = rest;
             // Neurons are spawned in index order and never despawned, so
             // the rows of a layer hold consecutive indices.
-            let first = at[0].index as usize;
-            debug_assert_eq!(at[len - 1].index as usize, first + len - 1);
+            let first = at[b.start].index as usize;
+            debug_assert_eq!(at[b.end - 1].index as usize, first + len - 1);
             let ib = first..first + len;
             // SAFETY: `for_rows` gives each row to exactly one part, and a
             // layer's neurons have one row each, so the blocks `ib` of parts
@@ -177,12 +185,15 @@ impl<'a> LayerInput<'a> {
             let spikes = step(Block {
                 input0,
                 input1,
-                j,
-                j2: j2.filter(|_| self.two),
-                own,
-                s: &mut *s,
+                j: &mut j[b.clone()],
+                j2: j2
+                    .as_deref_mut()
+                    .filter(|_| self.two)
+                    .map(|j2| &mut j2[b.clone()]),
+                own: own_block,
+                s: &mut s[b.clone()],
             });
-            push_spikes(out, self.layer, s, first, spikes);
+            push_spikes(out, self.layer, &s[b], first, spikes);
         }
     }
 }
