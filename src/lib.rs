@@ -140,4 +140,7 @@ pub enum Error {
     /// A run's output file (inspected or loaded as a checkpoint) could not be read.
     #[error(transparent)]
     Read(#[from] record::ReadError),
+    /// The network's state stopped being finite during the run.
+    #[error(transparent)]
+    NonFinite(#[from] neuron::check::NonFinite),
 }

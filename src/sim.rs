@@ -10,6 +10,7 @@ use crate::data::ImageSet;
 use crate::encoder::{EncoderRng, Intensity};
 use crate::layer::{Layer, LayerSpikes};
 use crate::neuron::Voltage;
+use crate::neuron::check::{CHECK_EVERY, first_non_finite};
 use crate::neuron::lif::{LayerThreshold, Threshold};
 use crate::neuron::model::LayerRecordables;
 use crate::neuron::synaptic::{Current, Current2, total_current};
@@ -149,16 +150,18 @@ impl Simulation {
     /// sealed, until the end or until `stop()` says so (asked after every
     /// step). Whatever was recorded up to the last step done is sent, so
     /// the writer can close the file as complete or not. Returns whether the
-    /// run reached its end.
+    /// run reached its end; an error if the writer failed or the state
+    /// stopped being finite ([`crate::neuron::check`], looked at every
+    /// [`CHECK_EVERY`] steps and at the end).
     pub fn run(
         &mut self,
         writer: &Writer,
         progress: &ProgressBar,
         stop: impl Fn() -> bool + Sync,
-    ) -> Result<bool, RecordError> {
+    ) -> Result<bool, Error> {
         self.snapshot_weights();
         let steps = self.total_steps();
-        self.in_pool(|world, schedule| {
+        let looped = self.in_pool(|world, schedule| {
             while world.resource::<Clock>().step < steps && !stop() {
                 step(world, schedule);
                 send_ready(world, Some(writer))?;
@@ -166,14 +169,25 @@ impl Simulation {
                 if done.is_multiple_of(64) {
                     progress.set_position(done);
                 }
+                if done.is_multiple_of(CHECK_EVERY)
+                    && let Some(bad) = first_non_finite(world, done)
+                {
+                    return Err(Error::from(bad));
+                }
             }
-            Ok::<_, RecordError>(())
-        })?;
+            Ok(())
+        });
+        // What was recorded up to the stop goes to the writer either way.
         self.seal();
         self.snapshot_weights();
         send_ready(&mut self.world, Some(writer))?;
         progress.set_position(self.steps_done());
-        Ok(self.steps_done() == steps)
+        looped?;
+        let done = self.steps_done();
+        if let Some(bad) = first_non_finite(&mut self.world, done) {
+            return Err(bad.into());
+        }
+        Ok(done == steps)
     }
 
     /// Runs `steps` steps inside the worker pool, discarding what the

@@ -10,6 +10,7 @@
 //! scheduling and resetting.
 
 pub mod adex;
+pub mod check;
 pub mod driver;
 pub mod input;
 pub mod izhikevich;
