@@ -107,6 +107,7 @@ pub mod bench;
 pub mod config;
 pub mod data;
 pub mod encoder;
+pub mod footprint;
 pub mod layer;
 pub mod network;
 pub mod neuron;

@@ -1,0 +1,196 @@
+//! How much memory a run will take, from its config alone: checked before
+//! anything is allocated, so that a network that cannot fit is refused with
+//! a message instead of aborting on a failed allocation.
+//!
+//! The estimate is of the peak resident memory, in bytes, from figures
+//! measured on this implementation (the constants below): every neuron or
+//! encoder entity with its components, bevy's bookkeeping and the growth of
+//! its tables; the input rings; the synapses as they are built (a sparse
+//! projection's build holds its drawn inputs, the laid-out targets and the
+//! weights at once); STDP traces; the recorder's and writer's bounded
+//! buffers; generated images; the per-thread copies of the network that
+//! assign and evaluate use. IDX datasets are not counted (their size is
+//! that of their files).
+
+use crate::config::{Config, DatasetKind, LayerConfig};
+use crate::neuron::NeuronConfig;
+use crate::sim::thread_count;
+
+/// Resident memory of the process before any network (MiB measured: 16).
+const BASELINE: u64 = 16 << 20;
+/// Per neuron or encoder: components, entity and table growth (measured
+/// 153–160 bytes for LIF layers of 10^6 and 4·10^6 neurons).
+const PER_NEURON: u64 = 160;
+/// Per synapse of a sparse projection while it is built: drawn input (4),
+/// target (4) and weight (4) bytes.
+const PER_SPARSE_SYNAPSE: u64 = 12;
+/// Per presynaptic neuron of a sparse projection: row start and cursor.
+const PER_SPARSE_ROW: u64 = 12;
+/// The recorder's batch in the making and the writer's queue of 4 with the
+/// one being written: at most 6 batches of 4 MiB.
+const RECORDING: u64 = 6 * (4 << 20);
+
+/// The estimate of a config's peak resident memory, in bytes (saturating:
+/// a network too large to count is `u64::MAX`).
+pub fn estimate(config: &Config) -> u64 {
+    let network = network_bytes(config);
+    let copies = match &config.protocol {
+        // Assign and evaluate run on one copy of the network per thread.
+        Some(p) if p.reset && (p.assign.images > 0 || p.evaluate.images > 0) => {
+            thread_count(config.simulation.threads) as u64
+        }
+        _ => 0,
+    };
+    let images = match &config.stimulus {
+        Some(s)
+            if matches!(
+                s.dataset,
+                DatasetKind::Synthetic | DatasetKind::SparseRandom
+            ) =>
+        {
+            let pixels = config.layers.get(&s.layer).map_or(0, |l| l.size() as u64);
+            (s.images as u64).saturating_mul(pixels.max(784))
+        }
+        _ => 0,
+    };
+    BASELINE
+        .saturating_add(network.saturating_mul(1 + copies))
+        .saturating_add(RECORDING)
+        .saturating_add(images)
+}
+
+/// The network's own bytes: entities, input rings, synapses, STDP traces.
+fn network_bytes(config: &Config) -> u64 {
+    let mut total: u64 = 0;
+    let mut add = |b: u64| total = total.saturating_add(b);
+    for (name, layer) in &config.layers {
+        let size = layer.size() as u64;
+        add(size.saturating_mul(PER_NEURON));
+        if let LayerConfig::Neuron(n) = layer {
+            let delay = config
+                .projections
+                .values()
+                .filter(|p| &p.post == name)
+                .map(|p| u64::from(p.delay))
+                .max()
+                .unwrap_or(1);
+            let currents = n.layer().synaptic_currents().len() as u64;
+            add(size
+                .saturating_mul(delay)
+                .saturating_mul(currents)
+                .saturating_mul(4));
+            if let NeuronConfig::Izhikevich(_) = n {
+                // Each neuron's initial (v, u), kept for resets.
+                add(size.saturating_mul(8));
+            }
+        }
+    }
+    for p in config.projections.values() {
+        let size = |l: &str| config.layers.get(l).map_or(0, |l| l.size() as u64);
+        let (n_pre, n_post) = (size(&p.pre), size(&p.post));
+        let pairs = n_pre.saturating_mul(n_post);
+        use crate::config::Connectivity as C;
+        let sparse = |synapses: u64| {
+            synapses
+                .saturating_mul(PER_SPARSE_SYNAPSE)
+                .saturating_add(n_pre.saturating_mul(PER_SPARSE_ROW))
+        };
+        add(match p.connectivity {
+            C::Dense => pairs.saturating_mul(4),
+            C::OneToOne => sparse(n_pre),
+            C::AllButSelf => sparse(pairs.saturating_sub(n_pre)),
+            C::FixedIndegree { k } => sparse(n_post.saturating_mul(k as u64)),
+            C::Bernoulli { p } => sparse((pairs as f64 * p).ceil() as u64),
+        });
+        if p.stdp.is_some() {
+            add(n_pre
+                .saturating_add(n_post.saturating_mul(2))
+                .saturating_mul(4));
+        }
+    }
+    total
+}
+
+/// Memory the system can still give this process, in bytes (Linux
+/// `MemAvailable`), if known.
+pub fn available() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib.saturating_mul(1024))
+}
+
+/// `bytes` as MiB or GiB for messages.
+pub fn human(bytes: u64) -> String {
+    let mib = bytes as f64 / (1u64 << 20) as f64;
+    if mib >= 10240.0 {
+        format!("{:.1} GiB", mib / 1024.0)
+    } else {
+        format!("{mib:.0} MiB")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(text: &str) -> Config {
+        Config::from_toml(text, &[]).unwrap()
+    }
+
+    #[test]
+    fn a_lif_layer_counts_its_neurons_and_ring() {
+        // 1000 LIF neurons, one current, delay 1: 1000·160 + 1000·1·1·4
+        // bytes, plus the baseline and the recording buffers.
+        let c = config("[simulation]\nsteps = 1\n[layers.n]\nkind = \"lif\"\nsize = 1000\n");
+        assert_eq!(estimate(&c), BASELINE + 164_000 + RECORDING);
+    }
+
+    #[test]
+    fn projections_count_their_synapses() {
+        // 100 encoders -> 10 LIF, dense (100·10·4 = 4000 bytes) and fixed
+        // in-degree 5 (50 synapses · 12 + 100 rows · 12 = 1800 bytes), delay
+        // 3 for the ring (10·3·1·4 = 120 bytes).
+        let c = config(
+            r#"
+            [simulation]
+            steps = 1
+            [layers.e]
+            kind = "encoder"
+            size = 100
+            [layers.n]
+            kind = "lif"
+            size = 10
+            [projections.d]
+            pre = "e"
+            post = "n"
+            weights = { kind = "constant", value = 1.0 }
+            [projections.s]
+            pre = "e"
+            post = "n"
+            delay = 3
+            connectivity = { kind = "fixed_indegree", k = 5 }
+            weights = { kind = "constant", value = 1.0 }
+            "#,
+        );
+        let neurons = 110 * PER_NEURON;
+        assert_eq!(
+            estimate(&c),
+            BASELINE + RECORDING + neurons + 120 + 4000 + 1800
+        );
+    }
+
+    #[test]
+    fn sizes_too_large_to_count_saturate() {
+        // 10^16 neurons: 1.6·10^18 bytes for the entities; a dense
+        // projection of them onto themselves, 4·10^32 bytes, saturates.
+        let layer =
+            "[simulation]\nsteps = 1\n[layers.n]\nkind = \"lif\"\nsize = 10000000000000000\n";
+        assert_eq!(
+            estimate(&config(layer)),
+            BASELINE + RECORDING + 16 * 10u64.pow(17) + 4 * 10u64.pow(16)
+        );
+        let dense = "[projections.p]\npre = \"n\"\npost = \"n\"\nweights = { kind = \"constant\", value = 1.0 }\n";
+        assert_eq!(estimate(&config(&format!("{layer}{dense}"))), u64::MAX);
+    }
+}
