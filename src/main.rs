@@ -1,10 +1,16 @@
 //! The `spikesim` binary: parses the command line, runs, and maps errors to
 //! exit codes: 2 for bad input (config, dataset, output path; nothing is
-//! written), 1 for a failure during the run, 128 + the signal number when
-//! SIGINT or SIGTERM stopped it. A run that stops early keeps its file,
-//! marked `complete = 0` with the steps done and the reason.
+//! written), 1 for a failure during the run (or a stdout that cannot be
+//! written), 128 + the signal number when SIGINT, SIGTERM or SIGHUP stopped
+//! it. A run that stops early keeps its file, marked `complete = 0` with the
+//! steps done and the reason.
+//!
+//! Nothing here panics on a closed or full stdout or stderr: stdout is
+//! written through [`print_out`], which turns a closed pipe into a quiet exit
+//! 0 and any other error into `error:` and exit 1; stderr through [`note!`],
+//! which ignores errors.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -13,9 +19,10 @@ use std::time::Instant;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use spikesim::protocol;
+use spikesim::record::output::{self, FileId};
 use spikesim::record::{inspect, layout, writer};
 use spikesim::{Config, Error, Simulation, bench, stimulus};
 
@@ -115,8 +122,38 @@ enum Command {
     },
 }
 
-/// Why the program stops: the message and the exit code.
+/// Why the program stops: the message and the exit code. An empty message
+/// ([`Failure::quiet`]) stops without printing anything.
 struct Failure(String, u8);
+
+impl Failure {
+    /// Stop quietly with exit code 0: whoever read stdout went away.
+    fn quiet() -> Failure {
+        Failure(String::new(), 0)
+    }
+}
+
+/// Writes a line to stderr, ignoring errors (a closed terminal must not turn
+/// a run's orderly end into a panic).
+macro_rules! note {
+    ($($arg:tt)*) => {{
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+/// Writes `text` to stdout and flushes it. A closed pipe (`spikesim inspect
+/// x.h5 | head`) ends the program quietly with exit code 0, like `rg`; any
+/// other error (a full disk) is a failure with exit code 1.
+fn print_out(text: &str) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::BrokenPipe => Failure::quiet(),
+            _ => Failure(format!("cannot write to stdout: {e}"), 1),
+        })
+}
 
 impl From<Error> for Failure {
     fn from(e: Error) -> Self {
@@ -157,21 +194,23 @@ fn main() -> ExitCode {
             };
             (0..reps).try_for_each(|_| {
                 let m = bench::measure(&o)?;
-                println!("{}", m.result_line(&o));
+                let mut text = format!("{}\n", m.result_line(&o));
                 if let Some(t) = &m.timings {
-                    print!("{}", t.table());
+                    text.push_str(&t.table());
                 }
-                Ok::<(), Failure>(())
+                print_out(&text)
             })
         }
         Command::Inspect { file } => inspect::summarize(&file)
-            .map(|s| print!("{s}"))
-            .map_err(|e| Failure(e.to_string(), 2)),
+            .map_err(|e| Failure(e.to_string(), 2))
+            .and_then(|s| print_out(&s.to_string())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure(msg, code)) => {
-            eprintln!("error: {msg}");
+            if !msg.is_empty() {
+                note!("error: {msg}");
+            }
             ExitCode::from(code)
         }
     }
@@ -188,8 +227,8 @@ fn prepare(
     let images = match &config.stimulus {
         Some(s) => {
             let (images, note) = stimulus::load_images(s, config.simulation.seed)?;
-            if let Some(note) = note {
-                eprintln!("{note}");
+            if let Some(text) = note {
+                note!("{text}");
             }
             Some(images)
         }
@@ -202,14 +241,13 @@ fn prepare(
 fn validate(config_path: &Path, overrides: &[String]) -> Result<(), Failure> {
     let (config, _, _) = prepare(config_path, overrides)?;
     let neurons: usize = config.layers.values().map(|l| l.size()).sum();
-    println!(
-        "ok: {} layers ({neurons} neurons), {} projections, {} steps of {} ms",
+    print_out(&format!(
+        "ok: {} layers ({neurons} neurons), {} projections, {} steps of {} ms\n",
         config.layers.len(),
         config.projections.len(),
         config.steps(),
         config.simulation.dt_ms
-    );
-    Ok(())
+    ))
 }
 
 fn run(
@@ -227,6 +265,8 @@ fn run(
         let stem = config_path.file_stem().unwrap_or_default();
         Path::new("runs").join(stem).with_extension("h5")
     });
+    output::refuse_inputs(&out, &output::inputs(config_path, &config))
+        .map_err(|e| Failure(e, 2))?;
     if out.exists() && !force {
         return Err(Failure(
             format!("{} exists; pass --force to overwrite it", out.display()),
@@ -250,12 +290,19 @@ fn run(
         threads: threads as u64,
         config_toml: config.to_toml(),
     };
+    if force && out.is_file() {
+        output::remove_unless_written(&out).map_err(|e| Failure(e, 2))?;
+    }
     let w = writer::Writer::create(&out, &header, sim.layout(), 4)
         .map_err(|e| Failure(e.to_string(), 2))?;
+    // The file this run writes; another one at `out` at the end means that
+    // this one was removed or replaced under it.
+    let created = FileId::of(&out);
 
-    // SIGINT / SIGTERM ask the loop to stop at the end of the current step.
+    // SIGINT / SIGTERM / SIGHUP (terminal closed) ask the loop to stop at the
+    // end of the current step.
     let signal = Arc::new(AtomicUsize::new(0));
-    for sig in [SIGINT, SIGTERM] {
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
         signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)
             .map_err(|e| Failure(format!("cannot install a signal handler: {e}"), 1))?;
     }
@@ -300,9 +347,26 @@ fn run(
     };
     if let Some(mut t) = sim.timings() {
         t.writer += closing.elapsed();
-        eprint!("stage timings over {} steps:\n{}", t.steps, t.table());
+        let _ = write!(
+            std::io::stderr(),
+            "stage timings over {} steps:\n{}",
+            t.steps,
+            t.table()
+        );
     }
     let elapsed = started.elapsed().as_secs_f64();
+    if created.is_none() || FileId::of(&out) != created {
+        let why = failure
+            .map(|Failure(why, _)| format!("{why}; "))
+            .unwrap_or_default();
+        return Err(Failure(
+            format!(
+                "{why}{} is no longer the file this run wrote (removed or replaced by another process?); its data is not there",
+                out.display()
+            ),
+            1,
+        ));
+    }
     match (closed, failure) {
         (Err(e), _) => Err(Failure(format!("{e} ({} is incomplete)", out.display()), 1)),
         (Ok(()), Some(Failure(why, code))) => Err(Failure(
@@ -313,28 +377,36 @@ fn run(
             code,
         )),
         (Ok(()), None) => {
-            eprintln!(
+            note!(
                 "{steps} steps in {elapsed:.2} s on {threads} thread(s); {} synaptic events{}",
                 sim.synapse_events(),
                 peak_rss()
                     .map(|mb| format!("; peak RSS {mb} MiB"))
                     .unwrap_or_default()
             );
+            let mut text = String::new();
             if let Some(s) = summary {
                 for (phase, seconds) in &s.seconds {
-                    eprintln!("{phase}: {seconds:.1} s");
+                    note!("{phase}: {seconds:.1} s");
                 }
-                match s.accuracy {
-                    Some(a) => println!(
-                        "accuracy {:.2}% on {} images ({} training presentations)",
+                text = match s.accuracy {
+                    Some(a) => format!(
+                        "accuracy {:.2}% on {} images ({} training presentations)\n",
                         100.0 * a,
                         s.evaluated,
                         s.trained
                     ),
-                    None => println!("{} training presentations, no evaluation", s.trained),
-                }
+                    None => format!("{} training presentations, no evaluation\n", s.trained),
+                };
             }
-            println!("wrote {}", out.display());
+            text.push_str(&format!("wrote {}\n", out.display()));
+            // The exit code is the file's: complete, whatever became of stdout.
+            match print_out(&text) {
+                Err(Failure(e, _)) if !e.is_empty() => {
+                    note!("warning: {e}; {} is complete", out.display())
+                }
+                _ => {}
+            }
             Ok(())
         }
     }

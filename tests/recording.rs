@@ -366,3 +366,8 @@ fn sigint_and_sigterm_keep_an_incomplete_file() {
     interrupted("-INT", 130);
     interrupted("-TERM", 143);
 }
+
+#[test]
+fn sighup_keeps_an_incomplete_file() {
+    interrupted("-HUP", 129);
+}

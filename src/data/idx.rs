@@ -43,6 +43,19 @@ pub fn load_split(dir: &Path, split: &str) -> Result<ImageSet, DataError> {
     load_idx_pair(&images, &labels, &name)
 }
 
+/// The files [`load_split`] reads for `split` in `dir` (images, then
+/// labels), as far as they exist: for each, the raw name if present, else
+/// the `.gz` one.
+pub fn split_files(dir: &Path, split: &str) -> Vec<PathBuf> {
+    [
+        format!("{split}-images-idx3-ubyte"),
+        format!("{split}-labels-idx1-ubyte"),
+    ]
+    .iter()
+    .filter_map(|name| find_file(dir, name).ok())
+    .collect()
+}
+
 /// Loads an image file and its label file, each gzip-compressed or raw.
 ///
 /// # Errors

@@ -3,7 +3,8 @@
 //! thread ([`writer`]) through a [`Backend`]: an HDF5 file ([`hdf5`], the
 //! layout in [`schema`]) or memory ([`memory`]). Reading a run's file back:
 //! a summary ([`inspect`]) and a trained network's saved state
-//! ([`checkpoint`]), both through `read`.
+//! ([`checkpoint`]), both through `read`. What an output file may replace
+//! (not the run's inputs, not a file another run writes): [`output`].
 //!
 //! One HDF5 file per run (DESIGN §3): spikes in the SONATA spike layout under
 //! `/spikes/<layer>/{timestamps, node_ids}`, traces in the SONATA report
@@ -23,6 +24,7 @@ pub mod hdf5;
 pub mod inspect;
 pub mod layout;
 pub mod memory;
+pub mod output;
 pub mod plan;
 pub(crate) mod read;
 pub mod schema;
