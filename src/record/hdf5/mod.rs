@@ -2,11 +2,11 @@
 //!
 //! [`Hdf5Backend::create`] creates the file with every group and dataset of
 //! the layout (empty) and the root attributes, `complete = 0`. Batches are
-//! appended to chunked, extendible datasets, filtered as [`Codecs`] chooses
-//! (lossless, and only filters every HDF5 build has on the datasets SONATA
-//! tools read); a flush refreshes each report's
-//! `mapping/time` and flushes the file, so a killed run leaves a readable file
-//! up to the last flush. Closing writes the final root attributes (`steps`,
+//! appended to chunked, extendible datasets, filtered as `datasets::Codecs`
+//! chooses (losslessly, and only with filters every HDF5 build has on the
+//! datasets SONATA tools read); a flush refreshes each report's `mapping/time`
+//! and flushes the file, so a killed run leaves a readable file up to the last
+//! flush. Closing writes the final root attributes (`steps`,
 //! `steps_done`, `complete`, `error`) and each report's `time` stop.
 
 mod create;
