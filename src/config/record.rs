@@ -36,8 +36,12 @@ pub struct RecordConfig {
     /// Most steps buffered before a block goes to the writer thread (default
     /// 1000, >= 1); a block is also sent early once it holds 4 MiB.
     pub block_steps: u64,
-    /// Deflate-compress the growing datasets (default true). The libsonata
-    /// wheel on PyPI reads only uncompressed files.
+    /// Compress losslessly (default true), keeping the file readable by
+    /// SONATA tools whose HDF5 lacks deflate (the libsonata wheel on PyPI):
+    /// spike `node_ids` are packed by HDF5's built-in integer scale-offset
+    /// filter, the datasets only spikesim reads (rates, weights, samples,
+    /// results, state) are deflated; spike `timestamps` and report `data` are
+    /// raw either way. False: no dataset is filtered.
     pub compress: bool,
     /// Which layers' spikes, and when.
     pub spikes: SpikeRecord,

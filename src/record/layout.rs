@@ -119,9 +119,12 @@ pub struct Layout {
     pub weights: Vec<WeightSpec>,
     /// Per-sample results (`/samples`); `None` for runs without a protocol.
     pub samples: Option<SampleSpec>,
-    /// Deflate-compress the growing datasets and the large
-    /// [`Batch::Dataset`](super::batch::Batch::Dataset)s (when the HDF5
-    /// library has the filter).
+    /// Compress losslessly, in a file every SONATA reader still opens: the
+    /// spike `node_ids` with HDF5's built-in integer scale-offset filter, and
+    /// the datasets only spikesim reads (rates, weights, samples, the large
+    /// [`Batch::Dataset`](super::batch::Batch::Dataset)s) with deflate (each
+    /// where the HDF5 library has the filter). Spike `timestamps` and report
+    /// `data` stay raw either way. Without it no dataset is filtered.
     pub compress: bool,
 }
 

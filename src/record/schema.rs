@@ -315,9 +315,11 @@ pub fn sigma_path(layer: &str) -> String {
 
 // ---------------------------------------------------------------- storage
 
-/// Chunk length, in elements, of the growing spike datasets (512 KiB of
-/// float64 or uint64).
-pub const SPIKE_CHUNK_ELEMS: usize = 65_536;
+/// Chunk length, in elements, of the growing spike datasets (64 KiB of
+/// float64 or uint64). The timestamps are stored unfiltered, and HDF5 stores
+/// an unfiltered chunk whole, so the partly filled last chunk of each
+/// population costs up to one chunk on disk: the chunk is kept small.
+pub const SPIKE_CHUNK_ELEMS: usize = 8_192;
 /// Target size in bytes of one chunk of a report's `data`: a chunk spans all
 /// recorded columns and as many frames as fit in this size (at least one).
 pub const TRACE_CHUNK_BYTES: usize = 256 * 1024;

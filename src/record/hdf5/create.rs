@@ -8,7 +8,8 @@ use std::time::SystemTime;
 use hdf5::File;
 
 use super::datasets::{
-    child_group, fixed_1d, growing_1d, growing_2d, ordered_group, scalar_attr, str_attr,
+    Codec, Codecs, child_group, fixed_1d, growing_1d, growing_2d, ordered_group, scalar_attr,
+    str_attr,
 };
 use super::{Hdf5Backend, RateSink, SampleSink, SpikeSink, TraceSink, WeightSink};
 use crate::record::layout::{Layout, RunHeader};
@@ -45,13 +46,15 @@ pub(super) fn create_failure_reason(path: &Path, err: &hdf5::Error) -> String {
 }
 
 /// Writes the root attributes and creates every group and dataset. Consumes
-/// the file so that on error every handle is closed when it returns.
+/// the file so that on error every handle is closed when it returns. Each
+/// dataset gets its codec from `codecs` (see [`Codecs`] for which).
 pub(super) fn build_file(
     file: File,
     header: &RunHeader,
     layout: &Layout,
-    deflate: bool,
+    codecs: Codecs,
 ) -> hdf5::Result<Hdf5Backend> {
+    let private = codecs.private;
     str_attr(
         &file,
         schema::ATTR_SPIKESIM_VERSION,
@@ -77,9 +80,10 @@ pub(super) fn build_file(
         scalar_attr(&group, schema::ATTR_SORTING, &Sorting::ByTime)?;
         scalar_attr(&group, schema::ATTR_N_NODES, &layer.n_nodes)?;
         let chunk = schema::SPIKE_CHUNK_ELEMS;
-        let timestamps = growing_1d::<f64>(&group, schema::DS_TIMESTAMPS, chunk, deflate)?;
+        // SONATA readers open these: no filter that an HDF5 build may lack.
+        let timestamps = growing_1d::<f64>(&group, schema::DS_TIMESTAMPS, chunk, Codec::Raw)?;
         str_attr(&timestamps, schema::ATTR_UNITS, schema::TIME_UNITS)?;
-        let node_ids = growing_1d::<u64>(&group, schema::DS_NODE_IDS, chunk, deflate)?;
+        let node_ids = growing_1d::<u64>(&group, schema::DS_NODE_IDS, chunk, codecs.sonata_ints)?;
         spikes.push(SpikeSink {
             timestamps,
             node_ids,
@@ -94,7 +98,8 @@ pub(super) fn build_file(
         let group = layer_group.create_group(&trace.var)?;
         let n = trace.node_ids.len();
         let chunk = (schema::trace_chunk_rows(n), n);
-        let data = growing_2d::<f32>(&group, schema::DS_DATA, n, chunk, deflate)?;
+        // Read by SONATA report readers: float, so stored raw (see `Codecs`).
+        let data = growing_2d::<f32>(&group, schema::DS_DATA, n, chunk, Codec::Raw)?;
         str_attr(&data, schema::ATTR_UNITS, &trace.units)?;
 
         let mapping = group.create_group(schema::MAPPING_GROUP)?;
@@ -138,7 +143,7 @@ pub(super) fn build_file(
             &(rate.bin_steps as f64 * header.dt_ms),
         )?;
         scalar_attr(&group, schema::ATTR_N_NODES, &rate.n_nodes)?;
-        let counts = growing_1d::<u64>(&group, schema::DS_COUNTS, series, deflate)?;
+        let counts = growing_1d::<u64>(&group, schema::DS_COUNTS, series, private)?;
         str_attr(&counts, schema::ATTR_UNITS, schema::RATE_UNITS)?;
         rates.push(RateSink { counts, bins: 0 });
     }
@@ -151,15 +156,15 @@ pub(super) fn build_file(
         str_attr(&group, schema::ATTR_POST, &w.post)?;
         scalar_attr(&group, schema::ATTR_N_PRE, &w.n_pre)?;
         scalar_attr(&group, schema::ATTR_N_POST, &w.n_post)?;
-        fixed_1d(&group, schema::DS_PRE_IDS, &w.pre_ids, deflate)?;
-        fixed_1d(&group, schema::DS_POST_IDS, &w.post_ids, deflate)?;
+        fixed_1d(&group, schema::DS_PRE_IDS, &w.pre_ids, private)?;
+        fixed_1d(&group, schema::DS_POST_IDS, &w.post_ids, private)?;
         let n = w.pre_ids.len();
         let chunk = schema::chunk_2d(n, size_of::<f32>(), schema::WEIGHT_CHUNK_BYTES);
-        let data = growing_2d::<f32>(&group, schema::DS_DATA, n, chunk, deflate)?;
+        let data = growing_2d::<f32>(&group, schema::DS_DATA, n, chunk, private)?;
         str_attr(&data, schema::ATTR_UNITS, schema::WEIGHT_UNITS)?;
-        let steps_done = growing_1d::<u64>(&group, schema::DS_STEPS_DONE, series, deflate)?;
+        let steps_done = growing_1d::<u64>(&group, schema::DS_STEPS_DONE, series, private)?;
         str_attr(&steps_done, schema::ATTR_UNITS, schema::STEP_UNITS)?;
-        let time_ms = growing_1d::<f64>(&group, schema::DS_TIME_MS, series, deflate)?;
+        let time_ms = growing_1d::<f64>(&group, schema::DS_TIME_MS, series, private)?;
         str_attr(&time_ms, schema::ATTR_UNITS, schema::TIME_UNITS)?;
         weights.push(WeightSink {
             n_synapses: n,
@@ -179,9 +184,9 @@ pub(super) fn build_file(
             scalar_attr(&group, schema::ATTR_COLS, &spec.cols)?;
             scalar_attr(&group, schema::ATTR_STEPS_PER_IMAGE, &spec.steps_per_image)?;
             scalar_attr(&group, schema::ATTR_REST_STEPS, &spec.rest_steps)?;
-            let index = growing_1d::<u64>(&group, schema::DS_INDEX, series, deflate)?;
-            let label = growing_1d::<u8>(&group, schema::DS_LABEL, series, deflate)?;
-            let start_ms = growing_1d::<f64>(&group, schema::DS_START_MS, series, deflate)?;
+            let index = growing_1d::<u64>(&group, schema::DS_INDEX, series, private)?;
+            let label = growing_1d::<u8>(&group, schema::DS_LABEL, series, private)?;
+            let start_ms = growing_1d::<f64>(&group, schema::DS_START_MS, series, private)?;
             str_attr(&start_ms, schema::ATTR_UNITS, schema::TIME_UNITS)?;
             let counts_group = ordered_group(&group, schema::SAMPLE_COUNTS_GROUP)?;
             let mut counts = Vec::with_capacity(spec.layers.len());
@@ -189,7 +194,7 @@ pub(super) fn build_file(
                 let n = usize::try_from(layer.n_nodes)
                     .map_err(|_| hdf5::Error::from("layer too large for this machine"))?;
                 let chunk = schema::chunk_2d(n, size_of::<u32>(), schema::SAMPLE_CHUNK_BYTES);
-                let ds = growing_2d::<u32>(&counts_group, &layer.name, n, chunk, deflate)?;
+                let ds = growing_2d::<u32>(&counts_group, &layer.name, n, chunk, private)?;
                 str_attr(&ds, schema::ATTR_UNITS, schema::SAMPLE_COUNT_UNITS)?;
                 counts.push((n, ds));
             }
@@ -213,6 +218,6 @@ pub(super) fn build_file(
         rates,
         weights,
         samples,
-        deflate,
+        codecs,
     })
 }

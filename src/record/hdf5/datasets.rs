@@ -1,12 +1,71 @@
 //! Creating and extending HDF5 groups, datasets and attributes with the
 //! storage settings of [`schema`].
 
+use hdf5::filters::{Filter, ScaleOffset};
 use hdf5::plist::group_create::LinkCreationOrder;
 use hdf5::types::VarLenUnicode;
 use hdf5::{Dataset, DatasetBuilderEmptyShape, Group, H5Type, Location};
 use ndarray::{ArrayView2, s};
 
 use crate::record::schema::{self, DATASET_CHUNK_BYTES, DATASET_CONTIGUOUS_MAX_BYTES};
+
+/// The filter pipeline of one chunked dataset. Every codec is lossless.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Codec {
+    /// No filter.
+    Raw,
+    /// Deflate at [`schema::DEFLATE_LEVEL`].
+    Deflate,
+    /// HDF5's scale-offset filter in integer mode with the minimum bits
+    /// computed per chunk: each chunk stores `value - min` in just enough
+    /// bits, so it is lossless. Integer datasets only.
+    IntScaleOffset,
+}
+
+impl Codec {
+    /// The HDF5 filter of this codec, if any.
+    pub(super) fn filter(self) -> Option<Filter> {
+        match self {
+            Codec::Raw => None,
+            Codec::Deflate => Some(Filter::deflate(schema::DEFLATE_LEVEL)),
+            Codec::IntScaleOffset => Some(Filter::scale_offset(ScaleOffset::Integer(0))),
+        }
+    }
+}
+
+/// The codecs of a file's datasets, chosen once from
+/// [`Layout::compress`](crate::record::layout::Layout::compress) and the
+/// filters the HDF5 library has.
+///
+/// The datasets SONATA tools open (`/spikes/*`, `/report/*/*/data`) use only
+/// filters that every HDF5 build decodes, so that libsonata, whose wheels
+/// build HDF5 without zlib, reads the file as it is: the integer `node_ids`
+/// are scale-offset packed; the float `timestamps` and report `data` are
+/// stored raw, since HDF5's only built-in float filter (scale-offset
+/// D-scaling) is lossy. The datasets only spikesim and h5py read (`/rates`,
+/// `/weights`, `/samples`, `/results`, `/state`) are deflated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Codecs {
+    /// Codec of the integer datasets SONATA readers open.
+    pub(super) sonata_ints: Codec,
+    /// Codec of the datasets only spikesim and h5py read.
+    pub(super) private: Codec,
+}
+
+impl Codecs {
+    /// The codecs for a file written with `compress` (`record.compress`):
+    /// none without it, and each filter only where the library has it.
+    pub(super) fn new(compress: bool) -> Self {
+        let pick = |codec: Codec| match codec.filter() {
+            Some(filter) if compress && filter.is_available() => codec,
+            _ => Codec::Raw,
+        };
+        Codecs {
+            sonata_ints: pick(Codec::IntScaleOffset),
+            private: pick(Codec::Deflate),
+        }
+    }
+}
 
 /// Slots of the chunk cache of each growing dataset (a prime, as HDF5 advises).
 const CHUNK_CACHE_SLOTS: usize = 521;
@@ -34,10 +93,10 @@ pub(super) fn growing_1d<T: H5Type>(
     group: &Group,
     name: &str,
     chunk: usize,
-    deflate: bool,
+    codec: Codec,
 ) -> hdf5::Result<Dataset> {
     let builder = group.new_dataset::<T>().shape(0..).chunk(chunk);
-    create_growing(builder, chunk * size_of::<T>(), deflate, name)
+    create_growing(builder, chunk * size_of::<T>(), codec, name)
 }
 
 /// An empty 2-D dataset of `n_cols` columns, extendible along its rows and
@@ -48,7 +107,7 @@ pub(super) fn growing_2d<T: H5Type>(
     name: &str,
     n_cols: usize,
     chunk: (usize, usize),
-    deflate: bool,
+    codec: Codec,
 ) -> hdf5::Result<Dataset> {
     let builder = group.new_dataset::<T>();
     let builder = if n_cols == 0 {
@@ -57,41 +116,40 @@ pub(super) fn growing_2d<T: H5Type>(
         builder.shape((0.., n_cols))
     };
     let chunk_bytes = chunk.0 * chunk.1 * size_of::<T>();
-    create_growing(builder.chunk(chunk), chunk_bytes, deflate, name)
+    create_growing(builder.chunk(chunk), chunk_bytes, codec, name)
 }
 
 /// Creates the chunked dataset of `builder` with a chunk cache sized for
-/// chunks of `chunk_bytes` bytes, deflate-compressed where `deflate`.
+/// chunks of `chunk_bytes` bytes, filtered by `codec`.
 fn create_growing(
     builder: DatasetBuilderEmptyShape,
     chunk_bytes: usize,
-    deflate: bool,
+    codec: Codec,
     name: &str,
 ) -> hdf5::Result<Dataset> {
     let mut builder =
         builder.chunk_cache(CHUNK_CACHE_SLOTS, cache_bytes(chunk_bytes), CHUNK_CACHE_W0);
-    if deflate {
-        builder = builder.deflate(schema::DEFLATE_LEVEL);
+    if let Some(filter) = codec.filter() {
+        builder = builder.set_filters(&[filter]);
     }
     builder.create(name)
 }
 
-/// A fixed-size 1-D dataset holding `data` (which may be empty); compressed
-/// in chunks where the library has deflate.
+/// A fixed-size 1-D dataset holding `data` (which may be empty); filtered by
+/// `codec` in chunks, or contiguous where `codec` is [`Codec::Raw`].
 pub(super) fn fixed_1d<T: H5Type>(
     group: &Group,
     name: &str,
     data: &[T],
-    deflate: bool,
+    codec: Codec,
 ) -> hdf5::Result<Dataset> {
     let builder = group.new_dataset_builder().with_data(data);
-    if deflate && !data.is_empty() {
-        builder
+    match codec.filter() {
+        Some(filter) if !data.is_empty() => builder
             .chunk(data.len().min(schema::SPIKE_CHUNK_ELEMS))
-            .deflate(schema::DEFLATE_LEVEL)
-            .create(name)
-    } else {
-        builder.create(name)
+            .set_filters(&[filter])
+            .create(name),
+        _ => builder.create(name),
     }
 }
 
@@ -106,13 +164,14 @@ pub(super) fn child_group(parent: &Group, name: &str) -> hdf5::Result<Group> {
 
 /// A fixed-size dataset of shape `dims` holding `data` (row-major): a scalar
 /// dataspace for `[]`, contiguous up to [`DATASET_CONTIGUOUS_MAX_BYTES`], and
-/// above that chunked by [`chunk_nd`] and deflate-compressed where `deflate`.
+/// above that, where `codec` has a filter, chunked by [`chunk_nd`] and
+/// filtered.
 pub(super) fn whole_dataset<T: H5Type>(
     group: &Group,
     name: &str,
     dims: &[usize],
     data: &[T],
-    deflate: bool,
+    codec: Codec,
 ) -> hdf5::Result<Dataset> {
     if dims.is_empty() {
         let ds = group.new_dataset::<T>().shape(()).create(name)?;
@@ -121,10 +180,12 @@ pub(super) fn whole_dataset<T: H5Type>(
     }
     let mut builder = group.new_dataset::<T>().shape(dims.to_vec());
     let bytes = std::mem::size_of_val(data);
-    if deflate && bytes > DATASET_CONTIGUOUS_MAX_BYTES {
+    if let Some(filter) = codec.filter()
+        && bytes > DATASET_CONTIGUOUS_MAX_BYTES
+    {
         builder = builder
             .chunk(chunk_nd(dims, size_of::<T>(), DATASET_CHUNK_BYTES))
-            .deflate(schema::DEFLATE_LEVEL);
+            .set_filters(&[filter]);
     }
     let ds = builder.create(name)?;
     if !data.is_empty() {

@@ -2,10 +2,11 @@
 //!
 //! [`Hdf5Backend::create`] creates the file with every group and dataset of
 //! the layout (empty) and the root attributes, `complete = 0`. Batches are
-//! appended to chunked, extendible (and, where the library has the filter,
-//! deflate-compressed) datasets; a flush refreshes each report's
-//! `mapping/time` and flushes the file, so a killed run leaves a readable file
-//! up to the last flush. Closing writes the final root attributes (`steps`,
+//! appended to chunked, extendible datasets, filtered as `datasets::Codecs`
+//! chooses (losslessly, and only with filters every HDF5 build has on the
+//! datasets SONATA tools read); a flush refreshes each report's `mapping/time`
+//! and flushes the file, so a killed run leaves a readable file up to the last
+//! flush. Closing writes the final root attributes (`steps`,
 //! `steps_done`, `complete`, `error`) and each report's `time` stop.
 
 mod create;
@@ -19,7 +20,8 @@ use hdf5::{Dataset, File};
 use ndarray::{ArrayView2, s};
 
 use self::datasets::{
-    append_1d, append_rows, child_group, h5_string, scalar_attr, set_attr, str_attr, whole_dataset,
+    Codecs, append_1d, append_rows, child_group, h5_string, scalar_attr, set_attr, str_attr,
+    whole_dataset,
 };
 use crate::record::backend::{Backend, End};
 use crate::record::batch::{Attr, Batch, Values};
@@ -37,8 +39,8 @@ pub struct Hdf5Backend {
     rates: Vec<RateSink>,
     weights: Vec<WeightSink>,
     samples: Option<SampleSink>,
-    /// Whether growing and large datasets are deflate-compressed.
-    deflate: bool,
+    /// The codecs of the file's datasets.
+    codecs: Codecs,
 }
 
 struct SpikeSink {
@@ -106,8 +108,8 @@ impl Hdf5Backend {
     /// error no file is left at `path`; the error is a one-line reason.
     pub fn create(path: &Path, header: &RunHeader, layout: &Layout) -> Result<Self, String> {
         let file = File::create(path).map_err(|e| create::create_failure_reason(path, &e))?;
-        let deflate = layout.compress && hdf5::filters::deflate_available();
-        create::build_file(file, header, layout, deflate).map_err(|e| {
+        let codecs = Codecs::new(layout.compress);
+        create::build_file(file, header, layout, codecs).map_err(|e| {
             // `build_file` consumed and so closed the file; remove the half-built one.
             let _ = std::fs::remove_file(path);
             e.to_string()
@@ -213,17 +215,17 @@ impl Hdf5Backend {
         let (leaf, parents) = components
             .split_last()
             .expect("checked: at least 2 components");
-        let deflate = self.deflate;
+        let private = self.codecs.private;
         let mut group = child_group(&self.file, parents[0])?;
         for name in &parents[1..] {
             group = child_group(&group, name)?;
         }
         let ds = match values {
-            Values::F64(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
-            Values::F32(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
-            Values::U32(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
-            Values::I32(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
-            Values::U64(v) => whole_dataset(&group, leaf, &dims, v, deflate)?,
+            Values::F64(v) => whole_dataset(&group, leaf, &dims, v, private)?,
+            Values::F32(v) => whole_dataset(&group, leaf, &dims, v, private)?,
+            Values::U32(v) => whole_dataset(&group, leaf, &dims, v, private)?,
+            Values::I32(v) => whole_dataset(&group, leaf, &dims, v, private)?,
+            Values::U64(v) => whole_dataset(&group, leaf, &dims, v, private)?,
         };
         for (name, value) in attrs {
             match value {
