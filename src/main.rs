@@ -42,10 +42,10 @@ struct Overrides {
     /// Override a config key, e.g. --set layers.hidden.size=400 (repeatable)
     #[arg(long = "set", value_name = "KEY=VALUE")]
     set: Vec<String>,
-    /// Seed of every random stream (same as --set simulation.seed=N)
+    /// Seed of every random stream, 0 to 2^63 - 1 (same as --set simulation.seed=N)
     #[arg(long)]
     seed: Option<u64>,
-    /// Worker threads, 0 = all cores (same as --set simulation.threads=N)
+    /// Worker threads, 0 = all cores, at most 1024 (same as --set simulation.threads=N)
     #[arg(long)]
     threads: Option<usize>,
 }

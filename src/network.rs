@@ -17,8 +17,10 @@ use crate::stimulus::Stimulus;
 use crate::synapse::stdp::Stdp;
 use crate::synapse::{DeliveryStats, Projection, Weights};
 
-/// Builds the world. `images` must be given when the config has a stimulus.
+/// Builds the world. `images` must be given when the config has a stimulus;
+/// they are checked against it ([`check_images`]) before anything is spawned.
 pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigError> {
+    check_images(config, images.as_ref())?;
     let dt = config.simulation.dt_ms;
     let seed = config.simulation.seed;
     let mut world = World::new();
@@ -118,26 +120,7 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
     }
 
     if let Some(s) = &config.stimulus {
-        let images = images.expect("images are loaded for a stimulus");
-        let size = config.layers[&s.layer].size();
-        if images.pixels_per_image() != size {
-            return Err(ConfigError(format!(
-                "stimulus.layer: layer '{}' has {size} neurons but the images of {} have {}x{} = {} pixels",
-                s.layer,
-                images.name,
-                images.rows,
-                images.cols,
-                images.pixels_per_image()
-            )));
-        }
-        if s.images > images.len() {
-            return Err(ConfigError(format!(
-                "stimulus.images: {} requested but {} holds {} images",
-                s.images,
-                images.name,
-                images.len()
-            )));
-        }
+        let images = images.expect("checked: images are loaded for a stimulus");
         let max_pixel = images.max_pixel() as f32;
         world.insert_resource(Stimulus {
             images,
@@ -153,6 +136,39 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
     let recorder = plan::recorder(config, &world, &layer_entities, &projection_entities);
     world.insert_resource(recorder);
     Ok(world)
+}
+
+/// Checks that the stimulus layer has one neuron per pixel of `images` and
+/// that they hold the images the stimulus shows. Cheap, so it runs before
+/// a layer of the wrong size is spawned (which could take all the memory).
+///
+/// # Panics
+/// If the config has a stimulus and `images` is `None`.
+pub fn check_images(config: &Config, images: Option<&ImageSet>) -> Result<(), ConfigError> {
+    let Some(s) = &config.stimulus else {
+        return Ok(());
+    };
+    let images = images.expect("images are loaded for a stimulus");
+    let size = config.layers[&s.layer].size();
+    if images.pixels_per_image() != size {
+        return Err(ConfigError(format!(
+            "stimulus.layer: layer '{}' has {size} neurons but the images of {} have {}x{} = {} pixels",
+            s.layer,
+            images.name,
+            images.rows,
+            images.cols,
+            images.pixels_per_image()
+        )));
+    }
+    if s.images > images.len() {
+        return Err(ConfigError(format!(
+            "stimulus.images: {} requested but {} holds {} images",
+            s.images,
+            images.name,
+            images.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Index of the synaptic current of the post layer that projection `p` feeds.

@@ -35,13 +35,21 @@ pub struct Stimulus {
 
 impl Stimulus {
     /// Steps from the start of one image to the start of the next.
+    ///
+    /// # Panics
+    /// If `steps_per_image + rest_steps` is more than `u64::MAX` (a
+    /// validated config's is not).
     pub fn period(&self) -> u64 {
-        self.steps_per_image + self.rest_steps
+        self.steps_per_image
+            .checked_add(self.rest_steps)
+            .expect("validated: steps_per_image + rest_steps fits in u64")
     }
 }
 
 /// Loads the images a stimulus config names. Returns the set and, when
-/// `dataset = "auto"` fell back to the synthetic digits, a note saying so.
+/// `dataset = "auto"` fell back to the synthetic digits (neither IDX file
+/// of the split is in `path`), a note saying so. With only one of the two
+/// files there, `auto` fails like `idx` ([`DataError::Incomplete`]).
 pub fn load_images(c: &StimulusConfig, seed: u64) -> Result<(ImageSet, Option<String>), DataError> {
     let synthetic = || data::synthetic_digits(c.images, seed);
     let set = match c.dataset {

@@ -49,7 +49,11 @@ pub use stimulus::*;
 
 pub use crate::neuron::NeuronConfig;
 pub use crate::param::{ConfigError, Distribution, Map, StepCurrent};
-use crate::param::{deserialize_at, err, one_line, positive};
+use crate::param::{deserialize_at, err, one_line};
+use crate::record::schema;
+
+/// How the run-length errors spell `u64::MAX`, the most steps a run can have.
+pub(crate) const MAX_STEPS: &str = "2^64 - 1 (18446744073709551615)";
 
 /// The whole run description.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -110,20 +114,31 @@ impl Config {
     }
 
     /// Number of steps to simulate.
+    ///
+    /// # Panics
+    /// If the length derived from the stimulus or protocol is more than
+    /// `u64::MAX` steps, which [`Config::validate`] rejects.
     pub fn steps(&self) -> u64 {
+        self.checked_steps()
+            .expect("validated: the run's length fits in u64")
+    }
+
+    /// Number of steps to simulate, or `None` where the length derived
+    /// from the stimulus or protocol is more than `u64::MAX` steps.
+    pub fn checked_steps(&self) -> Option<u64> {
         match (&self.simulation.steps, &self.stimulus, &self.protocol) {
-            (Some(n), _, _) => *n,
-            (None, Some(s), _) => s.images as u64 * s.period(),
-            (None, None, Some(p)) => p.planned_images() * p.period(),
-            (None, None, None) => 0,
+            (Some(n), _, _) => Some(*n),
+            (None, Some(s), _) => s.checked_steps(),
+            (None, None, Some(p)) => p.checked_steps(),
+            (None, None, None) => Some(0),
         }
     }
 
     /// Checks ranges and cross-references; the first problem found is returned.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let sim = &self.simulation;
+        sim.validate()?;
         let dt = sim.dt_ms;
-        positive("simulation.dt_ms", dt)?;
         if let Some(p) = &self.protocol {
             p.validate(self)?;
         }
@@ -138,9 +153,17 @@ impl Config {
             );
         }
         for (name, layer) in &self.layers {
+            check_name("layers", "layer", name)?;
             let key = |f: &str| format!("layers.{name}.{f}");
             if layer.size() == 0 {
                 return err(format!("{}: required, an integer >= 1", key("size")));
+            }
+            if layer.size() > MAX_LAYER_SIZE {
+                return err(format!(
+                    "{}: at most {MAX_LAYER_SIZE} neurons (neuron indices are 32-bit), got {}",
+                    key("size"),
+                    layer.size()
+                ));
             }
             match layer {
                 LayerConfig::Encoder(e) => e.validate(&key, dt)?,
@@ -148,6 +171,7 @@ impl Config {
             }
         }
         for (name, p) in &self.projections {
+            check_name("projections", "projection", name)?;
             p.validate(self, &|f: &str| format!("projections.{name}.{f}"))?;
         }
         if let Some(s) = &self.stimulus {
@@ -167,6 +191,22 @@ impl Config {
             ))
         })
     }
+}
+
+/// The most neurons a layer may have: neuron indices are `u32`.
+pub const MAX_LAYER_SIZE: usize = u32::MAX as usize;
+
+/// `name` (of a table under `section`) is one HDF5 path component, as the
+/// output file and checkpoints need ([`schema::check_name`]); else an error
+/// naming the key as TOML writes it, `section."name"`.
+fn check_name(section: &str, what: &str, name: &str) -> Result<(), ConfigError> {
+    schema::check_name(name).map_err(|why| {
+        ConfigError(format!(
+            "{section}.{}: {why}; {what} names are HDF5 group names ({})",
+            toml::Value::String(name.to_owned()),
+            schema::NAME_RULE
+        ))
+    })
 }
 
 /// Checks each layer's fields against its kind before the whole config is
@@ -223,14 +263,24 @@ fn apply_override(table: &mut toml::Table, o: &str) -> Result<(), ConfigError> {
     };
     let key = key.trim();
     let raw = raw.trim();
-    let value = match format!("v = {raw}").parse::<toml::Table>() {
-        Ok(mut t) => t.remove("v").expect("parsed key"),
-        Err(_) => toml::Value::String(raw.to_string()),
-    };
     let parts: Vec<&str> = key.split('.').collect();
     if parts.iter().any(|p| p.is_empty()) {
         return err(format!("--set {o}: malformed key '{key}'"));
     }
+    let value = match format!("v = {raw}").parse::<toml::Table>() {
+        Ok(mut t) => t.remove("v").expect("parsed key"),
+        Err(_) if out_of_range_integer(raw) => {
+            let bound = if raw.starts_with('-') {
+                format!("at least {}", i64::MIN)
+            } else {
+                format!("at most {} (2^63 - 1)", i64::MAX)
+            };
+            return err(format!(
+                "{key}: {raw} is out of range; config integers are {bound}"
+            ));
+        }
+        Err(_) => toml::Value::String(raw.to_string()),
+    };
     let mut cur = table;
     for (i, part) in parts[..parts.len() - 1].iter().enumerate() {
         let entry = cur
@@ -248,6 +298,16 @@ fn apply_override(table: &mut toml::Table, o: &str) -> Result<(), ConfigError> {
     }
     cur.insert(parts[parts.len() - 1].to_string(), value);
     Ok(())
+}
+
+/// Whether `raw` is a decimal integer that TOML cannot hold (outside the
+/// i64 range), such as `--seed 9223372036854775808`: it would otherwise be
+/// taken as a string and blamed as the wrong type.
+fn out_of_range_integer(raw: &str) -> bool {
+    let digits = raw.strip_prefix(['+', '-']).unwrap_or(raw).replace('_', "");
+    !digits.is_empty()
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && raw.replace('_', "").parse::<i64>().is_err()
 }
 
 #[cfg(test)]
@@ -365,6 +425,37 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.0.contains("projections.p.connectivity.p"), "{e}");
+    }
+
+    #[test]
+    fn integers_past_i64_are_out_of_range_not_strings() {
+        assert!(out_of_range_integer("9223372036854775808"));
+        assert!(out_of_range_integer("-9223372036854775809"));
+        assert!(out_of_range_integer("18_446_744_073_709_551_615"));
+        assert!(!out_of_range_integer("9223372036854775807"));
+        assert!(!out_of_range_integer("007"));
+        assert!(!out_of_range_integer("synthetic"));
+        assert!(!out_of_range_integer("-"));
+        let e = load(MINIMAL, &["simulation.seed=-9223372036854775809"]).unwrap_err();
+        assert_eq!(
+            e.0,
+            "simulation.seed: -9223372036854775809 is out of range; config integers are at least -9223372036854775808"
+        );
+        // A bare word is still a string (and blamed as the wrong type here).
+        let e = load(MINIMAL, &["simulation.seed=lots"]).unwrap_err();
+        assert!(e.0.contains("invalid type: string \"lots\""), "{e}");
+    }
+
+    #[test]
+    fn names_are_checked_by_the_layout_rule() {
+        let e = load(&MINIMAL.replace("[layers.a]", "[layers.\"..\"]"), &[]).unwrap_err();
+        assert_eq!(
+            e.0,
+            format!(
+                "layers.\"..\": name \"..\" is not allowed; layer names are HDF5 group names ({})",
+                schema::NAME_RULE
+            )
+        );
     }
 
     #[test]

@@ -151,6 +151,21 @@ impl ProjectionConfig {
             return err(format!("{}: must be >= 1 step, got 0", key("delay")));
         }
         let (n_pre, n_post) = (pre.size(), post.size());
+        // The post layer's input ring holds `delay` slots of one value per
+        // neuron for each synaptic current.
+        let currents = post_model.synaptic_currents().len();
+        let ring_bytes = (n_post as u128)
+            * u128::from(p.delay)
+            * (currents as u128)
+            * (std::mem::size_of::<f32>() as u128);
+        if ring_bytes > isize::MAX as u128 {
+            return err(format!(
+                "{}: {} steps of input for layer '{}' ({n_post} neurons × {currents} currents) is {ring_bytes} bytes, more than can be allocated",
+                key("delay"),
+                p.delay,
+                p.post
+            ));
+        }
         match &p.connectivity {
             Connectivity::OneToOne | Connectivity::AllButSelf if n_pre != n_post => {
                 return err(format!(

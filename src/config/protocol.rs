@@ -132,19 +132,49 @@ fn default_window() -> usize {
 
 impl ProtocolConfig {
     /// Steps from the start of one presentation to the start of the next.
+    ///
+    /// # Panics
+    /// If `steps_per_image + rest_steps` is more than `u64::MAX`, which
+    /// [`Config::validate`](super::Config::validate) rejects.
     pub fn period(&self) -> u64 {
-        self.steps_per_image + self.rest_steps
+        self.checked_period()
+            .expect("validated: steps_per_image + rest_steps fits in u64")
+    }
+
+    /// `steps_per_image + rest_steps`, or `None` past `u64::MAX`.
+    pub fn checked_period(&self) -> Option<u64> {
+        self.steps_per_image.checked_add(self.rest_steps)
     }
 
     /// Presentations planned (one per image and epoch, before re-presentations).
+    ///
+    /// # Panics
+    /// If there are more than `u64::MAX`, which
+    /// [`Config::validate`](super::Config::validate) rejects.
     pub fn planned_images(&self) -> u64 {
+        self.checked_planned_images()
+            .expect("validated: the planned presentations fit in u64")
+    }
+
+    /// Presentations planned, or `None` past `u64::MAX`.
+    pub fn checked_planned_images(&self) -> Option<u64> {
         let t = &self.train;
+        let count = |n: usize| u64::try_from(n).ok();
         let train = if self.load.is_some() {
             0
         } else {
-            t.images * t.epochs()
+            count(t.images)?.checked_mul(count(t.epochs())?)?
         };
-        (train + self.assign.images + self.evaluate.images) as u64
+        train
+            .checked_add(count(self.assign.images)?)?
+            .checked_add(count(self.evaluate.images)?)
+    }
+
+    /// Steps of the planned presentations, `planned_images() × period()`
+    /// (re-presentations add to it), or `None` past `u64::MAX`.
+    pub fn checked_steps(&self) -> Option<u64> {
+        self.checked_planned_images()?
+            .checked_mul(self.checked_period()?)
     }
 
     pub(crate) fn validate(&self, c: &Config) -> Result<(), ConfigError> {
@@ -208,7 +238,32 @@ impl ProtocolConfig {
                 "protocol.assign.images: evaluation needs assigned labels: assign on >= 1 image or load a checkpoint",
             );
         }
-        if self.planned_images() == 0 {
+        let t = &self.train;
+        let Some(planned) = self.checked_planned_images() else {
+            return err(format!(
+                "protocol.train.images: {} images × {} epochs + {} + {} images (assign, evaluate) is more than {} presentations",
+                t.images,
+                t.epochs(),
+                self.assign.images,
+                self.evaluate.images,
+                super::MAX_STEPS
+            ));
+        };
+        let Some(period) = self.checked_period() else {
+            return err(format!(
+                "protocol.rest_steps: steps_per_image ({}) + rest_steps ({}) is more than {} steps",
+                self.steps_per_image,
+                self.rest_steps,
+                super::MAX_STEPS
+            ));
+        };
+        if self.checked_steps().is_none() {
+            return err(format!(
+                "protocol.steps_per_image: {planned} presentations (train.images × epochs + assign.images + evaluate.images) × {period} steps (steps_per_image + rest_steps) is more than {} steps",
+                super::MAX_STEPS
+            ));
+        }
+        if planned == 0 {
             return err(
                 "protocol: no phase has images (set train.images, assign.images or evaluate.images)",
             );

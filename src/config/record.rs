@@ -128,8 +128,8 @@ fn one() -> u64 {
 pub struct RateRecord {
     /// `"all"` or a list of layer names (default `[]`: none).
     pub layers: LayerSelection,
-    /// Bin width in ms (default 1.0; rounded to whole steps, >= dt). A final
-    /// partial bin is not written.
+    /// Bin width in ms (default 1.0, > 0; rounded to whole steps; >= dt
+    /// when rates are recorded). A final partial bin is not written.
     pub bin_ms: f64,
 }
 
@@ -455,7 +455,10 @@ impl RecordConfig {
         }
         check_layers(c, "record.rates.layers", &self.rates.layers)?;
         positive("record.rates.bin_ms", self.rates.bin_ms)?;
-        if self.rates.bin_ms < c.simulation.dt_ms {
+        // Only recorded rates have bins: the default 1 ms bin of a run that
+        // records none must not reject a longer time step.
+        let rates_recorded = c.layers.keys().any(|name| self.rates.layers.contains(name));
+        if rates_recorded && self.rates.bin_ms < c.simulation.dt_ms {
             return err(format!(
                 "record.rates.bin_ms: must be >= dt_ms ({}), got {}",
                 c.simulation.dt_ms, self.rates.bin_ms
@@ -470,10 +473,21 @@ impl RecordConfig {
                     known.join(", ")
                 ));
             }
-            if wr.every_samples > 0 && c.stimulus.is_none() {
-                return err(format!(
-                    "record.weights[{w}].every_samples: needs a [stimulus]; use 0 for initial and final weights only"
-                ));
+            match &c.stimulus {
+                None if wr.every_samples > 0 => {
+                    return err(format!(
+                        "record.weights[{w}].every_samples: needs a [stimulus]; use 0 for initial and final weights only"
+                    ));
+                }
+                Some(s) if wr.every_samples.checked_mul(s.period()).is_none() => {
+                    return err(format!(
+                        "record.weights[{w}].every_samples: {} samples × {} steps (steps_per_image + rest_steps) is more than {} steps",
+                        wr.every_samples,
+                        s.period(),
+                        super::MAX_STEPS
+                    ));
+                }
+                _ => {}
             }
         }
         check_layers(c, "record.samples.layers", &self.samples.layers)

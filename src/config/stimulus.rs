@@ -18,7 +18,9 @@ pub enum DatasetKind {
     /// Sparse random 28x28 images (19% of pixels lit, intensity U(0, 1]):
     /// the benchmark peers' W1 input.
     SparseRandom,
-    /// IDX files in `path` if present, else the synthetic digits (with a note).
+    /// IDX files in `path` if present, else the synthetic digits (with a
+    /// note). The images file without its labels file, or the labels without
+    /// the images, is an error, as with `idx`.
     Auto,
 }
 
@@ -67,8 +69,26 @@ fn default_steps_per_image() -> u64 {
 
 impl StimulusConfig {
     /// Steps from the start of one image to the start of the next.
+    ///
+    /// # Panics
+    /// If `steps_per_image + rest_steps` is more than `u64::MAX`, which
+    /// [`Config::validate`] rejects.
     pub fn period(&self) -> u64 {
-        self.steps_per_image + self.rest_steps
+        self.checked_period()
+            .expect("validated: steps_per_image + rest_steps fits in u64")
+    }
+
+    /// `steps_per_image + rest_steps`, or `None` past `u64::MAX`.
+    pub fn checked_period(&self) -> Option<u64> {
+        self.steps_per_image.checked_add(self.rest_steps)
+    }
+
+    /// The default run length, `images × (steps_per_image + rest_steps)`,
+    /// or `None` past `u64::MAX`.
+    pub fn checked_steps(&self) -> Option<u64> {
+        u64::try_from(self.images)
+            .ok()?
+            .checked_mul(self.checked_period()?)
     }
 }
 
@@ -89,6 +109,58 @@ impl StimulusConfig {
         if s.steps_per_image == 0 {
             return err("stimulus.steps_per_image: must be >= 1");
         }
+        let Some(period) = s.checked_period() else {
+            return err(format!(
+                "stimulus.rest_steps: steps_per_image ({}) + rest_steps ({}) is more than {} steps",
+                s.steps_per_image,
+                s.rest_steps,
+                super::MAX_STEPS
+            ));
+        };
+        if c.simulation.steps.is_none() && s.checked_steps().is_none() {
+            return err(format!(
+                "stimulus.images: {} images × {period} steps (steps_per_image + rest_steps) is more than {} steps; set fewer images or simulation.steps",
+                s.images,
+                super::MAX_STEPS
+            ));
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ONE_INPUT: &str = r#"
+        [layers.input]
+        kind = "encoder"
+        size = 784
+        [stimulus]
+        layer = "input"
+        images = 4
+    "#;
+
+    #[test]
+    fn the_run_length_is_checked_arithmetic() {
+        let mut c = Config::from_toml(ONE_INPUT, &[]).unwrap();
+        let s = c.stimulus.as_mut().unwrap();
+        // 4 × (2^62 + 25) = 2^64 + 100 wraps; 3 × it fits.
+        s.steps_per_image = (1 << 62) + 25;
+        assert_eq!(s.checked_steps(), None);
+        s.images = 3;
+        assert_eq!(s.checked_steps(), Some(3 * ((1 << 62) + 25)));
+        // TOML cannot write these, but a config built in code can.
+        s.steps_per_image = u64::MAX;
+        s.rest_steps = 1;
+        assert_eq!(s.checked_period(), None);
+        assert_eq!(s.checked_steps(), None);
+        assert_eq!(
+            c.validate().unwrap_err().0,
+            "stimulus.rest_steps: steps_per_image (18446744073709551615) + rest_steps (1) is more than 2^64 - 1 (18446744073709551615) steps"
+        );
+        assert_eq!(c.checked_steps(), None);
+        c.simulation.steps = Some(7);
+        assert_eq!(c.steps(), 7);
     }
 }

@@ -34,11 +34,24 @@ const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 /// `"{basename of dir}/{split}"`, e.g. `"mnist/train"`.
 ///
 /// # Errors
-/// [`DataError::NotFound`] when neither name exists, and any error of
+/// [`DataError::NotFound`] (of the images file) when neither file exists,
+/// [`DataError::Incomplete`] when only one of them does, and any error of
 /// [`load_idx_pair`].
 pub fn load_split(dir: &Path, split: &str) -> Result<ImageSet, DataError> {
-    let images = find_file(dir, &format!("{split}-images-idx3-ubyte"))?;
-    let labels = find_file(dir, &format!("{split}-labels-idx1-ubyte"))?;
+    let images = find_file(dir, &format!("{split}-images-idx3-ubyte"));
+    let labels = find_file(dir, &format!("{split}-labels-idx1-ubyte"));
+    let (images, labels) = match (images, labels) {
+        (Ok(i), Ok(l)) => (i, l),
+        (Err(e), Err(_)) => return Err(e),
+        (Ok(present), Err(DataError::NotFound { path, .. }))
+        | (Err(DataError::NotFound { path, .. }), Ok(present)) => {
+            return Err(DataError::Incomplete {
+                missing: path,
+                present,
+            });
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
     let name = format!("{}/{split}", dir_basename(dir));
     load_idx_pair(&images, &labels, &name)
 }

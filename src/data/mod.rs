@@ -96,6 +96,20 @@ pub enum DataError {
         or_gz: bool,
     },
 
+    /// One file of an IDX split is there and the other is not (looked for
+    /// raw and with `.gz`).
+    #[error(
+        "dataset file not found: {}(.gz), though {} is there (a split needs its images and its labels file; run datasets/fetch-mnist.sh)",
+        .missing.display(),
+        .present.display()
+    )]
+    Incomplete {
+        /// The file looked for (without the `.gz` suffix).
+        missing: PathBuf,
+        /// The other file of the split, which exists.
+        present: PathBuf,
+    },
+
     /// The file exists but could not be read.
     #[error("{}: cannot read dataset file: {source}", .path.display())]
     Io {

@@ -157,7 +157,8 @@ pub struct AdexConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub v_peak_mv: Option<f64>,
     /// Refractory period in ms (default 0, >= 0): V is held at V_r for
-    /// `round(t_ref_ms / dt_ms)` steps after a spike.
+    /// `round(t_ref_ms / dt_ms)` steps after a spike (halves rounded away
+    /// from zero: 2.5 ms at dt 1 ms is 3 steps).
     pub t_ref_ms: f64,
     /// Initial voltage distribution in mV (default: `e_l_mv`), drawn per
     /// neuron from the `(seed, layer)` stream.

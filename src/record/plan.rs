@@ -119,9 +119,10 @@ pub fn recorder(
             pre_ids,
             post_ids,
         });
-        let every = period
-            .filter(|_| wr.every_samples > 0)
-            .map(|p| p * wr.every_samples);
+        let every = period.filter(|_| wr.every_samples > 0).map(|p| {
+            p.checked_mul(wr.every_samples)
+                .expect("validated: every_samples × period fits in u64")
+        });
         weights.push(WeightProbe::new(projections[k], every));
     }
 

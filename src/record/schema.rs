@@ -363,8 +363,12 @@ pub fn trace_chunk_rows(n_recorded: usize) -> usize {
     (TRACE_CHUNK_BYTES / row_bytes).max(1)
 }
 
-/// Checks that `name` can be one HDF5 path component of a layer or variable
-/// name; returns why not otherwise.
+/// What [`check_name`] allows, for messages.
+pub const NAME_RULE: &str = "not empty, not '.' or '..', without '/' or NUL";
+
+/// Checks that `name` can be one HDF5 path component of a layer,
+/// projection or variable name ([`NAME_RULE`]); returns why not otherwise.
+/// The config's validation and the file layout's both use it.
 pub fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         Err("name is empty".to_owned())

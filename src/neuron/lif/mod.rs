@@ -107,12 +107,15 @@ pub struct LifConfig {
     /// Voltage after a spike in mV (default 0.0).
     pub v_reset: f64,
     /// Refractory period in ms (default 0.0, >= 0): the voltage is held at
-    /// `v_reset` for `round(t_ref_ms / dt_ms)` steps after a spike.
+    /// `v_reset` for `round(t_ref_ms / dt_ms)` steps after a spike, with
+    /// Rust's rounding: halves away from zero, so 2.5 ms at dt 1 ms holds 3
+    /// steps (Python's `round`, halves to even, gives 2).
     pub t_ref_ms: f64,
     /// Time after a spike in which the neuron cannot spike again, in ms
     /// (default `t_ref_ms`, >= `t_ref_ms`): past `t_ref_ms` the voltage
     /// integrates again but crossing the threshold does nothing until
-    /// `round(t_ref_spike_ms / dt_ms)` steps have passed. Diehl & Cook's
+    /// `round(t_ref_spike_ms / dt_ms)` steps have passed (halves rounded
+    /// up, as for `t_ref_ms`). Diehl & Cook's
     /// code has 5 ms and 50 ms.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub t_ref_spike_ms: Option<f64>,
