@@ -8,7 +8,7 @@
 //! its tables; the input rings; the synapses as they are built (a sparse
 //! projection's build holds its drawn inputs, the laid-out targets and the
 //! weights at once); STDP traces; the recorder's and writer's bounded
-//! buffers; generated images; the per-thread copies of the network that
+//! buffers of traces; generated images; the per-thread copies of the network that
 //! assign and evaluate use. IDX datasets are not counted (their size is
 //! that of their files).
 
@@ -27,8 +27,10 @@ const PER_SPARSE_SYNAPSE: u64 = 12;
 /// Per presynaptic neuron of a sparse projection: row start and cursor.
 const PER_SPARSE_ROW: u64 = 12;
 /// The recorder's batch in the making and the writer's queue of 4 with the
-/// one being written: at most 6 batches of 4 MiB.
-const RECORDING: u64 = 6 * (4 << 20);
+/// one being written: at most 6 batches.
+const BATCHES: u64 = 6;
+/// Largest batch (bytes).
+const MAX_BATCH: u64 = 4 << 20;
 
 /// The estimate of a config's peak resident memory, in bytes (saturating:
 /// a network too large to count is `u64::MAX`).
@@ -55,8 +57,27 @@ pub fn estimate(config: &Config) -> u64 {
     };
     BASELINE
         .saturating_add(network.saturating_mul(1 + copies))
-        .saturating_add(RECORDING)
+        .saturating_add(recording_bytes(config))
         .saturating_add(images)
+}
+
+/// The recording's buffers: the traces' frames of a batch (`block_steps`
+/// steps, at most [`MAX_BATCH`]), [`BATCHES`] of them; spikes are left out
+/// (a few bytes per spike).
+fn recording_bytes(config: &Config) -> u64 {
+    let r = &config.record;
+    let per_step: u64 = r
+        .traces
+        .iter()
+        .map(|t| {
+            let n = config.layers.get(&t.layer).map_or(0, |l| l.size() as u64);
+            n.saturating_mul(4 * t.vars.len() as u64) / t.every.max(1)
+        })
+        .fold(0, u64::saturating_add);
+    per_step
+        .saturating_mul(r.block_steps)
+        .min(MAX_BATCH)
+        .saturating_mul(BATCHES)
 }
 
 /// The network's own bytes: entities, input rings, synapses, STDP traces.
@@ -143,7 +164,7 @@ mod tests {
         // 1000 LIF neurons, one current, delay 1: 1000·160 + 1000·1·1·4
         // bytes, plus the baseline and the recording buffers.
         let c = config("[simulation]\nsteps = 1\n[layers.n]\nkind = \"lif\"\nsize = 1000\n");
-        assert_eq!(estimate(&c), BASELINE + 164_000 + RECORDING);
+        assert_eq!(estimate(&c), BASELINE + 164_000);
     }
 
     #[test]
@@ -174,21 +195,28 @@ mod tests {
             "#,
         );
         let neurons = 110 * PER_NEURON;
-        assert_eq!(
-            estimate(&c),
-            BASELINE + RECORDING + neurons + 120 + 4000 + 1800
+        assert_eq!(estimate(&c), BASELINE + neurons + 120 + 4000 + 1800);
+    }
+
+    #[test]
+    fn traces_count_their_batches() {
+        // 1000 neurons' voltage every step: 4000 bytes a step, 1000 steps a
+        // batch = 4·10^6 bytes (under 4 MiB), 6 batches.
+        let c = config(
+            "[simulation]\nsteps = 1\n[layers.n]\nkind = \"lif\"\nsize = 1000\n[[record.traces]]\nlayer = \"n\"\nvars = [\"voltage\"]\n",
         );
+        assert_eq!(estimate(&c), BASELINE + 164_000 + 6 * 4_000_000);
     }
 
     #[test]
     fn sizes_too_large_to_count_saturate() {
-        // 10^16 neurons: 1.6·10^18 bytes for the entities; a dense
-        // projection of them onto themselves, 4·10^32 bytes, saturates.
-        let layer =
-            "[simulation]\nsteps = 1\n[layers.n]\nkind = \"lif\"\nsize = 10000000000000000\n";
+        // 4·10^9 neurons (under the 2^32 cap): 6.4·10^11 bytes for the
+        // entities and 1.6·10^10 for the ring; a dense projection of them onto
+        // themselves, 4·(4·10^9)^2 = 6.4·10^19 bytes, saturates.
+        let layer = "[simulation]\nsteps = 1\n[layers.n]\nkind = \"lif\"\nsize = 4000000000\n";
         assert_eq!(
             estimate(&config(layer)),
-            BASELINE + RECORDING + 16 * 10u64.pow(17) + 4 * 10u64.pow(16)
+            BASELINE + 640 * 10u64.pow(9) + 16 * 10u64.pow(9)
         );
         let dense = "[projections.p]\npre = \"n\"\npost = \"n\"\nweights = { kind = \"constant\", value = 1.0 }\n";
         assert_eq!(estimate(&config(&format!("{layer}{dense}"))), u64::MAX);

@@ -24,7 +24,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use spikesim::protocol;
 use spikesim::record::output::{self, FileId};
 use spikesim::record::{inspect, layout, writer};
-use spikesim::{Config, Error, Simulation, bench, stimulus};
+use spikesim::{Config, ConfigError, Error, Simulation, bench, footprint, stimulus};
 
 #[derive(Parser)]
 #[command(
@@ -48,6 +48,9 @@ struct Overrides {
     /// Worker threads, 0 = all cores, at most 1024 (same as --set simulation.threads=N)
     #[arg(long)]
     threads: Option<usize>,
+    /// Build the network even if its estimated memory exceeds what is available
+    #[arg(long)]
+    ignore_memory: bool,
 }
 
 impl Overrides {
@@ -55,6 +58,7 @@ impl Overrides {
         let mut v = self.set.clone();
         v.extend(self.seed.map(|s| format!("simulation.seed={s}")));
         v.extend(self.threads.map(|t| format!("simulation.threads={t}")));
+
         v
     }
 }
@@ -170,8 +174,8 @@ fn main() -> ExitCode {
             force,
             timings,
             overrides,
-        } => run(&config, out, force, timings, &overrides.list()),
-        Command::Validate { config, overrides } => validate(&config, &overrides.list()),
+        } => run(&config, out, force, timings, &overrides),
+        Command::Validate { config, overrides } => validate(&config, &overrides),
         Command::Bench {
             workload,
             neurons,
@@ -220,9 +224,23 @@ fn main() -> ExitCode {
 /// sets and checkpoint) and builds the network.
 fn prepare(
     config_path: &Path,
-    overrides: &[String],
+    overrides: &Overrides,
 ) -> Result<(Config, Simulation, Option<protocol::Inputs>), Error> {
-    let config = Config::load(config_path, overrides)?;
+    let config = Config::load(config_path, &overrides.list())?;
+    // Refuse before anything large is allocated.
+    let need = footprint::estimate(&config);
+    if let Some(free) = footprint::available()
+        && need > free
+        && !overrides.ignore_memory
+    {
+        return Err(ConfigError(format!(
+            "{}: the run needs an estimated {} of memory and {} is available; make the network smaller, or pass --ignore-memory to try anyway",
+            config_path.display(),
+            footprint::human(need),
+            footprint::human(free)
+        ))
+        .into());
+    }
     let inputs = config.protocol.as_ref().map(protocol::load).transpose()?;
     let images = match &config.stimulus {
         Some(s) => {
@@ -238,15 +256,16 @@ fn prepare(
     Ok((config, sim, inputs))
 }
 
-fn validate(config_path: &Path, overrides: &[String]) -> Result<(), Failure> {
+fn validate(config_path: &Path, overrides: &Overrides) -> Result<(), Failure> {
     let (config, _, _) = prepare(config_path, overrides)?;
     let neurons: usize = config.layers.values().map(|l| l.size()).sum();
     print_out(&format!(
-        "ok: {} layers ({neurons} neurons), {} projections, {} steps of {} ms\n",
+        "ok: {} layers ({neurons} neurons), {} projections, {} steps of {} ms; estimated memory {}\n",
         config.layers.len(),
         config.projections.len(),
         config.steps(),
-        config.simulation.dt_ms
+        config.simulation.dt_ms,
+        footprint::human(footprint::estimate(&config))
     ))
 }
 
@@ -255,7 +274,7 @@ fn run(
     out: Option<PathBuf>,
     force: bool,
     timings: bool,
-    overrides: &[String],
+    overrides: &Overrides,
 ) -> Result<(), Failure> {
     let (config, mut sim, inputs) = prepare(config_path, overrides)?;
     if timings {
