@@ -252,7 +252,7 @@ fn prepare(
         }
         None => None,
     };
-    let sim = Simulation::new(&config, images)?;
+    let sim = protocol::restored(Simulation::new(&config, images)?, inputs.as_ref())?;
     Ok((config, sim, inputs))
 }
 

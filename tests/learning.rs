@@ -190,3 +190,279 @@ fn bad_protocol_and_plasticity_input_gives_one_line_and_no_file() {
         assert!(!out.exists(), "{set}: no output file");
     }
 }
+
+/// Starts `experiments/digits-stdp.toml` with overrides, sends SIGINT
+/// `after` its output file appears, and checks it exits 130 with the file
+/// marked incomplete; returns the stop's (phase, epoch, image).
+fn interrupt_digits(out: &Path, sets: &[&str], after: std::time::Duration) -> (String, u64, u64) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_spikesim"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("run")
+        .arg(repo("experiments/digits-stdp.toml"))
+        .arg("-o")
+        .arg(out)
+        .stderr(std::process::Stdio::piped());
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let child = cmd.spawn().expect("spikesim runs");
+    while !out.exists() {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(after);
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    assert!(err.contains("interrupted by signal 2"), "{err}");
+    let f = hdf5::File::open(out).unwrap();
+    assert_eq!(f.attr("complete").unwrap().read_scalar::<u8>().unwrap(), 0);
+    let stopped = f.dataset("state/stopped").unwrap();
+    let u = |name: &str| stopped.attr(name).unwrap().read_scalar::<u64>().unwrap();
+    let phase: hdf5::types::VarLenUnicode = stopped
+        .attr("stopped_phase")
+        .unwrap()
+        .read_scalar()
+        .unwrap();
+    (
+        phase.as_str().to_owned(),
+        u("stopped_epoch"),
+        u("stopped_image"),
+    )
+}
+
+fn shape(path: &Path, dataset: &str) -> Vec<usize> {
+    let f = hdf5::File::open(path).unwrap();
+    f.dataset(dataset).unwrap().shape()
+}
+
+#[test]
+fn an_interrupted_training_keeps_its_state_and_can_be_evaluated() {
+    // 10 epochs of 1797 images: about 10 s, far longer than the wait.
+    let out = temp("stopped-train.h5");
+    let (phase, epoch, image) = interrupt_digits(
+        &out,
+        &[
+            "protocol.train.images=1797",
+            "protocol.train.epochs=10",
+            "simulation.threads=1",
+        ],
+        std::time::Duration::from_millis(500),
+    );
+    assert_eq!(phase, "train");
+    let done = epoch * 1797 + image;
+    assert!(done > 0 && done < 17_970, "epoch {epoch} image {image}");
+    // The state at the stop, as a finished run writes it: 64 × 40 weights,
+    // normalized after the last presentation; θ and σ of both layers.
+    assert_eq!(shape(&out, "state/weights/input_exc"), [64 * 40]);
+    assert_eq!(shape(&out, "state/weights/exc_inh"), [40]);
+    assert_eq!(shape(&out, "state/theta/exc"), [40]);
+    assert_eq!(shape(&out, "state/sigma/exc"), [1]);
+    let w = read::<f32>(&out, "state/weights/input_exc");
+    let s: f64 = (0..64).map(|j| w[j * 40] as f64).sum();
+    assert!((s - 32.0).abs() < 1.2e-4, "{s}");
+    // Training results of the images shown, no assignments yet.
+    for d in ["labels", "presentations", "running_predictions"] {
+        assert_eq!(shape(&out, &format!("results/train/{d}")), [done as usize]);
+    }
+    let f = hdf5::File::open(&out).unwrap();
+    assert!(!f.link_exists("results/assignments"));
+    drop(f);
+    // The file is a checkpoint: assign and evaluate from it.
+    let later = temp("from-stopped-train.h5");
+    let load = format!("protocol.load=\"{}\"", out.display());
+    let stdout = run_digits(
+        &later,
+        &[
+            &load,
+            "protocol.train.images=0",
+            "protocol.assign.images=100",
+            "protocol.evaluate.images=50",
+        ],
+    );
+    assert!(stdout.contains("accuracy"), "{stdout}");
+    assert!(read::<f32>(&later, "state/weights/input_exc") == w);
+}
+
+#[test]
+fn an_interrupted_evaluation_keeps_its_assignments_and_results_so_far() {
+    let trained = temp("to-evaluate.h5");
+    run_digits(
+        &trained,
+        &[
+            "protocol.train.images=100",
+            "protocol.assign.images=0",
+            "protocol.evaluate.images=0",
+        ],
+    );
+    // Assign on 20 images, then evaluate 1797 images of 3500 steps on two
+    // threads (about 10 s): the stop comes during the evaluation.
+    let out = temp("stopped-evaluate.h5");
+    let load = format!("protocol.load=\"{}\"", trained.display());
+    let (phase, epoch, image) = interrupt_digits(
+        &out,
+        &[
+            &load,
+            "protocol.steps_per_image=3500",
+            "protocol.assign.images=20",
+            "protocol.evaluate.images=1797",
+            "protocol.evaluate.offset=0",
+            "simulation.threads=2",
+        ],
+        std::time::Duration::from_millis(2000),
+    );
+    assert_eq!((phase.as_str(), epoch), ("evaluate", 0));
+    assert!(image > 0 && image < 1797, "image {image}");
+    let n = image as usize;
+    assert_eq!(shape(&out, "results/assignments/exc"), [40]);
+    assert_eq!(shape(&out, "results/assign/counts"), [20, 40]);
+    assert_eq!(shape(&out, "results/evaluate/counts"), [n, 40]);
+    for d in ["labels", "predictions", "presentations"] {
+        assert_eq!(shape(&out, &format!("results/evaluate/{d}")), [n]);
+    }
+    // The accuracy and confusion of the images evaluated.
+    let confusion: u32 = read::<u32>(&out, "results/evaluate/confusion").iter().sum();
+    assert!(confusion as usize <= n);
+    assert!((0.0..=1.0).contains(&read::<f64>(&out, "results/evaluate/accuracy")[0]));
+    // Every image before the stop was shown (each at least once).
+    assert!(
+        read::<u32>(&out, "results/evaluate/presentations")
+            .iter()
+            .all(|&p| p >= 1)
+    );
+    assert!(
+        read::<f32>(&out, "state/weights/input_exc")
+            == read::<f32>(&trained, "state/weights/input_exc")
+    );
+    // Evaluating from it uses its assignments.
+    let later = temp("from-stopped-evaluate.h5");
+    let load = format!("protocol.load=\"{}\"", out.display());
+    run_digits(
+        &later,
+        &[
+            &load,
+            "protocol.assign.images=0",
+            "protocol.evaluate.images=30",
+        ],
+    );
+    assert!(
+        read::<i32>(&later, "results/assignments/exc")
+            == read::<i32>(&out, "results/assignments/exc")
+    );
+}
+
+/// Runs digits with `sets`, expecting exit 2, one `error: ` line holding
+/// each of `needles`, and no output file.
+fn refused(sets: &[&str], needles: &[&str]) {
+    let out = temp("refused.h5");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_spikesim"));
+    cmd.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("run")
+        .arg(repo("experiments/digits-stdp.toml"))
+        .arg("-o")
+        .arg(&out);
+    for s in sets {
+        cmd.args(["--set", s]);
+    }
+    let o = cmd.output().expect("spikesim runs");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{sets:?}: {err}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{sets:?}: one line: {err}");
+    assert!(
+        lines[0].starts_with("error: ") && needles.iter().all(|n| lines[0].contains(n)),
+        "{sets:?}: {err}"
+    );
+    assert!(!out.exists(), "{sets:?}: no output file");
+}
+
+#[test]
+fn a_checkpoint_without_this_networks_state_is_refused_before_any_output() {
+    // A stimulus run's file: complete, but no /state.
+    let stim = temp("stimulus.h5");
+    let o = Command::new(env!("CARGO_BIN_EXE_spikesim"))
+        .arg("run")
+        .arg(repo("experiments/seed-demo.toml"))
+        .arg("-o")
+        .arg(&stim)
+        .args([
+            "--set",
+            "stimulus.dataset=synthetic",
+            "--set",
+            "stimulus.images=2",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let load = |p: &Path| format!("protocol.load=\"{}\"", p.display());
+    refused(
+        &[&load(&stim)],
+        &[&format!(
+            "protocol.load: {} holds no trained state for projection 'input_exc'",
+            stim.display()
+        )],
+    );
+
+    // A trained 40-neuron network (no assignment phase) does not fit 20
+    // neurons, and cannot be evaluated without assigning labels.
+    let trained = temp("small.h5");
+    run_digits(
+        &trained,
+        &[
+            "protocol.train.images=20",
+            "protocol.assign.images=0",
+            "protocol.evaluate.images=0",
+        ],
+    );
+    refused(
+        &[&load(&trained), "protocol.assign.images=0"],
+        &[&format!(
+            "protocol.load: {} holds no assignments for layer 'exc'; set protocol.assign.images",
+            trained.display()
+        )],
+    );
+    let prefix = format!("protocol.load: {}: ", trained.display());
+    refused(
+        &[&load(&trained), "layers.exc.size=20", "layers.inh.size=20"],
+        &[&prefix, "synapses here, 40 saved"],
+    );
+    // θ of another length (the weights fit).
+    let theta = temp("theta.h5");
+    std::fs::copy(&trained, &theta).unwrap();
+    {
+        let f = hdf5::File::open_rw(&theta).unwrap();
+        f.unlink("state/theta/exc").unwrap();
+        f.new_dataset_builder()
+            .with_data(&[0.0f64; 39])
+            .create("state/theta/exc")
+            .unwrap();
+    }
+    refused(
+        &[&load(&theta)],
+        &[&format!(
+            "protocol.load: {}: layer 'exc' has 40 neurons here, 39 saved",
+            theta.display()
+        )],
+    );
+    // An unfinished run without a state saved at a stop.
+    let unfinished = temp("unfinished.h5");
+    std::fs::copy(&trained, &unfinished).unwrap();
+    {
+        let f = hdf5::File::open_rw(&unfinished).unwrap();
+        f.attr("complete").unwrap().write_scalar(&0u8).unwrap();
+    }
+    refused(
+        &[&load(&unfinished)],
+        &[&format!(
+            "cannot load {}: the run did not complete",
+            unfinished.display()
+        )],
+    );
+}

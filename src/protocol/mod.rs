@@ -34,6 +34,13 @@
 //! image `k` on copy `k mod threads`, with results identical to one thread.
 //! The copies' spikes are not recorded in `/spikes`; their counts are in
 //! `/results`.
+//!
+//! A run stopped by a signal (asked before every image) writes the state
+//! at that image boundary as a finished run does (weights, θ, σ, and the
+//! assignments if there are any yet), each phase's results of the images
+//! done, and `/state/stopped` with the phase, epoch and image reached; the
+//! file is a checkpoint. A checkpoint is matched to the network by
+//! [`restore`] before the output file is created.
 
 mod inputs;
 pub mod present;
@@ -52,7 +59,7 @@ pub use inputs::{Inputs, Sets, load};
 use present::{ASSIGN, EVALUATE, Presenter, TRAIN, key};
 pub use readout::{assign, predict};
 use respond::respond;
-use results::{evaluate, labels, put, write_state};
+use results::{Stop, evaluate, labels, put, write_state, write_stopped};
 
 /// What a finished protocol reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,9 +89,64 @@ struct Context<'a> {
     classes: usize,
 }
 
+/// Matches the checkpoint of `inputs` (if `protocol.load`) to `sim`'s
+/// network and gives the network its weights, θ and σ. Fails (a
+/// [`ConfigError`] naming the file) where the checkpoint holds no weights
+/// for a projection with STDP (those are what training learns; fixed
+/// projections are rebuilt from the seed), does not fit the network
+/// (another projection or layer size, a name the config lacks), or holds
+/// no assignments of the output layer for an evaluation without an
+/// assignment phase. Call it before the output file is created; [`run`]
+/// calls it again (it is idempotent).
+pub fn restore(sim: &mut Simulation, inputs: &Inputs) -> Result<(), Error> {
+    let Some(c) = &inputs.checkpoint else {
+        return Ok(());
+    };
+    let config = sim.config();
+    let Some((p, Some(path))) = config.protocol.as_ref().map(|p| (p, p.load.as_deref())) else {
+        return Ok(());
+    };
+    let file = path.display().to_string();
+    let untrained = config
+        .projections
+        .iter()
+        .find(|(name, pc)| pc.stdp.is_some() && !c.state.weights.iter().any(|(w, _)| w == *name));
+    if let Some((name, _)) = untrained {
+        return Err(ConfigError(format!(
+            "protocol.load: {file} holds no trained state for projection '{name}'"
+        ))
+        .into());
+    }
+    if p.evaluate.images > 0
+        && p.assign.images == 0
+        && !c.assignments.iter().any(|(layer, _)| layer == &p.output)
+    {
+        return Err(ConfigError(format!(
+            "protocol.load: {file} holds no assignments for layer '{}'; set protocol.assign.images",
+            p.output
+        ))
+        .into());
+    }
+    sim.set_state(&c.state)
+        .map_err(|e| ConfigError(format!("protocol.load: {file}: {e}")).into())
+}
+
+/// `sim` after [`restore`] from `inputs` (if a protocol run's): for
+/// building the network of a run before its output file is created.
+pub fn restored(mut sim: Simulation, inputs: Option<&Inputs>) -> Result<Simulation, Error> {
+    if let Some(inputs) = inputs {
+        restore(&mut sim, inputs)?;
+    }
+    Ok(sim)
+}
+
 /// Runs the protocol of `sim`'s config, from `inputs` (see [`load`]),
 /// writing results and the learned state through `writer`. Returns `None`
-/// if `stop()` said so (asked before every image).
+/// if `stop()` said so (asked before every image); the state is then
+/// written as it is at that image boundary (with the assignments, if there
+/// are any yet), with each phase's results of the images done and
+/// `/state/stopped` saying where it stopped, so that the file is a
+/// checkpoint too.
 pub fn run(
     sim: &mut Simulation,
     inputs: Inputs,
@@ -92,6 +154,7 @@ pub fn run(
     progress: &ProgressBar,
     stop: &(dyn Fn() -> bool + Sync),
 ) -> Result<Option<Summary>, Error> {
+    restore(sim, &inputs)?;
     let config = sim.config().clone();
     let p = config.protocol.as_ref().expect("a protocol run");
     let Inputs { sets, checkpoint } = inputs;
@@ -109,16 +172,12 @@ pub fn run(
             .max()
             .map_or(1, |&m| m as usize + 1),
     };
-    let mut assignments = None;
-    if let (Some(path), Some(c)) = (&p.load, checkpoint) {
-        sim.set_state(&c.state)
-            .map_err(|e| ConfigError(format!("protocol.load: {}: {e}", path.display())))?;
-        assignments = c
-            .assignments
+    let mut assignments = checkpoint.and_then(|c| {
+        c.assignments
             .into_iter()
             .find(|(layer, _)| layer == &p.output)
-            .map(|(_, a)| a);
-    }
+            .map(|(_, a)| a)
+    });
     let mut summary = Summary {
         trained: 0,
         accuracy: None,
@@ -130,28 +189,51 @@ pub fn run(
         summary.seconds.push((phase, clock.elapsed().as_secs_f64()));
         clock = std::time::Instant::now();
     };
+    let shown = all
+        .into_iter()
+        .find(|s| !s.is_empty())
+        .map(|s| (s.rows as u64, s.cols as u64));
+    // The learned state: a checkpoint for later runs; `/state/stopped` last.
+    let save = |sim: &mut Simulation, assignments: Option<Vec<i32>>, at: Option<Stop>| {
+        if let Some(a) = assignments {
+            put(
+                writer,
+                schema::assignments_path(&p.output),
+                vec![cx.neurons as u64],
+                Values::I32(a),
+            )?;
+        }
+        write_state(sim, shown, writer)?;
+        at.map_or(Ok(()), |at| write_stopped(writer, at))
+    };
 
     if p.load.is_none() && p.train.images > 0 {
-        let Some(trained) = train(&cx, sim, &sets.train)? else {
-            return Ok(None);
-        };
+        let (trained, at) = train(&cx, sim, &sets.train)?;
         summary.trained = trained;
+        if at.is_some() {
+            save(sim, assignments, at)?;
+            return Ok(None);
+        }
         lap(&mut summary, "train");
     }
 
     if p.assign.images > 0 {
         progress.set_message("assign");
-        let Some(r) = respond(&cx, sim, &sets.assign, &p.assign, ASSIGN)? else {
+        let r = respond(&cx, sim, &sets.assign, &p.assign, ASSIGN)?;
+        let done = r.done;
+        let mut labels = labels(&sets.assign, &p.assign);
+        labels.truncate(done);
+        if done == p.assign.images {
+            let labels8 = &sets.assign.labels[p.assign.offset..][..done];
+            assignments = Some(assign(&r.counts, labels8, cx.neurons, cx.classes));
+        }
+        if done > 0 {
+            r.write(writer, schema::PHASE_ASSIGN, labels, cx.neurons)?;
+        }
+        if done < p.assign.images {
+            save(sim, assignments, Some((schema::PHASE_ASSIGN, 0, done)))?;
             return Ok(None);
-        };
-        let labels8 = &sets.assign.labels[p.assign.offset..][..p.assign.images];
-        assignments = Some(assign(&r.counts, labels8, cx.neurons, cx.classes));
-        r.write(
-            writer,
-            schema::PHASE_ASSIGN,
-            labels(&sets.assign, &p.assign),
-            cx.neurons,
-        )?;
+        }
         lap(&mut summary, "assign");
     }
 
@@ -163,36 +245,34 @@ pub fn run(
             ))
         })?;
         progress.set_message("evaluate");
-        let Some(r) = respond(&cx, sim, &sets.evaluate, &p.evaluate, EVALUATE)? else {
+        let r = respond(&cx, sim, &sets.evaluate, &p.evaluate, EVALUATE)?;
+        let done = r.done;
+        let mut truth = labels(&sets.evaluate, &p.evaluate);
+        truth.truncate(done);
+        if done > 0 {
+            summary.evaluated = done;
+            summary.accuracy = Some(evaluate(&cx, r, truth, a)?);
+        }
+        if done < p.evaluate.images {
+            save(sim, assignments, Some((schema::PHASE_EVALUATE, 0, done)))?;
             return Ok(None);
-        };
-        let truth = labels(&sets.evaluate, &p.evaluate);
-        summary.evaluated = truth.len();
-        summary.accuracy = Some(evaluate(&cx, r, truth, a)?);
+        }
         lap(&mut summary, "evaluate");
     }
 
-    // The learned state: a checkpoint for later runs.
-    if let Some(a) = assignments {
-        put(
-            writer,
-            schema::assignments_path(&p.output),
-            vec![cx.neurons as u64],
-            Values::I32(a),
-        )?;
-    }
-    let shown = all
-        .into_iter()
-        .find(|s| !s.is_empty())
-        .map(|s| (s.rows as u64, s.cols as u64));
-    write_state(sim, shown, writer)?;
+    save(sim, assignments, None)?;
     Ok(Some(summary))
 }
 
 /// Training: every image of every epoch with STDP and adaptation on, the
-/// running accuracy in the progress message. Writes `results/train`;
-/// returns the number of presentations of images, or `None` if stopped.
-fn train(cx: &Context, sim: &mut Simulation, set: &ImageSet) -> Result<Option<usize>, Error> {
+/// running accuracy in the progress message. Writes `results/train` (of
+/// the images shown, if any); returns the number of presentations of
+/// images and, if stopped, where.
+fn train(
+    cx: &Context,
+    sim: &mut Simulation,
+    set: &ImageSet,
+) -> Result<(usize, Option<Stop>), Error> {
     let Context {
         config,
         p,
@@ -213,11 +293,13 @@ fn train(cx: &Context, sim: &mut Simulation, set: &ImageSet) -> Result<Option<us
     let mut row = vec![0; neurons];
     let mut recent = std::collections::VecDeque::new();
     let epochs = p.train.epochs();
-    for epoch in 0..epochs {
+    let mut at = None;
+    'epochs: for epoch in 0..epochs {
         progress.set_message(format!("train {}/{epochs}", epoch + 1));
         for k in 0..p.train.images {
             if stop() {
-                return Ok(None);
+                at = Some((schema::PHASE_TRAIN, epoch, k));
+                break 'epochs;
             }
             let image = p.train.offset + k;
             let n = presenter.show(
@@ -258,6 +340,9 @@ fn train(cx: &Context, sim: &mut Simulation, set: &ImageSet) -> Result<Option<us
         }
     }
     let n = train_labels.len();
+    if n == 0 {
+        return Ok((0, at));
+    }
     let path = |name: &str| schema::result_path(schema::PHASE_TRAIN, name);
     put(
         writer,
@@ -277,5 +362,5 @@ fn train(cx: &Context, sim: &mut Simulation, set: &ImageSet) -> Result<Option<us
         vec![n as u64],
         Values::I32(predicted),
     )?;
-    Ok(Some(n))
+    Ok((n, at))
 }

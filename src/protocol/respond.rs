@@ -15,16 +15,20 @@ use crate::{Error, Simulation};
 /// One image's response: (index in the phase, presentations, counts).
 type Response = (usize, u32, Vec<u32>);
 
-/// Responses of a phase without learning.
+/// Responses of a phase without learning: of its first `done` images,
+/// fewer than the phase's if it was stopped.
 pub(super) struct Responses {
-    /// Row-major images × neurons spike counts.
+    /// Row-major `done` × neurons spike counts.
     pub(super) counts: Vec<u32>,
-    /// Presentations of each image.
+    /// Presentations of each image done.
     pub(super) presentations: Vec<u32>,
+    /// Images done: all images before this index were shown, none after.
+    pub(super) done: usize,
 }
 
 impl Responses {
-    /// Writes `results/<phase>/{labels, presentations, counts}`.
+    /// Writes `results/<phase>/{labels, presentations, counts}` (`labels`
+    /// of the images done).
     pub(super) fn write(
         self,
         writer: &Writer,
@@ -57,14 +61,16 @@ impl Responses {
 
 /// Shows the images of `phase` with learning off, on `sim` alone (one
 /// thread, or without `reset`) or on one copy of the network per worker
-/// thread. `None` if stopped.
+/// thread. If stopped, the responses of the images before the first one not
+/// shown (with several threads, images after it that were shown are
+/// dropped).
 pub(super) fn respond(
     cx: &Context,
     sim: &mut Simulation,
     set: &ImageSet,
     phase: &PhaseConfig,
     phase_key: u64,
-) -> Result<Option<Responses>, Error> {
+) -> Result<Responses, Error> {
     let Context {
         p,
         writer,
@@ -78,6 +84,7 @@ pub(super) fn respond(
     let mut out = Responses {
         counts: vec![0; n * neurons],
         presentations: vec![0; n],
+        done: n,
     };
     let off = Plasticity {
         stdp: false,
@@ -88,7 +95,8 @@ pub(super) fn respond(
     if workers == 1 || !p.reset {
         for (k, row) in out.counts.chunks_exact_mut(neurons).enumerate() {
             if stop() {
-                return Ok(None);
+                out.done = k;
+                break;
             }
             let image = phase.offset + k;
             out.presentations[k] = presenter.show(
@@ -100,7 +108,8 @@ pub(super) fn respond(
             )?;
             progress.inc(1);
         }
-        return Ok(Some(out));
+        out.truncate(neurons);
+        return Ok(out);
     }
     let copies: Vec<Simulation> = (0..workers)
         .map(|_| sim.replica())
@@ -140,14 +149,27 @@ pub(super) fn respond(
             .map(|h| h.join().expect("evaluation worker panicked"))
             .collect()
     });
-    if stopped.load(Ordering::Relaxed) {
-        return Ok(None);
-    }
-    for part in parts {
-        for (k, shown, row) in part? {
+    let parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
+    // Worker `w` did images w, w + workers, ...: its next one is not done.
+    out.done = parts
+        .iter()
+        .enumerate()
+        .map(|(w, mine)| w + mine.len() * workers)
+        .fold(n, usize::min);
+    for (k, shown, row) in parts.into_iter().flatten() {
+        if k < out.done {
             out.presentations[k] = shown;
             out.counts[k * neurons..][..neurons].copy_from_slice(&row);
         }
     }
-    Ok(Some(out))
+    out.truncate(neurons);
+    Ok(out)
+}
+
+impl Responses {
+    /// Keeps the responses of the images done.
+    fn truncate(&mut self, neurons: usize) {
+        self.counts.truncate(self.done * neurons);
+        self.presentations.truncate(self.done);
+    }
 }

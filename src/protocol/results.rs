@@ -1,5 +1,5 @@
 //! What a protocol run writes: `/results` of each phase and the learned
-//! `/state` (the checkpoint a later run loads).
+//! `/state` (the checkpoint a later run loads), also when it is stopped.
 
 use super::Context;
 use super::readout::predict;
@@ -151,4 +151,34 @@ pub(super) fn write_state(
         )?;
     }
     Ok(())
+}
+
+/// Where a run was stopped: phase (a `/results` subgroup name), epoch, and
+/// index in the phase of the first image not shown.
+pub(super) type Stop = (&'static str, usize, usize);
+
+/// Writes `/state/stopped` for a run stopped at `stop`; sent after the
+/// rest of the state, so that a file that has it holds all of it.
+pub(super) fn write_stopped(writer: &Writer, stop: Stop) -> Result<(), RecordError> {
+    let (phase, epoch, image) = stop;
+    put_with(
+        writer,
+        schema::STOPPED_PATH.to_owned(),
+        vec![],
+        Values::U64(vec![image as u64]),
+        vec![
+            (
+                schema::ATTR_STOPPED_PHASE.to_owned(),
+                Attr::Str(phase.to_owned()),
+            ),
+            (
+                schema::ATTR_STOPPED_EPOCH.to_owned(),
+                Attr::U64(epoch as u64),
+            ),
+            (
+                schema::ATTR_STOPPED_IMAGE.to_owned(),
+                Attr::U64(image as u64),
+            ),
+        ],
+    )
 }

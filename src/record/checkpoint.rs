@@ -11,10 +11,17 @@
 //! /state/theta/<layer>            float64 [n_neurons]: individual threshold offsets θ (mV)
 //! /state/sigma/<layer>            float32 [1]: the layer's shared threshold σ (mV)
 //! /results/assignments/<layer>    int32 [n_neurons]: each neuron's assigned class, -1 = none
+//! /state/stopped                  uint64 scalar, only where a protocol run was stopped:
+//!                                 attrs stopped_phase (string), stopped_epoch, stopped_image (u64)
 //! ```
 //!
 //! The names are in [`schema`]. [`load`] reads whichever of these groups
-//! exist, members in the order they were written. Like
+//! exist, members in the order they were written.
+//!
+//! A run that completed is a checkpoint; so is one stopped by a signal that
+//! wrote `/state/stopped`: a protocol run writes its state at the image
+//! boundary where it stopped, then that dataset last, so a file that has it
+//! holds the whole state (the writer writes batches in order). Like
 //! [`inspect`](super::inspect), call it only when no
 //! [`Writer`](super::writer::Writer) of this process is running.
 
@@ -52,6 +59,19 @@ pub struct Checkpoint {
     pub state: LearnedState,
     /// (layer, class per neuron, -1 = none) from `results/assignments`.
     pub assignments: Vec<(String, Vec<i32>)>,
+    /// Where the run that wrote the file was stopped, if it was.
+    pub stopped: Option<Stopped>,
+}
+
+/// Where a stopped protocol run stopped (`/state/stopped`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    /// The phase: `train`, `assign` or `evaluate`.
+    pub phase: String,
+    /// The training epoch (0-based; 0 in the other phases).
+    pub epoch: u64,
+    /// Index in the phase of the first image not shown.
+    pub image: u64,
 }
 
 /// Reads the checkpoint of the spikesim output file at `path`.
@@ -60,7 +80,8 @@ pub struct Checkpoint {
 /// ([`ReadError::NotFound`]), it is not HDF5 ([`ReadError::NotHdf5`]) or
 /// not a spikesim file ([`ReadError::NotSpikesim`],
 /// [`ReadError::UnsupportedSchema`]), its run did not complete (root
-/// attribute `complete` 0 or missing: [`ReadError::Incomplete`]), or a
+/// attribute `complete` 0 or missing) and was not stopped with its state
+/// saved (no `/state/stopped`: [`ReadError::Incomplete`]), or a
 /// dataset of the checkpoint layout is not a 1-D dataset of its type
 /// ([`ReadError::Read`]).
 pub fn load(path: &Path) -> Result<Checkpoint, ReadError> {
@@ -69,7 +90,7 @@ pub fn load(path: &Path) -> Result<Checkpoint, ReadError> {
         .attr(schema::ATTR_COMPLETE)
         .and_then(|a| a.read_scalar::<u8>())
         .unwrap_or(0);
-    if complete != 1 {
+    if complete != 1 && !file.link_exists(schema::STOPPED_PATH) {
         return Err(ReadError::Incomplete {
             path: path.to_owned(),
         });
@@ -106,7 +127,36 @@ fn read_checkpoint(file: &File) -> Result<Checkpoint, String> {
             ASSIGNMENTS_GROUP,
             TypeDescriptor::Integer(IntSize::U4),
         )?,
+        stopped: read_stopped(file)?,
     })
+}
+
+/// The attributes of `/state/stopped`, if the file has it.
+fn read_stopped(file: &File) -> Result<Option<Stopped>, String> {
+    if !file.link_exists(schema::STOPPED_PATH) {
+        return Ok(None);
+    }
+    let path = schema::STOPPED_PATH;
+    let ds = file
+        .dataset(path)
+        .map_err(|_| format!("/{path} is not a dataset"))?;
+    let attr = |name: &str| {
+        ds.attr(name)
+            .map_err(|_| format!("/{path} has no attribute {name}"))
+    };
+    let u64_attr = |name: &str| {
+        attr(name)?
+            .read_scalar::<u64>()
+            .map_err(|e| format!("/{path} attribute {name}: {e}"))
+    };
+    let phase = attr(schema::ATTR_STOPPED_PHASE)?
+        .read_scalar::<hdf5::types::VarLenUnicode>()
+        .map_err(|e| format!("/{path} attribute {}: {e}", schema::ATTR_STOPPED_PHASE))?;
+    Ok(Some(Stopped {
+        phase: phase.as_str().to_owned(),
+        epoch: u64_attr(schema::ATTR_STOPPED_EPOCH)?,
+        image: u64_attr(schema::ATTR_STOPPED_IMAGE)?,
+    }))
 }
 
 /// Every member of the group at `path` (none where it does not exist), each a
@@ -256,6 +306,7 @@ mod tests {
                 sigma: vec![("exc".to_owned(), -52.0)],
             },
             assignments: vec![("exc".to_owned(), assignments)],
+            stopped: None,
         };
         (batches, expected)
     }
@@ -308,6 +359,33 @@ mod tests {
         let msg = err.to_string();
         assert!(msg.contains(&tmp.0.display().to_string()), "{msg}");
         assert!(msg.contains("did not complete"), "{msg}");
+    }
+
+    #[test]
+    fn a_run_stopped_with_its_state_saved_loads() {
+        // Not complete, but /state/stopped (written last) says the state is whole.
+        let tmp = TempPath::new("checkpoint-stopped");
+        let (mut batches, mut expected) = trained();
+        batches.push(Batch::Dataset {
+            path: schema::STOPPED_PATH.to_owned(),
+            shape: vec![],
+            values: Values::U64(vec![17]),
+            attrs: vec![
+                (
+                    schema::ATTR_STOPPED_PHASE.to_owned(),
+                    Attr::Str("train".to_owned()),
+                ),
+                (schema::ATTR_STOPPED_EPOCH.to_owned(), Attr::U64(2)),
+                (schema::ATTR_STOPPED_IMAGE.to_owned(), Attr::U64(17)),
+            ],
+        });
+        write(&tmp.0, batches, false);
+        expected.stopped = Some(Stopped {
+            phase: "train".to_owned(),
+            epoch: 2,
+            image: 17,
+        });
+        assert_eq!(load(&tmp.0).unwrap(), expected);
     }
 
     #[test]

@@ -39,6 +39,9 @@
 //! /state/weights/<projection>         float32 [n_synapses]: final weights, storage order
 //! /state/theta/<layer>                float64 [n_neurons]: final threshold offsets θ (mV)
 //! /state/sigma/<layer>                float32 [1]: the layer's shared threshold σ (mV)
+//! /state/stopped                      uint64 scalar, only in a stopped protocol run:
+//!                                     attrs stopped_phase (string), stopped_epoch,
+//!                                     stopped_image (u64)
 //! ```
 //!
 //! `/spikes`, `/report`, `/rates` and `/weights` always exist (possibly
@@ -287,6 +290,23 @@ pub const FINAL_WEIGHTS_GROUP: &str = "state/weights";
 pub const THETA_GROUP: &str = "state/theta";
 /// Group of the layers' shared thresholds σ, one float32 `[1]` dataset per layer.
 pub const SIGMA_GROUP: &str = "state/sigma";
+
+/// Scalar uint64 dataset written last by a protocol run that was stopped
+/// (SIGINT/SIGTERM): `/state` holds the network as it was at that image
+/// boundary. Its value is [`ATTR_STOPPED_IMAGE`]; its attributes say where
+/// the run stopped. A file whose run did not complete is a checkpoint only
+/// if it has this dataset.
+pub const STOPPED_PATH: &str = "state/stopped";
+/// [`STOPPED_PATH`] attribute (string): the phase that was stopped,
+/// [`PHASE_TRAIN`], [`PHASE_ASSIGN`] or [`PHASE_EVALUATE`].
+pub const ATTR_STOPPED_PHASE: &str = "stopped_phase";
+/// [`STOPPED_PATH`] attribute (u64): the training epoch that was stopped
+/// (0-based; 0 in the other phases).
+pub const ATTR_STOPPED_EPOCH: &str = "stopped_epoch";
+/// [`STOPPED_PATH`] attribute (u64): the index within the phase (from its
+/// `offset`) of the first image not shown; the images before it are done
+/// and are those of the phase's `/results`.
+pub const ATTR_STOPPED_IMAGE: &str = "stopped_image";
 
 /// Path of dataset `name` of a protocol phase, e.g. `results/evaluate/accuracy`.
 pub fn result_path(phase: &str, name: &str) -> String {
