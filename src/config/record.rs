@@ -418,6 +418,17 @@ impl RecordConfig {
                         names.join(", ")
                     ));
                 }
+                // One report per (layer, variable): `/report/<layer>/<var>`.
+                let earlier = self.traces[..t]
+                    .iter()
+                    .position(|o| o.layer == tr.layer && o.vars.contains(var));
+                if let Some(o) = earlier.or(tr.vars[..v].contains(var).then_some(t)) {
+                    return err(format!(
+                        "{}: '{var}' of layer '{}' is already recorded by record.traces[{o}]; one trace per layer and variable",
+                        key(&format!("vars[{v}]")),
+                        tr.layer
+                    ));
+                }
             }
             if tr.every == 0 {
                 return err(format!("{}: must be >= 1", key("every")));
@@ -491,5 +502,32 @@ impl RecordConfig {
             }
         }
         check_layers(c, "record.samples.layers", &self.samples.layers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn a_layer_and_variable_traced_twice_is_named() {
+        // The same (layer, var) in two traces, or twice in one: `run` used to
+        // find it only when creating the file, after `validate` said ok.
+        let base = "[simulation]\nsteps = 1\n[layers.a]\nkind = \"lif\"\nsize = 2\n";
+        let two = format!(
+            "{base}[[record.traces]]\nlayer = \"a\"\nvars = [\"voltage\"]\n[[record.traces]]\nlayer = \"a\"\nvars = [\"current\", \"voltage\"]\nneurons = [1]\n"
+        );
+        let e = Config::from_toml(&two, &[]).unwrap_err();
+        assert_eq!(
+            e.0,
+            "record.traces[1].vars[1]: 'voltage' of layer 'a' is already recorded by record.traces[0]; one trace per layer and variable"
+        );
+        let one =
+            format!("{base}[[record.traces]]\nlayer = \"a\"\nvars = [\"voltage\", \"voltage\"]\n");
+        let e = Config::from_toml(&one, &[]).unwrap_err();
+        assert!(
+            e.0.starts_with("record.traces[0].vars[1]: 'voltage'"),
+            "{e}"
+        );
     }
 }
