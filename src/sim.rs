@@ -10,7 +10,7 @@ use crate::data::ImageSet;
 use crate::encoder::{EncoderRng, Intensity};
 use crate::layer::{Layer, LayerSpikes};
 use crate::neuron::Voltage;
-use crate::neuron::check::{CHECK_EVERY, first_non_finite};
+use crate::neuron::check::{CHECK_EVERY, NonFinite, first_non_finite};
 use crate::neuron::lif::{LayerThreshold, Threshold};
 use crate::neuron::model::LayerRecordables;
 use crate::neuron::synaptic::{Current, Current2, total_current};
@@ -237,6 +237,13 @@ impl Simulation {
             }
             Ok(())
         })
+    }
+
+    /// An error naming the first neuron whose voltage or synaptic current is
+    /// not finite ([`crate::neuron::check`]).
+    pub fn check_finite(&mut self) -> Result<(), NonFinite> {
+        let done = self.steps_done();
+        first_non_finite(&mut self.world, done).map_or(Ok(()), Err)
     }
 
     /// Sets the intensities of encoder layer `layer`, one per neuron.

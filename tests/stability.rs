@@ -78,3 +78,33 @@ fn a_run_shorter_than_the_check_period_is_checked_at_its_end() {
         "{e}"
     );
 }
+
+/// The digits protocol with its excitatory conductance made unstable: a
+/// `continuous` current with `dt/τ = 0.5/0.16 = 3.125` follows
+/// `g(n) = −2.125 g(n−1) + 3.125 x(n)`, which diverges as soon as input
+/// arrives, to inf and then NaN (`inf − inf`). The protocol looks after
+/// every presentation, so the run stops during training.
+#[test]
+fn a_protocol_whose_network_blows_up_stops_with_an_error() {
+    let out = common::temp("unstable-digits.h5");
+    let o = Command::new(env!("CARGO_BIN_EXE_spikesim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("run")
+        .arg(common::repo("experiments/digits-stdp.toml"))
+        .arg("--out")
+        .arg(&out)
+        .args([
+            "--set",
+            "layers.exc.synapses.exc={ current = \"continuous\", tau_ms = 0.16, reversal_mv = 0.0 }",
+            "--set",
+            "protocol.train.images=20",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("the network blew up: layer 'exc'"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    let f = hdf5::File::open(&out).unwrap();
+    assert_eq!(f.attr("complete").unwrap().read_scalar::<u8>().unwrap(), 0);
+}

@@ -1,10 +1,10 @@
 //! Showing an image: reset, reseeded input streams, intensities, and the
 //! re-presentations of an image that drives too few output spikes.
 
-use crate::Simulation;
 use crate::config::{Config, LayerConfig, ProtocolConfig};
 use crate::data::ImageSet;
-use crate::record::{RecordError, Writer};
+use crate::record::Writer;
+use crate::{Error, Simulation};
 
 /// Phase numbers in presentation keys.
 pub(super) const TRAIN: u64 = 1;
@@ -56,7 +56,7 @@ impl Presenter<'_> {
         key_of: impl Fn(u32) -> u64,
         counts: &mut [u32],
         writer: Option<&Writer>,
-    ) -> Result<u32, RecordError> {
+    ) -> Result<u32, Error> {
         let p = self.p;
         let mut x = vec![0.0; image.len()];
         for k in 0..p.max_presentations {
@@ -76,6 +76,7 @@ impl Presenter<'_> {
                 sim.set_intensities(&p.input, &x);
                 sim.run_counting(p.rest_steps, &p.output, &mut vec![0; counts.len()], writer)?;
             }
+            sim.check_finite()?;
             if self.normalize {
                 sim.normalize();
             }

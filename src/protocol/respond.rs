@@ -115,7 +115,7 @@ pub(super) fn respond(
         .map(|_| sim.replica())
         .collect::<Result<_, _>>()?;
     let stopped = AtomicBool::new(false);
-    let parts: Vec<Result<Vec<Response>, RecordError>> = std::thread::scope(|scope| {
+    let parts: Vec<Result<Vec<Response>, Error>> = std::thread::scope(|scope| {
         let handles: Vec<_> = copies
             .into_iter()
             .enumerate()
