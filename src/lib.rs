@@ -62,7 +62,7 @@
 //! |---|---|
 //! | [`config`] | the TOML config: one file per section, each type beside its checks |
 //! | [`param`] | what config and models share: [`ConfigError`], range checks, distributions, the step current |
-//! | [`neuron`] | the model registry (`models!`), [`neuron::model`] (the traits), [`neuron::synaptic`] (synaptic and external currents), one module per model |
+//! | [`neuron`] | the model registry (`models!`), [`neuron::model`] (the traits), [`neuron::recordables`] (the shared recordables), [`neuron::synaptic`] (synaptic and external currents), [`neuron::input`] (the input ring), [`neuron::driver`] (the shared update walk), one module per model |
 //! | [`encoder`] | Bernoulli/Poisson encoders |
 //! | [`layer`] | layer entities, spike lists, neuron membership |
 //! | [`synapse`] | projections, weight storage ([`synapse::weights`]), delivery, STDP ([`synapse::stdp`]) |

@@ -9,7 +9,8 @@ use crate::encoder::{EncoderParams, EncoderRng, Intensity};
 use crate::layer::{InLayer, Layer, LayerSpikes, Spiked};
 use crate::neuron::input::InputRing;
 use crate::neuron::model::{LayerRecordables, Spawn};
-use crate::neuron::synaptic::{self, ExternalCurrent};
+use crate::neuron::recordables;
+use crate::neuron::synaptic::ExternalCurrent;
 use crate::record::plan;
 use crate::rng;
 use crate::step::{Clock, Plasticity};
@@ -55,10 +56,9 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                     .map(|p| p.delay)
                     .max()
                     .unwrap_or(1);
-                let input_recorded =
-                    config.record.traces.iter().any(|t| {
-                        &t.layer == name && t.vars.iter().any(|v| v == synaptic::INPUT.name)
-                    });
+                let input_recorded = config.record.traces.iter().any(|t| {
+                    &t.layer == name && t.vars.iter().any(|v| v == recordables::INPUT.name)
+                });
                 let (i_ext, step_current) = model.external();
                 world.entity_mut(layer).insert((
                     LayerRecordables(model.recordables()),

@@ -103,6 +103,7 @@ use super::driver::{
 };
 use super::input::InputRing;
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
+use super::recordables;
 use super::synaptic::{
     self, Current, Current2, Drive, ExternalCurrent, SynapseConfig, SynapticCurrent, currents_or,
     validate_external, validate_synapses,
@@ -297,7 +298,12 @@ const W: Recordable = Recordable {
     read: |world, _, neurons, _, out| read_each(world, neurons, out, |w: &Adaptation| w.0),
 };
 
-const RECORDABLES: [Recordable; 4] = [synaptic::VOLTAGE, W, synaptic::CURRENT, synaptic::INPUT];
+const RECORDABLES: [Recordable; 4] = [
+    recordables::VOLTAGE,
+    W,
+    recordables::CURRENT,
+    recordables::INPUT,
+];
 
 impl LayerModel for AdexConfig {
     fn size(&self) -> usize {

@@ -95,6 +95,7 @@ use super::driver::{
 };
 use super::input::InputRing;
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
+use super::recordables;
 use super::synaptic::{
     self, CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, SynapseConfig, SynapticCurrent,
     currents_or, validate_external, validate_synapses,
@@ -222,15 +223,15 @@ const RECOVERY: Recordable = Recordable {
 };
 
 const RECORDABLES: [Recordable; 4] = [
-    synaptic::VOLTAGE,
+    recordables::VOLTAGE,
     RECOVERY,
     Recordable {
         units: "1",
-        ..synaptic::CURRENT
+        ..recordables::CURRENT
     },
     Recordable {
         units: "1",
-        ..synaptic::INPUT
+        ..recordables::INPUT
     },
 ];
 

@@ -16,6 +16,7 @@ pub mod input;
 pub mod izhikevich;
 pub mod lif;
 pub mod model;
+pub mod recordables;
 pub mod synaptic;
 
 use bevy_ecs::prelude::*;

@@ -5,59 +5,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::Context;
 use super::present::{Presenter, key};
-use super::results::put;
+use super::results::Responses;
 use crate::config::PhaseConfig;
 use crate::data::ImageSet;
-use crate::record::{RecordError, Values, Writer, schema};
 use crate::step::Plasticity;
 use crate::{Error, Simulation};
 
 /// One image's response: (index in the phase, presentations, counts).
 type Response = (usize, u32, Vec<u32>);
-
-/// Responses of a phase without learning: of its first `done` images,
-/// fewer than the phase's if it was stopped.
-pub(super) struct Responses {
-    /// Row-major `done` × neurons spike counts.
-    pub(super) counts: Vec<u32>,
-    /// Presentations of each image done.
-    pub(super) presentations: Vec<u32>,
-    /// Images done: all images before this index were shown, none after.
-    pub(super) done: usize,
-}
-
-impl Responses {
-    /// Writes `results/<phase>/{labels, presentations, counts}` (`labels`
-    /// of the images done).
-    pub(super) fn write(
-        self,
-        writer: &Writer,
-        phase: &str,
-        labels: Vec<u32>,
-        neurons: usize,
-    ) -> Result<(), RecordError> {
-        let n = labels.len() as u64;
-        let path = |name: &str| schema::result_path(phase, name);
-        put(
-            writer,
-            path(schema::RESULT_LABELS),
-            vec![n],
-            Values::U32(labels),
-        )?;
-        put(
-            writer,
-            path(schema::RESULT_PRESENTATIONS),
-            vec![n],
-            Values::U32(self.presentations),
-        )?;
-        put(
-            writer,
-            path(schema::RESULT_COUNTS),
-            vec![n, neurons as u64],
-            Values::U32(self.counts),
-        )
-    }
-}
 
 /// Shows the images of `phase` with learning off, on `sim` alone (one
 /// thread, or without `reset`) or on one copy of the network per worker
@@ -164,12 +119,4 @@ pub(super) fn respond(
     }
     out.truncate(neurons);
     Ok(out)
-}
-
-impl Responses {
-    /// Keeps the responses of the images done.
-    fn truncate(&mut self, neurons: usize) {
-        self.counts.truncate(self.done * neurons);
-        self.presentations.truncate(self.done);
-    }
 }

@@ -3,7 +3,6 @@
 
 use super::Context;
 use super::readout::predict;
-use super::respond::Responses;
 use crate::Simulation;
 use crate::config::PhaseConfig;
 use crate::data::ImageSet;
@@ -181,4 +180,56 @@ pub(super) fn write_stopped(writer: &Writer, stop: Stop) -> Result<(), RecordErr
             ),
         ],
     )
+}
+
+/// Responses of a phase without learning: of its first `done` images,
+/// fewer than the phase's if it was stopped.
+pub(super) struct Responses {
+    /// Row-major `done` × neurons spike counts.
+    pub(super) counts: Vec<u32>,
+    /// Presentations of each image done.
+    pub(super) presentations: Vec<u32>,
+    /// Images done: all images before this index were shown, none after.
+    pub(super) done: usize,
+}
+
+impl Responses {
+    /// Writes `results/<phase>/{labels, presentations, counts}` (`labels`
+    /// of the images done).
+    pub(super) fn write(
+        self,
+        writer: &Writer,
+        phase: &str,
+        labels: Vec<u32>,
+        neurons: usize,
+    ) -> Result<(), RecordError> {
+        let n = labels.len() as u64;
+        let path = |name: &str| schema::result_path(phase, name);
+        put(
+            writer,
+            path(schema::RESULT_LABELS),
+            vec![n],
+            Values::U32(labels),
+        )?;
+        put(
+            writer,
+            path(schema::RESULT_PRESENTATIONS),
+            vec![n],
+            Values::U32(self.presentations),
+        )?;
+        put(
+            writer,
+            path(schema::RESULT_COUNTS),
+            vec![n, neurons as u64],
+            Values::U32(self.counts),
+        )
+    }
+}
+
+impl Responses {
+    /// Keeps the responses of the images done.
+    pub(super) fn truncate(&mut self, neurons: usize) {
+        self.counts.truncate(self.done * neurons);
+        self.presentations.truncate(self.done);
+    }
 }

@@ -46,10 +46,10 @@ use serde::{Deserialize, Serialize};
 use super::driver::{reset_each, spawn_neurons};
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
 use super::synaptic::{
-    self, CurrentModel, SynapseConfig, SynapticCurrent, currents_or, validate_external,
-    validate_synapses,
+    CurrentModel, SynapseConfig, SynapticCurrent, currents_or, validate_external, validate_synapses,
 };
 use super::{Voltage, initial_voltages};
+use crate::neuron::recordables;
 use crate::param::{
     ConfigError, Distribution, Map, StepCurrent, err, finite, non_negative, positive,
 };
@@ -237,11 +237,11 @@ const THETA: Recordable = Recordable {
 };
 
 const RECORDABLES: [Recordable; 5] = [
-    synaptic::VOLTAGE,
-    synaptic::CURRENT,
+    recordables::VOLTAGE,
+    recordables::CURRENT,
     THRESHOLD,
     THETA,
-    synaptic::INPUT,
+    recordables::INPUT,
 ];
 
 impl LayerModel for LifConfig {
