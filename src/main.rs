@@ -23,7 +23,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 use spikesim::protocol;
 use spikesim::record::output::{self, FileId};
-use spikesim::record::{inspect, layout, writer};
+use spikesim::record::{RecordError, inspect, layout, writer};
 use spikesim::{Config, ConfigError, Error, Simulation, bench, footprint, stimulus};
 
 #[derive(Parser)]
@@ -312,6 +312,11 @@ fn run(
     if force && out.is_file() {
         output::remove_unless_written(&out).map_err(|e| Failure(e, 2))?;
     }
+    // Under a file size limit (`ulimit -f`) a write past it fails with
+    // EFBIG, which the writer handles as a full disk, instead of killing
+    // the process with SIGXFSZ.
+    // SAFETY: setting a signal's disposition to SIG_IGN runs no handler code.
+    unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
     let w = writer::Writer::create(&out, &header, sim.layout(), 4)
         .map_err(|e| Failure(e.to_string(), 2))?;
     // The file this run writes; another one at `out` at the end means that
@@ -338,13 +343,12 @@ fn run(
                 summary = s;
                 done
             })
-            .map_err(|e| e.to_string())
         }
         _ => {
             let progress = progress_bar(sim.total_steps(), "steps");
             let r = sim.run(&w, &progress, stop);
             progress.finish_and_clear();
-            r.map_err(|e| e.to_string())
+            r
         }
     };
     let steps = sim.steps_done();
@@ -360,7 +364,11 @@ fn run(
             (w.abort(steps, &why), Some(Failure(why, 128 + sig as u8)))
         }
         Err(e) => {
-            let why = format!("run failed after {steps} steps: {e}");
+            let why = match e {
+                // It says how many steps the file keeps.
+                Error::Record(e @ RecordError::DiskFull { .. }) => e.to_string(),
+                e => format!("run failed after {steps} steps: {e}"),
+            };
             (w.abort(steps, &why), Some(Failure(why, 1)))
         }
     };
@@ -387,6 +395,7 @@ fn run(
         ));
     }
     match (closed, failure) {
+        (Err(e @ RecordError::DiskFull { .. }), _) => Err(Failure(e.to_string(), 1)),
         (Err(e), _) => Err(Failure(format!("{e} ({} is incomplete)", out.display()), 1)),
         (Ok(()), Some(Failure(why, code))) => Err(Failure(
             format!(

@@ -203,7 +203,8 @@ impl Simulation {
 
     /// Seals whatever the recorder holds, so that it is sent next.
     fn seal(&mut self) {
-        self.world.resource_mut::<Recorder>().seal();
+        let steps_done = self.steps_done();
+        self.world.resource_mut::<Recorder>().seal(steps_done);
     }
 
     /// Queues a snapshot of every recorded projection's weights now

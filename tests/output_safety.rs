@@ -303,3 +303,74 @@ fn a_closed_stdout_ends_quietly() {
     let f = hdf5::File::open(&out).unwrap();
     assert_eq!(f.attr("complete").unwrap().read_scalar::<u8>().unwrap(), 1);
 }
+
+/// 100 neurons driven to fire, every voltage traced for 50,000 steps: a
+/// 20 MB report.
+const TRACED: &str = r#"
+    [simulation]
+    steps = 50000
+    [layers.n]
+    kind = "lif"
+    size = 100
+    i_ext = 2.0
+    [[record.traces]]
+    layer = "n"
+    vars = ["voltage"]
+"#;
+
+/// Reads a 2-D float32 dataset's rows.
+fn rows(f: &hdf5::File, path: &str) -> ndarray::Array2<f32> {
+    f.dataset(path).unwrap().read_2d::<f32>().unwrap()
+}
+
+#[test]
+fn a_full_disk_keeps_every_block_before_it_readable() {
+    let dir = temp_dir("disk-full");
+    let cfg = dir.join("traced.toml");
+    std::fs::write(&cfg, TRACED).unwrap();
+    let (full, room) = (dir.join("full.h5"), dir.join("room.h5"));
+    // `ulimit -f` (in KiB) fails writes past 2 MiB with EFBIG, as a full
+    // disk fails them with ENOSPC.
+    let limit = 2048;
+    let o = Command::new("bash")
+        .arg("-c")
+        .arg(format!("ulimit -f {limit} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_spikesim"))
+        .arg("run")
+        .arg(&cfg)
+        .arg("--out")
+        .arg(&full)
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error:")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("disk full"), "{err}");
+    assert!(errors[0].contains(&full.display().to_string()), "{err}");
+    assert!(std::fs::metadata(&full).unwrap().len() <= limit * 1024);
+
+    let o = run_force(&cfg, &room, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let f = hdf5::File::open(&full).unwrap();
+    let attr = |name: &str| f.attr(name).unwrap().read_scalar::<u64>().unwrap();
+    assert_eq!(f.attr("complete").unwrap().read_scalar::<u8>().unwrap(), 0);
+    let done = attr("steps_done");
+    assert!(done > 0 && done < 50_000, "kept {done} steps");
+    // Blocks are sealed every record.block_steps = 1000 steps.
+    assert_eq!(done % 1000, 0, "kept {done} steps");
+    assert!(
+        errors[0].contains(&format!("keeps the first {done} steps")),
+        "{err}"
+    );
+    let error: hdf5::types::VarLenUnicode = f.attr("error").unwrap().read_scalar().unwrap();
+    assert!(error.as_str().contains("disk full"), "{error}");
+    let kept = rows(&f, "report/n/voltage/data");
+    let whole = rows(&hdf5::File::open(&room).unwrap(), "report/n/voltage/data");
+    let done = done as usize;
+    assert!(kept.nrows() >= done);
+    assert_eq!(
+        kept.slice(ndarray::s![..done, ..]),
+        whole.slice(ndarray::s![..done, ..])
+    );
+}

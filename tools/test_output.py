@@ -131,3 +131,39 @@ def test_interrupted_run_opens_in_h5py(spikesim_bin, tmp_path):
         assert "interrupted" in f.attrs["error"]
         assert f["report/hidden/voltage/data"].shape == (done, 5)
         assert f["spikes/hidden/timestamps"][-1] < done
+
+
+def test_full_disk_keeps_a_readable_file(spikesim_bin, tmp_path):
+    """A run whose file reaches the size limit (`ulimit -f`, which fails
+    writes with EFBIG as a full disk fails them with ENOSPC) stops with one
+    line saying so; the file opens in h5py, marked incomplete with steps_done
+    and the error, and holds the same values as a run with room, up to
+    steps_done."""
+    import subprocess
+
+    from conftest import REPO
+
+    args = [REPO / "experiments" / "seed-demo.toml", "--set", "stimulus.dataset=synthetic"]
+    full, out = tmp_path / "full.h5", tmp_path / "room.h5"
+    limit_kib = 8192
+    proc = subprocess.run(
+        ["bash", "-c", f'ulimit -f {limit_kib} && exec "$0" "$@"', spikesim_bin, "run", *args, "--out", full],
+        capture_output=True, text=True,
+    )
+    assert proc.returncode == 1, proc.stderr
+    error = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+    assert len(error) == 1 and "disk full" in error[0] and str(full) in error[0], proc.stderr
+    subprocess.run([spikesim_bin, "run", *args, "--out", out], check=True, capture_output=True)
+    assert full.stat().st_size <= limit_kib * 1024
+    with h5py.File(full, "r") as f, h5py.File(out, "r") as g:
+        assert not bool(f.attrs["complete"])
+        done = int(f.attrs["steps_done"])
+        assert 0 < done < int(f.attrs["steps"])
+        assert f"keeps the first {done} steps" in error[0]
+        assert "disk full" in f.attrs["error"]
+        v = f["report/hidden/voltage/data"]
+        assert v.shape[0] >= done
+        np.testing.assert_array_equal(v[:done], g["report/hidden/voltage/data"][:done])
+        t = f["spikes/hidden/timestamps"][:]
+        kept = t < done * float(f.attrs["dt_ms"])
+        np.testing.assert_array_equal(t[kept], g["spikes/hidden/timestamps"][: kept.sum()])

@@ -84,6 +84,13 @@ pub enum Batch {
         /// Attributes of the dataset; names non-empty, without NUL, unique.
         attrs: Vec<(String, Attr)>,
     },
+    /// A mark, sent after the batches of each sealed block: every batch of
+    /// the steps before `steps_done` has been sent. Stores nothing; it tells
+    /// the writer how many steps a file that fails after it holds.
+    Through {
+        /// Steps whose records are all sent; not below the previous mark's.
+        steps_done: u64,
+    },
 }
 
 /// The values of a [`Batch::Dataset`], row-major; the variant is the HDF5
@@ -102,7 +109,35 @@ pub enum Values {
     U64(Vec<u64>),
 }
 
+impl Batch {
+    /// Bytes of the values the batch carries (what storing it writes, before
+    /// compression).
+    pub fn payload_bytes(&self) -> u64 {
+        let bytes = match self {
+            Batch::Spikes { steps, .. } => steps.len() * 16,
+            Batch::Trace { data, .. } => data.len() * 4,
+            Batch::Rates { counts, .. } => counts.len() * 8,
+            Batch::Weights { data, .. } => data.len() * 4 + 16,
+            Batch::Samples { index, counts, .. } => {
+                index.len() * 17 + counts.iter().map(|c| c.len() * 4).sum::<usize>()
+            }
+            Batch::Dataset { values, .. } => values.bytes(),
+            Batch::Through { .. } => 0,
+        };
+        bytes as u64
+    }
+}
+
 impl Values {
+    /// Bytes of the values.
+    pub fn bytes(&self) -> usize {
+        let each = match self {
+            Values::F64(_) | Values::U64(_) => 8,
+            Values::F32(_) | Values::U32(_) | Values::I32(_) => 4,
+        };
+        each * self.len()
+    }
+
     /// Number of values.
     pub fn len(&self) -> usize {
         match self {

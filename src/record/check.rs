@@ -20,6 +20,8 @@ pub struct Checker {
     samples: Option<SampleState>,
     /// Paths of the [`Batch::Dataset`]s accepted so far.
     datasets: HashSet<String>,
+    /// `steps_done` of the last [`Batch::Through`] accepted.
+    through: u64,
 }
 
 #[derive(Debug)]
@@ -99,6 +101,7 @@ impl Checker {
                 last_start: None,
             }),
             datasets: HashSet::new(),
+            through: 0,
         }
     }
 
@@ -132,6 +135,14 @@ impl Checker {
             } => {
                 check_dataset(path, shape, values, attrs, &self.datasets)?;
                 self.datasets.insert(path.clone());
+                Ok(())
+            }
+            Batch::Through { steps_done } if *steps_done < self.through => Err(format!(
+                "records through step {steps_done} after records through step {}",
+                self.through
+            )),
+            Batch::Through { steps_done } => {
+                self.through = *steps_done;
                 Ok(())
             }
         }

@@ -205,8 +205,10 @@ impl Recorder {
             && self.weights.iter().all(|p| p.every_steps.is_none())
     }
 
-    /// Moves everything buffered into sealed batches.
-    pub fn seal(&mut self) {
+    /// Moves everything buffered, the records of the steps before
+    /// `steps_done`, into sealed batches, followed by a
+    /// [`Batch::Through`] mark.
+    pub fn seal(&mut self, steps_done: u64) {
         for (layer, p) in self.spikes.iter_mut().enumerate() {
             if !p.steps.is_empty() {
                 let (steps, node_ids) = (
@@ -246,6 +248,7 @@ impl Recorder {
                 counts: s.counts.iter_mut().map(std::mem::take).collect(),
             });
         }
+        self.ready.push(Batch::Through { steps_done });
         self.steps_buffered = 0;
         self.bytes_buffered = 0;
     }
@@ -348,6 +351,6 @@ fn collect(world: &World, rec: &mut Recorder) {
     rec.steps_buffered += 1;
     rec.bytes_buffered += bytes;
     if rec.steps_buffered >= rec.block_steps || rec.bytes_buffered >= MAX_BATCH_BYTES {
-        rec.seal();
+        rec.seal(n + 1);
     }
 }

@@ -33,6 +33,21 @@ pub enum RecordError {
         /// Why, on one line.
         reason: String,
     },
+    /// The disk (or a file size limit, or a quota) had no room for more
+    /// records: the file keeps the first `kept_steps` steps, readable and
+    /// marked incomplete.
+    #[error(
+        "disk full: cannot write more to {} ({reason}); it keeps the first {kept_steps} steps, readable and marked incomplete",
+        .path.display()
+    )]
+    DiskFull {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's words, e.g. `No space left on device`.
+        reason: String,
+        /// Steps whose records are all in the file.
+        kept_steps: u64,
+    },
     /// A [`Batch`](super::batch::Batch) contradicts the recording setup (a bug
     /// in the sender); the writer stopped at it.
     #[error("bad record block for {}: {reason}", .path.display())]

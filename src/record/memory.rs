@@ -16,7 +16,7 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use crate::record::backend::{Backend, End};
+use crate::record::backend::{Backend, End, StoreError};
 use crate::record::batch::{Attr, Batch, Values};
 use crate::record::error::RecordError;
 use crate::record::layout::{Layout, RunHeader};
@@ -145,7 +145,7 @@ impl MemoryBackend {
 }
 
 impl Backend for MemoryBackend {
-    fn append(&mut self, batch: Batch) -> Result<(), String> {
+    fn append(&mut self, batch: Batch) -> Result<(), StoreError> {
         let mut r = self.lock();
         match batch {
             Batch::Spikes {
@@ -198,11 +198,12 @@ impl Backend for MemoryBackend {
                 values,
                 attrs,
             }),
+            Batch::Through { .. } => {}
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), String> {
+    fn flush(&mut self) -> Result<(), StoreError> {
         self.lock().flushes += 1;
         Ok(())
     }
@@ -286,7 +287,8 @@ mod tests {
     #[test]
     fn a_bad_batch_stops_the_writer_and_abort_records_why() {
         // Node id 4 of the 4-neuron `input`: the writer stops there, keeps the
-        // spike before it, and abort records the reason and the error.
+        // spike before it, and abort records the reason and the error, and as
+        // steps done the 2 steps marked stored whole (not the caller's 5).
         let memory = MemoryBackend::new();
         let writer = memory.writer(&header(20), &sample_layout(), 0).unwrap();
         let spike = |step, node| Batch::Spikes {
@@ -295,6 +297,7 @@ mod tests {
             node_ids: vec![node],
         };
         writer.send(spike(1, 3)).unwrap();
+        writer.send(Batch::Through { steps_done: 2 }).unwrap();
         let _ = writer.send(spike(2, 4));
         let err = writer.abort(5, "stopped").unwrap_err();
         assert!(matches!(err, RecordError::BadBatch { .. }), "{err:?}");
@@ -307,7 +310,7 @@ mod tests {
         assert_eq!(
             r.end,
             Some(RunEnd {
-                steps_done: 5,
+                steps_done: 2,
                 error: Some(format!("stopped; {err}"))
             })
         );

@@ -46,7 +46,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 
-use crate::record::backend::{Backend, End};
+use crate::record::backend::{Backend, End, StoreError};
 use crate::record::batch::Batch;
 use crate::record::check::Checker;
 use crate::record::error::RecordError;
@@ -168,19 +168,25 @@ impl Writer {
     ///
     /// If the writer thread had stopped on an error, that error is returned and
     /// the backend keeps what was stored before it, closed as incomplete with
-    /// `steps_done` and `error` = the error's text (as far as it can still be
-    /// written).
+    /// `error` = the error's text and `steps_done` = the steps whose records
+    /// it holds whole (the last [`Batch::Through`] stored), as far as it can
+    /// still be written.
     pub fn finish(mut self, steps_done: u64) -> Result<(), RecordError> {
         match self.join() {
             Ended {
                 backend: Some(backend),
                 error: None,
+                ..
             } => self.close(backend, steps_done, None),
-            Ended { backend, error } => {
+            Ended {
+                backend,
+                error,
+                kept_steps,
+            } => {
                 let error = error.unwrap_or_else(|| self.lost_thread());
                 if let Some(backend) = backend {
                     // Best effort: the backend already failed once.
-                    let _ = self.close(backend, steps_done, Some(&error.to_string()));
+                    let _ = self.close(backend, kept_steps, Some(&error.to_string()));
                 }
                 Err(error)
             }
@@ -195,17 +201,22 @@ impl Writer {
     /// every batch sent.
     ///
     /// If the writer thread had itself stopped on an error, the batches from
-    /// that one on are missing: the backend still gets `steps_done` and
-    /// `error` (`reason`, followed by the writer's error where `reason` does
-    /// not already contain it) as far as it can be written, and that error is
-    /// returned.
+    /// that one on are missing: the backend still gets `error` (`reason`,
+    /// followed by the writer's error where `reason` does not already contain
+    /// it) and `steps_done` = the steps whose records it holds whole, as far
+    /// as they can be written, and that error is returned.
     pub fn abort(mut self, steps_done: u64, reason: &str) -> Result<(), RecordError> {
         match self.join() {
             Ended {
                 backend: Some(backend),
                 error: None,
+                ..
             } => self.close(backend, steps_done, Some(reason)),
-            Ended { backend, error } => {
+            Ended {
+                backend,
+                error,
+                kept_steps,
+            } => {
                 let error = error.unwrap_or_else(|| self.lost_thread());
                 if let Some(backend) = backend {
                     let text = error.to_string();
@@ -214,7 +225,7 @@ impl Writer {
                     } else {
                         format!("{reason}; {text}")
                     };
-                    let _ = self.close(backend, steps_done, Some(&combined));
+                    let _ = self.close(backend, kept_steps, Some(&combined));
                 }
                 Err(error)
             }
@@ -242,6 +253,7 @@ impl Writer {
                 path: self.target.clone(),
                 message: panic_message(payload.as_ref()),
             }),
+            kept_steps: 0,
         })
     }
 
@@ -286,6 +298,9 @@ impl std::fmt::Debug for Writer {
 struct Ended {
     backend: Option<Box<dyn Backend>>,
     error: Option<RecordError>,
+    /// Steps whose records are all stored: the last [`Batch::Through`]
+    /// stored before the error, if there was one.
+    kept_steps: u64,
 }
 
 /// Body of the writer thread. Waits for the backend (none: opening failed),
@@ -305,16 +320,19 @@ fn writer_thread(
         return Ended {
             backend: None,
             error: None,
+            kept_steps: 0,
         };
     };
+    let mut kept_steps = 0;
     let run = AssertUnwindSafe(|| {
-        let error = drain(&mut *backend, checker, &rx, &target).err();
+        let error = drain(&mut *backend, checker, &rx, &target, &mut kept_steps).err();
         (backend, error)
     });
     let ended = match catch_unwind(run) {
         Ok((backend, error)) => Ended {
             backend: Some(backend),
             error,
+            kept_steps,
         },
         Err(payload) => Ended {
             backend: None,
@@ -322,6 +340,7 @@ fn writer_thread(
                 path: target,
                 message: panic_message(payload.as_ref()),
             }),
+            kept_steps,
         },
     };
     if let Some(e) = &ended.error {
@@ -333,12 +352,13 @@ fn writer_thread(
 
 /// Checks and appends batches until every sender is gone or a batch fails,
 /// flushing at most every [`FLUSH_INTERVAL`] while data arrives and once
-/// after it stops.
+/// after it stops. `kept_steps` follows the [`Batch::Through`] marks stored.
 fn drain(
     backend: &mut dyn Backend,
     mut checker: Checker,
     rx: &Receiver<Batch>,
     target: &Path,
+    kept_steps: &mut u64,
 ) -> Result<(), RecordError> {
     let mut dirty = false;
     let mut last_flush = Instant::now();
@@ -351,9 +371,16 @@ fn drain(
                         path: target.to_owned(),
                         reason,
                     })?;
+                let through = match batch {
+                    Batch::Through { steps_done } => Some(steps_done),
+                    _ => None,
+                };
                 backend
                     .append(batch)
-                    .map_err(|reason| write_error(target, reason))?;
+                    .map_err(|e| store_error(target, e, *kept_steps))?;
+                if let Some(steps) = through {
+                    *kept_steps = steps;
+                }
                 dirty = true;
                 last_flush.elapsed() >= FLUSH_INTERVAL
             }
@@ -363,10 +390,22 @@ fn drain(
         if due {
             backend
                 .flush()
-                .map_err(|reason| write_error(target, reason))?;
+                .map_err(|e| store_error(target, e, *kept_steps))?;
             dirty = false;
             last_flush = Instant::now();
         }
+    }
+}
+
+/// The error of a failed store, after `kept_steps` steps were stored whole.
+fn store_error(target: &Path, e: StoreError, kept_steps: u64) -> RecordError {
+    match e {
+        StoreError::Full(reason) => RecordError::DiskFull {
+            path: target.to_owned(),
+            reason,
+            kept_steps,
+        },
+        StoreError::Failed(reason) => write_error(target, reason),
     }
 }
 

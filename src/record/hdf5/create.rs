@@ -11,6 +11,7 @@ use super::datasets::{
     Codec, Codecs, child_group, fixed_1d, growing_1d, growing_2d, ordered_group, scalar_attr,
     str_attr,
 };
+use super::reserve::Reserve;
 use super::{Hdf5Backend, RateSink, SampleSink, SpikeSink, TraceSink, WeightSink};
 use crate::record::layout::{Layout, RunHeader};
 use crate::record::schema::{self, Sorting};
@@ -45,11 +46,13 @@ pub(super) fn create_failure_reason(path: &Path, err: &hdf5::Error) -> String {
     }
 }
 
-/// Writes the root attributes and creates every group and dataset. Consumes
+/// Writes the root attributes and creates every group and dataset, and holds
+/// the disk space the run's appends start from ([`Reserve`]). Consumes
 /// the file so that on error every handle is closed when it returns. Each
 /// dataset gets its codec from `codecs` (see [`Codecs`] for which).
 pub(super) fn build_file(
     file: File,
+    path: &Path,
     header: &RunHeader,
     layout: &Layout,
     codecs: Codecs,
@@ -210,7 +213,9 @@ pub(super) fn build_file(
 
     // The empty layout is on disk before the first step.
     file.flush()?;
-    Ok(Hdf5Backend {
+    let reserve = Reserve::new(path, 0)
+        .map_err(|e| hdf5::Error::from(format!("cannot hold disk space: {e}")))?;
+    let mut backend = Hdf5Backend {
         file,
         dt_ms: header.dt_ms,
         spikes,
@@ -219,5 +224,12 @@ pub(super) fn build_file(
         weights,
         samples,
         codecs,
-    })
+        path: path.to_owned(),
+        reserve,
+    };
+    backend.reserve.margin = backend.margin();
+    backend
+        .hold(0)
+        .map_err(|e| hdf5::Error::from(format!("cannot hold disk space: {e}")))?;
+    Ok(backend)
 }

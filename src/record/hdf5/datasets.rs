@@ -79,6 +79,14 @@ fn cache_bytes(chunk_bytes: usize) -> usize {
     (2 * chunk_bytes).max(1 << 20)
 }
 
+/// Bytes of one chunk of `ds`: what a growing dataset may write to the file
+/// beyond the data appended to it (its partly filled last chunk, allocated
+/// whole).
+pub(super) fn chunk_bytes(ds: &Dataset) -> u64 {
+    let elems: usize = ds.chunk().map_or(0, |c| c.iter().product());
+    (elems * ds.dtype().map_or(8, |t| t.size())) as u64
+}
+
 /// A group that remembers the creation order of its members, so `inspect`
 /// lists layers in the order of the configuration.
 pub(super) fn ordered_group(parent: &Group, name: &str) -> hdf5::Result<Group> {

@@ -8,22 +8,28 @@
 //! and flushes the file, so a killed run leaves a readable file up to the last
 //! flush. Closing writes the final root attributes (`steps`,
 //! `steps_done`, `complete`, `error`) and each report's `time` stop.
+//!
+//! Disk space for each append is held before HDF5 writes it ([`reserve`]):
+//! a full disk refuses an append whole ([`StoreError::Full`]) and leaves
+//! room to close the file readable.
 
 mod create;
 mod datasets;
+mod reserve;
 #[cfg(test)]
 mod tests;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hdf5::{Dataset, File};
 use ndarray::{ArrayView2, s};
 
 use self::datasets::{
-    Codecs, append_1d, append_rows, child_group, h5_string, scalar_attr, set_attr, str_attr,
-    whole_dataset,
+    Codecs, append_1d, append_rows, child_group, chunk_bytes, h5_string, scalar_attr, set_attr,
+    str_attr, whole_dataset,
 };
-use crate::record::backend::{Backend, End};
+use self::reserve::Reserve;
+use crate::record::backend::{Backend, End, StoreError};
 use crate::record::batch::{Attr, Batch, Values};
 use crate::record::check::dataset_dims;
 use crate::record::layout::{Layout, RunHeader};
@@ -41,7 +47,20 @@ pub struct Hdf5Backend {
     samples: Option<SampleSink>,
     /// The codecs of the file's datasets.
     codecs: Codecs,
+    /// The file's path, to trim it after closing.
+    path: PathBuf,
+    /// Disk space held ahead of HDF5's writes.
+    reserve: Reserve,
 }
+
+/// Room kept for the metadata HDF5 writes on flushing and closing (object
+/// headers, B-tree nodes, attributes): far more than a run's file needs.
+const METADATA_MARGIN: u64 = 1 << 20;
+
+/// Bytes a batch may grow by when its chunks are filtered: deflate's worst
+/// case adds 5 bytes per 16 KiB block and a small header; scale-offset a
+/// header of a few dozen bytes per chunk.
+const FILTER_OVERHEAD: u64 = 4096;
 
 struct SpikeSink {
     timestamps: Dataset,
@@ -109,11 +128,42 @@ impl Hdf5Backend {
     pub fn create(path: &Path, header: &RunHeader, layout: &Layout) -> Result<Self, String> {
         let file = File::create(path).map_err(|e| create::create_failure_reason(path, &e))?;
         let codecs = Codecs::new(layout.compress);
-        create::build_file(file, header, layout, codecs).map_err(|e| {
+        create::build_file(file, path, header, layout, codecs).map_err(|e| {
             // `build_file` consumed and so closed the file; remove the half-built one.
             let _ = std::fs::remove_file(path);
             e.to_string()
         })
+    }
+
+    /// The disk space to keep beyond the end of the file and the pending
+    /// appends: each growing dataset's partly filled chunk and the metadata.
+    fn margin(&self) -> u64 {
+        let spikes = self
+            .spikes
+            .iter()
+            .flat_map(|s| [&s.timestamps, &s.node_ids]);
+        let traces = self.traces.iter().map(|t| &t.data);
+        let rates = self.rates.iter().map(|r| &r.counts);
+        let weights = (self.weights.iter()).flat_map(|w| [&w.data, &w.steps_done, &w.time_ms]);
+        let samples = self.samples.iter().flat_map(|s| {
+            [&s.index, &s.label, &s.start_ms]
+                .into_iter()
+                .chain(s.counts.iter().map(|(_, ds)| ds))
+        });
+        let growing = spikes
+            .chain(traces)
+            .chain(rates)
+            .chain(weights)
+            .chain(samples);
+        METADATA_MARGIN + growing.map(chunk_bytes).sum::<u64>()
+    }
+
+    /// Holds the disk space for a write of up to `extra` bytes (see
+    /// [`reserve`]).
+    fn hold(&mut self, extra: u64) -> Result<(), StoreError> {
+        self.reserve
+            .hold(self.file.size(), extra)
+            .map_err(|e| StoreError::Full(e.to_string()))
     }
 
     fn append_spikes(&mut self, layer: usize, steps: &[u64], node_ids: &[u64]) -> hdf5::Result<()> {
@@ -245,7 +295,10 @@ impl Hdf5Backend {
 }
 
 impl Backend for Hdf5Backend {
-    fn append(&mut self, batch: Batch) -> Result<(), String> {
+    /// Holds the space for the batch's bytes and [`FILTER_OVERHEAD`] (a
+    /// partly filled chunk is covered by the margin), then stores it.
+    fn append(&mut self, batch: Batch) -> Result<(), StoreError> {
+        self.hold(batch.payload_bytes() + FILTER_OVERHEAD)?;
         let written = match batch {
             Batch::Spikes {
                 layer,
@@ -271,16 +324,20 @@ impl Backend for Hdf5Backend {
                 values,
                 attrs,
             } => self.write_dataset(&path, &shape, &values, &attrs),
+            Batch::Through { .. } => Ok(()),
         };
-        written.map_err(|e| e.to_string())
+        written.map_err(|e| StoreError::Failed(e.to_string()))
     }
 
     /// Refreshes each report's `mapping/time` and flushes the file, so that
     /// everything appended so far is readable from the file on disk.
-    fn flush(&mut self) -> Result<(), String> {
+    fn flush(&mut self) -> Result<(), StoreError> {
+        self.hold(0)?;
         self.write_times()
             .and_then(|()| self.file.flush())
-            .map_err(|e| e.to_string())
+            .map_err(|e| StoreError::Failed(e.to_string()))?;
+        self.reserve.flushed();
+        Ok(())
     }
 
     /// Writes the final attributes and closes the file. Without an error the
@@ -308,10 +365,16 @@ impl Backend for Hdf5Backend {
             rates,
             weights,
             samples,
+            path,
+            reserve,
             ..
         } = *self;
         // Close every dataset first, so that closing the file really closes it.
         drop((spikes, traces, rates, weights, samples));
-        file.close().map_err(|e| e.to_string())
+        file.close().map_err(|e| e.to_string())?;
+        drop(reserve);
+        // A file left longer than its data is still read by every reader.
+        let _ = reserve::trim(&path);
+        Ok(())
     }
 }

@@ -131,6 +131,8 @@ fn abort_after_a_bad_block_reports_both() {
     // returns that error and records the caller's reason followed by it; the
     // snapshot before the bad one is kept. A reason that already quotes the
     // error (the usual case: the run stopped because send failed) is kept as is.
+    // steps_done is what the file holds whole: the 3 steps of the last mark
+    // stored, not the 4 steps the caller did.
     for quote in [false, true] {
         let tmp = TempPath::new("abort-bad");
         let writer = Writer::create(&tmp.0, &header(20), &sample_layout(), 0).unwrap();
@@ -140,6 +142,7 @@ fn abort_after_a_bad_block_reports_both() {
             data,
         };
         writer.send(snapshot(vec![1.0; 4])).unwrap();
+        writer.send(Batch::Through { steps_done: 3 }).unwrap();
         let sent = writer.send(snapshot(vec![1.0; 3]));
         let sent = sent.and_then(|()| writer.send(snapshot(vec![2.0; 4])));
         let reason = match (&sent, quote) {
@@ -153,7 +156,7 @@ fn abort_after_a_bad_block_reports_both() {
             file.attr("complete").unwrap().read_scalar::<u8>().unwrap(),
             0
         );
-        assert_eq!(read_u64(&file, "steps_done"), 4);
+        assert_eq!(read_u64(&file, "steps_done"), 3);
         let recorded = read_str(&file, "error");
         if quote && sent.is_err() {
             assert_eq!(recorded, reason);
@@ -170,7 +173,8 @@ fn abort_after_a_bad_block_reports_both() {
 #[test]
 fn finish_after_a_bad_block_records_the_error() {
     // The writer stops on a rate block for index 5 of 2 rates; finish returns the
-    // error, leaves complete = 0 and records steps_done and the error's text.
+    // error, leaves complete = 0 and records the error's text and steps_done =
+    // 0: no mark of steps stored whole came before the bad block.
     let tmp = TempPath::new("finish-bad");
     let writer = Writer::create(&tmp.0, &header(20), &sample_layout(), 0).unwrap();
     let _ = writer.send(Batch::Rates {
@@ -185,7 +189,7 @@ fn finish_after_a_bad_block_records_the_error() {
         0
     );
     assert_eq!(read_u64(&file, "steps"), 20);
-    assert_eq!(read_u64(&file, "steps_done"), 20);
+    assert_eq!(read_u64(&file, "steps_done"), 0);
     assert_eq!(read_str(&file, "error"), err.to_string());
 }
 
