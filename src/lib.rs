@@ -114,6 +114,7 @@ pub mod neuron;
 pub mod param;
 pub mod protocol;
 pub mod record;
+pub mod resume;
 pub mod rng;
 pub mod schedule;
 pub mod sim;

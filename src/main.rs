@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -67,14 +67,23 @@ impl Overrides {
 enum Command {
     /// Run a simulation and write its spikes and traces to an HDF5 file
     Run {
-        /// TOML config file
-        config: PathBuf,
+        /// TOML config file (with --resume: optional, and must be the run's)
+        #[arg(required_unless_present = "resume")]
+        config: Option<PathBuf>,
         /// Output file [default: runs/<config name>.h5]
-        #[arg(long, short)]
+        #[arg(long, short, conflicts_with = "resume")]
         out: Option<PathBuf>,
         /// Overwrite the output file if it exists
-        #[arg(long)]
+        #[arg(long, conflicts_with = "resume")]
         force: bool,
+        /// Continue the interrupted run of this file from its last resume
+        /// point, appending to it
+        #[arg(long, value_name = "FILE")]
+        resume: Option<PathBuf>,
+        /// Seconds of wall time between resume points, which a stop by a
+        /// signal also writes (0: no resume points)
+        #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+        checkpoint_every: f64,
         /// Print the wall time of each stage of the step and of the writer
         #[arg(long)]
         timings: bool,
@@ -172,9 +181,21 @@ fn main() -> ExitCode {
             config,
             out,
             force,
+            resume,
+            checkpoint_every,
             timings,
             overrides,
-        } => run(&config, out, force, timings, &overrides),
+        } => checkpoint_interval(checkpoint_every).and_then(|every| {
+            let start = match resume {
+                Some(file) => Start::Resume { file, config },
+                None => Start::New {
+                    config: config.expect("clap requires a config without --resume"),
+                    out,
+                    force,
+                },
+            };
+            run(start, every, timings, &overrides)
+        }),
         Command::Validate { config, overrides } => validate(&config, &overrides),
         Command::Bench {
             workload,
@@ -227,15 +248,25 @@ fn prepare(
     overrides: &Overrides,
 ) -> Result<(Config, Simulation, Option<protocol::Inputs>), Error> {
     let config = Config::load(config_path, &overrides.list())?;
+    let (sim, inputs) = build(&config, &config_path.display().to_string(), overrides)?;
+    Ok((config, sim, inputs))
+}
+
+/// Builds the network of `config` (named `what` in errors) and loads what
+/// it reads, after checking that its estimated memory fits.
+fn build(
+    config: &Config,
+    what: &str,
+    overrides: &Overrides,
+) -> Result<(Simulation, Option<protocol::Inputs>), Error> {
     // Refuse before anything large is allocated.
-    let need = footprint::estimate(&config);
+    let need = footprint::estimate(config);
     if let Some(free) = footprint::available()
         && need > free
         && !overrides.ignore_memory
     {
         return Err(ConfigError(format!(
-            "{}: the run needs an estimated {} of memory and {} is available; make the network smaller, or pass --ignore-memory to try anyway",
-            config_path.display(),
+            "{what}: the run needs an estimated {} of memory and {} is available; make the network smaller, or pass --ignore-memory to try anyway",
             footprint::human(need),
             footprint::human(free)
         ))
@@ -252,8 +283,8 @@ fn prepare(
         }
         None => None,
     };
-    let sim = protocol::restored(Simulation::new(&config, images)?, inputs.as_ref())?;
-    Ok((config, sim, inputs))
+    let sim = protocol::restored(Simulation::new(config, images)?, inputs.as_ref())?;
+    Ok((sim, inputs))
 }
 
 fn validate(config_path: &Path, overrides: &Overrides) -> Result<(), Failure> {
@@ -269,17 +300,51 @@ fn validate(config_path: &Path, overrides: &Overrides) -> Result<(), Failure> {
     ))
 }
 
-fn run(
+/// How a run starts: a new one, or an interrupted one resumed.
+enum Start {
+    /// A new run of `config` writing `out` (replacing it with `force`).
+    New {
+        config: PathBuf,
+        out: Option<PathBuf>,
+        force: bool,
+    },
+    /// The interrupted run of `file`, checked against `config` if given.
+    Resume {
+        file: PathBuf,
+        config: Option<PathBuf>,
+    },
+}
+
+/// `--checkpoint-every` as an interval (`None`: no periodic resume points).
+fn checkpoint_interval(seconds: f64) -> Result<Option<Duration>, Failure> {
+    if !(seconds.is_finite() && (0.0..=1e9).contains(&seconds)) {
+        return Err(Failure(
+            format!("--checkpoint-every: seconds from 0 to 1e9, got {seconds}"),
+            2,
+        ));
+    }
+    Ok((seconds > 0.0).then(|| Duration::from_secs_f64(seconds)))
+}
+
+/// A run's network, what it reads, its file and the writer on it.
+struct Started {
+    config: Config,
+    sim: Simulation,
+    inputs: Option<protocol::Inputs>,
+    out: PathBuf,
+    writer: writer::Writer,
+}
+
+/// Starts a new run: checks the output path, replaces an existing file
+/// only with `force` (and never one that is an input or open elsewhere),
+/// and creates the file.
+fn start_new(
     config_path: &Path,
     out: Option<PathBuf>,
     force: bool,
-    timings: bool,
     overrides: &Overrides,
-) -> Result<(), Failure> {
-    let (config, mut sim, inputs) = prepare(config_path, overrides)?;
-    if timings {
-        sim.enable_timings();
-    }
+) -> Result<Started, Failure> {
+    let (config, sim, inputs) = prepare(config_path, overrides)?;
     let out = out.unwrap_or_else(|| {
         let stem = config_path.file_stem().unwrap_or_default();
         Path::new("runs").join(stem).with_extension("h5")
@@ -300,25 +365,115 @@ fn run(
             )
         })?;
     }
-    let threads = sim.threads();
-    let header = layout::RunHeader {
+    if force && out.is_file() {
+        output::remove_unless_written(&out).map_err(|e| Failure(e, 2))?;
+    }
+    ignore_file_size_signal();
+    let writer = writer::Writer::create(&out, &header(&config, &sim), sim.layout(), 4)
+        .map_err(|e| Failure(e.to_string(), 2))?;
+    Ok(Started {
+        config,
+        sim,
+        inputs,
+        out,
+        writer,
+    })
+}
+
+/// Resumes the interrupted run of `file`: the same config (the file's, or
+/// `config_path`'s, which must resolve to the same), version and binary;
+/// the network is rebuilt, set to the last resume point, and the file
+/// reopened and cut back to it.
+fn start_resumed(
+    file: &Path,
+    config_path: Option<&Path>,
+    overrides: &Overrides,
+) -> Result<Started, Failure> {
+    let refuse = |e: String| Failure(e, 2);
+    let saved = spikesim::resume::open(file).map_err(refuse)?;
+    let config = match config_path {
+        Some(p) => Config::load(p, &overrides.list()),
+        None => Config::from_toml(&saved.config_toml, &overrides.list())
+            .map_err(|e| ConfigError(format!("{} (config_toml): {}", file.display(), e.0))),
+    }
+    .map_err(|e| refuse(e.to_string()))?;
+    if let Some(diff) = spikesim::resume::config_difference(&saved.config_toml, &config.to_toml()) {
+        return Err(refuse(format!(
+            "{} was written by another config: {diff}; resume it with the config it was started with",
+            file.display()
+        )));
+    }
+    if config.protocol.is_some() {
+        return Err(refuse(format!(
+            "{}: resuming a protocol run is not supported yet; load its /state with protocol.load to evaluate it",
+            file.display()
+        )));
+    }
+    let what = config_path.map_or_else(|| file.display().to_string(), |p| p.display().to_string());
+    let (mut sim, inputs) = build(&config, &what, overrides)?;
+    let inputs_read = output::inputs(config_path.unwrap_or(Path::new("")), &config);
+    output::refuse_inputs(file, &inputs_read).map_err(refuse)?;
+    sim.restore_resume_state(&saved.point.columns)
+        .map_err(|e| refuse(format!("cannot resume {}: {e}", file.display())))?;
+    ignore_file_size_signal();
+    let writer =
+        writer::Writer::resume(file, &header(&config, &sim), sim.layout(), &saved.point, 4)
+            .map_err(|e| refuse(e.to_string()))?;
+    note!(
+        "resuming {} at step {} of {}",
+        file.display(),
+        saved.point.steps_done,
+        sim.total_steps()
+    );
+    Ok(Started {
+        config,
+        sim,
+        inputs,
+        out: file.to_owned(),
+        writer,
+    })
+}
+
+/// The root attributes of a run of `config` on `sim`.
+fn header(config: &Config, sim: &Simulation) -> layout::RunHeader {
+    layout::RunHeader {
         spikesim_version: env!("CARGO_PKG_VERSION").into(),
         seed: config.simulation.seed,
         dt_ms: config.simulation.dt_ms,
         steps: sim.total_steps(),
-        threads: threads as u64,
+        threads: sim.threads() as u64,
         config_toml: config.to_toml(),
-    };
-    if force && out.is_file() {
-        output::remove_unless_written(&out).map_err(|e| Failure(e, 2))?;
     }
-    // Under a file size limit (`ulimit -f`) a write past it fails with
-    // EFBIG, which the writer handles as a full disk, instead of killing
-    // the process with SIGXFSZ.
+}
+
+/// Under a file size limit (`ulimit -f`) a write past it fails with EFBIG,
+/// which the writer handles as a full disk, instead of killing the process
+/// with SIGXFSZ.
+fn ignore_file_size_signal() {
     // SAFETY: setting a signal's disposition to SIG_IGN runs no handler code.
     unsafe { libc::signal(libc::SIGXFSZ, libc::SIG_IGN) };
-    let w = writer::Writer::create(&out, &header, sim.layout(), 4)
-        .map_err(|e| Failure(e.to_string(), 2))?;
+}
+
+fn run(
+    start: Start,
+    resume_every: Option<Duration>,
+    timings: bool,
+    overrides: &Overrides,
+) -> Result<(), Failure> {
+    let Started {
+        config,
+        mut sim,
+        inputs,
+        out,
+        writer: w,
+    } = match start {
+        Start::New { config, out, force } => start_new(&config, out, force, overrides)?,
+        Start::Resume { file, config } => start_resumed(&file, config.as_deref(), overrides)?,
+    };
+    if timings {
+        sim.enable_timings();
+    }
+    let threads = sim.threads();
     // The file this run writes; another one at `out` at the end means that
     // this one was removed or replaced under it.
     let created = FileId::of(&out);
@@ -346,7 +501,8 @@ fn run(
         }
         _ => {
             let progress = progress_bar(sim.total_steps(), "steps");
-            let r = sim.run(&w, &progress, stop);
+            progress.set_position(sim.steps_done());
+            let r = sim.run(&w, &progress, stop, resume_every);
             progress.finish_and_clear();
             r
         }

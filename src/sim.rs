@@ -3,7 +3,7 @@
 
 use bevy_ecs::prelude::*;
 use indicatif::ProgressBar;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::data::ImageSet;
@@ -16,7 +16,9 @@ use crate::neuron::model::LayerRecordables;
 use crate::neuron::synaptic::{Current, Current2, total_current};
 use crate::record::checkpoint::LearnedState;
 use crate::record::collect::{Recorder, weight_values};
-use crate::record::{Layout, RecordError, Writer};
+use crate::record::{Batch, Layout, RecordError, Values, Writer};
+use crate::resume;
+use crate::resume::state::{self, Columns};
 use crate::schedule;
 use crate::step::{Clock, Plasticity};
 use crate::synapse::stdp::{self, Stdp};
@@ -37,6 +39,20 @@ fn send_ready(world: &mut World, writer: Option<&Writer>) -> Result<(), RecordEr
         world.resource_mut::<StageTimes>().writer += t.elapsed();
     }
     sent
+}
+
+/// Seals what the recorder holds, sends it, then a resume point of the state
+/// after it.
+fn send_resume_point(world: &mut World, writer: &Writer) -> Result<(), RecordError> {
+    let steps_done = world.resource::<Clock>().step;
+    world.resource_mut::<Recorder>().seal(steps_done);
+    send_ready(world, Some(writer))?;
+    let mut columns = state::capture(world);
+    columns.push((
+        resume::BINARY_COLUMN.to_owned(),
+        Values::U64(vec![resume::binary_digest()]),
+    ));
+    writer.send(Batch::ResumePoint { columns })
 }
 
 /// Runs one step's schedule and advances the clock.
@@ -149,18 +165,26 @@ impl Simulation {
     /// Runs the remaining steps, sending batches to `writer` as they are
     /// sealed, until the end or until `stop()` says so (asked after every
     /// step). Whatever was recorded up to the last step done is sent, so
-    /// the writer can close the file as complete or not. Returns whether the
-    /// run reached its end; an error if the writer failed or the state
-    /// stopped being finite ([`crate::neuron::check`], looked at every
-    /// [`CHECK_EVERY`] steps and at the end).
+    /// the writer can close the file as complete or not. With
+    /// `resume_every`, a resume point ([`crate::resume`]) follows the
+    /// records whenever that much wall time has passed since the last one,
+    /// and when `stop()` ends the run early. Returns whether the run reached
+    /// its end; an error if the writer failed or the state stopped being
+    /// finite ([`crate::neuron::check`], looked at every [`CHECK_EVERY`]
+    /// steps and at the end).
     pub fn run(
         &mut self,
         writer: &Writer,
         progress: &ProgressBar,
         stop: impl Fn() -> bool + Sync,
+        resume_every: Option<Duration>,
     ) -> Result<bool, Error> {
-        self.snapshot_weights();
+        // The initial weights; a resumed run has them already.
+        if self.steps_done() == 0 {
+            self.snapshot_weights();
+        }
         let steps = self.total_steps();
+        let mut last_point = Instant::now();
         let looped = self.in_pool(|world, schedule| {
             while world.resource::<Clock>().step < steps && !stop() {
                 step(world, schedule);
@@ -168,6 +192,10 @@ impl Simulation {
                 let done = world.resource::<Clock>().step;
                 if done.is_multiple_of(64) {
                     progress.set_position(done);
+                    if resume_every.is_some_and(|every| last_point.elapsed() >= every) {
+                        send_resume_point(world, writer)?;
+                        last_point = Instant::now();
+                    }
                 }
                 if done.is_multiple_of(CHECK_EVERY)
                     && let Some(bad) = first_non_finite(world, done)
@@ -179,7 +207,6 @@ impl Simulation {
         });
         // What was recorded up to the stop goes to the writer either way.
         self.seal();
-        self.snapshot_weights();
         send_ready(&mut self.world, Some(writer))?;
         progress.set_position(self.steps_done());
         looped?;
@@ -187,7 +214,25 @@ impl Simulation {
         if let Some(bad) = first_non_finite(&mut self.world, done) {
             return Err(bad.into());
         }
+        // A stopped run's point comes before its closing weight snapshot,
+        // which a resumed run does not take there.
+        if done < steps && resume_every.is_some() {
+            send_resume_point(&mut self.world, writer)?;
+        }
+        self.snapshot_weights();
+        send_ready(&mut self.world, Some(writer))?;
         Ok(done == steps)
+    }
+
+    /// The network's whole state after the last step ([`crate::resume::state`]).
+    pub fn resume_state(&mut self) -> Columns {
+        state::capture(&mut self.world)
+    }
+
+    /// Sets the network's state to `columns` (from [`Simulation::resume_state`]
+    /// of a network built from the same config), including the step count.
+    pub fn restore_resume_state(&mut self, columns: &Columns) -> Result<(), String> {
+        state::restore(&mut self.world, columns)
     }
 
     /// Runs `steps` steps inside the worker pool, discarding what the

@@ -71,7 +71,7 @@ fn a_run_shorter_than_the_check_period_is_checked_at_its_end() {
     };
     let w = backend.writer(&header, s.layout(), 4).unwrap();
     let e = s
-        .run(&w, &indicatif::ProgressBar::hidden(), || false)
+        .run(&w, &indicatif::ProgressBar::hidden(), || false, None)
         .unwrap_err();
     assert!(
         e.to_string().contains("layer 'n', neuron 0") && e.to_string().contains("after step 100"),

@@ -71,6 +71,23 @@ impl InputRing {
         self.currents
     }
 
+    /// Every slot's values, slot by slot (what a resume point saves).
+    pub fn values(&self) -> impl Iterator<Item = f32> + '_ {
+        self.rows.iter().flatten().copied()
+    }
+
+    /// Sets every slot's values from `v`, in the order of
+    /// [`values`](InputRing::values); returns how many it took.
+    pub fn set_values(&mut self, v: &[f32]) -> usize {
+        let mut taken = 0;
+        for r in &mut self.rows {
+            let n = r.len().min(v.len() - taken);
+            r[..n].copy_from_slice(&v[taken..taken + n]);
+            taken += n;
+        }
+        taken
+    }
+
     /// Drops all pending input.
     pub fn clear(&mut self) {
         for r in &mut self.rows {

@@ -91,6 +91,13 @@ pub enum Batch {
         /// Steps whose records are all sent; not below the previous mark's.
         steps_done: u64,
     },
+    /// The network's whole state after the batches before it
+    /// ([`crate::resume::state`]), for a later run to resume from. A backend
+    /// that cannot resume (memory) ignores it.
+    ResumePoint {
+        /// The state columns; `clock` holds the steps done.
+        columns: crate::resume::state::Columns,
+    },
 }
 
 /// The values of a [`Batch::Dataset`], row-major; the variant is the HDF5
@@ -123,6 +130,7 @@ impl Batch {
             }
             Batch::Dataset { values, .. } => values.bytes(),
             Batch::Through { .. } => 0,
+            Batch::ResumePoint { columns } => columns.iter().map(|(_, v)| v.bytes()).sum(),
         };
         bytes as u64
     }

@@ -145,6 +145,7 @@ impl Checker {
                 self.through = *steps_done;
                 Ok(())
             }
+            Batch::ResumePoint { .. } => Ok(()),
         }
     }
 

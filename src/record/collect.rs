@@ -10,7 +10,7 @@
 
 use bevy_ecs::prelude::*;
 
-use super::batch::Batch;
+use super::batch::{Batch, Values};
 use super::layout::Layout;
 use crate::layer::LayerSpikes;
 use crate::neuron::model::ReadFn;
@@ -251,6 +251,77 @@ impl Recorder {
         self.ready.push(Batch::Through { steps_done });
         self.steps_buffered = 0;
         self.bytes_buffered = 0;
+    }
+
+    /// What the recorder carries from one step to the next besides sealed
+    /// data ([`crate::resume::state`]): each rate's partial bin, each sample
+    /// layer's counts of the sample so far, each weight probe's last
+    /// snapshot (`u64::MAX`: none). Call it after [`seal`](Recorder::seal).
+    pub fn resume_state(&self) -> Vec<(String, Values)> {
+        let running = self.samples.iter().flat_map(|s| s.running.iter().flatten());
+        vec![
+            (
+                "recorder_rate_bins".to_owned(),
+                Values::U64(self.rates.iter().map(|p| p.bin).collect()),
+            ),
+            (
+                "recorder_sample_counts".to_owned(),
+                Values::U32(running.copied().collect()),
+            ),
+            (
+                "recorder_weight_last".to_owned(),
+                Values::U64(
+                    self.weights
+                        .iter()
+                        .map(|p| p.last.unwrap_or(u64::MAX))
+                        .collect(),
+                ),
+            ),
+        ]
+    }
+
+    /// Restores [`resume_state`](Recorder::resume_state) from `columns`.
+    pub fn restore_resume_state(&mut self, columns: &[(String, Values)]) -> Result<(), String> {
+        let get = |name: &str| {
+            columns
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v)
+                .ok_or_else(|| format!("the resume point has no column '{name}'"))
+        };
+        let mismatch = |name: &str| format!("column '{name}' does not fit this recording");
+        match get("recorder_rate_bins")? {
+            Values::U64(bins) if bins.len() == self.rates.len() => {
+                for (p, &b) in self.rates.iter_mut().zip(bins) {
+                    p.bin = b;
+                }
+            }
+            _ => return Err(mismatch("recorder_rate_bins")),
+        }
+        let expected: usize = (self.samples.iter())
+            .flat_map(|s| s.running.iter().map(Vec::len))
+            .sum();
+        let running = self
+            .samples
+            .iter_mut()
+            .flat_map(|s| s.running.iter_mut().flatten());
+        match get("recorder_sample_counts")? {
+            Values::U32(counts) if counts.len() == expected => {
+                for (c, &v) in running.zip(counts) {
+                    *c = v;
+                }
+            }
+            _ => return Err(mismatch("recorder_sample_counts")),
+        }
+        match get("recorder_weight_last")? {
+            Values::U64(last) if last.len() == self.weights.len() => {
+                for (p, &l) in self.weights.iter_mut().zip(last) {
+                    p.last = (l != u64::MAX).then_some(l);
+                }
+            }
+            _ => return Err(mismatch("recorder_weight_last")),
+        }
+        Ok(())
     }
 
     /// The sealed batches, oldest first; the recorder keeps none.

@@ -198,7 +198,7 @@ impl Backend for MemoryBackend {
                 values,
                 attrs,
             }),
-            Batch::Through { .. } => {}
+            Batch::Through { .. } | Batch::ResumePoint { .. } => {}
         }
         Ok(())
     }

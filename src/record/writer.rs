@@ -93,6 +93,24 @@ impl Writer {
         })
     }
 
+    /// Starts a writer that continues the interrupted run of the HDF5 file
+    /// at `path` from its resume point `point`
+    /// ([`Hdf5Backend::reopen`]): the file's growing datasets are cut back
+    /// to the point and the batches sent append from there.
+    pub fn resume(
+        path: &Path,
+        header: &RunHeader,
+        layout: &Layout,
+        point: &crate::record::hdf5::ResumePoint,
+        capacity: usize,
+    ) -> Result<Writer, RecordError> {
+        Writer::start(path, header, layout, capacity, |header, layout| {
+            let backend =
+                Hdf5Backend::reopen(path, layout, point, header.threads, layout.compress)?;
+            Ok(Box::new(backend))
+        })
+    }
+
     /// Starts a writer on the backend that `open` makes from the validated
     /// header and layout, on the calling thread; `target` names it in errors
     /// (a file path, or e.g. `memory`). `capacity` is as for

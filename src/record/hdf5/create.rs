@@ -226,6 +226,7 @@ pub(super) fn build_file(
         codecs,
         path: path.to_owned(),
         reserve,
+        resume_slot: None,
     };
     backend.reserve.margin = backend.margin();
     backend

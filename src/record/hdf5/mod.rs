@@ -16,6 +16,9 @@
 mod create;
 mod datasets;
 mod reserve;
+mod resume;
+
+pub use resume::{ResumePoint, read_resume_point};
 #[cfg(test)]
 mod tests;
 
@@ -51,6 +54,8 @@ pub struct Hdf5Backend {
     path: PathBuf,
     /// Disk space held ahead of HDF5's writes.
     reserve: Reserve,
+    /// The slot of the latest resume point written ([`resume`]), if any.
+    resume_slot: Option<usize>,
 }
 
 /// Room kept for the metadata HDF5 writes on flushing and closing (object
@@ -325,6 +330,7 @@ impl Backend for Hdf5Backend {
                 attrs,
             } => self.write_dataset(&path, &shape, &values, &attrs),
             Batch::Through { .. } => Ok(()),
+            Batch::ResumePoint { columns } => self.write_resume_point(&columns),
         };
         written.map_err(|e| StoreError::Failed(e.to_string()))
     }

@@ -74,6 +74,11 @@ impl Reserve {
         Ok(())
     }
 
+    /// Makes everything written to the file durable (`fdatasync`).
+    pub(super) fn sync(&self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+
     /// After a flush: the pending appends are written, within HDF5's end of
     /// file.
     pub(super) fn flushed(&mut self) {

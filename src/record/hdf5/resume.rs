@@ -1,0 +1,336 @@
+//! A run's resume points in its HDF5 file, and reopening the file to
+//! continue it.
+//!
+//! ```text
+//! /resume/a, /resume/b     two slots, written in turn; each holds one 1-D dataset per
+//!                          state column (crate::resume::state), contiguous and unfiltered
+//!                          so that the next point overwrites it in place, and
+//!   lengths                uint64: each growing dataset's length at the point, in layout
+//!                          order (spikes, traces, rates, weights, samples)
+//!   attr steps_done        uint64: the steps the point follows
+//! root attr resume_slot    "a" or "b": the slot that holds the latest whole point
+//! ```
+//!
+//! A point goes to the slot that `resume_slot` does not name; the file is
+//! flushed and synced to disk (`fsync`) before `resume_slot` names the new
+//! slot, and again after. So a kill or a power loss at any moment leaves
+//! `resume_slot` naming a whole point, and the datasets hold at least that
+//! point's lengths.
+
+use std::path::Path;
+
+use hdf5::types::{FloatSize, IntSize, TypeDescriptor, VarLenUnicode};
+use hdf5::{Dataset, File, Group, H5Type};
+
+use super::datasets::{child_group, h5_string, set_attr};
+use super::{Hdf5Backend, RateSink, SampleSink, SpikeSink, TraceSink, WeightSink};
+use crate::record::batch::Values;
+use crate::record::layout::Layout;
+use crate::record::schema;
+use crate::resume::state::Columns;
+
+/// Group of the slots.
+pub const RESUME_GROUP: &str = "resume";
+/// Root attribute naming the slot of the latest whole point.
+pub const ATTR_RESUME_SLOT: &str = "resume_slot";
+/// The slots' names.
+const SLOTS: [&str; 2] = ["a", "b"];
+/// Dataset of the growing datasets' lengths in a slot.
+const DS_LENGTHS: &str = "lengths";
+
+/// A resume point read back from a file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResumePoint {
+    /// Steps done at the point.
+    pub steps_done: u64,
+    /// The state columns.
+    pub columns: Columns,
+    /// Each growing dataset's length at the point ([`Hdf5Backend::lengths`] order).
+    pub lengths: Vec<u64>,
+}
+
+impl Hdf5Backend {
+    /// Each growing dataset's length (elements or rows appended), in layout
+    /// order: spikes, traces, rates, weights, samples.
+    fn lengths(&self) -> Vec<u64> {
+        let spikes = self.spikes.iter().map(|s| s.len);
+        let traces = self.traces.iter().map(|t| t.frames);
+        let rates = self.rates.iter().map(|r| r.bins);
+        let weights = self.weights.iter().map(|w| w.snapshots);
+        let samples = self.samples.iter().map(|s| s.len);
+        (spikes
+            .chain(traces)
+            .chain(rates)
+            .chain(weights)
+            .chain(samples))
+        .map(|n| n as u64)
+        .collect()
+    }
+
+    /// Writes a resume point of `columns` after everything appended so far,
+    /// as the [module documentation](self) says.
+    pub(super) fn write_resume_point(&mut self, columns: &Columns) -> hdf5::Result<()> {
+        let steps_done = match columns.iter().find(|(n, _)| n == "clock") {
+            Some((_, Values::U64(v))) if v.len() == 1 => v[0],
+            _ => return Err("a resume point without its clock".into()),
+        };
+        let slot = SLOTS[usize::from(self.resume_slot == Some(0))];
+        let group = child_group(&self.file, RESUME_GROUP)?;
+        let group = child_group(&group, slot)?;
+        for (name, values) in columns {
+            match values {
+                Values::F64(v) => put(&group, name, v)?,
+                Values::F32(v) => put(&group, name, v)?,
+                Values::U32(v) => put(&group, name, v)?,
+                Values::I32(v) => put(&group, name, v)?,
+                Values::U64(v) => put(&group, name, v)?,
+            }
+        }
+        put(&group, DS_LENGTHS, &self.lengths())?;
+        set_attr(&group, schema::ATTR_STEPS_DONE, &steps_done)?;
+        let sync = |b: &Hdf5Backend| {
+            b.file.flush()?;
+            b.reserve
+                .sync()
+                .map_err(|e| hdf5::Error::from(format!("cannot sync to disk: {e}")))
+        };
+        self.write_times()?;
+        sync(self)?;
+        set_attr(&self.file, ATTR_RESUME_SLOT, &h5_string(slot))?;
+        sync(self)?;
+        self.resume_slot = Some(usize::from(slot == SLOTS[1]));
+        self.reserve.flushed();
+        Ok(())
+    }
+
+    /// Reopens the file of an interrupted run at `path` to continue it from
+    /// `point`: every growing dataset is cut back to its length at the point
+    /// and appends continue from there. `layout` is the run's (rebuilt from
+    /// its config); `threads` replaces the root attribute. The file stays
+    /// `complete = 0` until the resumed run closes it.
+    pub fn reopen(
+        path: &Path,
+        layout: &Layout,
+        point: &ResumePoint,
+        threads: u64,
+        compress: bool,
+    ) -> Result<Self, String> {
+        let file = File::open_rw(path).map_err(|e| e.to_string())?;
+        let dt_ms = file
+            .attr(schema::ATTR_DT_MS)
+            .and_then(|a| a.read_scalar::<f64>())
+            .map_err(|e| e.to_string())?;
+        let mut lengths = point.lengths.iter().map(|&n| n as usize);
+        let mut next = |what: &str| {
+            lengths
+                .next()
+                .ok_or_else(|| format!("the resume point has no length for {what}"))
+        };
+        let open = |p: String| file.dataset(&p).map_err(|e| format!("{p}: {e}"));
+        let cut_1d = |ds: &Dataset, n: usize| ds.resize(n).map_err(|e| e.to_string());
+        let cut_2d = |ds: &Dataset, n: usize| {
+            let cols = ds.shape().get(1).copied().unwrap_or(0);
+            ds.resize((n, cols)).map_err(|e| e.to_string())
+        };
+        let mut spikes = Vec::new();
+        for l in &layout.spikes {
+            let base = format!("{}/{}", schema::SPIKES_GROUP, l.name);
+            let len = next(&base)?;
+            let timestamps = open(format!("{base}/{}", schema::DS_TIMESTAMPS))?;
+            let node_ids = open(format!("{base}/{}", schema::DS_NODE_IDS))?;
+            cut_1d(&timestamps, len)?;
+            cut_1d(&node_ids, len)?;
+            spikes.push(SpikeSink {
+                timestamps,
+                node_ids,
+                len,
+            });
+        }
+        let mut traces = Vec::new();
+        for t in &layout.traces {
+            let base = format!("{}/{}/{}", schema::REPORT_GROUP, t.layer, t.var);
+            let frames = next(&base)?;
+            let data = open(format!("{base}/{}", schema::DS_DATA))?;
+            cut_2d(&data, frames)?;
+            traces.push(TraceSink {
+                n_recorded: t.node_ids.len(),
+                start_step: t.start_step,
+                every: t.every,
+                frames,
+                data,
+                time: open(format!(
+                    "{base}/{}/{}",
+                    schema::MAPPING_GROUP,
+                    schema::DS_TIME
+                ))?,
+            });
+        }
+        let mut rates = Vec::new();
+        for r in &layout.rates {
+            let base = format!("{}/{}", schema::RATES_GROUP, r.layer);
+            let bins = next(&base)?;
+            let counts = open(format!("{base}/{}", schema::DS_COUNTS))?;
+            cut_1d(&counts, bins)?;
+            rates.push(RateSink { counts, bins });
+        }
+        let mut weights = Vec::new();
+        for w in &layout.weights {
+            let base = format!("{}/{}", schema::WEIGHT_SNAPSHOTS_GROUP, w.projection);
+            let snapshots = next(&base)?;
+            let data = open(format!("{base}/{}", schema::DS_DATA))?;
+            let steps_done = open(format!("{base}/{}", schema::DS_STEPS_DONE))?;
+            let time_ms = open(format!("{base}/{}", schema::DS_TIME_MS))?;
+            cut_2d(&data, snapshots)?;
+            cut_1d(&steps_done, snapshots)?;
+            cut_1d(&time_ms, snapshots)?;
+            weights.push(WeightSink {
+                n_synapses: w.pre_ids.len(),
+                data,
+                steps_done,
+                time_ms,
+                snapshots,
+            });
+        }
+        let samples = match &layout.samples {
+            None => None,
+            Some(spec) => {
+                let base = schema::SAMPLES_GROUP;
+                let len = next(base)?;
+                let index = open(format!("{base}/{}", schema::DS_INDEX))?;
+                let label = open(format!("{base}/{}", schema::DS_LABEL))?;
+                let start_ms = open(format!("{base}/{}", schema::DS_START_MS))?;
+                for ds in [&index, &label, &start_ms] {
+                    cut_1d(ds, len)?;
+                }
+                let mut counts = Vec::new();
+                for l in &spec.layers {
+                    let ds = open(format!("{base}/{}/{}", schema::SAMPLE_COUNTS_GROUP, l.name))?;
+                    cut_2d(&ds, len)?;
+                    counts.push((l.n_nodes as usize, ds));
+                }
+                Some(SampleSink {
+                    index,
+                    label,
+                    start_ms,
+                    counts,
+                    len,
+                })
+            }
+        };
+        if lengths.next().is_some() {
+            return Err("the resume point has more datasets than this run records".into());
+        }
+        for name in [schema::ATTR_STEPS_DONE, schema::ATTR_ERROR] {
+            if file
+                .attr_names()
+                .map_err(|e| e.to_string())?
+                .iter()
+                .any(|n| n == name)
+            {
+                file.delete_attr(name).map_err(|e| e.to_string())?;
+            }
+        }
+        set_attr(&file, schema::ATTR_COMPLETE, &0u8).map_err(|e| e.to_string())?;
+        set_attr(&file, schema::ATTR_THREADS, &threads).map_err(|e| e.to_string())?;
+        let slot = file
+            .attr(ATTR_RESUME_SLOT)
+            .and_then(|a| a.read_scalar::<VarLenUnicode>())
+            .map_err(|e| e.to_string())?;
+        let reserve = super::reserve::Reserve::new(path, 0).map_err(|e| e.to_string())?;
+        let mut backend = Hdf5Backend {
+            file,
+            dt_ms,
+            spikes,
+            traces,
+            rates,
+            weights,
+            samples,
+            codecs: super::datasets::Codecs::new(compress),
+            path: path.to_owned(),
+            reserve,
+            resume_slot: Some(usize::from(slot.as_str() == SLOTS[1])),
+        };
+        backend.reserve.margin = backend.margin();
+        backend.write_times().map_err(|e| e.to_string())?;
+        backend.file.flush().map_err(|e| e.to_string())?;
+        Ok(backend)
+    }
+}
+
+/// Writes `data` as the 1-D dataset `name` of `group`: in place where one of
+/// that type and length exists, else replacing it.
+fn put<T: H5Type>(group: &Group, name: &str, data: &[T]) -> hdf5::Result<()> {
+    if group.link_exists(name) {
+        let ds = group.dataset(name)?;
+        if ds.shape() == [data.len()] && ds.dtype()?.to_descriptor()? == T::type_descriptor() {
+            return if data.is_empty() {
+                Ok(())
+            } else {
+                ds.write_raw(data)
+            };
+        }
+        drop(ds);
+        group.unlink(name)?;
+    }
+    group
+        .new_dataset::<T>()
+        .shape(data.len())
+        .create(name)
+        .and_then(|ds| {
+            if data.is_empty() {
+                Ok(())
+            } else {
+                ds.write_raw(data)
+            }
+        })
+}
+
+/// Reads the latest resume point of the spikesim file at `path`, or says
+/// why there is none.
+pub fn read_resume_point(path: &Path) -> Result<ResumePoint, String> {
+    let file = File::open(path).map_err(|e| e.to_string())?;
+    let slot = file
+        .attr(ATTR_RESUME_SLOT)
+        .and_then(|a| a.read_scalar::<VarLenUnicode>())
+        .map_err(|_| "it holds no resume point".to_owned())?;
+    let group = file
+        .group(&format!("{RESUME_GROUP}/{}", slot.as_str()))
+        .map_err(|e| format!("resume slot {}: {e}", slot.as_str()))?;
+    let steps_done = group
+        .attr(schema::ATTR_STEPS_DONE)
+        .and_then(|a| a.read_scalar::<u64>())
+        .map_err(|e| e.to_string())?;
+    let mut columns = Columns::new();
+    let mut lengths = None;
+    for name in group.member_names().map_err(|e| e.to_string())? {
+        let ds = group.dataset(&name).map_err(|e| e.to_string())?;
+        let values = read_values(&ds).map_err(|e| format!("{name}: {e}"))?;
+        if name == DS_LENGTHS {
+            lengths = Some(values);
+        } else {
+            columns.push((name, values));
+        }
+    }
+    let Some(Values::U64(lengths)) = lengths else {
+        return Err(format!("resume slot {} has no lengths", slot.as_str()));
+    };
+    Ok(ResumePoint {
+        steps_done,
+        columns,
+        lengths,
+    })
+}
+
+/// A 1-D dataset's values as the [`Values`] variant of its type.
+fn read_values(ds: &Dataset) -> Result<Values, String> {
+    let e = |e: hdf5::Error| e.to_string();
+    let t = ds.dtype().and_then(|t| t.to_descriptor()).map_err(e)?;
+    Ok(match t {
+        TypeDescriptor::Float(FloatSize::U8) => Values::F64(ds.read_raw().map_err(e)?),
+        TypeDescriptor::Float(FloatSize::U4) => Values::F32(ds.read_raw().map_err(e)?),
+        TypeDescriptor::Unsigned(IntSize::U4) => Values::U32(ds.read_raw().map_err(e)?),
+        TypeDescriptor::Integer(IntSize::U4) => Values::I32(ds.read_raw().map_err(e)?),
+        TypeDescriptor::Unsigned(IntSize::U8) => Values::U64(ds.read_raw().map_err(e)?),
+        other => return Err(format!("unexpected type {other:?}")),
+    })
+}
