@@ -299,7 +299,7 @@ impl Simulation {
             .map(|(p, w)| (p.name.clone(), w.values().to_vec()))
             .collect();
         let mut q = self.world.query::<(&Layer, &LayerThreshold)>();
-        let names: Vec<(String, f32)> = q
+        let names: Vec<(String, f64)> = q
             .iter(&self.world)
             .map(|(l, t)| (l.name.clone(), t.sigma))
             .collect();
@@ -468,8 +468,9 @@ impl Simulation {
         })
     }
 
-    /// The shared threshold σ of a layer with one (LIF), mV.
-    pub fn sigma(&mut self, layer: &str) -> f32 {
+    /// The shared threshold σ of a layer with one (LIF), mV, as stored
+    /// (f64; the spike test rounds it to f32).
+    pub fn sigma(&mut self, layer: &str) -> f64 {
         let e = self.layer(layer);
         self.world
             .get::<LayerThreshold>(e)

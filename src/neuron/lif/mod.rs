@@ -11,7 +11,8 @@
 //!   with `J = Σ_c J_c`, using the currents just updated; a
 //!   conductance-based synapse (`reversal_mv = E_c`) holds a conductance
 //!   `g_c` (µS) and contributes `J_c = g_c (E_c − V(n-1))` instead;
-//! - spike: `s(n) = [V(n) >= σ + θ_i]`; a spiking neuron's voltage becomes
+//! - spike: `s(n) = [V(n) >= σ + θ_i]` (σ and θ_i are f64, rounded to f32
+//!   for the test: [`threshold`]); a spiking neuron's voltage becomes
 //!   `v_reset`, and for the next `ref_steps` steps it is held there (its
 //!   currents keep integrating); it cannot spike for the next `lock_steps`
 //!   (`t_ref_spike`, default `t_ref`);
@@ -217,13 +218,16 @@ impl NeuronModel for Lif {
 }
 
 /// `threshold`: the effective threshold σ + θ_i after this step's
-/// adaptation (mV).
+/// adaptation (mV), as the next step's spike test uses it,
+/// `f32(σ) + f32(θ_i)` ([`threshold::spike_threshold`]).
 const THRESHOLD: Recordable = Recordable {
     name: "threshold",
     units: "mV",
     read: |world, layer, neurons, _, out| {
-        let sigma = world.get::<LayerThreshold>(layer).expect("LIF layer").sigma;
-        read_each(world, neurons, out, |t: &Threshold| sigma + t.theta as f32)
+        let sigma = world.get::<LayerThreshold>(layer).expect("LIF layer").sigma as f32;
+        read_each(world, neurons, out, |t: &Threshold| {
+            threshold::spike_threshold(sigma, t.theta)
+        })
     },
 };
 
@@ -326,9 +330,7 @@ impl LayerModel for LifConfig {
         let v0 = initial_voltages(self.v_init.as_ref(), params.v_rest, seed, index, self.size);
         world.entity_mut(layer).insert((
             params,
-            LayerThreshold {
-                sigma: self.sigma as f32,
-            },
+            LayerThreshold { sigma: self.sigma },
             ThresholdParams::new(&self.threshold, dt_ms),
         ));
         let theta0 = self

@@ -3,7 +3,9 @@
 
 use bevy_ecs::prelude::*;
 
-use super::threshold::{IndividualAdaptation, LayerThreshold, Threshold, ThresholdParams};
+use super::threshold::{
+    IndividualAdaptation, LayerThreshold, Threshold, ThresholdParams, spike_threshold,
+};
 use super::{LifNeuron, LifParams, Refractory};
 use crate::layer::{InLayer, LayerSpikes, Spiked};
 use crate::neuron::Voltage;
@@ -76,7 +78,7 @@ pub fn update(
             r: p.r,
             v_rest: p.v_rest,
             v_reset: p.v_reset,
-            sigma: sigma.sigma,
+            sigma: sigma.sigma as f32,
             lock_steps: p.lock_steps,
             free_at: p.lock_steps - p.ref_steps,
             decay,
@@ -170,6 +172,7 @@ pub struct Membrane<'a> {
     r: f32,
     v_rest: f32,
     v_reset: f32,
+    /// σ rounded to f32 (mV), as the spike test uses it ([`spike_threshold`]).
     sigma: f32,
     /// [`LifParams::lock_steps`].
     lock_steps: u16,
@@ -229,7 +232,7 @@ fn membrane<const TWO: bool, const ADAPT: bool, const COND: bool>(
         let integrated = v0 + m.a_v * (-m.k_v * (v0 - m.v_rest) + m.r * total);
         let vn = if held { m.v_reset } else { integrated };
         let theta = if ADAPT { th[k].theta } else { 0.0 };
-        let spike = !locked & (vn >= m.sigma + theta as f32);
+        let spike = !locked & (vn >= spike_threshold(m.sigma, theta));
         v[k].0 = if spike { m.v_reset } else { vn };
         refr[k].0 = if spike {
             m.lock_steps
