@@ -839,6 +839,7 @@ fn conductance_synapse_drives_towards_its_reversal_potential() {
     //   g(1) = 0.5·e^(−1/2) + 0.5 = 0.803265
     //   J = 0.803265·61.75 = 49.6016 (uses V(0))
     //   V(1) = −61.75 + 0.1·(−(−61.75 + 65) + 49.6016) = −57.11484
+    // `current` is J (nA), `g_exc` the conductance (µS).
     let toml = r#"
         [simulation]
         steps = 2
@@ -854,13 +855,54 @@ fn conductance_synapse_drives_towards_its_reversal_potential() {
     let mut s = sim(toml);
     s.step();
     assert!(close(s.voltages("n")[0], -61.75, 1e-6));
+    assert_eq!(s.read("n", "g_exc").unwrap(), vec![0.5]);
+    assert_eq!(s.currents("n"), vec![32.5]);
     s.step();
-    assert!(close(s.currents("n")[0], 0.803_265_3, 1e-6));
+    assert!(close(s.read("n", "g_exc").unwrap()[0], 0.803_265_3, 1e-6));
+    assert!(close(s.currents("n")[0], 49.601_63, 1e-6));
+    assert_eq!(s.read("n", "current").unwrap(), s.currents("n"));
     assert!(
         close(s.voltages("n")[0], -57.114_84, 1e-6),
         "{}",
         s.voltages("n")[0]
     );
+}
+
+#[test]
+fn conductance_layers_record_the_current_that_drove_the_step() {
+    // TWO_CURRENTS made conductance-based (E_exc = 0, E_inh = −80 mV, inh
+    // weight 0.2 µS) with v_rest = −65 (V(−1) = −65), τ_v = 20, dt = 1:
+    // step 0 has no input, g = 0, J = 0, V(0) = −65. Both inputs' spikes of
+    // step 0 arrive at step 1: g_exc(1) = 0.5 + 0.5 = 1.0, g_inh(1) = 0.2
+    // (one input, fixed_indegree 1), and with V(0) = −65
+    //   J(1) = 1.0·(0 − (−65)) + 0.2·(−80 − (−65)) = 65 − 3 = 62 nA,
+    //   V(1) = −65 + (1/20)·(0 + 62) = −61.9 mV.
+    // With V(1) instead, g·(E − V) would be 61.9 − 3.62 = 58.28: the trace
+    // is the current that drove V, not one recomputed after the step.
+    let toml = TWO_CURRENTS
+        .replace(
+            "sigma = 1e9",
+            "sigma = 1e9
+v_rest = -65.0",
+        )
+        .replace("tau_ms = 5.0 }", "tau_ms = 5.0, reversal_mv = 0.0 }")
+        .replace("tau_ms = 10.0 }", "tau_ms = 10.0, reversal_mv = -80.0 }")
+        .replace("value = -2.0", "value = 0.2");
+    let mut s = sim_with_image(&toml, vec![255, 255]);
+    s.step();
+    assert_eq!(s.currents("n"), vec![0.0]);
+    assert_eq!(s.voltages("n"), vec![-65.0]);
+    s.step();
+    assert_eq!(s.read("n", "g_exc").unwrap(), vec![1.0]);
+    assert!(close(s.read("n", "g_inh").unwrap()[0], 0.2, 1e-6));
+    assert!(close(s.read("n", "current").unwrap()[0], 62.0, 1e-6));
+    assert_eq!(s.currents("n"), s.read("n", "current").unwrap());
+    assert!(close(s.voltages("n")[0], -61.9, 1e-6));
+    // A current-based layer has no conductances to record.
+    let e = sim_with_image(TWO_CURRENTS, vec![255, 255])
+        .read("n", "g_exc")
+        .unwrap_err();
+    assert!(e.contains("not 'g_exc'"), "{e}");
 }
 
 #[test]

@@ -86,6 +86,53 @@ fn traces_sample_at_the_end_of_the_step() {
     );
 }
 
+#[test]
+fn conductance_layers_write_current_in_na_and_conductances_in_us() {
+    // One LIF neuron, v_rest = −65, τ_v = 10, dt = 1, i_ext = 0.5 µS per
+    // step into the exponential conductance exc (τ 2 ms, E 0 mV); inh (E −80)
+    // gets no input. As tests/model.rs derives it:
+    //   g_exc(0) = 0.5, J(0) = 0.5·(0 − (−65)) = 32.5 nA, V(0) = −61.75;
+    //   g_exc(1) = 0.5·e^(−1/2) + 0.5 = 0.8032653, J(1) = g_exc(1)·61.75 = 49.60163 nA.
+    let f = run_ok(
+        "conductance-traces",
+        r#"
+        [simulation]
+        steps = 2
+        [layers.n]
+        kind = "lif"
+        size = 1
+        tau_v_ms = 10.0
+        v_rest = -65.0
+        sigma = 100.0
+        i_ext = 0.5
+        synapses.exc = { current = "exponential", tau_ms = 2.0, reversal_mv = 0.0 }
+        synapses.inh = { current = "exponential", tau_ms = 10.0, reversal_mv = -80.0 }
+        [[record.traces]]
+        layer = "n"
+        vars = ["current", "g_exc", "g_inh"]
+        "#,
+    );
+    let j: Vec<f32> = read(&f, "report/n/current/data");
+    assert_eq!(j[0], 32.5);
+    assert!((j[1] - 49.601_63).abs() < 1e-4, "J(1) = {}", j[1]);
+    let g: Vec<f32> = read(&f, "report/n/g_exc/data");
+    assert_eq!(g[0], 0.5);
+    assert!((g[1] - 0.803_265_3).abs() < 1e-6, "g(1) = {}", g[1]);
+    assert_eq!(read::<f32>(&f, "report/n/g_inh/data"), vec![0.0; 2]);
+    let units = |var: &str| -> String {
+        let a = f
+            .dataset(&format!("report/n/{var}/data"))
+            .unwrap()
+            .attr("units")
+            .unwrap();
+        a.read_scalar::<VarLenUnicode>().unwrap().to_string()
+    };
+    assert_eq!(
+        [units("current"), units("g_exc"), units("g_inh")],
+        ["nA", "uS", "uS"]
+    );
+}
+
 /// 784 Bernoulli inputs on synthetic digits into 50 LIF neurons.
 const NET: &str = r#"
     [simulation]

@@ -34,11 +34,15 @@
 //! | `i_ext`, `step_current` | 0, none | nA | external current |
 //! | `threshold.global`, `threshold.individual` | none | | adaptation |
 //!
-//! Recordables: `voltage` (mV), `current` (nA), `threshold` (σ + θ_i, mV),
-//! `theta` (θ_i, mV), `input` (nA).
+//! Recordables: `voltage` (mV), `current` (`J`, nA: the conductance-based
+//! terms `g_c (E_c − V(n-1))` as the voltage step used them),
+//! `threshold` (σ + θ_i, mV), `theta` (θ_i, mV), `input` (nA), and
+//! `g_<name>` (µS) of each conductance-based synapse `<name>`.
 
 pub mod threshold;
 mod update;
+
+use std::borrow::Cow;
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
@@ -221,7 +225,7 @@ impl NeuronModel for Lif {
 /// adaptation (mV), as the next step's spike test uses it,
 /// `f32(σ) + f32(θ_i)` ([`threshold::spike_threshold`]).
 const THRESHOLD: Recordable = Recordable {
-    name: "threshold",
+    name: Cow::Borrowed("threshold"),
     units: "mV",
     read: |world, layer, neurons, _, out| {
         let sigma = world.get::<LayerThreshold>(layer).expect("LIF layer").sigma as f32;
@@ -233,7 +237,7 @@ const THRESHOLD: Recordable = Recordable {
 
 /// `theta`: the individual threshold offset θ_i after adaptation (mV).
 const THETA: Recordable = Recordable {
-    name: "theta",
+    name: Cow::Borrowed("theta"),
     units: "mV",
     read: |world, _, neurons, _, out| {
         read_each(world, neurons, out, |t: &Threshold| t.theta as f32)
@@ -267,8 +271,12 @@ impl LayerModel for LifConfig {
         (self.i_ext, self.step_current.as_ref())
     }
 
-    fn recordables(&self) -> &'static [Recordable] {
-        &RECORDABLES
+    fn recordables(&self) -> Vec<Recordable> {
+        recordables::with_conductances(
+            &RECORDABLES,
+            &self.synaptic_currents(),
+            recordables::MICROSIEMENS,
+        )
     }
 
     fn validate(&self, key: &dyn Fn(&str) -> String, dt: f64) -> Result<(), ConfigError> {
@@ -338,8 +346,7 @@ impl LayerModel for LifConfig {
             .individual
             .as_ref()
             .map_or(0.0, |t| t.theta_init);
-        let two = self.synaptic_currents().len() > 1;
-        spawn_neurons(world, layer, self.size, two, |i| {
+        spawn_neurons(world, layer, self.size, &self.synaptic_currents(), |i| {
             (
                 LifNeuron,
                 Voltage(v0[i as usize]),

@@ -12,7 +12,8 @@ use crate::neuron::Voltage;
 use crate::neuron::driver::{self, Block, LayerInput, LayerStep, NeuronRows, Spare, column};
 use crate::neuron::input::InputRing;
 use crate::neuron::synaptic::{
-    CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, SynapticCurrent, drives,
+    CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, MembraneCurrent, SynapticCurrent,
+    drives,
 };
 use crate::step::{Clock, Plasticity};
 
@@ -48,6 +49,7 @@ pub fn update(
             &InLayer,
             &mut Current,
             Option<&mut Current2>,
+            Option<&mut MembraneCurrent>,
             &mut Voltage,
             &mut Refractory,
             &mut Threshold,
@@ -93,10 +95,11 @@ pub fn update(
     let tables = neurons
         .contiguous_iter_mut()
         .expect("table-stored components")
-        .map(|(at, j, j2, v, refr, th, s)| NeuronRows {
+        .map(|(at, j, j2, jm, v, refr, th, s)| NeuronRows {
             at,
             j: column(j),
             j2: j2.map(column),
+            jm: jm.map(column),
             s: column(s),
             own: (column(v), column(refr), column(th)),
         });
@@ -139,6 +142,7 @@ fn step_block_portable(m: &Membrane, ext: f32, zero: bool, b: Block<Own>) -> usi
         input1,
         j,
         j2,
+        jm,
         own: (v, refr, th),
         s,
     } = b;
@@ -149,16 +153,38 @@ fn step_block_portable(m: &Membrane, ext: f32, zero: bool, b: Block<Own>) -> usi
     });
     let j = &*j;
     let cond = m.drive != [CURRENT_DRIVE; 2];
-    match (j2, m.adapt, cond) {
-        (None, false, false) => membrane::<false, false, false>(m, j, &[], v, refr, th, s),
-        (None, false, true) => membrane::<false, false, true>(m, j, &[], v, refr, th, s),
-        (None, true, false) => membrane::<false, true, false>(m, j, &[], v, refr, th, s),
-        (None, true, true) => membrane::<false, true, true>(m, j, &[], v, refr, th, s),
-        (Some(j2), false, false) => membrane::<true, false, false>(m, j, j2, v, refr, th, s),
-        (Some(j2), false, true) => membrane::<true, false, true>(m, j, j2, v, refr, th, s),
-        (Some(j2), true, false) => membrane::<true, true, false>(m, j, j2, v, refr, th, s),
-        (Some(j2), true, true) => membrane::<true, true, true>(m, j, j2, v, refr, th, s),
+    let cols = Columns {
+        j,
+        j2: j2.unwrap_or(&[]),
+        jm: jm.unwrap_or(&mut []),
+        v,
+        refr,
+        th,
+        s,
+    };
+    match (j2.is_some(), m.adapt, cond) {
+        (false, false, false) => membrane::<false, false, false>(m, cols),
+        (false, false, true) => membrane::<false, false, true>(m, cols),
+        (false, true, false) => membrane::<false, true, false>(m, cols),
+        (false, true, true) => membrane::<false, true, true>(m, cols),
+        (true, false, false) => membrane::<true, false, false>(m, cols),
+        (true, false, true) => membrane::<true, false, true>(m, cols),
+        (true, true, false) => membrane::<true, true, false>(m, cols),
+        (true, true, true) => membrane::<true, true, true>(m, cols),
     }
+}
+
+/// The columns of one block, its synaptic currents already updated.
+struct Columns<'a> {
+    j: &'a [Current],
+    /// Empty for a layer with one synaptic current.
+    j2: &'a [Current2],
+    /// Empty for a layer without a conductance-based synapse.
+    jm: &'a mut [MembraneCurrent],
+    v: &'a mut [Voltage],
+    refr: &'a mut [Refractory],
+    th: &'a mut [Threshold],
+    s: &'a mut [Spiked],
 }
 
 /// The constants of one layer's step.
@@ -189,22 +215,28 @@ pub struct Membrane<'a> {
 /// Without individual adaptation θ stays 0 and is neither read nor written.
 /// Without `COND` every synaptic current is a current ([`CURRENT_DRIVE`]),
 /// and `J_c = g_c · (1 − 0 · V) = g_c` is taken as it is: the same number
-/// for any finite `V`, two multiplies and a subtraction fewer per current.
+/// for any finite `V`, two multiplies and a subtraction fewer per current;
+/// with `COND` the `J` that drove the step is stored in `jm`.
 /// Returns the number of spikes.
 /// Branch-free, so that it vectorizes.
 #[inline(always)]
 fn membrane<const TWO: bool, const ADAPT: bool, const COND: bool>(
     m: &Membrane,
-    j: &[Current],
-    j2: &[Current2],
-    v: &mut [Voltage],
-    refr: &mut [Refractory],
-    th: &mut [Threshold],
-    s: &mut [Spiked],
+    cols: Columns,
 ) -> usize {
+    let Columns {
+        j,
+        j2,
+        jm,
+        v,
+        refr,
+        th,
+        s,
+    } = cols;
     let n = v.len();
     assert!(n <= driver::BLOCK && j.len() == n && refr.len() == n && th.len() == n && s.len() == n);
     assert!(!TWO || j2.len() == n);
+    assert!(!COND || jm.len() == n);
     // u16 like the refractory countdown, so the count stays in the same
     // vector lanes; a block (`BLOCK` rows) cannot overflow it.
     let mut count = 0u16;
@@ -227,6 +259,9 @@ fn membrane<const TWO: bool, const ADAPT: bool, const COND: bool>(
         } else {
             total0
         };
+        if COND {
+            jm[k].0 = total;
+        }
         let locked = refr[k].0 > 0;
         let held = refr[k].0 > m.free_at;
         let integrated = v0 + m.a_v * (-m.k_v * (v0 - m.v_rest) + m.r * total);
@@ -307,6 +342,7 @@ mod tests {
             let (mut v, input) = state(7);
             let mut j = vec![Current(0.0); n];
             let mut j2 = vec![Current2(0.0); n];
+            let mut jm = vec![MembraneCurrent(0.0); n];
             let mut refr = vec![Refractory(0); n];
             let mut th = vec![Threshold { theta: 0.0 }; n];
             let mut s = vec![Spiked(false); n];
@@ -318,6 +354,7 @@ mod tests {
                     input1: &mut input1,
                     j: &mut j,
                     j2: Some(&mut j2),
+                    jm: Some(&mut jm),
                     own: (&mut v[..], &mut refr[..], &mut th[..]),
                     s: &mut s,
                 };
@@ -333,13 +370,14 @@ mod tests {
                 v.iter().map(|x| bits(x.0)).collect::<Vec<_>>(),
                 j.iter().map(|x| bits(x.0)).collect::<Vec<_>>(),
                 j2.iter().map(|x| bits(x.0)).collect::<Vec<_>>(),
+                jm.iter().map(|x| bits(x.0)).collect::<Vec<_>>(),
                 th.iter().map(|x| x.theta.to_bits()).collect::<Vec<_>>(),
                 refr.iter().map(|x| x.0).collect::<Vec<_>>(),
                 spikes,
             )
         };
         let portable = run(false);
-        assert!(portable.5 > 0, "the test should make neurons spike");
+        assert!(portable.6 > 0, "the test should make neurons spike");
         assert_eq!(portable, run(true));
     }
 }
