@@ -6,7 +6,7 @@ use spikesim::{Config, Simulation};
 
 mod common;
 
-use common::{close, sim, sim_with_image};
+use common::{CONDUCTANCE_NEURON, close, sim, sim_with_image};
 
 /// Steps `n` times and returns the steps at which neuron 0 of `layer` spiked.
 fn spike_steps(s: &mut Simulation, layer: &str, n: u64) -> Vec<u64> {
@@ -831,28 +831,16 @@ fn initial_voltages_follow_v_init() {
 
 #[test]
 fn conductance_synapse_drives_towards_its_reversal_potential() {
-    // One neuron, v_rest = v_init = −65, τ_v = 10, dt = 1, r = k_v = 1, a
-    // conductance g (exponential, τ = 2 ms, E = 0 mV) fed by i_ext = 0.5 µS
-    // per step (the external input enters the first synapse):
+    // CONDUCTANCE_NEURON: V(−1) = −65, τ_v = 10, dt = 1, g_exc (τ = 2 ms,
+    // E = 0 mV) fed i_ext = 0.5 µS per step, g_inh = 0 (it adds
+    // 0·(−80 − V) = 0):
     //   g(0) = 0.5;                J = 0.5·(0 − (−65)) = 32.5
     //   V(0) = −65 + 0.1·(0 + 32.5) = −61.75
     //   g(1) = 0.5·e^(−1/2) + 0.5 = 0.803265
     //   J = 0.803265·61.75 = 49.6016 (uses V(0))
     //   V(1) = −61.75 + 0.1·(−(−61.75 + 65) + 49.6016) = −57.11484
     // `current` is J (nA), `g_exc` the conductance (µS).
-    let toml = r#"
-        [simulation]
-        steps = 2
-        [layers.n]
-        kind = "lif"
-        size = 1
-        tau_v_ms = 10.0
-        v_rest = -65.0
-        sigma = 100.0
-        i_ext = 0.5
-        synapses.exc = { current = "exponential", tau_ms = 2.0, reversal_mv = 0.0 }
-    "#;
-    let mut s = sim(toml);
+    let mut s = sim(CONDUCTANCE_NEURON);
     s.step();
     assert!(close(s.voltages("n")[0], -61.75, 1e-6));
     assert_eq!(s.read("n", "g_exc").unwrap(), vec![0.5]);

@@ -103,7 +103,7 @@ use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
 use serde::{Deserialize, Serialize};
 
 use super::driver::{
-    self, Block, LayerInput, LayerStep, NeuronRows, Spare, column, reset_each, spawn_neurons,
+    self, Integrated, LayerInput, LayerStep, NeuronRows, Spare, column, reset_each, spawn_neurons,
 };
 use super::input::InputRing;
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
@@ -457,30 +457,8 @@ pub fn update(
             let (p, li) = (step.model, &step.input);
             let (drives, cond) = synaptic::drives(&p.currents);
             li.run_blocks(out, rows, |b| {
-                let Block {
-                    input0,
-                    input1,
-                    j,
-                    j2,
-                    jm,
-                    own: (v, w, refr),
-                    s,
-                } = b;
-                p.currents[0].integrate(j, input0, li.ext, li.zero);
-                let j2 = j2.map(|j2| {
-                    p.currents[1].integrate(j2, input1, 0.0, li.zero);
-                    &*j2
-                });
-                let block = AdexBlock {
-                    j,
-                    j2: j2.unwrap_or(&[]),
-                    jm: jm.unwrap_or(&mut []),
-                    v,
-                    w,
-                    refr,
-                    s,
-                };
-                match (j2.is_some(), cond) {
+                let block = b.integrate(&p.currents, li.ext, li.zero);
+                match (block.two(), cond) {
                     (false, false) => membrane::<false, false>(p, drives, block),
                     (false, true) => membrane::<false, true>(p, drives, block),
                     (true, false) => membrane::<true, false>(p, drives, block),
@@ -492,18 +470,6 @@ pub fn update(
     spare.0 = driver::recycle(&mut steps);
 }
 
-/// One block of rows of a layer, its currents already updated.
-struct AdexBlock<'a> {
-    j: &'a [Current],
-    j2: &'a [Current2],
-    /// Empty for a layer without a conductance-based synapse.
-    jm: &'a mut [MembraneCurrent],
-    v: &'a mut [Voltage],
-    w: &'a mut [Adaptation],
-    refr: &'a mut [AdexRefractory],
-    s: &'a mut [Spiked],
-}
-
 /// Voltage, adaptation, spike, reset and refractory hold of a block, driven
 /// by `J = J_0 (+ J_1 with TWO)`; without `COND` every synaptic current is
 /// a current and `J_c = g_c` is taken as it is, with `COND` the `J` that
@@ -512,15 +478,13 @@ struct AdexBlock<'a> {
 fn membrane<const TWO: bool, const COND: bool>(
     p: &AdexParams,
     drive: [Drive; 2],
-    b: AdexBlock,
+    b: Integrated<Own>,
 ) -> usize {
-    let AdexBlock {
+    let Integrated {
         j,
         j2,
         jm,
-        v,
-        w,
-        refr,
+        own: (v, w, refr),
         s,
     } = b;
     let n = v.len();

@@ -12,7 +12,8 @@ use bevy_ecs::system::SystemState;
 
 use super::input::{InputRing, SharedSlot};
 use super::synaptic::{
-    Current, Current2, ExternalCurrent, MembraneCurrent, SynapseConfig, any_conductance,
+    Current, Current2, ExternalCurrent, MembraneCurrent, SynapseConfig, SynapticCurrent,
+    any_conductance,
 };
 use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
 use crate::step::{Rows, for_rows};
@@ -133,6 +134,69 @@ pub struct Block<'b, M> {
     pub own: M,
     /// Spike flags.
     pub s: &'b mut [Spiked],
+}
+
+impl<'b, M> Block<'b, M> {
+    /// Steps the block's synaptic currents, the layer's `currents`, with
+    /// this step's input (`ext` into the first; the input read is set back
+    /// to 0 if `zero`), and returns the columns for the model's membrane
+    /// step.
+    #[inline(always)]
+    pub fn integrate(
+        self,
+        currents: &[SynapticCurrent],
+        ext: f32,
+        zero: bool,
+    ) -> Integrated<'b, M> {
+        let Block {
+            input0,
+            input1,
+            j,
+            j2,
+            jm,
+            own,
+            s,
+        } = self;
+        currents[0].integrate(j, input0, ext, zero);
+        let j2: &[Current2] = match j2 {
+            Some(j2) => {
+                currents[1].integrate(j2, input1, 0.0, zero);
+                j2
+            }
+            None => &[],
+        };
+        Integrated {
+            j,
+            j2,
+            jm: jm.unwrap_or(&mut []),
+            own,
+            s,
+        }
+    }
+}
+
+/// A block whose synaptic currents are updated ([`Block::integrate`]), for
+/// the model's membrane step.
+pub struct Integrated<'b, M> {
+    /// First synaptic current.
+    pub j: &'b [Current],
+    /// Second synaptic current; empty in a layer with one.
+    pub j2: &'b [Current2],
+    /// To be set to the synaptic current that drove the step; empty in a
+    /// layer without a conductance-based synapse.
+    pub jm: &'b mut [MembraneCurrent],
+    /// The model's columns.
+    pub own: M,
+    /// Spike flags.
+    pub s: &'b mut [Spiked],
+}
+
+impl<M> Integrated<'_, M> {
+    /// Whether the layer has two synaptic currents (a block has at least
+    /// one row, so `j2` is empty only in a layer with one).
+    pub fn two(&self) -> bool {
+        !self.j2.is_empty()
+    }
 }
 
 /// A layer's input of this step, as every model reads it.

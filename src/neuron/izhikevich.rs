@@ -95,7 +95,7 @@ use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
 use serde::{Deserialize, Serialize};
 
 use super::driver::{
-    self, Block, LayerInput, LayerStep, NeuronRows, Spare, column, reset_each, spawn_neurons,
+    self, Integrated, LayerInput, LayerStep, NeuronRows, Spare, column, reset_each, spawn_neurons,
 };
 use super::input::InputRing;
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
@@ -380,70 +380,35 @@ pub fn update(
     let run = |step: &LayerStep<Consts>, out: &mut Vec<(Entity, u32)>, rows: NeuronRows<Own>| {
         let (Consts { p, drive }, li) = (&step.model, &step.input);
         li.run_blocks(out, rows, |b| {
-            let Block {
-                input0,
-                input1,
-                j,
-                j2,
-                jm,
-                own: (v, u),
-                s,
-            } = b;
-            p.currents[0].integrate(j, input0, li.ext, li.zero);
-            let j2 = j2.map(|j2| {
-                p.currents[1].integrate(j2, input1, 0.0, li.zero);
-                &*j2
-            });
-            let cols = Columns {
-                j,
-                j2: j2.unwrap_or(&[]),
-                jm: jm.unwrap_or(&mut []),
-                v,
-                u,
-                s,
-            };
-            step_block(p, *drive, j2.is_some(), cols)
+            step_block(p, *drive, b.integrate(&p.currents, li.ext, li.zero))
         });
     };
     driver::step_tables(tables, &steps, run, &mut fired, &mut lists);
     spare.0 = driver::recycle(&mut steps);
 }
 
-/// The columns of one block, its synaptic currents already updated.
-struct Columns<'a> {
-    j: &'a [Current],
-    /// Empty for a layer with one synaptic current.
-    j2: &'a [Current2],
-    /// Empty for a layer without a conductance-based synapse.
-    jm: &'a mut [MembraneCurrent],
-    v: &'a mut [Voltage],
-    u: &'a mut [Recovery],
-    s: &'a mut [Spiked],
-}
-
-/// The membrane step of a block (with `two` synaptic currents); returns its
-/// number of spikes. Where the CPU has AVX2 (checked at run time) the same
+/// The membrane step of a block; returns its number of spikes. Where the CPU has AVX2 (checked at run time) the same
 /// code is compiled for it: the same IEEE operations in the same order (no
 /// fused multiply-add), so the results are identical either way.
-fn step_block(p: &IzhikevichParams, drive: [Drive; 2], two: bool, cols: Columns) -> usize {
+fn step_block(p: &IzhikevichParams, drive: [Drive; 2], cols: Integrated<Own>) -> usize {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { step_block_avx2(p, drive, two, cols) };
+        return unsafe { step_block_avx2(p, drive, cols) };
     }
-    step_block_portable(p, drive, two, cols)
+    step_block_portable(p, drive, cols)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn step_block_avx2(p: &IzhikevichParams, drive: [Drive; 2], two: bool, cols: Columns) -> usize {
-    step_block_portable(p, drive, two, cols)
+fn step_block_avx2(p: &IzhikevichParams, drive: [Drive; 2], cols: Integrated<Own>) -> usize {
+    step_block_portable(p, drive, cols)
 }
 
 #[inline(always)]
-fn step_block_portable(p: &IzhikevichParams, drive: [Drive; 2], two: bool, cols: Columns) -> usize {
+fn step_block_portable(p: &IzhikevichParams, drive: [Drive; 2], cols: Integrated<Own>) -> usize {
     let cond = drive != [CURRENT_DRIVE; 2];
-    match (two, cond) {
+    match (cols.two(), cond) {
         (false, false) => membrane::<false, false>(p, drive, cols),
         (false, true) => membrane::<false, true>(p, drive, cols),
         (true, false) => membrane::<true, false>(p, drive, cols),
@@ -459,9 +424,15 @@ fn step_block_portable(p: &IzhikevichParams, drive: [Drive; 2], two: bool, cols:
 fn membrane<const TWO: bool, const COND: bool>(
     p: &IzhikevichParams,
     drive: [Drive; 2],
-    cols: Columns,
+    cols: Integrated<Own>,
 ) -> usize {
-    let Columns { j, j2, jm, v, u, s } = cols;
+    let Integrated {
+        j,
+        j2,
+        jm,
+        own: (v, u),
+        s,
+    } = cols;
     let n = v.len();
     assert!(n <= driver::BLOCK && j.len() == n && u.len() == n && s.len() == n);
     assert!(!TWO || j2.len() == n);
@@ -628,19 +599,18 @@ mod tests {
             let mut s = vec![Spiked(false); n];
             let mut spikes = 0;
             for _ in 0..100 {
-                let cols = Columns {
+                let cols = Integrated {
                     j: &j,
                     j2: &j2,
                     jm: &mut jm,
-                    v: &mut v,
-                    u: &mut u,
+                    own: (&mut v[..], &mut u[..]),
                     s: &mut s,
                 };
                 spikes += if avx2 {
                     // SAFETY: AVX2 was detected above.
-                    unsafe { step_block_avx2(&p, drive, true, cols) }
+                    unsafe { step_block_avx2(&p, drive, cols) }
                 } else {
-                    step_block_portable(&p, drive, true, cols)
+                    step_block_portable(&p, drive, cols)
                 };
             }
             let bits = |x: f32| x.to_bits();

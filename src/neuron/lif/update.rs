@@ -9,7 +9,9 @@ use super::threshold::{
 use super::{LifNeuron, LifParams, Refractory};
 use crate::layer::{InLayer, LayerSpikes, Spiked};
 use crate::neuron::Voltage;
-use crate::neuron::driver::{self, Block, LayerInput, LayerStep, NeuronRows, Spare, column};
+use crate::neuron::driver::{
+    self, Block, Integrated, LayerInput, LayerStep, NeuronRows, Spare, column,
+};
 use crate::neuron::input::InputRing;
 use crate::neuron::synaptic::{
     CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, MembraneCurrent, SynapticCurrent,
@@ -137,32 +139,9 @@ fn step_block_avx2(m: &Membrane, ext: f32, zero: bool, b: Block<Own>) -> usize {
 
 #[inline(always)]
 fn step_block_portable(m: &Membrane, ext: f32, zero: bool, b: Block<Own>) -> usize {
-    let Block {
-        input0,
-        input1,
-        j,
-        j2,
-        jm,
-        own: (v, refr, th),
-        s,
-    } = b;
-    m.currents[0].integrate(j, input0, ext, zero);
-    let j2 = j2.map(|j2| {
-        m.currents[1].integrate(j2, input1, 0.0, zero);
-        &*j2
-    });
-    let j = &*j;
+    let cols = b.integrate(m.currents, ext, zero);
     let cond = m.drive != [CURRENT_DRIVE; 2];
-    let cols = Columns {
-        j,
-        j2: j2.unwrap_or(&[]),
-        jm: jm.unwrap_or(&mut []),
-        v,
-        refr,
-        th,
-        s,
-    };
-    match (j2.is_some(), m.adapt, cond) {
+    match (cols.two(), m.adapt, cond) {
         (false, false, false) => membrane::<false, false, false>(m, cols),
         (false, false, true) => membrane::<false, false, true>(m, cols),
         (false, true, false) => membrane::<false, true, false>(m, cols),
@@ -172,19 +151,6 @@ fn step_block_portable(m: &Membrane, ext: f32, zero: bool, b: Block<Own>) -> usi
         (true, true, false) => membrane::<true, true, false>(m, cols),
         (true, true, true) => membrane::<true, true, true>(m, cols),
     }
-}
-
-/// The columns of one block, its synaptic currents already updated.
-struct Columns<'a> {
-    j: &'a [Current],
-    /// Empty for a layer with one synaptic current.
-    j2: &'a [Current2],
-    /// Empty for a layer without a conductance-based synapse.
-    jm: &'a mut [MembraneCurrent],
-    v: &'a mut [Voltage],
-    refr: &'a mut [Refractory],
-    th: &'a mut [Threshold],
-    s: &'a mut [Spiked],
 }
 
 /// The constants of one layer's step.
@@ -222,15 +188,13 @@ pub struct Membrane<'a> {
 #[inline(always)]
 fn membrane<const TWO: bool, const ADAPT: bool, const COND: bool>(
     m: &Membrane,
-    cols: Columns,
+    cols: Integrated<Own>,
 ) -> usize {
-    let Columns {
+    let Integrated {
         j,
         j2,
         jm,
-        v,
-        refr,
-        th,
+        own: (v, refr, th),
         s,
     } = cols;
     let n = v.len();
