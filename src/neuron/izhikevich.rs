@@ -408,24 +408,7 @@ fn step_block_avx2(p: &IzhikevichParams, drive: [Drive; 2], cols: Integrated<Own
 #[inline(always)]
 fn step_block_portable(p: &IzhikevichParams, drive: [Drive; 2], cols: Integrated<Own>) -> usize {
     let cond = drive != [CURRENT_DRIVE; 2];
-    match (cols.two(), cond) {
-        (false, false) => membrane::<false, false>(p, drive, cols),
-        (false, true) => membrane::<false, true>(p, drive, cols),
-        (true, false) => membrane::<true, false>(p, drive, cols),
-        (true, true) => membrane::<true, true>(p, drive, cols),
-    }
-}
-
-/// `v`, spike, reset and `u` of a block of rows driven by
-/// `I = J_0 (+ J_1 with TWO)`; without `COND` every synaptic current is a
-/// current and `J_c` is taken as it is, with `COND` the `I` that drove the
-/// step is stored in `jm`. Branch-free, so that it vectorizes.
-#[inline(always)]
-fn membrane<const TWO: bool, const COND: bool>(
-    p: &IzhikevichParams,
-    drive: [Drive; 2],
-    cols: Integrated<Own>,
-) -> usize {
+    let two = cols.two();
     let Integrated {
         j,
         j2,
@@ -433,6 +416,32 @@ fn membrane<const TWO: bool, const COND: bool>(
         own: (v, u),
         s,
     } = cols;
+    match (two, cond) {
+        (false, false) => membrane::<false, false>(p, drive, j, j2, jm, v, u, s),
+        (false, true) => membrane::<false, true>(p, drive, j, j2, jm, v, u, s),
+        (true, false) => membrane::<true, false>(p, drive, j, j2, jm, v, u, s),
+        (true, true) => membrane::<true, true>(p, drive, j, j2, jm, v, u, s),
+    }
+}
+
+/// `v`, spike, reset and `u` of a block of rows driven by
+/// `I = J_0 (+ J_1 with TWO)`; without `COND` every synaptic current is a
+/// current and `J_c` is taken as it is, with `COND` the `I` that drove the
+/// step is stored in `jm`. Branch-free, so that it vectorizes; the columns
+/// are separate arguments so that the compiler knows they do not overlap
+/// (as in the LIF step).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn membrane<const TWO: bool, const COND: bool>(
+    p: &IzhikevichParams,
+    drive: [Drive; 2],
+    j: &[Current],
+    j2: &[Current2],
+    jm: &mut [MembraneCurrent],
+    v: &mut [Voltage],
+    u: &mut [Recovery],
+    s: &mut [Spiked],
+) -> usize {
     let n = v.len();
     assert!(n <= driver::BLOCK && j.len() == n && u.len() == n && s.len() == n);
     assert!(!TWO || j2.len() == n);
