@@ -57,7 +57,7 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                     .max()
                     .unwrap_or(1);
                 let input_recorded = config.record.traces.iter().any(|t| {
-                    &t.layer == name && t.vars.iter().any(|v| v == recordables::INPUT.name)
+                    &t.layer == name && t.vars.iter().any(|v| *v == recordables::INPUT.name)
                 });
                 let (i_ext, step_current) = model.external();
                 world.entity_mut(layer).insert((

@@ -13,7 +13,7 @@ use crate::neuron::Voltage;
 use crate::neuron::check::{CHECK_EVERY, NonFinite, first_non_finite};
 use crate::neuron::lif::{LayerThreshold, Threshold};
 use crate::neuron::model::LayerRecordables;
-use crate::neuron::synaptic::{Current, Current2, total_current};
+use crate::neuron::synaptic::synaptic_current;
 use crate::record::checkpoint::LearnedState;
 use crate::record::collect::{Recorder, weight_values};
 use crate::record::{Batch, Layout, RecordError, Values, Writer};
@@ -345,7 +345,7 @@ impl Simulation {
             .map(|(p, w)| (p.name.clone(), w.values().to_vec()))
             .collect();
         let mut q = self.world.query::<(&Layer, &LayerThreshold)>();
-        let names: Vec<(String, f32)> = q
+        let names: Vec<(String, f64)> = q
             .iter(&self.world)
             .map(|(l, t)| (l.name.clone(), t.sigma))
             .collect();
@@ -473,11 +473,11 @@ impl Simulation {
         let e = self
             .try_layer(layer)
             .ok_or_else(|| format!("no layer '{layer}'"))?;
-        let Some(&LayerRecordables(all)) = self.world.get::<LayerRecordables>(e) else {
+        let Some(LayerRecordables(all)) = self.world.get::<LayerRecordables>(e) else {
             return Err(format!("layer '{layer}' is an encoder layer"));
         };
         let r = all.iter().find(|r| r.name == var).ok_or_else(|| {
-            let names: Vec<&str> = all.iter().map(|r| r.name).collect();
+            let names: Vec<&str> = all.iter().map(|r| &*r.name).collect();
             format!("layer '{layer}' records {}; not '{var}'", names.join(", "))
         })?;
         let members = &self.world.get::<Layer>(e).expect("layer").members;
@@ -493,15 +493,11 @@ impl Simulation {
         self.per_neuron(layer, |e| e.get::<Voltage>().expect("a neuron layer").0)
     }
 
-    /// Synaptic currents summed, `J = Σ_c J_c`, of a neuron layer after the
-    /// last step (nA).
+    /// The synaptic current `J = Σ_c J_c` that drove the last step of each
+    /// neuron of a layer, a conductance-based synapse's `J_c = g_c (E_c −
+    /// V)` with the voltage before the step (nA; the `current` recordable).
     pub fn currents(&mut self, layer: &str) -> Vec<f32> {
-        self.per_neuron(layer, |e| {
-            total_current(
-                e.get::<Current>().expect("a neuron layer"),
-                e.get::<Current2>(),
-            )
-        })
+        self.per_neuron(layer, synaptic_current)
     }
 
     /// Individual threshold offsets θ_i of a layer with adaptive
@@ -514,8 +510,9 @@ impl Simulation {
         })
     }
 
-    /// The shared threshold σ of a layer with one (LIF), mV.
-    pub fn sigma(&mut self, layer: &str) -> f32 {
+    /// The shared threshold σ of a layer with one (LIF), mV, as stored
+    /// (f64; the spike test rounds it to f32).
+    pub fn sigma(&mut self, layer: &str) -> f64 {
         let e = self.layer(layer);
         self.world
             .get::<LayerThreshold>(e)

@@ -178,7 +178,9 @@ fn conductance_synapse_is_driven_by_the_previous_voltage() {
     let mut s = sim(&toml);
     let (vw, _) = trace(&mut s, 2);
     assert!(close(vw[0].0, -69.299_990_92, 1e-7), "{}", vw[0].0);
-    assert!(close(s.currents("n")[0], 0.016_065_307, 1e-6));
+    assert!(close(s.read("n", "g_exc").unwrap()[0], 0.016_065_307, 1e-6));
+    assert!(close(s.currents("n")[0], 1.113_325_60, 1e-6));
+    assert_eq!(s.read("n", "current").unwrap(), s.currents("n"));
     assert!(close(vw[1].0, -68.256_653_30, 1e-7), "{}", vw[1].0);
     assert!(
         (vw[1].1 as f64 / 7.000_090_8e-5 - 1.0).abs() < W_TOL,

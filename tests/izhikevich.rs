@@ -310,6 +310,10 @@ fn a_conductance_drives_with_the_previous_voltage() {
     s.step();
     let v = s.voltages("n")[0];
     assert!((v + 61.61375).abs() < 1e-4, "{v}");
+    // `current` is that I, `g_ampa` the conductance.
+    assert_eq!(s.read("n", "current").unwrap(), vec![6.5]);
+    assert_eq!(s.currents("n"), vec![6.5]);
+    assert_eq!(s.read("n", "g_ampa").unwrap(), vec![0.1]);
 }
 
 #[test]

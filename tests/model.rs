@@ -6,7 +6,7 @@ use spikesim::{Config, Simulation};
 
 mod common;
 
-use common::{close, sim, sim_with_image};
+use common::{CONDUCTANCE_NEURON, close, sim, sim_with_image};
 
 /// Steps `n` times and returns the steps at which neuron 0 of `layer` spiked.
 fn spike_steps(s: &mut Simulation, layer: &str, n: u64) -> Vec<u64> {
@@ -345,10 +345,50 @@ fn global_threshold_update_follows_the_rule() {
         sigma.push(s.sigma("n"));
     }
     let expect = [0.99, 0.98, 0.97, 0.96, 0.95, 0.95, 0.97];
+    // σ is an f64: a few steps of f64 rounding (≤ 1.1·10^-16 each) from the
+    // decimal values.
     for (n, (&got, want)) in sigma.iter().zip(expect).enumerate() {
-        assert!(close(got, want, 1e-6), "σ({n}) = {got}, want {want}");
+        assert!((got - want).abs() < 1e-12, "σ({n}) = {got}, want {want}");
     }
     assert_eq!(s.spikes("n"), vec![0, 1, 2]);
+}
+
+#[test]
+fn global_threshold_accumulates_in_f64_without_drift() {
+    // A silent layer (no input: V = v_rest = 0 < σ throughout) with
+    // target = 1 loses η = 0.001 mV of σ every step:
+    //   σ(n) = σ(n−1) + η·(0 − 1),  so  σ(N) = σ0 − N·η = 50 − 10^4·0.001 = 40 mV.
+    // In f64 each step rounds by at most half an ulp of σ ∈ [40, 50]
+    // (ulp 2^-47 ≈ 7.1·10^-15), so after N = 10^4 steps |σ − 40| ≤ 10^4·3.6·10^-15
+    // = 3.6·10^-11 mV; 10^-10 leaves room.
+    // In f32 (what σ was) an ulp in [32, 64) is 2^-18 mV and η = 262.144 ulps,
+    // so every step's sum rounds to exactly 262 ulps:
+    //   σ_f32(N) = 50 − 10^4·262·2^-18 = 50 − 9.9945068359375 = 40.0054931640625,
+    // 5.5·10^-3 mV off after 10^4 steps.
+    let toml = r#"
+        [simulation]
+        steps = 10000
+        [layers.n]
+        kind = "lif"
+        size = 2
+        sigma = 50.0
+        threshold.global = { eta = 0.001, target = 1.0, sigma_min = 0.0 }
+    "#;
+    let mut s = sim(toml);
+    for _ in 0..10_000 {
+        s.step();
+    }
+    assert_eq!(s.spike_count("n"), 0, "the layer must stay silent");
+    let sigma = s.sigma("n");
+    assert!((sigma - 40.0).abs() < 1e-10, "σ(10^4) = {sigma}, want 40");
+    // The same recurrence in f32 gives the derived drift.
+    let mut sigma32 = 50.0f32;
+    for _ in 0..10_000 {
+        sigma32 += 0.001f32 * (0.0 - 1.0);
+    }
+    assert_eq!(f64::from(sigma32), 40.005_493_164_062_5);
+    // The threshold recordable rounds σ to f32 (θ = 0): 40 exactly.
+    assert_eq!(s.read("n", "threshold").unwrap(), vec![40.0; 2]);
 }
 
 #[test]
@@ -385,16 +425,18 @@ fn global_threshold_brings_a_driven_layer_to_target() {
     for _ in 0..2000 {
         s.step();
     }
-    let sigma0 = s.sigma("h") as f64;
+    let sigma0 = s.sigma("h");
     let mut total = 0usize;
     for _ in 0..3000 {
         s.step();
         total += s.spikes("h").len();
     }
     let mean = total as f64 / 3000.0;
-    let identity = (s.sigma("h") as f64 - sigma0) / (0.01 * 3000.0);
+    let identity = (s.sigma("h") - sigma0) / (0.01 * 3000.0);
+    // σ is an f64: the identity holds to f64 rounding (3000 steps of ≤ 2^-52
+    // relative on σ of order 1, divided by ηT = 30).
     assert!(
-        (mean - 1.0 - identity).abs() < 1e-3,
+        (mean - 1.0 - identity).abs() < 1e-9,
         "mean {mean}, Δσ/(ηT) {identity}"
     );
     assert!((mean - 1.0).abs() < 0.1, "mean spikes per step {mean}");
@@ -789,36 +831,66 @@ fn initial_voltages_follow_v_init() {
 
 #[test]
 fn conductance_synapse_drives_towards_its_reversal_potential() {
-    // One neuron, v_rest = v_init = −65, τ_v = 10, dt = 1, r = k_v = 1, a
-    // conductance g (exponential, τ = 2 ms, E = 0 mV) fed by i_ext = 0.5 µS
-    // per step (the external input enters the first synapse):
+    // CONDUCTANCE_NEURON: V(−1) = −65, τ_v = 10, dt = 1, g_exc (τ = 2 ms,
+    // E = 0 mV) fed i_ext = 0.5 µS per step, g_inh = 0 (it adds
+    // 0·(−80 − V) = 0):
     //   g(0) = 0.5;                J = 0.5·(0 − (−65)) = 32.5
     //   V(0) = −65 + 0.1·(0 + 32.5) = −61.75
     //   g(1) = 0.5·e^(−1/2) + 0.5 = 0.803265
     //   J = 0.803265·61.75 = 49.6016 (uses V(0))
     //   V(1) = −61.75 + 0.1·(−(−61.75 + 65) + 49.6016) = −57.11484
-    let toml = r#"
-        [simulation]
-        steps = 2
-        [layers.n]
-        kind = "lif"
-        size = 1
-        tau_v_ms = 10.0
-        v_rest = -65.0
-        sigma = 100.0
-        i_ext = 0.5
-        synapses.exc = { current = "exponential", tau_ms = 2.0, reversal_mv = 0.0 }
-    "#;
-    let mut s = sim(toml);
+    // `current` is J (nA), `g_exc` the conductance (µS).
+    let mut s = sim(CONDUCTANCE_NEURON);
     s.step();
     assert!(close(s.voltages("n")[0], -61.75, 1e-6));
+    assert_eq!(s.read("n", "g_exc").unwrap(), vec![0.5]);
+    assert_eq!(s.currents("n"), vec![32.5]);
     s.step();
-    assert!(close(s.currents("n")[0], 0.803_265_3, 1e-6));
+    assert!(close(s.read("n", "g_exc").unwrap()[0], 0.803_265_3, 1e-6));
+    assert!(close(s.currents("n")[0], 49.601_63, 1e-6));
+    assert_eq!(s.read("n", "current").unwrap(), s.currents("n"));
     assert!(
         close(s.voltages("n")[0], -57.114_84, 1e-6),
         "{}",
         s.voltages("n")[0]
     );
+}
+
+#[test]
+fn conductance_layers_record_the_current_that_drove_the_step() {
+    // TWO_CURRENTS made conductance-based (E_exc = 0, E_inh = −80 mV, inh
+    // weight 0.2 µS) with v_rest = −65 (V(−1) = −65), τ_v = 20, dt = 1:
+    // step 0 has no input, g = 0, J = 0, V(0) = −65. Both inputs' spikes of
+    // step 0 arrive at step 1: g_exc(1) = 0.5 + 0.5 = 1.0, g_inh(1) = 0.2
+    // (one input, fixed_indegree 1), and with V(0) = −65
+    //   J(1) = 1.0·(0 − (−65)) + 0.2·(−80 − (−65)) = 65 − 3 = 62 nA,
+    //   V(1) = −65 + (1/20)·(0 + 62) = −61.9 mV.
+    // With V(1) instead, g·(E − V) would be 61.9 − 3.62 = 58.28: the trace
+    // is the current that drove V, not one recomputed after the step.
+    let toml = TWO_CURRENTS
+        .replace(
+            "sigma = 1e9",
+            "sigma = 1e9
+v_rest = -65.0",
+        )
+        .replace("tau_ms = 5.0 }", "tau_ms = 5.0, reversal_mv = 0.0 }")
+        .replace("tau_ms = 10.0 }", "tau_ms = 10.0, reversal_mv = -80.0 }")
+        .replace("value = -2.0", "value = 0.2");
+    let mut s = sim_with_image(&toml, vec![255, 255]);
+    s.step();
+    assert_eq!(s.currents("n"), vec![0.0]);
+    assert_eq!(s.voltages("n"), vec![-65.0]);
+    s.step();
+    assert_eq!(s.read("n", "g_exc").unwrap(), vec![1.0]);
+    assert!(close(s.read("n", "g_inh").unwrap()[0], 0.2, 1e-6));
+    assert!(close(s.read("n", "current").unwrap()[0], 62.0, 1e-6));
+    assert_eq!(s.currents("n"), s.read("n", "current").unwrap());
+    assert!(close(s.voltages("n")[0], -61.9, 1e-6));
+    // A current-based layer has no conductances to record.
+    let e = sim_with_image(TWO_CURRENTS, vec![255, 255])
+        .read("n", "g_exc")
+        .unwrap_err();
+    assert!(e.contains("not 'g_exc'"), "{e}");
 }
 
 #[test]

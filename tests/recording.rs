@@ -8,7 +8,7 @@ use spikesim::{Config, Simulation, stimulus};
 
 mod common;
 
-use common::temp;
+use common::{CONDUCTANCE_NEURON, temp};
 
 /// Writes `toml` to a config file and runs it; returns the output path.
 fn run_config(name: &str, toml: &str, extra: &[&str]) -> (PathBuf, Output) {
@@ -31,6 +31,12 @@ fn run_ok(name: &str, toml: &str) -> hdf5::File {
 
 fn read<T: hdf5::H5Type>(f: &hdf5::File, path: &str) -> Vec<T> {
     f.dataset(path).unwrap().read_raw().unwrap()
+}
+
+/// The `units` attribute of the dataset at `path`.
+fn units(f: &hdf5::File, path: &str) -> String {
+    let a = f.dataset(path).unwrap().attr("units").unwrap();
+    a.read_scalar::<VarLenUnicode>().unwrap().to_string()
 }
 
 /// One neuron under constant drive (I = 2, τ_v = 10, σ = 1: spikes at steps
@@ -72,17 +78,34 @@ fn traces_sample_at_the_end_of_the_step() {
     assert_eq!(th[6], 1.5);
     assert_eq!(read::<f32>(&f, "report/n/input/data"), vec![2.0; 30]);
     assert_eq!(read::<f32>(&f, "report/n/current/data"), vec![2.0; 30]);
-    let units = |var: &str| -> String {
-        let a = f
-            .dataset(&format!("report/n/{var}/data"))
-            .unwrap()
-            .attr("units")
-            .unwrap();
-        a.read_scalar::<VarLenUnicode>().unwrap().to_string()
-    };
+    let units = |var| units(&f, &format!("report/n/{var}/data"));
     assert_eq!(
         (units("theta").as_str(), units("input").as_str()),
         ("mV", "nA")
+    );
+}
+
+#[test]
+fn conductance_layers_write_current_in_na_and_conductances_in_us() {
+    // CONDUCTANCE_NEURON, as tests/model.rs derives it:
+    //   g_exc(0) = 0.5, J(0) = 0.5·(0 − (−65)) = 32.5 nA, V(0) = −61.75;
+    //   g_exc(1) = 0.5·e^(−1/2) + 0.5 = 0.8032653, J(1) = g_exc(1)·61.75 = 49.60163 nA;
+    // inh gets no input: g_inh = 0.
+    let toml = format!(
+        "{CONDUCTANCE_NEURON}\n[[record.traces]]\nlayer = \"n\"\nvars = [\"current\", \"g_exc\", \"g_inh\"]\n"
+    );
+    let f = run_ok("conductance-traces", &toml);
+    let j: Vec<f32> = read(&f, "report/n/current/data");
+    assert_eq!(j[0], 32.5);
+    assert!((j[1] - 49.601_63).abs() < 1e-4, "J(1) = {}", j[1]);
+    let g: Vec<f32> = read(&f, "report/n/g_exc/data");
+    assert_eq!(g[0], 0.5);
+    assert!((g[1] - 0.803_265_3).abs() < 1e-6, "g(1) = {}", g[1]);
+    assert_eq!(read::<f32>(&f, "report/n/g_inh/data"), vec![0.0; 2]);
+    let units = |var| units(&f, &format!("report/n/{var}/data"));
+    assert_eq!(
+        [units("current"), units("g_exc"), units("g_inh")],
+        ["nA", "uS", "uS"]
     );
 }
 

@@ -400,7 +400,8 @@ impl RecordConfig {
                     tr.layer
                 ));
             };
-            let names: Vec<&str> = model.recordables().iter().map(|r| r.name).collect();
+            let recordables = model.recordables();
+            let names: Vec<&str> = recordables.iter().map(|r| &*r.name).collect();
             if tr.vars.is_empty() {
                 return err(format!(
                     "{}: list at least one of {}",

@@ -68,7 +68,9 @@
 //! | `synapses.<name>` | one `exponential` current (τ 5 ms) named `default` | | up to two synaptic currents, current- or conductance-based |
 //! | `i_ext`, `step_current` | 0, none | nA | external current, into the first synaptic current |
 //!
-//! Recordables: `voltage` (mV), `w` (nA), `current` (nA), `input` (nA).
+//! Recordables: `voltage` (mV), `w` (nA), `current` (`J`, nA, with
+//! conductances driven by `V(n−1)` as in step 3), `input` (nA), and
+//! `g_<name>` (µS) of each conductance-based synapse `<name>`.
 //!
 //! **Firing patterns** (`experiments/adex.toml`, `docs/adex.png`,
 //! `tests/adex.rs`): Naud, Marcille, Clopath & Gerstner (2008, Biol Cybern
@@ -94,19 +96,21 @@
 //! same spike counts. Brette & Gerstner's defaults under 1 nA give the
 //! same 5 spikes at the same steps.
 
+use std::borrow::Cow;
+
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
 use serde::{Deserialize, Serialize};
 
 use super::driver::{
-    self, Block, LayerInput, LayerStep, NeuronRows, Spare, column, reset_each, spawn_neurons,
+    self, Integrated, LayerInput, LayerStep, NeuronRows, Spare, column, reset_each, spawn_neurons,
 };
 use super::input::InputRing;
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
 use super::recordables;
 use super::synaptic::{
-    self, Current, Current2, Drive, ExternalCurrent, SynapseConfig, SynapticCurrent, currents_or,
-    validate_external, validate_synapses,
+    self, Current, Current2, Drive, ExternalCurrent, MembraneCurrent, SynapseConfig,
+    SynapticCurrent, currents_or, validate_external, validate_synapses,
 };
 use super::{Voltage, initial_voltages};
 use crate::layer::{InLayer, LayerSpikes, Spiked};
@@ -293,7 +297,7 @@ impl NeuronModel for Adex {
 
 /// `w`: the adaptation current after this step's reset (nA).
 const W: Recordable = Recordable {
-    name: "w",
+    name: Cow::Borrowed("w"),
     units: "nA",
     read: |world, _, neurons, _, out| read_each(world, neurons, out, |w: &Adaptation| w.0),
 };
@@ -318,8 +322,12 @@ impl LayerModel for AdexConfig {
         (self.i_ext, self.step_current.as_ref())
     }
 
-    fn recordables(&self) -> &'static [Recordable] {
-        &RECORDABLES
+    fn recordables(&self) -> Vec<Recordable> {
+        recordables::with_conductances(
+            &RECORDABLES,
+            &self.synaptic_currents(),
+            recordables::MICROSIEMENS,
+        )
     }
 
     fn validate(&self, key: &dyn Fn(&str) -> String, dt: f64) -> Result<(), ConfigError> {
@@ -384,8 +392,7 @@ impl LayerModel for AdexConfig {
         let v0 = initial_voltages(self.v_init.as_ref(), params.e_l, seed, index, self.size);
         world.entity_mut(layer).insert(params);
         let w0 = self.w_init as f32;
-        let two = self.synaptic_currents().len() > 1;
-        spawn_neurons(world, layer, self.size, two, |i| {
+        spawn_neurons(world, layer, self.size, &self.synaptic_currents(), |i| {
             (
                 AdexNeuron,
                 Voltage(v0[i as usize]),
@@ -416,6 +423,7 @@ pub fn update(
             &InLayer,
             &mut Current,
             Option<&mut Current2>,
+            Option<&mut MembraneCurrent>,
             &mut Voltage,
             &mut Adaptation,
             &mut AdexRefractory,
@@ -436,10 +444,11 @@ pub fn update(
     let tables = neurons
         .contiguous_iter_mut()
         .expect("table-stored components")
-        .map(|(at, j, j2, v, w, refr, s)| NeuronRows {
+        .map(|(at, j, j2, jm, v, w, refr, s)| NeuronRows {
             at,
             j: column(j),
             j2: j2.map(column),
+            jm: jm.map(column),
             s: column(s),
             own: (column(v), column(w), column(refr)),
         });
@@ -448,28 +457,8 @@ pub fn update(
             let (p, li) = (step.model, &step.input);
             let (drives, cond) = synaptic::drives(&p.currents);
             li.run_blocks(out, rows, |b| {
-                let Block {
-                    input0,
-                    input1,
-                    j,
-                    j2,
-                    own: (v, w, refr),
-                    s,
-                } = b;
-                p.currents[0].integrate(j, input0, li.ext, li.zero);
-                let j2 = j2.map(|j2| {
-                    p.currents[1].integrate(j2, input1, 0.0, li.zero);
-                    &*j2
-                });
-                let block = AdexBlock {
-                    j,
-                    j2: j2.unwrap_or(&[]),
-                    v,
-                    w,
-                    refr,
-                    s,
-                };
-                match (j2.is_some(), cond) {
+                let block = b.integrate(&p.currents, li.ext, li.zero);
+                match (block.two(), cond) {
                     (false, false) => membrane::<false, false>(p, drives, block),
                     (false, true) => membrane::<false, true>(p, drives, block),
                     (true, false) => membrane::<true, false>(p, drives, block),
@@ -481,36 +470,27 @@ pub fn update(
     spare.0 = driver::recycle(&mut steps);
 }
 
-/// One block of rows of a layer, its currents already updated.
-struct AdexBlock<'a> {
-    j: &'a [Current],
-    j2: &'a [Current2],
-    v: &'a mut [Voltage],
-    w: &'a mut [Adaptation],
-    refr: &'a mut [AdexRefractory],
-    s: &'a mut [Spiked],
-}
-
 /// Voltage, adaptation, spike, reset and refractory hold of a block, driven
 /// by `J = J_0 (+ J_1 with TWO)`; without `COND` every synaptic current is
-/// a current and `J_c = g_c` is taken as it is. Returns the number of spikes.
+/// a current and `J_c = g_c` is taken as it is, with `COND` the `J` that
+/// drove the step is stored in `jm`. Returns the number of spikes.
 #[inline(always)]
 fn membrane<const TWO: bool, const COND: bool>(
     p: &AdexParams,
     drive: [Drive; 2],
-    b: AdexBlock,
+    b: Integrated<Own>,
 ) -> usize {
-    let AdexBlock {
+    let Integrated {
         j,
         j2,
-        v,
-        w,
-        refr,
+        jm,
+        own: (v, w, refr),
         s,
     } = b;
     let n = v.len();
     assert!(j.len() == n && w.len() == n && refr.len() == n && s.len() == n);
     assert!(!TWO || j2.len() == n);
+    assert!(!COND || jm.len() == n);
     let [d0, d1] = drive;
     // u16: a block (`BLOCK` rows) cannot overflow it.
     let mut count = 0u16;
@@ -529,6 +509,9 @@ fn membrane<const TWO: bool, const COND: bool>(
             } else {
                 g1
             };
+        }
+        if COND {
+            jm[k].0 = total;
         }
         let x = ((v0 - p.v_t) / p.delta_t).min(p.x_max);
         let dv = -p.g_l * (v0 - p.e_l) + p.g_l_delta_t * x.exp() - w0 + total;

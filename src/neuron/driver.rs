@@ -11,7 +11,10 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::system::SystemState;
 
 use super::input::{InputRing, SharedSlot};
-use super::synaptic::{Current, Current2, ExternalCurrent};
+use super::synaptic::{
+    Current, Current2, ExternalCurrent, MembraneCurrent, SynapseConfig, SynapticCurrent,
+    any_conductance,
+};
 use crate::layer::{InLayer, LayerSpikes, Spiked, layer_runs, publish_spikes};
 use crate::step::{Rows, for_rows};
 
@@ -58,10 +61,24 @@ pub struct NeuronRows<'a, M> {
     pub j: &'a mut [Current],
     /// Second synaptic current, in tables of layers that have two.
     pub j2: Option<&'a mut [Current2]>,
+    /// The synaptic current that drove the step, in tables of layers with
+    /// a conductance-based synapse.
+    pub jm: Option<&'a mut [MembraneCurrent]>,
     /// Spike flags.
     pub s: &'a mut [Spiked],
     /// The model's columns.
     pub own: M,
+}
+
+/// An optional column split at `mid`.
+fn split_column<T>(c: Option<&mut [T]>, mid: usize) -> (Option<&mut [T]>, Option<&mut [T]>) {
+    match c {
+        Some(c) => {
+            let (a, b) = c.split_at_mut(mid);
+            (Some(a), Some(b))
+        }
+        None => (None, None),
+    }
 }
 
 impl<M: Rows> Rows for NeuronRows<'_, M> {
@@ -72,13 +89,8 @@ impl<M: Rows> Rows for NeuronRows<'_, M> {
     fn split_at(self, mid: usize) -> (Self, Self) {
         let (at0, at1) = self.at.split_at(mid);
         let (j0, j1) = self.j.split_at_mut(mid);
-        let (j20, j21) = match self.j2 {
-            Some(j2) => {
-                let (a, b) = j2.split_at_mut(mid);
-                (Some(a), Some(b))
-            }
-            None => (None, None),
-        };
+        let (j20, j21) = split_column(self.j2, mid);
+        let (jm0, jm1) = split_column(self.jm, mid);
         let (s0, s1) = self.s.split_at_mut(mid);
         let (own0, own1) = self.own.split_at(mid);
         (
@@ -86,6 +98,7 @@ impl<M: Rows> Rows for NeuronRows<'_, M> {
                 at: at0,
                 j: j0,
                 j2: j20,
+                jm: jm0,
                 s: s0,
                 own: own0,
             },
@@ -93,6 +106,7 @@ impl<M: Rows> Rows for NeuronRows<'_, M> {
                 at: at1,
                 j: j1,
                 j2: j21,
+                jm: jm1,
                 s: s1,
                 own: own1,
             },
@@ -113,10 +127,76 @@ pub struct Block<'b, M> {
     pub j: &'b mut [Current],
     /// Second synaptic current, for a layer with two.
     pub j2: Option<&'b mut [Current2]>,
+    /// To be set to the synaptic current that drove the step, for a layer
+    /// with a conductance-based synapse.
+    pub jm: Option<&'b mut [MembraneCurrent]>,
     /// The model's columns.
     pub own: M,
     /// Spike flags.
     pub s: &'b mut [Spiked],
+}
+
+impl<'b, M> Block<'b, M> {
+    /// Steps the block's synaptic currents, the layer's `currents`, with
+    /// this step's input (`ext` into the first; the input read is set back
+    /// to 0 if `zero`), and returns the columns for the model's membrane
+    /// step.
+    #[inline(always)]
+    pub fn integrate(
+        self,
+        currents: &[SynapticCurrent],
+        ext: f32,
+        zero: bool,
+    ) -> Integrated<'b, M> {
+        let Block {
+            input0,
+            input1,
+            j,
+            j2,
+            jm,
+            own,
+            s,
+        } = self;
+        currents[0].integrate(j, input0, ext, zero);
+        let j2: &[Current2] = match j2 {
+            Some(j2) => {
+                currents[1].integrate(j2, input1, 0.0, zero);
+                j2
+            }
+            None => &[],
+        };
+        Integrated {
+            j,
+            j2,
+            jm: jm.unwrap_or(&mut []),
+            own,
+            s,
+        }
+    }
+}
+
+/// A block whose synaptic currents are updated ([`Block::integrate`]), for
+/// the model's membrane step.
+pub struct Integrated<'b, M> {
+    /// First synaptic current.
+    pub j: &'b [Current],
+    /// Second synaptic current; empty in a layer with one.
+    pub j2: &'b [Current2],
+    /// To be set to the synaptic current that drove the step; empty in a
+    /// layer without a conductance-based synapse.
+    pub jm: &'b mut [MembraneCurrent],
+    /// The model's columns.
+    pub own: M,
+    /// Spike flags.
+    pub s: &'b mut [Spiked],
+}
+
+impl<M> Integrated<'_, M> {
+    /// Whether the layer has two synaptic currents (a block has at least
+    /// one row, so `j2` is empty only in a layer with one).
+    pub fn two(&self) -> bool {
+        !self.j2.is_empty()
+    }
 }
 
 /// A layer's input of this step, as every model reads it.
@@ -158,6 +238,7 @@ impl<'a> LayerInput<'a> {
             at,
             j,
             mut j2,
+            mut jm,
             s,
             mut own,
         } = rows;
@@ -190,6 +271,7 @@ impl<'a> LayerInput<'a> {
                     .as_deref_mut()
                     .filter(|_| self.two)
                     .map(|j2| &mut j2[b.clone()]),
+                jm: jm.as_deref_mut().map(|jm| &mut jm[b.clone()]),
                 own: own_block,
                 s: &mut s[b.clone()],
             });
@@ -294,13 +376,14 @@ pub fn push_spikes(
 
 /// Spawns the `size` neurons of `layer`, in index order, each with the
 /// components every neuron has ([`InLayer`], [`Current`], [`Current2`] where
-/// the layer has `two` synaptic currents, [`Spiked`]) and the model's own,
-/// `own(index)`; returns them.
+/// the layer has two synaptic `currents`, [`MembraneCurrent`] where one is
+/// conductance-based, [`Spiked`]) and the model's own, `own(index)`;
+/// returns them.
 pub fn spawn_neurons<B: Bundle<Effect: NoBundleEffect>>(
     world: &mut World,
     layer: Entity,
     size: usize,
-    two: bool,
+    currents: &[(String, SynapseConfig)],
     own: impl Fn(u32) -> B,
 ) -> Vec<Entity> {
     let shared = |index| {
@@ -311,7 +394,7 @@ pub fn spawn_neurons<B: Bundle<Effect: NoBundleEffect>>(
         )
     };
     let n = size as u32;
-    if two {
+    let neurons: Vec<Entity> = if currents.len() > 1 {
         world
             .spawn_batch((0..n).map(|i| (shared(i), Current2::default(), own(i))))
             .collect()
@@ -319,7 +402,11 @@ pub fn spawn_neurons<B: Bundle<Effect: NoBundleEffect>>(
         world
             .spawn_batch((0..n).map(|i| (shared(i), own(i))))
             .collect()
+    };
+    if any_conductance(currents) {
+        world.insert_batch(neurons.iter().map(|&e| (e, MembraneCurrent::default())));
     }
+    neurons
 }
 
 /// Sets component `C` of every neuron of the model marked `N` to
@@ -338,8 +425,12 @@ pub fn reset_each<N: Component, P: Component, C: Component<Mutability = Mutable>
     }
 }
 
-/// Zeroes every neuron's synaptic currents (part of every model's reset).
+/// Zeroes every neuron's synaptic currents and [`MembraneCurrent`] (part
+/// of every model's reset).
 pub fn reset_currents(world: &mut World) {
+    for mut j in world.query::<&mut MembraneCurrent>().iter_mut(world) {
+        *j = MembraneCurrent::default();
+    }
     for mut j in world.query::<&mut Current>().iter_mut(world) {
         *j = Current::default();
     }

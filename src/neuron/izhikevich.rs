@@ -82,23 +82,27 @@
 //! neuron back in the state the run started from, its own `v_init` and
 //! `u_init`, and the synaptic currents at 0.
 //!
-//! Recordables: `voltage` (mV), `u` (mV), `current` (`J = Σ_c J_c`, which
-//! is `I` for current-based synapses; dimensionless, units `1`), `input`
-//! (this step's synaptic plus external input; units `1`).
+//! Recordables: `voltage` (mV), `u` (mV), `current` (`I`, the
+//! conductance-based terms `g_c (E_c − v(n−1))` as the step used them;
+//! dimensionless, units `1`), `input` (this step's synaptic plus external
+//! input; units `1`), and `g_<name>` of each conductance-based synapse
+//! `<name>` (units `1/mV`, so that `g (E − v)` is in the units of `I`).
+
+use std::borrow::Cow;
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
 use serde::{Deserialize, Serialize};
 
 use super::driver::{
-    self, Block, LayerInput, LayerStep, NeuronRows, Spare, column, reset_each, spawn_neurons,
+    self, Integrated, LayerInput, LayerStep, NeuronRows, Spare, column, reset_each, spawn_neurons,
 };
 use super::input::InputRing;
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
 use super::recordables;
 use super::synaptic::{
-    self, CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, SynapseConfig, SynapticCurrent,
-    currents_or, validate_external, validate_synapses,
+    self, CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, MembraneCurrent, SynapseConfig,
+    SynapticCurrent, currents_or, validate_external, validate_synapses,
 };
 use super::{Voltage, initial_voltages};
 use crate::layer::{InLayer, LayerSpikes, Spiked};
@@ -217,7 +221,7 @@ impl NeuronModel for Izhikevich {
 
 /// `u`: the recovery variable after this step's reset (mV).
 const RECOVERY: Recordable = Recordable {
-    name: "u",
+    name: Cow::Borrowed("u"),
     units: "mV",
     read: |world, _, neurons, _, out| read_each(world, neurons, out, |u: &Recovery| u.0),
 };
@@ -252,8 +256,8 @@ impl LayerModel for IzhikevichConfig {
         (self.i_ext, self.step_current.as_ref())
     }
 
-    fn recordables(&self) -> &'static [Recordable] {
-        &RECORDABLES
+    fn recordables(&self) -> Vec<Recordable> {
+        recordables::with_conductances(&RECORDABLES, &self.synaptic_currents(), "1/mV")
     }
 
     fn validate(&self, key: &dyn Fn(&str) -> String, _dt: f64) -> Result<(), ConfigError> {
@@ -297,8 +301,7 @@ impl LayerModel for IzhikevichConfig {
             .into_iter()
             .map(|v| [v, self.u_init.unwrap_or(self.b * f64::from(v)) as f32])
             .collect();
-        let two = self.synaptic_currents().len() > 1;
-        let members = spawn_neurons(world, layer, self.size, two, |i| {
+        let members = spawn_neurons(world, layer, self.size, &self.synaptic_currents(), |i| {
             let [v, u] = initial[i as usize];
             (IzhikevichNeuron, Voltage(v), Recovery(u))
         });
@@ -343,6 +346,7 @@ pub fn update(
             &InLayer,
             &mut Current,
             Option<&mut Current2>,
+            Option<&mut MembraneCurrent>,
             &mut Voltage,
             &mut Recovery,
             &mut Spiked,
@@ -365,99 +369,75 @@ pub fn update(
     let tables = neurons
         .contiguous_iter_mut()
         .expect("table-stored components")
-        .map(|(at, j, j2, v, u, s)| NeuronRows {
+        .map(|(at, j, j2, jm, v, u, s)| NeuronRows {
             at,
             j: column(j),
             j2: j2.map(column),
+            jm: jm.map(column),
             s: column(s),
             own: (column(v), column(u)),
         });
     let run = |step: &LayerStep<Consts>, out: &mut Vec<(Entity, u32)>, rows: NeuronRows<Own>| {
         let (Consts { p, drive }, li) = (&step.model, &step.input);
         li.run_blocks(out, rows, |b| {
-            let Block {
-                input0,
-                input1,
-                j,
-                j2,
-                own: (v, u),
-                s,
-            } = b;
-            p.currents[0].integrate(j, input0, li.ext, li.zero);
-            let j2 = j2.map(|j2| {
-                p.currents[1].integrate(j2, input1, 0.0, li.zero);
-                &*j2
-            });
-            step_block(p, *drive, j, j2, v, u, s)
+            step_block(p, *drive, b.integrate(&p.currents, li.ext, li.zero))
         });
     };
     driver::step_tables(tables, &steps, run, &mut fired, &mut lists);
     spare.0 = driver::recycle(&mut steps);
 }
 
-/// The membrane step of a block; returns its number of spikes. Where the
-/// CPU has AVX2 (checked at run time) the same code is compiled for it: the
-/// same IEEE operations in the same order (no fused multiply-add), so the
-/// results are identical either way.
-fn step_block(
-    p: &IzhikevichParams,
-    drive: [Drive; 2],
-    j: &[Current],
-    j2: Option<&[Current2]>,
-    v: &mut [Voltage],
-    u: &mut [Recovery],
-    s: &mut [Spiked],
-) -> usize {
+/// The membrane step of a block; returns its number of spikes. Where the CPU has AVX2 (checked at run time) the same
+/// code is compiled for it: the same IEEE operations in the same order (no
+/// fused multiply-add), so the results are identical either way.
+fn step_block(p: &IzhikevichParams, drive: [Drive; 2], cols: Integrated<Own>) -> usize {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { step_block_avx2(p, drive, j, j2, v, u, s) };
+        return unsafe { step_block_avx2(p, drive, cols) };
     }
-    step_block_portable(p, drive, j, j2, v, u, s)
+    step_block_portable(p, drive, cols)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn step_block_avx2(
-    p: &IzhikevichParams,
-    drive: [Drive; 2],
-    j: &[Current],
-    j2: Option<&[Current2]>,
-    v: &mut [Voltage],
-    u: &mut [Recovery],
-    s: &mut [Spiked],
-) -> usize {
-    step_block_portable(p, drive, j, j2, v, u, s)
+fn step_block_avx2(p: &IzhikevichParams, drive: [Drive; 2], cols: Integrated<Own>) -> usize {
+    step_block_portable(p, drive, cols)
 }
 
 #[inline(always)]
-fn step_block_portable(
-    p: &IzhikevichParams,
-    drive: [Drive; 2],
-    j: &[Current],
-    j2: Option<&[Current2]>,
-    v: &mut [Voltage],
-    u: &mut [Recovery],
-    s: &mut [Spiked],
-) -> usize {
+fn step_block_portable(p: &IzhikevichParams, drive: [Drive; 2], cols: Integrated<Own>) -> usize {
     let cond = drive != [CURRENT_DRIVE; 2];
-    match (j2, cond) {
-        (None, false) => membrane::<false, false>(p, drive, j, &[], v, u, s),
-        (None, true) => membrane::<false, true>(p, drive, j, &[], v, u, s),
-        (Some(j2), false) => membrane::<true, false>(p, drive, j, j2, v, u, s),
-        (Some(j2), true) => membrane::<true, true>(p, drive, j, j2, v, u, s),
+    let two = cols.two();
+    let Integrated {
+        j,
+        j2,
+        jm,
+        own: (v, u),
+        s,
+    } = cols;
+    match (two, cond) {
+        (false, false) => membrane::<false, false>(p, drive, j, j2, jm, v, u, s),
+        (false, true) => membrane::<false, true>(p, drive, j, j2, jm, v, u, s),
+        (true, false) => membrane::<true, false>(p, drive, j, j2, jm, v, u, s),
+        (true, true) => membrane::<true, true>(p, drive, j, j2, jm, v, u, s),
     }
 }
 
 /// `v`, spike, reset and `u` of a block of rows driven by
 /// `I = J_0 (+ J_1 with TWO)`; without `COND` every synaptic current is a
-/// current and `J_c` is taken as it is. Branch-free, so that it vectorizes.
+/// current and `J_c` is taken as it is, with `COND` the `I` that drove the
+/// step is stored in `jm`. Branch-free, so that it vectorizes; the columns
+/// are separate arguments so that the compiler knows they do not overlap
+/// (as in the LIF step).
+#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn membrane<const TWO: bool, const COND: bool>(
     p: &IzhikevichParams,
     drive: [Drive; 2],
     j: &[Current],
     j2: &[Current2],
+    jm: &mut [MembraneCurrent],
     v: &mut [Voltage],
     u: &mut [Recovery],
     s: &mut [Spiked],
@@ -465,6 +445,7 @@ fn membrane<const TWO: bool, const COND: bool>(
     let n = v.len();
     assert!(n <= driver::BLOCK && j.len() == n && u.len() == n && s.len() == n);
     assert!(!TWO || j2.len() == n);
+    assert!(!COND || jm.len() == n);
     // Read once into locals: loaded inside the loop they keep it scalar.
     let IzhikevichParams {
         half_dt,
@@ -496,6 +477,9 @@ fn membrane<const TWO: bool, const COND: bool>(
         } else {
             i0
         };
+        if COND {
+            jm[k].0 = i;
+        }
         let dv = |v: f32| 0.04 * (v * v) + 5.0 * v + 140.0 - u0 + i;
         let v1 = v0 + half_dt * dv(v0);
         let v2 = v1 + half_dt * dv(v1);
@@ -620,22 +604,32 @@ mod tests {
             let mut u: Vec<Recovery> = (0..n)
                 .map(|k| Recovery(-15.0 + 5.0 * x(k + 3 * n)))
                 .collect();
+            let mut jm = vec![MembraneCurrent(0.0); n];
             let mut s = vec![Spiked(false); n];
             let mut spikes = 0;
             for _ in 0..100 {
+                let cols = Integrated {
+                    j: &j,
+                    j2: &j2,
+                    jm: &mut jm,
+                    own: (&mut v[..], &mut u[..]),
+                    s: &mut s,
+                };
                 spikes += if avx2 {
                     // SAFETY: AVX2 was detected above.
-                    unsafe { step_block_avx2(&p, drive, &j, Some(&j2), &mut v, &mut u, &mut s) }
+                    unsafe { step_block_avx2(&p, drive, cols) }
                 } else {
-                    step_block_portable(&p, drive, &j, Some(&j2), &mut v, &mut u, &mut s)
+                    step_block_portable(&p, drive, cols)
                 };
             }
-            let v: Vec<u32> = v.iter().map(|x| x.0.to_bits()).collect();
-            let u: Vec<u32> = u.iter().map(|x| x.0.to_bits()).collect();
-            (v, u, spikes)
+            let bits = |x: f32| x.to_bits();
+            let v: Vec<u32> = v.iter().map(|x| bits(x.0)).collect();
+            let u: Vec<u32> = u.iter().map(|x| bits(x.0)).collect();
+            let jm: Vec<u32> = jm.iter().map(|x| bits(x.0)).collect();
+            (v, u, jm, spikes)
         };
         let portable = run(false);
-        assert!(portable.2 > 100, "the neurons should spike: {}", portable.2);
+        assert!(portable.3 > 100, "the neurons should spike: {}", portable.3);
         assert_eq!(portable, run(true));
     }
 }

@@ -9,6 +9,8 @@
 //! `kind`, the config variant and the dispatch of spawning, scheduling and
 //! resetting from it.
 
+use std::borrow::Cow;
+
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::Schedule;
 use serde::Serialize;
@@ -47,8 +49,9 @@ pub trait LayerModel {
     fn synaptic_currents(&self) -> Vec<(String, SynapseConfig)>;
     /// The constant external current (nA) and the optional step current.
     fn external(&self) -> (f64, Option<&StepCurrent>);
-    /// The variables `[[record.traces]]` may record from the layer.
-    fn recordables(&self) -> &'static [Recordable];
+    /// The variables `[[record.traces]]` may record from the layer (some,
+    /// as the conductances, depend on its config).
+    fn recordables(&self) -> Vec<Recordable>;
     /// Inserts the model's parameter components on the layer entity and
     /// spawns its neurons, in index order; returns them.
     fn spawn(&self, at: Spawn<'_>) -> Vec<Entity>;
@@ -77,10 +80,10 @@ pub type ReadFn =
 
 /// A variable a model can record, as NEST's recordables: its name in the
 /// config and the file, its unit, and how to read it.
-#[derive(Clone, Copy)]
+#[derive(Clone)]
 pub struct Recordable {
     /// Name in `[[record.traces]] vars` and in `/report/<layer>/<name>`.
-    pub name: &'static str,
+    pub name: Cow<'static, str>,
     /// The `units` attribute of its data.
     pub units: &'static str,
     /// Reads it.
@@ -95,8 +98,8 @@ impl std::fmt::Debug for Recordable {
 
 /// The recordable variables of a neuron layer, on its layer entity.
 /// Written once by the network builder.
-#[derive(Component, Debug, Clone, Copy)]
-pub struct LayerRecordables(pub &'static [Recordable]);
+#[derive(Component, Debug, Clone)]
+pub struct LayerRecordables(pub Vec<Recordable>);
 
 /// Appends `f` of each neuron's component `C` (every recorded neuron has one).
 pub fn read_each<C: Component>(

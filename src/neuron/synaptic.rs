@@ -12,8 +12,11 @@
 //!
 //! A current-based synapse drives the membrane with `J_c` (nA); a
 //! conductance-based one (`reversal_mv = E_c`) holds a conductance `g_c`
-//! (µS) and drives it with `g_c (E_c − V)`. The external current (constant
-//! `i_ext` plus an optional step) enters the first synaptic current.
+//! (µS) and drives it with `g_c (E_c − V)`, `V` the voltage before the
+//! step; the current that drove the step, `J = Σ_c J_c`, is what
+//! `current` records ([`synaptic_current`]), and each conductance is
+//! recordable as `g_<name>`. The external current (constant `i_ext` plus
+//! an optional step) enters the first synaptic current.
 
 use bevy_ecs::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -128,13 +131,15 @@ pub fn validate_external(
     Ok(())
 }
 
-/// `J_0`: the layer's first (or only) synaptic current, nA (µS when
-/// conductance-based). Written by the model's update.
+/// `J_0`: the layer's first (or only) synaptic current, nA (its
+/// conductance `g_0` in µS when conductance-based). Written by the model's
+/// update.
 #[derive(Component, Debug, Clone, Copy, Default)]
 pub struct Current(pub f32);
 
 /// `J_1`: the second synaptic current, on neurons of layers that have two
-/// (for example excitatory and inhibitory). Written by the model's update.
+/// (for example excitatory and inhibitory); nA, or µS as [`Current`].
+/// Written by the model's update.
 #[derive(Component, Debug, Clone, Copy, Default)]
 pub struct Current2(pub f32);
 
@@ -150,10 +155,34 @@ impl AsMut<f32> for Current2 {
     }
 }
 
-/// `J = J_0 + J_1`, the synaptic variables summed (nA).
-#[inline]
-pub fn total_current(j: &Current, j2: Option<&Current2>) -> f32 {
-    j2.map_or(j.0, |j2| j.0 + j2.0)
+/// `J(n) = Σ_c J_c(n)` with `J_c = g_c(n) (E_c − V(n−1))` for a
+/// conductance-based synapse and `J_c` itself for a current-based one, as
+/// the model's update computes it: the synaptic current that drove this
+/// step's voltage, nA (the units of `I` for Izhikevich). Only on the
+/// neurons of layers with a conductance-based synapse, where the state
+/// after the step cannot give it (`V(n−1)` is gone); elsewhere `J` is the
+/// synaptic variables' sum ([`synaptic_current`]). Written by the model's
+/// update.
+#[derive(Component, Debug, Clone, Copy, Default)]
+pub struct MembraneCurrent(pub f32);
+
+/// Whether any of a layer's synaptic currents is conductance-based (its
+/// neurons then have a [`MembraneCurrent`]).
+pub fn any_conductance(currents: &[(String, SynapseConfig)]) -> bool {
+    currents.iter().any(|(_, c)| c.reversal_mv.is_some())
+}
+
+/// The synaptic current `J(n)` that drove the last step of neuron `e`
+/// (nA): its [`MembraneCurrent`] in a layer with a conductance-based
+/// synapse, else `J_0 + J_1`.
+pub fn synaptic_current(e: EntityRef) -> f32 {
+    if let Some(j) = e.get::<MembraneCurrent>() {
+        return j.0;
+    }
+    let j = e
+        .get::<Current>()
+        .expect("a neuron with a synaptic current");
+    e.get::<Current2>().map_or(j.0, |j2| j.0 + j2.0)
 }
 
 /// How a synaptic current's variable `g` drives the membrane:

@@ -146,7 +146,7 @@ pub(super) fn write_state(
             writer,
             schema::sigma_path(&layer),
             vec![1],
-            Values::F32(vec![sigma]),
+            Values::F64(vec![sigma]),
         )?;
     }
     Ok(())

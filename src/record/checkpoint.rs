@@ -9,7 +9,8 @@
 //!                                 connectivity (string, the rule); image-input projections
 //!                                 also rows, cols (u64, the image shape)
 //! /state/theta/<layer>            float64 [n_neurons]: individual threshold offsets θ (mV)
-//! /state/sigma/<layer>            float32 [1]: the layer's shared threshold σ (mV)
+//! /state/sigma/<layer>            float64 [1]: the layer's shared threshold σ (mV);
+//!                                 files of older versions hold float32, which load reads too
 //! /results/assignments/<layer>    int32 [n_neurons]: each neuron's assigned class, -1 = none
 //! /state/stopped                  uint64 scalar, only where a protocol run was stopped:
 //!                                 attrs stopped_phase (string), stopped_epoch, stopped_image (u64)
@@ -48,7 +49,7 @@ pub struct LearnedState {
     /// (layer, θ per neuron in mV), as in `state/theta`.
     pub theta: Vec<(String, Vec<f64>)>,
     /// (layer, σ in mV), as in `state/sigma`.
-    pub sigma: Vec<(String, f32)>,
+    pub sigma: Vec<(String, f64)>,
 }
 
 /// The saved state of a trained network; each list in the order written,
@@ -102,14 +103,11 @@ pub fn load(path: &Path) -> Result<Checkpoint, ReadError> {
 }
 
 fn read_checkpoint(file: &File) -> Result<Checkpoint, String> {
+    let f32_1d = |ds: &Dataset| read_1d::<f32>(ds, &F32);
     let state = LearnedState {
-        weights: read_group(
-            file,
-            FINAL_WEIGHTS_GROUP,
-            TypeDescriptor::Float(FloatSize::U4),
-        )?,
-        theta: read_group(file, THETA_GROUP, TypeDescriptor::Float(FloatSize::U8))?,
-        sigma: read_group::<f32>(file, SIGMA_GROUP, TypeDescriptor::Float(FloatSize::U4))?
+        weights: read_group(file, FINAL_WEIGHTS_GROUP, f32_1d)?,
+        theta: read_group(file, THETA_GROUP, |ds| read_1d::<f64>(ds, &F64))?,
+        sigma: read_group(file, SIGMA_GROUP, read_sigma)?
             .into_iter()
             .map(|(layer, v)| match v[..] {
                 [sigma] => Ok((layer, sigma)),
@@ -122,13 +120,26 @@ fn read_checkpoint(file: &File) -> Result<Checkpoint, String> {
     };
     Ok(Checkpoint {
         state,
-        assignments: read_group(
-            file,
-            ASSIGNMENTS_GROUP,
-            TypeDescriptor::Integer(IntSize::U4),
-        )?,
+        assignments: read_group(file, ASSIGNMENTS_GROUP, |ds| {
+            read_1d::<i32>(ds, &TypeDescriptor::Integer(IntSize::U4))
+        })?,
         stopped: read_stopped(file)?,
     })
+}
+
+const F32: TypeDescriptor = TypeDescriptor::Float(FloatSize::U4);
+const F64: TypeDescriptor = TypeDescriptor::Float(FloatSize::U8);
+
+/// A `/state/sigma` dataset: float64, or float32 as versions before σ
+/// became an f64 wrote it (each f32 is exactly an f64).
+fn read_sigma(ds: &Dataset) -> Result<Vec<f64>, String> {
+    match ds.dtype().and_then(|t| t.to_descriptor()) {
+        Ok(t) if t == F32 => Ok(read_1d::<f32>(ds, &F32)?
+            .into_iter()
+            .map(f64::from)
+            .collect()),
+        _ => read_1d::<f64>(ds, &F64),
+    }
 }
 
 /// The attributes of `/state/stopped`, if the file has it.
@@ -159,12 +170,12 @@ fn read_stopped(file: &File) -> Result<Option<Stopped>, String> {
     }))
 }
 
-/// Every member of the group at `path` (none where it does not exist), each a
-/// 1-D dataset of element type `expected`.
-fn read_group<T: H5Type>(
+/// Every member of the group at `path` (none where it does not exist), each
+/// a dataset read by `read`.
+fn read_group<T>(
     file: &File,
     path: &str,
-    expected: TypeDescriptor,
+    read: impl Fn(&Dataset) -> Result<Vec<T>, String>,
 ) -> Result<Vec<(String, Vec<T>)>, String> {
     // `link_exists` of `a/b` fails quietly (false) where `a` is missing.
     if !file.link_exists(path) {
@@ -178,8 +189,7 @@ fn read_group<T: H5Type>(
         let ds = group
             .dataset(&name)
             .map_err(|_| format!("/{path}/{name} is not a dataset"))?;
-        let values = read_1d::<T>(&ds, &expected)?;
-        out.push((name, values));
+        out.push((name, read(&ds)?));
     }
     Ok(out)
 }
@@ -268,7 +278,11 @@ mod tests {
                 Values::F64(theta_exc.clone()),
                 vec![],
             ),
-            dataset(&schema::sigma_path("exc"), Values::F32(vec![-52.0]), vec![]),
+            dataset(
+                &schema::sigma_path("exc"),
+                Values::F64(vec![-52.000_000_000_1]),
+                vec![],
+            ),
             dataset(
                 &schema::final_weights_path("exc_inh"),
                 Values::F32(exc_inh.clone()),
@@ -303,7 +317,7 @@ mod tests {
                     ("exc_inh".to_owned(), exc_inh),
                 ],
                 theta: vec![("exc".to_owned(), theta_exc), ("inh".to_owned(), theta_inh)],
-                sigma: vec![("exc".to_owned(), -52.0)],
+                sigma: vec![("exc".to_owned(), -52.000_000_000_1)],
             },
             assignments: vec![("exc".to_owned(), assignments)],
             stopped: None,
@@ -317,6 +331,28 @@ mod tests {
         let (batches, expected) = trained();
         write(&tmp.0, batches, true);
         assert_eq!(load(&tmp.0).unwrap(), expected);
+    }
+
+    /// Versions before σ became an f64 wrote `/state/sigma` as float32: it
+    /// still loads, each value exactly (an f32 is an f64: −52.25 stays
+    /// −52.25), beside a float64 one of another layer.
+    #[test]
+    fn a_float32_sigma_of_older_versions_loads() {
+        let tmp = TempPath::new("checkpoint-sigma-f32");
+        write(
+            &tmp.0,
+            vec![
+                dataset(
+                    &schema::sigma_path("old"),
+                    Values::F32(vec![-52.25]),
+                    vec![],
+                ),
+                dataset(&schema::sigma_path("new"), Values::F64(vec![0.1]), vec![]),
+            ],
+            true,
+        );
+        let sigma = load(&tmp.0).unwrap().state.sigma;
+        assert_eq!(sigma, [("old".to_owned(), -52.25), ("new".to_owned(), 0.1)]);
     }
 
     #[test]
@@ -403,8 +439,12 @@ mod tests {
             "{err}"
         );
 
-        // θ stored as float64, assignments as a 2-D array.
+        // θ stored as float32, assignments as a 2-D array, σ as an integer.
         let cases = [
+            (
+                dataset(&schema::sigma_path("exc"), Values::I32(vec![1]), vec![]),
+                "/state/sigma/exc is int32 [1], expected a 1-D float64 dataset",
+            ),
             (
                 dataset(
                     &schema::theta_path("exc"),

@@ -65,15 +65,15 @@ pub fn recorder(
         let model = config.layers[k]
             .neuron()
             .expect("validated: a neuron layer");
+        let recordables = model.recordables();
         for var in &tc.vars {
-            let var = *model
-                .recordables()
+            let var = recordables
                 .iter()
-                .find(|r| r.name == var)
+                .find(|r| r.name == var.as_str())
                 .expect("validated: a recordable of the layer's model");
             layout.traces.push(TraceSpec {
                 layer: tc.layer.clone(),
-                var: var.name.into(),
+                var: var.name.to_string(),
                 units: var.units.into(),
                 node_ids: ids.clone(),
                 start_step: window.0,

@@ -38,7 +38,7 @@
 //! /results/assignments/<layer>        int32 [n_neurons]: each neuron's class, -1 = none
 //! /state/weights/<projection>         float32 [n_synapses]: final weights, storage order
 //! /state/theta/<layer>                float64 [n_neurons]: final threshold offsets θ (mV)
-//! /state/sigma/<layer>                float32 [1]: the layer's shared threshold σ (mV)
+//! /state/sigma/<layer>                float64 [1]: the layer's shared threshold σ (mV)
 //! /state/stopped                      uint64 scalar, only in a stopped protocol run:
 //!                                     attrs stopped_phase (string), stopped_epoch,
 //!                                     stopped_image (u64)
@@ -288,7 +288,8 @@ pub const ASSIGNMENTS_GROUP: &str = "results/assignments";
 pub const FINAL_WEIGHTS_GROUP: &str = "state/weights";
 /// Group of the final individual threshold offsets θ, one float64 dataset per layer.
 pub const THETA_GROUP: &str = "state/theta";
-/// Group of the layers' shared thresholds σ, one float32 `[1]` dataset per layer.
+/// Group of the layers' shared thresholds σ, one float64 `[1]` dataset per
+/// layer (float32 in files of older versions).
 pub const SIGMA_GROUP: &str = "state/sigma";
 
 /// Scalar uint64 dataset written last by a protocol run that was stopped

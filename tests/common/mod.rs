@@ -29,6 +29,25 @@ pub fn sim_with_image(toml: &str, pixels: Vec<u8>) -> Simulation {
     Simulation::new(&config, Some(images)).expect("network builds")
 }
 
+/// One LIF neuron for two steps, silent (σ = 100 mV), v_rest = v_init =
+/// −65 mV, τ_v = 10 ms, dt = 1 ms, r = k_v = 1, with two conductances:
+/// `exc` (exponential, τ 2 ms, E 0 mV), fed i_ext = 0.5 µS every step (the
+/// external input enters the first synapse), and `inh` (τ 10 ms, E −80 mV),
+/// fed nothing.
+pub const CONDUCTANCE_NEURON: &str = r#"
+    [simulation]
+    steps = 2
+    [layers.n]
+    kind = "lif"
+    size = 1
+    tau_v_ms = 10.0
+    v_rest = -65.0
+    sigma = 100.0
+    i_ext = 0.5
+    synapses.exc = { current = "exponential", tau_ms = 2.0, reversal_mv = 0.0 }
+    synapses.inh = { current = "exponential", tau_ms = 10.0, reversal_mv = -80.0 }
+"#;
+
 /// `a` equals `b` within `tol`, relative to `|b|` (absolute below 1).
 pub fn close(a: f32, b: f64, tol: f64) -> bool {
     (a as f64 - b).abs() <= tol * b.abs().max(1.0)

@@ -11,7 +11,8 @@
 //!   with `J = Σ_c J_c`, using the currents just updated; a
 //!   conductance-based synapse (`reversal_mv = E_c`) holds a conductance
 //!   `g_c` (µS) and contributes `J_c = g_c (E_c − V(n-1))` instead;
-//! - spike: `s(n) = [V(n) >= σ + θ_i]`; a spiking neuron's voltage becomes
+//! - spike: `s(n) = [V(n) >= σ + θ_i]` (σ and θ_i are f64, rounded to f32
+//!   for the test: [`threshold`]); a spiking neuron's voltage becomes
 //!   `v_reset`, and for the next `ref_steps` steps it is held there (its
 //!   currents keep integrating); it cannot spike for the next `lock_steps`
 //!   (`t_ref_spike`, default `t_ref`);
@@ -33,11 +34,15 @@
 //! | `i_ext`, `step_current` | 0, none | nA | external current |
 //! | `threshold.global`, `threshold.individual` | none | | adaptation |
 //!
-//! Recordables: `voltage` (mV), `current` (nA), `threshold` (σ + θ_i, mV),
-//! `theta` (θ_i, mV), `input` (nA).
+//! Recordables: `voltage` (mV), `current` (`J`, nA: the conductance-based
+//! terms `g_c (E_c − V(n-1))` as the voltage step used them),
+//! `threshold` (σ + θ_i, mV), `theta` (θ_i, mV), `input` (nA), and
+//! `g_<name>` (µS) of each conductance-based synapse `<name>`.
 
 pub mod threshold;
 mod update;
+
+use std::borrow::Cow;
 
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
@@ -217,19 +222,22 @@ impl NeuronModel for Lif {
 }
 
 /// `threshold`: the effective threshold σ + θ_i after this step's
-/// adaptation (mV).
+/// adaptation (mV), as the next step's spike test uses it,
+/// `f32(σ) + f32(θ_i)` ([`threshold::spike_threshold`]).
 const THRESHOLD: Recordable = Recordable {
-    name: "threshold",
+    name: Cow::Borrowed("threshold"),
     units: "mV",
     read: |world, layer, neurons, _, out| {
-        let sigma = world.get::<LayerThreshold>(layer).expect("LIF layer").sigma;
-        read_each(world, neurons, out, |t: &Threshold| sigma + t.theta as f32)
+        let sigma = world.get::<LayerThreshold>(layer).expect("LIF layer").sigma as f32;
+        read_each(world, neurons, out, |t: &Threshold| {
+            threshold::spike_threshold(sigma, t.theta)
+        })
     },
 };
 
 /// `theta`: the individual threshold offset θ_i after adaptation (mV).
 const THETA: Recordable = Recordable {
-    name: "theta",
+    name: Cow::Borrowed("theta"),
     units: "mV",
     read: |world, _, neurons, _, out| {
         read_each(world, neurons, out, |t: &Threshold| t.theta as f32)
@@ -263,8 +271,12 @@ impl LayerModel for LifConfig {
         (self.i_ext, self.step_current.as_ref())
     }
 
-    fn recordables(&self) -> &'static [Recordable] {
-        &RECORDABLES
+    fn recordables(&self) -> Vec<Recordable> {
+        recordables::with_conductances(
+            &RECORDABLES,
+            &self.synaptic_currents(),
+            recordables::MICROSIEMENS,
+        )
     }
 
     fn validate(&self, key: &dyn Fn(&str) -> String, dt: f64) -> Result<(), ConfigError> {
@@ -326,9 +338,7 @@ impl LayerModel for LifConfig {
         let v0 = initial_voltages(self.v_init.as_ref(), params.v_rest, seed, index, self.size);
         world.entity_mut(layer).insert((
             params,
-            LayerThreshold {
-                sigma: self.sigma as f32,
-            },
+            LayerThreshold { sigma: self.sigma },
             ThresholdParams::new(&self.threshold, dt_ms),
         ));
         let theta0 = self
@@ -336,8 +346,7 @@ impl LayerModel for LifConfig {
             .individual
             .as_ref()
             .map_or(0.0, |t| t.theta_init);
-        let two = self.synaptic_currents().len() > 1;
-        spawn_neurons(world, layer, self.size, two, |i| {
+        spawn_neurons(world, layer, self.size, &self.synaptic_currents(), |i| {
             (
                 LifNeuron,
                 Voltage(v0[i as usize]),

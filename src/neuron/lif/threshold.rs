@@ -12,6 +12,17 @@
 //! than `θ·(1 − dt/τ_θ)`, and θ is an f64: with dt = 0.5 ms and τ_θ = 10^7 ms
 //! (Diehl & Cook) one step's decay is 5·10^-8 of θ, less than half an f32
 //! ulp, so in f32 θ would never decay at all.
+//!
+//! σ is an f64 too, and so are η, the target and σ_min: in f32 each step's
+//! `σ + η (Σ s − target)` rounds to the f32 grid (an ulp is 3.8·10^-6 mV
+//! between 32 and 64 mV) and the roundings add up: with η = 0.001 mV σ
+//! loses 262 ulps a step instead of 262.144, 5.5·10^-3 mV in 10^4 steps
+//! (`tests/model.rs`).
+//!
+//! **Precision of the spike test.** The state V is f32 and the test is
+//! done in f32: σ and θ_i are each rounded to the nearest f32 and summed
+//! in f32, `V ≥ f32(σ) + f32(θ_i)` ([`spike_threshold`]). Rounding the
+//! stored value costs at most half an ulp, once, and never accumulates.
 
 use bevy_ecs::prelude::*;
 
@@ -25,8 +36,16 @@ use crate::step::Plasticity;
 /// (constant without global adaptation).
 #[derive(Component, Debug, Clone, Copy)]
 pub struct LayerThreshold {
-    /// σ (mV).
-    pub sigma: f32,
+    /// σ (mV); f64 so that its adaptation does not drift (module
+    /// documentation).
+    pub sigma: f64,
+}
+
+/// The threshold `V` is compared with, `f32(σ) + f32(θ_i)` (mV): each
+/// f64 rounded to f32, summed in f32 (module documentation).
+#[inline(always)]
+pub fn spike_threshold(sigma: f32, theta: f64) -> f32 {
+    sigma + theta as f32
 }
 
 /// A neuron's own threshold offset θ_i in mV (0 without individual
@@ -131,11 +150,11 @@ pub struct ThresholdParams {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct GlobalAdaptation {
     /// η (mV per excess spike).
-    pub eta: f32,
+    pub eta: f64,
     /// Target spikes per step.
-    pub target: f32,
+    pub target: f64,
     /// σ_min (mV).
-    pub sigma_min: f32,
+    pub sigma_min: f64,
 }
 
 /// Individual adaptation's coefficients: `θ ← θ − θ·decay + β s`.
@@ -152,9 +171,9 @@ impl ThresholdParams {
     pub fn new(c: &ThresholdConfig, dt_ms: f64) -> Self {
         Self {
             global: c.global.as_ref().map(|g| GlobalAdaptation {
-                eta: g.eta as f32,
-                target: g.target as f32,
-                sigma_min: g.sigma_min as f32,
+                eta: g.eta,
+                target: g.target,
+                sigma_min: g.sigma_min,
             }),
             individual: c.individual.as_ref().map(|i| IndividualAdaptation {
                 decay: dt_ms / i.tau_theta_ms,
@@ -164,8 +183,8 @@ impl ThresholdParams {
     }
 }
 
-/// Global adaptation of each layer's σ from this step's spike count.
-/// Nothing changes while [`Plasticity::thresholds`] is off.
+/// Global adaptation of each layer's σ from this step's spike count, in
+/// f64. Nothing changes while [`Plasticity::thresholds`] is off.
 pub fn adapt_global(
     plasticity: Res<Plasticity>,
     mut layers: Query<(&ThresholdParams, &LayerSpikes, &mut LayerThreshold)>,
@@ -180,7 +199,7 @@ pub fn adapt_global(
             sigma_min,
         }) = p.global
         {
-            let count = spikes.current.len() as f32;
+            let count = spikes.current.len() as f64;
             let s = &mut sigma.bypass_change_detection().sigma;
             *s = (*s + eta * (count - target)).max(sigma_min);
         }
