@@ -7,14 +7,15 @@
 //! | `clock` | run | the step count `n` |
 //! | `synapse_events` | run | events delivered so far |
 //! | `plasticity` | run | STDP on, threshold adaptation on (0/1) |
-//! | `voltage`, `current`, `current2` | neuron | V (mV), J of the first and second synaptic current (nA or µS) |
+//! | `voltage`, `current`, `current2` | neuron | V (mV), the first and second synaptic variable (nA, or µS where conductance-based) |
+//! | `membrane_current` | neuron of a conductance-based layer | J of the last step (nA) |
 //! | `refractory`, `adex_refractory` | neuron | steps of refractoriness left |
 //! | `recovery`, `adaptation` | neuron | Izhikevich u, AdEx w |
 //! | `theta` | neuron | θ_i (mV, f64) |
 //! | `spiked` | neuron, encoder | spiked at the last step (0/1) |
 //! | `encoder_rng` | encoder | the xoshiro256++ state, 4 words |
 //! | `intensity` | encoder | the intensity shown |
-//! | `sigma` | layer | σ (mV) |
+//! | `sigma` | layer | σ (mV, f64) |
 //! | `spikes_previous`, `spikes_current` (+ `_len`) | layer | the last two steps' spike lists, concatenated, and their lengths |
 //! | `spikes_emitted` | layer | spikes since the start |
 //! | `input_ring` | layer | every pending input slot (spikes in flight on delays) |
@@ -36,7 +37,7 @@ use crate::neuron::adex::{Adaptation, AdexRefractory};
 use crate::neuron::input::InputRing;
 use crate::neuron::izhikevich::Recovery;
 use crate::neuron::lif::{LayerThreshold, Refractory, Threshold};
-use crate::neuron::synaptic::{Current, Current2};
+use crate::neuron::synaptic::{Current, Current2, MembraneCurrent};
 use crate::record::batch::Values;
 use crate::record::collect::Recorder;
 use crate::rng::Xoshiro256Words;
@@ -65,6 +66,10 @@ pub fn capture(world: &mut World) -> Columns {
     put("current", Values::F32(each(world, |c: &Current| c.0)));
     put("current2", Values::F32(each(world, |c: &Current2| c.0)));
     put(
+        "membrane_current",
+        Values::F32(each(world, |c: &MembraneCurrent| c.0)),
+    );
+    put(
         "refractory",
         Values::U32(each(world, |c: &Refractory| c.0.into())),
     );
@@ -81,7 +86,7 @@ pub fn capture(world: &mut World) -> Columns {
     put("intensity", Values::F32(each(world, |c: &Intensity| c.0)));
     put(
         "sigma",
-        Values::F32(each(world, |c: &LayerThreshold| c.sigma)),
+        Values::F64(each(world, |c: &LayerThreshold| c.sigma)),
     );
     let previous: Vec<Vec<u32>> = each(world, |s: &LayerSpikes| s.previous.clone());
     let current: Vec<Vec<u32>> = each(world, |s: &LayerSpikes| s.current.clone());
@@ -149,6 +154,11 @@ pub fn restore(world: &mut World, columns: &Columns) -> Result<(), String> {
         f32s(get("current2")?, "current2")?,
         |c: &mut Current2, v| c.0 = *v,
     )?;
+    set_each(
+        world,
+        f32s(get("membrane_current")?, "membrane_current")?,
+        |c: &mut MembraneCurrent, v| c.0 = *v,
+    )?;
     let steps = |v: &u32| u16::try_from(*v).unwrap_or(u16::MAX);
     set_each(
         world,
@@ -170,11 +180,11 @@ pub fn restore(world: &mut World, columns: &Columns) -> Result<(), String> {
         f32s(get("adaptation")?, "adaptation")?,
         |c: &mut Adaptation, v| c.0 = *v,
     )?;
-    let theta = match get("theta")? {
-        Values::F64(v) => v,
-        _ => return Err("column 'theta' is not float64".into()),
-    };
-    set_each(world, theta, |c: &mut Threshold, v| c.theta = *v)?;
+    set_each(
+        world,
+        f64s(get("theta")?, "theta")?,
+        |c: &mut Threshold, v| c.theta = *v,
+    )?;
     set_each(
         world,
         u32s(get("spiked")?, "spiked")?,
@@ -194,7 +204,7 @@ pub fn restore(world: &mut World, columns: &Columns) -> Result<(), String> {
     )?;
     set_each(
         world,
-        f32s(get("sigma")?, "sigma")?,
+        f64s(get("sigma")?, "sigma")?,
         |c: &mut LayerThreshold, v| c.sigma = *v,
     )?;
     let previous = split(
@@ -333,6 +343,7 @@ macro_rules! typed {
         }
     };
 }
+typed!(f64s, F64, f64, "float64");
 typed!(f32s, F32, f32, "float32");
 typed!(u32s, U32, u32, "uint32");
 typed!(u64s, U64, u64, "uint64");
