@@ -19,10 +19,10 @@ fn network(threads: usize, sets: &[&str]) -> Simulation {
 }
 
 /// Everything the tests compare: voltages, thresholds and spike counts of
-/// both LIF layers, the plastic weights and the events delivered.
+/// every layer, the plastic weights and the events delivered.
 fn observe(sim: &mut Simulation) -> (Vec<Vec<f32>>, Vec<f32>, u64) {
     let mut v = Vec::new();
-    for layer in ["exc", "inh"] {
+    for layer in ["exc", "inh", "izh", "adex"] {
         v.push(sim.voltages(layer));
         v.push(sim.currents(layer));
         v.push(vec![sim.spike_count(layer) as f32]);
