@@ -96,6 +96,7 @@
 //! same spike counts. Brette & Gerstner's defaults under 1 nA give the
 //! same 5 spikes at the same steps.
 
+use crate::resume::state::StateColumn;
 use std::borrow::Cow;
 
 use bevy_ecs::prelude::*;
@@ -282,6 +283,18 @@ impl AdexParams {
 impl NeuronModel for Adex {
     type Config = AdexConfig;
     type Params = AdexParams;
+    const STATE: &'static [StateColumn] = &[
+        crate::state_column!("adaptation", Adaptation, F32, f32s, |c| c.0, |c, v| c.0 =
+            *v),
+        crate::state_column!(
+            "adex_refractory",
+            AdexRefractory,
+            U32,
+            u32s,
+            |c| c.0.into(),
+            |c, v| c.0 = u16::try_from(*v).unwrap_or(u16::MAX)
+        ),
+    ];
 
     fn add_systems(schedule: &mut Schedule) {
         schedule.add_systems(update.in_set(StepSet::Update));

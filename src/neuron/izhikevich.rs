@@ -88,6 +88,7 @@
 //! input; units `1`), and `g_<name>` of each conductance-based synapse
 //! `<name>` (units `1/mV`, so that `g (E − v)` is in the units of `I`).
 
+use crate::resume::state::StateColumn;
 use std::borrow::Cow;
 
 use bevy_ecs::prelude::*;
@@ -207,6 +208,14 @@ pub struct IzhikevichParams {
 impl NeuronModel for Izhikevich {
     type Config = IzhikevichConfig;
     type Params = IzhikevichParams;
+    const STATE: &'static [StateColumn] = &[crate::state_column!(
+        "recovery",
+        Recovery,
+        F32,
+        f32s,
+        |c| c.0,
+        |c, v| c.0 = *v
+    )];
 
     fn add_systems(schedule: &mut Schedule) {
         schedule.add_systems(update.in_set(StepSet::Update));

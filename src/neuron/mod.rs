@@ -111,6 +111,11 @@ macro_rules! models {
             )*
         }
 
+        /// The state columns of every model ([`NeuronModel::STATE`]), for
+        /// resume points.
+        pub const MODEL_STATE: &[&[crate::resume::state::StateColumn]] =
+            &[$(<$model as NeuronModel>::STATE),*];
+
         /// Puts every neuron of every model back at rest, synaptic
         /// currents at 0.
         pub fn reset(world: &mut World) {

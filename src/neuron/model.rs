@@ -31,6 +31,12 @@ pub trait NeuronModel: 'static {
     /// [`crate::step::StepSet::Update`]). Called only for a network
     /// that has a layer of the model.
     fn add_systems(schedule: &mut Schedule);
+    /// The model's own per-neuron or per-layer state that the next step
+    /// depends on, besides what every model has (voltage, synaptic
+    /// variables, spikes): what a resume point saves
+    /// ([`crate::resume::state`]); made with
+    /// [`state_column!`](crate::state_column).
+    const STATE: &'static [crate::resume::state::StateColumn];
     /// Puts every neuron of the model back in its resting state (voltage,
     /// recovery variables, refractory countdowns; the registry zeroes the
     /// synaptic currents of every model); learned state (thresholds) is

@@ -9,13 +9,10 @@
 //! | `plasticity` | run | STDP on, threshold adaptation on (0/1) |
 //! | `voltage`, `current`, `current2` | neuron | V (mV), the first and second synaptic variable (nA, or µS where conductance-based) |
 //! | `membrane_current` | neuron of a conductance-based layer | J of the last step (nA) |
-//! | `refractory`, `adex_refractory` | neuron | steps of refractoriness left |
-//! | `recovery`, `adaptation` | neuron | Izhikevich u, AdEx w |
-//! | `theta` | neuron | θ_i (mV, f64) |
+//! | each model's [`NeuronModel::STATE`](crate::neuron::NeuronModel::STATE) | neuron, layer | LIF `refractory`, `theta` (f64), `sigma` (f64); Izhikevich `recovery`; AdEx `adaptation`, `adex_refractory` |
 //! | `spiked` | neuron, encoder | spiked at the last step (0/1) |
 //! | `encoder_rng` | encoder | the xoshiro256++ state, 4 words |
 //! | `intensity` | encoder | the intensity shown |
-//! | `sigma` | layer | σ (mV, f64) |
 //! | `spikes_previous`, `spikes_current` (+ `_len`) | layer | the last two steps' spike lists, concatenated, and their lengths |
 //! | `spikes_emitted` | layer | spikes since the start |
 //! | `input_ring` | layer | every pending input slot (spikes in flight on delays) |
@@ -32,12 +29,9 @@ use bevy_ecs::prelude::*;
 
 use crate::encoder::{EncoderRng, Intensity};
 use crate::layer::{LayerSpikes, Spiked};
-use crate::neuron::Voltage;
-use crate::neuron::adex::{Adaptation, AdexRefractory};
 use crate::neuron::input::InputRing;
-use crate::neuron::izhikevich::Recovery;
-use crate::neuron::lif::{LayerThreshold, Refractory, Threshold};
 use crate::neuron::synaptic::{Current, Current2, MembraneCurrent};
+use crate::neuron::{MODEL_STATE, Voltage};
 use crate::record::batch::Values;
 use crate::record::collect::Recorder;
 use crate::rng::Xoshiro256Words;
@@ -47,6 +41,40 @@ use crate::synapse::{DeliveryStats, Weights};
 
 /// Named columns of state values.
 pub type Columns = Vec<(String, Values)>;
+
+/// One state variable of a neuron model, as a resume point saves it: its
+/// column name, and how to read it from every entity that has it and set it
+/// back ([`state_column!`](crate::state_column) makes one).
+pub struct StateColumn {
+    /// The column's name, unique among all models'.
+    pub name: &'static str,
+    /// The values of every entity that has the variable, in query order.
+    pub capture: fn(&mut World) -> Values,
+    /// Sets them back; fails naming the column when they do not fit.
+    pub restore: fn(&mut World, &Values) -> Result<(), String>,
+}
+
+/// A [`StateColumn`] named `$name` of component `$c`, stored as the
+/// [`Values`] variant `$variant` read by `$typed` ([`f32s`], [`f64s`],
+/// [`u32s`]); `$get` maps a `&$c` to the stored value, `$set` a `&mut $c`
+/// and a `&` stored value to the update.
+#[macro_export]
+macro_rules! state_column {
+    ($name:literal, $c:ty, $variant:ident, $typed:ident, $get:expr, $set:expr) => {
+        $crate::resume::state::StateColumn {
+            name: $name,
+            capture: |world| {
+                $crate::record::batch::Values::$variant($crate::resume::state::each::<$c, _>(
+                    world, $get,
+                ))
+            },
+            restore: |world, values| {
+                let values = $crate::resume::state::$typed(values, $name)?;
+                $crate::resume::state::set_each::<$c, _>(world, values, $set)
+            },
+        }
+    };
+}
 
 /// The state of `world` after its last step.
 pub fn capture(world: &mut World) -> Columns {
@@ -69,25 +97,10 @@ pub fn capture(world: &mut World) -> Columns {
         "membrane_current",
         Values::F32(each(world, |c: &MembraneCurrent| c.0)),
     );
-    put(
-        "refractory",
-        Values::U32(each(world, |c: &Refractory| c.0.into())),
-    );
-    put(
-        "adex_refractory",
-        Values::U32(each(world, |c: &AdexRefractory| c.0.into())),
-    );
-    put("recovery", Values::F32(each(world, |c: &Recovery| c.0)));
-    put("adaptation", Values::F32(each(world, |c: &Adaptation| c.0)));
-    put("theta", Values::F64(each(world, |c: &Threshold| c.theta)));
     put("spiked", Values::U32(each(world, |c: &Spiked| c.0.into())));
     let rng: Vec<[u64; 4]> = each(world, |c: &EncoderRng| c.0.0);
     put("encoder_rng", Values::U64(rng.concat()));
     put("intensity", Values::F32(each(world, |c: &Intensity| c.0)));
-    put(
-        "sigma",
-        Values::F64(each(world, |c: &LayerThreshold| c.sigma)),
-    );
     let previous: Vec<Vec<u32>> = each(world, |s: &LayerSpikes| s.previous.clone());
     let current: Vec<Vec<u32>> = each(world, |s: &LayerSpikes| s.current.clone());
     let lens = |lists: &[Vec<u32>]| Values::U64(lists.iter().map(|l| l.len() as u64).collect());
@@ -113,6 +126,9 @@ pub fn capture(world: &mut World) -> Columns {
     put("stdp_pre", Values::F32(pre));
     put("stdp_post", Values::F32(post));
     put("stdp_post2", Values::F32(post2));
+    for column in MODEL_STATE.iter().copied().flatten() {
+        c.push((column.name.to_owned(), (column.capture)(world)));
+    }
     c.extend(world.resource::<Recorder>().resume_state());
     c
 }
@@ -159,32 +175,6 @@ pub fn restore(world: &mut World, columns: &Columns) -> Result<(), String> {
         f32s(get("membrane_current")?, "membrane_current")?,
         |c: &mut MembraneCurrent, v| c.0 = *v,
     )?;
-    let steps = |v: &u32| u16::try_from(*v).unwrap_or(u16::MAX);
-    set_each(
-        world,
-        u32s(get("refractory")?, "refractory")?,
-        |c: &mut Refractory, v| c.0 = steps(v),
-    )?;
-    set_each(
-        world,
-        u32s(get("adex_refractory")?, "adex_refractory")?,
-        |c: &mut AdexRefractory, v| c.0 = steps(v),
-    )?;
-    set_each(
-        world,
-        f32s(get("recovery")?, "recovery")?,
-        |c: &mut Recovery, v| c.0 = *v,
-    )?;
-    set_each(
-        world,
-        f32s(get("adaptation")?, "adaptation")?,
-        |c: &mut Adaptation, v| c.0 = *v,
-    )?;
-    set_each(
-        world,
-        f64s(get("theta")?, "theta")?,
-        |c: &mut Threshold, v| c.theta = *v,
-    )?;
     set_each(
         world,
         u32s(get("spiked")?, "spiked")?,
@@ -201,11 +191,6 @@ pub fn restore(world: &mut World, columns: &Columns) -> Result<(), String> {
         world,
         f32s(get("intensity")?, "intensity")?,
         |c: &mut Intensity, v| c.0 = *v,
-    )?;
-    set_each(
-        world,
-        f64s(get("sigma")?, "sigma")?,
-        |c: &mut LayerThreshold, v| c.sigma = *v,
     )?;
     let previous = split(
         u32s(get("spikes_previous")?, "spikes_previous")?,
@@ -257,20 +242,23 @@ pub fn restore(world: &mut World, columns: &Columns) -> Result<(), String> {
     if !(w.is_empty() && pre.is_empty() && post.is_empty() && post2.is_empty()) {
         return Err("the STDP columns hold more values than this network's projections".into());
     }
+    for column in MODEL_STATE.iter().copied().flatten() {
+        (column.restore)(world, get(column.name)?)?;
+    }
     world
         .resource_mut::<Recorder>()
         .restore_resume_state(columns)
 }
 
 /// The value of component `C` of every entity that has it, in query order.
-fn each<C: Component, T>(world: &mut World, f: impl Fn(&C) -> T) -> Vec<T> {
+pub fn each<C: Component, T>(world: &mut World, f: impl Fn(&C) -> T) -> Vec<T> {
     let mut q = world.query::<&C>();
     q.iter(world).map(f).collect()
 }
 
 /// Sets component `C` of every entity that has it from `values`, in the
 /// order of [`each`]; the counts must match.
-fn set_each<C: Component<Mutability = Mutable>, T>(
+pub fn set_each<C: Component<Mutability = Mutable>, T>(
     world: &mut World,
     values: &[T],
     f: impl Fn(&mut C, &T),
@@ -335,7 +323,8 @@ fn scalar(v: &Values, name: &str) -> Result<u64, String> {
 /// The values of a column of type `$variant`, or an error naming it.
 macro_rules! typed {
     ($name:ident, $variant:ident, $t:ty, $h5:literal) => {
-        pub(crate) fn $name<'a>(v: &'a Values, name: &str) -> Result<&'a [$t], String> {
+        #[doc = concat!("The values of column `name` if it is ", $h5, ", else an error naming it.")]
+        pub fn $name<'a>(v: &'a Values, name: &str) -> Result<&'a [$t], String> {
             match v {
                 Values::$variant(x) => Ok(x),
                 _ => Err(format!("column '{name}' is not {}", $h5)),

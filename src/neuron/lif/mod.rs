@@ -42,6 +42,7 @@
 pub mod threshold;
 mod update;
 
+use crate::resume::state::StateColumn;
 use std::borrow::Cow;
 
 use bevy_ecs::prelude::*;
@@ -210,6 +211,21 @@ impl LifParams {
 impl NeuronModel for Lif {
     type Config = LifConfig;
     type Params = LifParams;
+    const STATE: &'static [StateColumn] = &[
+        crate::state_column!(
+            "refractory",
+            Refractory,
+            U32,
+            u32s,
+            |c| c.0.into(),
+            |c, v| c.0 = u16::try_from(*v).unwrap_or(u16::MAX)
+        ),
+        crate::state_column!("theta", Threshold, F64, f64s, |c| c.theta, |c, v| c.theta =
+            *v),
+        crate::state_column!("sigma", LayerThreshold, F64, f64s, |c| c.sigma, |c, v| c
+            .sigma =
+            *v),
+    ];
 
     fn add_systems(schedule: &mut Schedule) {
         schedule.add_systems(update.in_set(StepSet::Update));
