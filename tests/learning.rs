@@ -384,6 +384,28 @@ fn refused(sets: &[&str], needles: &[&str]) {
 }
 
 #[test]
+fn an_input_layer_that_does_not_fit_the_images_is_refused_by_validate_and_run() {
+    // 784 inputs for the 64 pixels of the 8x8 digits: `validate` said ok and
+    // `run` panicked (exit 101) at the first presentation, its output file
+    // already created.
+    let size = "layers.input.size=784";
+    let message = "protocol.input: layer 'input' has 784 neurons but the images of digits8x8/digits have 8x8 = 64 pixels";
+    refused(&[size], &[message]);
+    let o = Command::new(env!("CARGO_BIN_EXE_spikesim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("validate")
+        .arg(repo("experiments/digits-stdp.toml"))
+        .args(["--set", size])
+        .output()
+        .expect("spikesim runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!("error: {message}\n")
+    );
+}
+
+#[test]
 fn a_checkpoint_without_this_networks_state_is_refused_before_any_output() {
     // A stimulus run's file: complete, but no /state.
     let stim = temp("stimulus.h5");
