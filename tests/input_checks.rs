@@ -451,6 +451,50 @@ fn a_network_that_cannot_fit_is_refused_with_its_estimate() {
     );
 }
 
+/// Generated images take 784 bytes each. 10^12 of them (7.8·10^14 bytes)
+/// with `dataset = "auto"` and no IDX files used to abort on the failed
+/// allocation (exit 134), even in `validate`, because the estimate counted
+/// `synthetic` and `sparse_random` images only; 10^17 of them overflowed
+/// `images × 784` (past 2^64) before allocating.
+#[test]
+fn generated_images_are_counted_and_their_bytes_checked() {
+    let nowhere = format!("stimulus.path={}", temp("no-idx-here").display());
+    rejects(
+        &["--set", &nowhere, "--set", "stimulus.images=1000000000000"],
+        "the run needs an estimated 730156.9 GiB of memory",
+    );
+    let cfg = repo("experiments/seed-demo.toml");
+    let o = run(&[
+        "validate",
+        cfg.to_str().unwrap(),
+        "--set",
+        &nowhere,
+        "--set",
+        "stimulus.images=1000000000000",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("730156.9 GiB"),
+        "{o:?}"
+    );
+    for dataset in ["synthetic", "sparse_random", "auto"] {
+        rejects(
+            &[
+                "--ignore-memory",
+                "--set",
+                &format!("stimulus.dataset={dataset}"),
+                "--set",
+                &nowhere,
+                "--set",
+                "stimulus.images=100000000000000000",
+                "--set",
+                "simulation.steps=10",
+            ],
+            "stimulus.images: 100000000000000000 images × 784 pixels is more bytes than a process can hold (2^63 - 1)",
+        );
+    }
+}
+
 /// The estimate `validate` prints is within 2× of the peak resident memory
 /// the run reports, for networks from 900 to 64,000 neurons, with and
 /// without traces and sparse projections.
