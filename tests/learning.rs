@@ -116,6 +116,54 @@ fn parallel_and_checkpoint_evaluation_match_one_thread() {
 }
 
 #[test]
+fn a_protocol_runs_file_does_not_depend_on_the_thread_count() {
+    // Spikes of every layer, a trace and a rate recorded. With 2 threads,
+    // assign and evaluate run on copies of the network: their steps used to
+    // be left out of `steps` and `steps_done` (7350 instead of 21700 here)
+    // and their spikes out of `/spikes`, which one thread recorded; and the
+    // last block of what training recorded was never written.
+    let small = [
+        "protocol.train.images=20",
+        "protocol.assign.images=20",
+        "protocol.evaluate.images=20",
+        "record.spikes.layers=\"all\"",
+        "record.traces=[{ layer = \"exc\", vars = [\"voltage\"], neurons = [0, 1] }]",
+        "record.rates.layers=[\"exc\"]",
+    ];
+    let one = temp("threads-1.h5");
+    let two = temp("threads-2.h5");
+    run_digits(&one, &[&small[..], &["simulation.threads=1"]].concat());
+    run_digits(&two, &[&small[..], &["simulation.threads=2"]].concat());
+    let attrs = |path: &Path| {
+        let mut attrs = spikesim::record::inspect::summarize(path).unwrap().attrs;
+        attrs.retain(|(name, _)| name != "threads" && name != "created_utc");
+        attrs
+    };
+    assert_eq!(attrs(&one), attrs(&two));
+    assert_eq!(common::datasets(&one), common::datasets(&two));
+    // The steps done are those of every presentation of every phase, 350
+    // steps each (steps_per_image, no rest); what [record] asks for covers
+    // training, all of it.
+    let presentations = |phase: &str| -> u64 {
+        read::<u32>(&one, &format!("results/{phase}/presentations"))
+            .iter()
+            .map(|&n| u64::from(n))
+            .sum()
+    };
+    let train = presentations("train");
+    let all = train + presentations("assign") + presentations("evaluate");
+    let f = hdf5::File::open(&one).unwrap();
+    let attr = |name: &str| f.attr(name).unwrap().read_scalar::<u64>().unwrap();
+    assert_eq!((attr("steps"), attr("steps_done")), (all * 350, all * 350));
+    let frames = f.dataset("report/exc/voltage/data").unwrap().shape()[0] as u64;
+    assert_eq!(frames, train * 350);
+    assert_eq!(
+        read::<u64>(&one, "rates/exc/counts").len() as u64,
+        train * 175
+    );
+}
+
+#[test]
 fn bad_protocol_and_plasticity_input_gives_one_line_and_no_file() {
     let cases = [
         ("protocol.trian.images=5", "unknown field `trian`"),
