@@ -3,7 +3,7 @@
 //! parallel evaluation and evaluation from a checkpoint reproduce a
 //! single-threaded run exactly.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
@@ -29,6 +29,17 @@ fn run_digits(out: &Path, sets: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// [`run_digits`] with `sets` on 1 and on 2 threads: the two files.
+fn one_and_two_threads(name: &str, sets: &[&str]) -> (PathBuf, PathBuf) {
+    let [one, two] = [1, 2].map(|threads| {
+        let out = temp(&format!("{name}-{threads}.h5"));
+        let threads = format!("simulation.threads={threads}");
+        run_digits(&out, &[sets, &[threads.as_str()]].concat());
+        out
+    });
+    (one, two)
 }
 
 fn read<T: hdf5::H5Type>(path: &Path, dataset: &str) -> Vec<T> {
@@ -81,10 +92,7 @@ fn parallel_and_checkpoint_evaluation_match_one_thread() {
         "protocol.assign.images=200",
         "protocol.evaluate.images=120",
     ];
-    let one = temp("one.h5");
-    let two = temp("two.h5");
-    run_digits(&one, &[&small[..], &["simulation.threads=1"]].concat());
-    run_digits(&two, &[&small[..], &["simulation.threads=2"]].concat());
+    let (one, two) = one_and_two_threads("parallel", &small);
     for d in [
         "results/assign/counts",
         "results/evaluate/counts",
@@ -130,10 +138,7 @@ fn a_protocol_runs_file_does_not_depend_on_the_thread_count() {
         "record.traces=[{ layer = \"exc\", vars = [\"voltage\"], neurons = [0, 1] }]",
         "record.rates.layers=[\"exc\"]",
     ];
-    let one = temp("threads-1.h5");
-    let two = temp("threads-2.h5");
-    run_digits(&one, &[&small[..], &["simulation.threads=1"]].concat());
-    run_digits(&two, &[&small[..], &["simulation.threads=2"]].concat());
+    let (one, two) = one_and_two_threads("threads", &small);
     let attrs = |path: &Path| {
         let mut attrs = spikesim::record::inspect::summarize(path).unwrap().attrs;
         attrs.retain(|(name, _)| name != "threads" && name != "created_utc");
