@@ -8,11 +8,13 @@
 //! its tables; the input rings; the synapses as they are built (a sparse
 //! projection's build holds its drawn inputs, the laid-out targets and the
 //! weights at once); STDP traces; the recorder's and writer's bounded
-//! buffers of traces; generated images; the per-thread copies of the network that
+//! buffers of traces; generated images (784 bytes each, for `synthetic`,
+//! `sparse_random` and `auto`, which generates them without IDX files); the per-thread copies of the network that
 //! assign and evaluate use. IDX datasets are not counted (their size is
 //! that of their files).
 
 use crate::config::{Config, DatasetKind, LayerConfig};
+use crate::data::synthetic;
 use crate::neuron::NeuronConfig;
 use crate::sim::thread_count;
 
@@ -43,15 +45,10 @@ pub fn estimate(config: &Config) -> u64 {
         }
         _ => 0,
     };
+    // Generated images (`auto` generates them where the IDX files are missing).
     let images = match &config.stimulus {
-        Some(s)
-            if matches!(
-                s.dataset,
-                DatasetKind::Synthetic | DatasetKind::SparseRandom
-            ) =>
-        {
-            let pixels = config.layers.get(&s.layer).map_or(0, |l| l.size() as u64);
-            (s.images as u64).saturating_mul(pixels.max(784))
+        Some(s) if s.dataset != DatasetKind::Idx => {
+            (s.images as u64).saturating_mul(synthetic::PIXELS as u64)
         }
         _ => 0,
     };

@@ -272,7 +272,7 @@ fn build(
         ))
         .into());
     }
-    let inputs = config.protocol.as_ref().map(protocol::load).transpose()?;
+    let inputs = protocol::load(config)?;
     let images = match &config.stimulus {
         Some(s) => {
             let (images, note) = stimulus::load_images(s, config.simulation.seed)?;

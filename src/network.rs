@@ -149,17 +149,7 @@ pub fn check_images(config: &Config, images: Option<&ImageSet>) -> Result<(), Co
         return Ok(());
     };
     let images = images.expect("images are loaded for a stimulus");
-    let size = config.layers[&s.layer].size();
-    if images.pixels_per_image() != size {
-        return Err(ConfigError(format!(
-            "stimulus.layer: layer '{}' has {size} neurons but the images of {} have {}x{} = {} pixels",
-            s.layer,
-            images.name,
-            images.rows,
-            images.cols,
-            images.pixels_per_image()
-        )));
-    }
+    check_input_size(config, "stimulus.layer", &s.layer, images)?;
     if s.images > images.len() {
         return Err(ConfigError(format!(
             "stimulus.images: {} requested but {} holds {} images",
@@ -169,6 +159,27 @@ pub fn check_images(config: &Config, images: Option<&ImageSet>) -> Result<(), Co
         )));
     }
     Ok(())
+}
+
+/// Checks that `layer` of `config` (named by `key`, e.g. `stimulus.layer`)
+/// has one neuron per pixel of `images`.
+pub fn check_input_size(
+    config: &Config,
+    key: &str,
+    layer: &str,
+    images: &ImageSet,
+) -> Result<(), ConfigError> {
+    let size = config.layers[layer].size();
+    if images.pixels_per_image() == size {
+        return Ok(());
+    }
+    Err(ConfigError(format!(
+        "{key}: layer '{layer}' has {size} neurons but the images of {} have {}x{} = {} pixels",
+        images.name,
+        images.rows,
+        images.cols,
+        images.pixels_per_image()
+    )))
 }
 
 /// Index of the synaptic current of the post layer that projection `p` feeds.

@@ -252,6 +252,21 @@ impl Simulation {
         self.world.resource_mut::<Recorder>().seal(steps_done);
     }
 
+    /// Sends everything the recorder holds to `writer`, the batch still
+    /// being filled included (a protocol run's recording ends with training).
+    pub fn send_recorded(&mut self, writer: &Writer) -> Result<(), RecordError> {
+        self.seal();
+        send_ready(&mut self.world, Some(writer))
+    }
+
+    /// Adds `steps` simulated on copies of this network
+    /// ([`Simulation::replica`]) to [`Simulation::steps_done`], as if this
+    /// network had simulated them (a protocol's parallel phases do).
+    pub fn add_steps_done(&mut self, steps: u64) {
+        let mut clock = self.world.resource_mut::<Clock>();
+        clock.step = clock.step.saturating_add(steps);
+    }
+
     /// Queues a snapshot of every recorded projection's weights now
     /// (once per step count).
     pub fn snapshot_weights(&mut self) {

@@ -210,14 +210,29 @@ fn a_layer_of_more_than_2_32_neurons_is_rejected() {
 fn seeds_past_2_63_are_out_of_range_for_the_flag_and_the_key() {
     // The flag's value becomes a TOML integer, which is signed 64-bit; it
     // used to be read as a string and blamed as the wrong type.
+    let message = |seed: &str| {
+        format!(
+            "simulation.seed: {seed} is out of range; seeds are 0 to 9223372036854775807 (2^63 - 1)"
+        )
+    };
     for seed in ["9223372036854775808", "18446744073709551615"] {
-        rejects(
-            &["--seed", seed],
-            &format!(
-                "simulation.seed: {seed} is out of range; config integers are at most 9223372036854775807 (2^63 - 1)"
-            ),
-        );
+        rejects(&["--seed", seed], &message(seed));
     }
+    // The same seed in the file was the TOML parser's "line 9: u64 value
+    // was too large", without the key or the range.
+    let text = std::fs::read_to_string(repo("experiments/seed-demo.toml"))
+        .unwrap()
+        .replace("seed = 2026", "seed = 9223372036854775808");
+    let file = temp("seed-2-63.toml");
+    std::fs::write(&file, text).unwrap();
+    let needle = format!("{}: {}", file.display(), message("9223372036854775808"));
+    rejects_config(&file, &[], &needle);
+    let o = run(&["validate", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!("error: {needle}\n")
+    );
     rejects(
         &["--set", "simulation.seed=18446744073709551615"],
         "simulation.seed: 18446744073709551615 is out of range",
@@ -434,6 +449,50 @@ fn a_network_that_cannot_fit_is_refused_with_its_estimate() {
         err.contains("GiB of memory") && err.contains("--ignore-memory"),
         "{err}"
     );
+}
+
+/// Generated images take 784 bytes each. 10^12 of them (7.8·10^14 bytes)
+/// with `dataset = "auto"` and no IDX files used to abort on the failed
+/// allocation (exit 134), even in `validate`, because the estimate counted
+/// `synthetic` and `sparse_random` images only; 10^17 of them overflowed
+/// `images × 784` (past 2^64) before allocating.
+#[test]
+fn generated_images_are_counted_and_their_bytes_checked() {
+    let nowhere = format!("stimulus.path={}", temp("no-idx-here").display());
+    rejects(
+        &["--set", &nowhere, "--set", "stimulus.images=1000000000000"],
+        "the run needs an estimated 730156.9 GiB of memory",
+    );
+    let cfg = repo("experiments/seed-demo.toml");
+    let o = run(&[
+        "validate",
+        cfg.to_str().unwrap(),
+        "--set",
+        &nowhere,
+        "--set",
+        "stimulus.images=1000000000000",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("730156.9 GiB"),
+        "{o:?}"
+    );
+    for dataset in ["synthetic", "sparse_random", "auto"] {
+        rejects(
+            &[
+                "--ignore-memory",
+                "--set",
+                &format!("stimulus.dataset={dataset}"),
+                "--set",
+                &nowhere,
+                "--set",
+                "stimulus.images=100000000000000000",
+                "--set",
+                "simulation.steps=10",
+            ],
+            "stimulus.images: 100000000000000000 images × 784 pixels is more bytes than a process can hold (2^63 - 1)",
+        );
+    }
 }
 
 /// The estimate `validate` prints is within 2× of the peak resident memory

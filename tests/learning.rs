@@ -3,7 +3,7 @@
 //! parallel evaluation and evaluation from a checkpoint reproduce a
 //! single-threaded run exactly.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 mod common;
@@ -29,6 +29,17 @@ fn run_digits(out: &Path, sets: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// [`run_digits`] with `sets` on 1 and on 2 threads: the two files.
+fn one_and_two_threads(name: &str, sets: &[&str]) -> (PathBuf, PathBuf) {
+    let [one, two] = [1, 2].map(|threads| {
+        let out = temp(&format!("{name}-{threads}.h5"));
+        let threads = format!("simulation.threads={threads}");
+        run_digits(&out, &[sets, &[threads.as_str()]].concat());
+        out
+    });
+    (one, two)
 }
 
 fn read<T: hdf5::H5Type>(path: &Path, dataset: &str) -> Vec<T> {
@@ -81,10 +92,7 @@ fn parallel_and_checkpoint_evaluation_match_one_thread() {
         "protocol.assign.images=200",
         "protocol.evaluate.images=120",
     ];
-    let one = temp("one.h5");
-    let two = temp("two.h5");
-    run_digits(&one, &[&small[..], &["simulation.threads=1"]].concat());
-    run_digits(&two, &[&small[..], &["simulation.threads=2"]].concat());
+    let (one, two) = one_and_two_threads("parallel", &small);
     for d in [
         "results/assign/counts",
         "results/evaluate/counts",
@@ -113,6 +121,51 @@ fn parallel_and_checkpoint_evaluation_match_one_thread() {
             "{d} differs"
         );
     }
+}
+
+#[test]
+fn a_protocol_runs_file_does_not_depend_on_the_thread_count() {
+    // Spikes of every layer, a trace and a rate recorded. With 2 threads,
+    // assign and evaluate run on copies of the network: their steps used to
+    // be left out of `steps` and `steps_done` (7350 instead of 21700 here)
+    // and their spikes out of `/spikes`, which one thread recorded; and the
+    // last block of what training recorded was never written.
+    let small = [
+        "protocol.train.images=20",
+        "protocol.assign.images=20",
+        "protocol.evaluate.images=20",
+        "record.spikes.layers=\"all\"",
+        "record.traces=[{ layer = \"exc\", vars = [\"voltage\"], neurons = [0, 1] }]",
+        "record.rates.layers=[\"exc\"]",
+    ];
+    let (one, two) = one_and_two_threads("threads", &small);
+    let attrs = |path: &Path| {
+        let mut attrs = spikesim::record::inspect::summarize(path).unwrap().attrs;
+        attrs.retain(|(name, _)| name != "threads" && name != "created_utc");
+        attrs
+    };
+    assert_eq!(attrs(&one), attrs(&two));
+    assert_eq!(common::datasets(&one), common::datasets(&two));
+    // The steps done are those of every presentation of every phase, 350
+    // steps each (steps_per_image, no rest); what [record] asks for covers
+    // training, all of it.
+    let presentations = |phase: &str| -> u64 {
+        read::<u32>(&one, &format!("results/{phase}/presentations"))
+            .iter()
+            .map(|&n| u64::from(n))
+            .sum()
+    };
+    let train = presentations("train");
+    let all = train + presentations("assign") + presentations("evaluate");
+    let f = hdf5::File::open(&one).unwrap();
+    let attr = |name: &str| f.attr(name).unwrap().read_scalar::<u64>().unwrap();
+    assert_eq!((attr("steps"), attr("steps_done")), (all * 350, all * 350));
+    let frames = f.dataset("report/exc/voltage/data").unwrap().shape()[0] as u64;
+    assert_eq!(frames, train * 350);
+    assert_eq!(
+        read::<u64>(&one, "rates/exc/counts").len() as u64,
+        train * 175
+    );
 }
 
 #[test]
@@ -381,6 +434,28 @@ fn refused(sets: &[&str], needles: &[&str]) {
         "{sets:?}: {err}"
     );
     assert!(!out.exists(), "{sets:?}: no output file");
+}
+
+#[test]
+fn an_input_layer_that_does_not_fit_the_images_is_refused_by_validate_and_run() {
+    // 784 inputs for the 64 pixels of the 8x8 digits: `validate` said ok and
+    // `run` panicked (exit 101) at the first presentation, its output file
+    // already created.
+    let size = "layers.input.size=784";
+    let message = "protocol.input: layer 'input' has 784 neurons but the images of digits8x8/digits have 8x8 = 64 pixels";
+    refused(&[size], &[message]);
+    let o = Command::new(env!("CARGO_BIN_EXE_spikesim"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .arg("validate")
+        .arg(repo("experiments/digits-stdp.toml"))
+        .args(["--set", size])
+        .output()
+        .expect("spikesim runs");
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr),
+        format!("error: {message}\n")
+    );
 }
 
 #[test]

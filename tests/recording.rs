@@ -394,3 +394,51 @@ fn sigint_and_sigterm_keep_an_incomplete_file() {
 fn sighup_keeps_an_incomplete_file() {
     interrupted("-HUP", 129);
 }
+
+/// `record.compress = "all"` deflates the datasets SONATA readers open too
+/// (spike timestamps and node ids, trace data), which the default
+/// `"sonata"` leaves readable without deflate: a smaller file with the same
+/// values. The seed demo on 4 synthetic digits with every hidden voltage
+/// traced: about 0.5 MB with "all", 1.6 MB with "sonata", 2.9 MB with "none".
+#[test]
+fn compress_all_deflates_every_dataset_with_the_same_values() {
+    let run = |compress: &str| {
+        let out = temp(&format!("compress-{compress}.h5"));
+        let o = Command::new(env!("CARGO_BIN_EXE_spikesim"))
+            .arg("run")
+            .arg(common::repo("experiments/seed-demo.toml"))
+            .arg("--out")
+            .arg(&out)
+            .args(["--set", "stimulus.dataset=synthetic"])
+            .args(["--set", "stimulus.images=4"])
+            .args([
+                "--set",
+                r#"record.traces=[{layer = "hidden", vars = ["voltage"]}]"#,
+            ])
+            .args(["--set", &format!("record.compress={compress}")])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let bytes = std::fs::metadata(&out).unwrap().len();
+        (out, bytes)
+    };
+    let (all, all_bytes) = run("\"all\"");
+    let (sonata, sonata_bytes) = run("true");
+    let (none, none_bytes) = run("\"none\"");
+    assert!(
+        all_bytes < sonata_bytes / 2 && sonata_bytes < none_bytes,
+        "all {all_bytes}, sonata {sonata_bytes}, none {none_bytes} bytes"
+    );
+    let values = common::datasets(&sonata);
+    assert_eq!(common::datasets(&all), values);
+    assert_eq!(common::datasets(&none), values);
+    let f = hdf5::File::open(&all).unwrap();
+    for path in [
+        "spikes/hidden/timestamps",
+        "spikes/input/node_ids",
+        "report/hidden/voltage/data",
+    ] {
+        let filters = f.dataset(path).unwrap().filters();
+        assert_eq!(filters, vec![hdf5::filters::Filter::deflate(1)], "{path}");
+    }
+}

@@ -8,7 +8,9 @@ build decodes: the spike `node_ids` with the lossless integer scale-offset
 filter, the float `timestamps` and report `data` not at all. Deflate is kept for
 the datasets only spikesim reads (`/rates`, `/samples`, `/weights`). The
 libsonata checks read both the default file and one made with
-`record.compress = false`, and compare them with what h5py reads.
+`record.compress = false`, and compare them with what h5py reads;
+`record.compress = "all"` (deflate everywhere, for users without libsonata)
+is checked with h5py.
 
 libsonata's report readers list `/report/<layer>` as populations and expect
 `mapping` right under it; spikesim has one more level (`/report/<layer>/<var>`),
@@ -47,6 +49,7 @@ def runs(run_experiment):
         "single": run_experiment("single-neuron")[0],
         "demo-raw": run_experiment("seed-demo", *DEMO_FLAGS, *raw)[0],
         "single-raw": run_experiment("single-neuron", *raw)[0],
+        "demo-all": run_experiment("seed-demo", *DEMO_FLAGS, "--set", 'record.compress="all"')[0],
     }
 
 
@@ -123,6 +126,21 @@ def test_libsonata_reads_the_compressed_file(runs):
         for k, node in enumerate(g["report/hidden/voltage/mapping/node_ids"][:]):
             (j,) = np.nonzero(column_ids == node)
             assert np.array_equal(got[:, j[0]].view(np.uint32), data[:, k].view(np.uint32))
+
+
+def test_compress_all_deflates_every_dataset_h5py_reads_the_same_values(runs):
+    """`record.compress = "all"`, for users without libsonata: deflate on the spikes and traces too, same values."""
+    path, raw = runs["demo-all"], runs["demo-raw"]
+    for name in ("spikes/hidden/node_ids", "spikes/hidden/timestamps", "report/hidden/voltage/data",
+                 "rates/hidden/counts"):
+        assert filters(path, name) == ["deflate"], name
+    assert os.path.getsize(path) < os.path.getsize(runs["demo"]) < os.path.getsize(raw)
+    with h5py.File(path, "r") as f, h5py.File(raw, "r") as g:
+        names = []
+        g.visititems(lambda name, obj: names.append(name) if isinstance(obj, h5py.Dataset) else None)
+        assert len(names) > 10
+        for name in names:
+            np.testing.assert_array_equal(f[name][()], g[name][()], err_msg=name)
 
 
 # ---------------------------------------------------------------- reports

@@ -89,16 +89,9 @@ impl Config {
 
     /// Parses TOML text, applies `key=value` overrides, and validates.
     pub fn from_toml(text: &str, overrides: &[String]) -> Result<Config, ConfigError> {
-        let mut table: toml::Table = text.parse().map_err(|e: toml::de::Error| {
-            let at = e
-                .span()
-                .map(|s| {
-                    let line = text[..s.start].matches('\n').count() + 1;
-                    format!("line {line}: ")
-                })
-                .unwrap_or_default();
-            ConfigError(format!("{at}{}", one_line(e.message())))
-        })?;
+        let mut table: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| parse_error(text, &e))?;
         for o in overrides {
             apply_override(&mut table, o)?;
         }
@@ -269,16 +262,7 @@ fn apply_override(table: &mut toml::Table, o: &str) -> Result<(), ConfigError> {
     }
     let value = match format!("v = {raw}").parse::<toml::Table>() {
         Ok(mut t) => t.remove("v").expect("parsed key"),
-        Err(_) if out_of_range_integer(raw) => {
-            let bound = if raw.starts_with('-') {
-                format!("at least {}", i64::MIN)
-            } else {
-                format!("at most {} (2^63 - 1)", i64::MAX)
-            };
-            return err(format!(
-                "{key}: {raw} is out of range; config integers are {bound}"
-            ));
-        }
+        Err(_) if out_of_range_integer(raw) => return Err(out_of_range(key, raw)),
         Err(_) => toml::Value::String(raw.to_string()),
     };
     let mut cur = table;
@@ -298,6 +282,73 @@ fn apply_override(table: &mut toml::Table, o: &str) -> Result<(), ConfigError> {
     }
     cur.insert(parts[parts.len() - 1].to_string(), value);
     Ok(())
+}
+
+/// The error for the integer `raw` of `key` that TOML cannot hold (outside
+/// the i64 range): the seed's own range for [`SEED_KEY`]
+/// ([`seed_out_of_range`]), the range of config integers otherwise.
+fn out_of_range(key: &str, raw: &str) -> ConfigError {
+    if key == SEED_KEY {
+        return seed_out_of_range(raw);
+    }
+    let allowed = if raw.starts_with('-') {
+        format!("config integers are at least {}", i64::MIN)
+    } else {
+        format!("config integers are at most {} (2^63 - 1)", i64::MAX)
+    };
+    ConfigError(format!("{key}: {raw} is out of range; {allowed}"))
+}
+
+/// The error of a config file that is not valid TOML: for an integer past
+/// the i64 range, the [`out_of_range`] error of its key ([`key_at`]);
+/// otherwise the parser's message with its line.
+fn parse_error(text: &str, e: &toml::de::Error) -> ConfigError {
+    let Some(span) = e.span() else {
+        return ConfigError(one_line(e.message()));
+    };
+    let raw = text[span.clone()].trim();
+    if out_of_range_integer(raw)
+        && let Some(key) = key_at(text, span.clone())
+    {
+        return out_of_range(&key, raw);
+    }
+    let line = text[..span.start].matches('\n').count() + 1;
+    ConfigError(format!("line {line}: {}", one_line(e.message())))
+}
+
+/// The dotted key (`a.b`, `a[0].b` for arrays) of the value at `span` of
+/// `text`: `text` with a marker string in place of that value is parsed and
+/// the marker looked for. `None` where that text does not parse either.
+fn key_at(text: &str, span: std::ops::Range<usize>) -> Option<String> {
+    const MARKER: &str = "\u{1}out of range\u{1}";
+    let patched = format!(
+        "{}{}{}",
+        &text[..span.start],
+        toml::Value::String(MARKER.to_owned()),
+        &text[span.end..]
+    );
+    let table: toml::Table = patched.parse().ok()?;
+    path_of(&toml::Value::Table(table), MARKER, String::new())
+}
+
+/// The path below `prefix` of the string `marker` in `value`, if it is there.
+fn path_of(value: &toml::Value, marker: &str, prefix: String) -> Option<String> {
+    match value {
+        toml::Value::String(s) if s == marker => Some(prefix),
+        toml::Value::Table(t) => t.iter().find_map(|(k, v)| {
+            let key = if prefix.is_empty() {
+                k.clone()
+            } else {
+                format!("{prefix}.{k}")
+            };
+            path_of(v, marker, key)
+        }),
+        toml::Value::Array(a) => a
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| path_of(v, marker, format!("{prefix}[{i}]"))),
+        _ => None,
+    }
 }
 
 /// Whether `raw` is a decimal integer that TOML cannot hold (outside the
@@ -436,14 +487,44 @@ mod tests {
         assert!(!out_of_range_integer("007"));
         assert!(!out_of_range_integer("synthetic"));
         assert!(!out_of_range_integer("-"));
+        let e = load(MINIMAL, &["layers.a.size=-9223372036854775809"]).unwrap_err();
+        assert_eq!(
+            e.0,
+            "layers.a.size: -9223372036854775809 is out of range; config integers are at least -9223372036854775808"
+        );
         let e = load(MINIMAL, &["simulation.seed=-9223372036854775809"]).unwrap_err();
         assert_eq!(
             e.0,
-            "simulation.seed: -9223372036854775809 is out of range; config integers are at least -9223372036854775808"
+            "simulation.seed: -9223372036854775809 is out of range; seeds are 0 to 9223372036854775807 (2^63 - 1)"
         );
         // A bare word is still a string (and blamed as the wrong type here).
         let e = load(MINIMAL, &["simulation.seed=lots"]).unwrap_err();
         assert!(e.0.contains("invalid type: string \"lots\""), "{e}");
+    }
+
+    #[test]
+    fn integers_past_i64_in_the_file_name_their_key() {
+        // The TOML parser itself rejects them, with its own message and a
+        // line number only; the key is found by parsing again without them.
+        let e = load(
+            &MINIMAL.replace("steps = 10", "seed = 9223372036854775808"),
+            &[],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.0,
+            "simulation.seed: 9223372036854775808 is out of range; seeds are 0 to 9223372036854775807 (2^63 - 1)"
+        );
+        let text = format!(
+            "{MINIMAL}[[record.traces]]\nlayer = \"a\"\nvars = [\"voltage\"]\nevery = 18_446_744_073_709_551_616\n"
+        );
+        assert_eq!(
+            load(&text, &[]).unwrap_err().0,
+            "record.traces[0].every: 18_446_744_073_709_551_616 is out of range; config integers are at most 9223372036854775807 (2^63 - 1)"
+        );
+        // Other syntax errors keep the parser's message and its line.
+        let e = load(&MINIMAL.replace("steps = 10", "steps = = 10"), &[]).unwrap_err();
+        assert!(e.0.starts_with("line 3: "), "{e}");
     }
 
     #[test]

@@ -36,13 +36,9 @@ pub struct RecordConfig {
     /// Most steps buffered before a block goes to the writer thread (default
     /// 1000, >= 1); a block is also sent early once it holds 4 MiB.
     pub block_steps: u64,
-    /// Compress losslessly (default true), keeping the file readable by
-    /// SONATA tools whose HDF5 lacks deflate (the libsonata wheel on PyPI):
-    /// spike `node_ids` are packed by HDF5's built-in integer scale-offset
-    /// filter, the datasets only spikesim reads (rates, weights, samples,
-    /// results, state) are deflated; spike `timestamps` and report `data` are
-    /// raw either way. False: no dataset is filtered.
-    pub compress: bool,
+    /// Which datasets are compressed, losslessly (default `"sonata"`; see
+    /// [`Compression`]).
+    pub compress: Compression,
     /// Which layers' spikes, and when.
     pub spikes: SpikeRecord,
     /// State traces, `[[record.traces]]`.
@@ -59,13 +55,84 @@ impl Default for RecordConfig {
     fn default() -> Self {
         Self {
             block_steps: 1000,
-            compress: true,
+            compress: Compression::default(),
             spikes: SpikeRecord::default(),
             traces: Vec::new(),
             rates: RateRecord::default(),
             weights: Vec::new(),
             samples: SampleRecord::default(),
         }
+    }
+}
+
+/// `record.compress`: which datasets are compressed. Every filter is
+/// lossless and used only where the HDF5 library has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compression {
+    /// `"sonata"` (or `true`; the default): a file every SONATA reader
+    /// opens, also one whose HDF5 lacks deflate (the libsonata wheel on
+    /// PyPI). Spike `node_ids` are packed by HDF5's built-in integer
+    /// scale-offset filter, the datasets only spikesim reads (rates,
+    /// weights, samples, results, state) are deflated; spike `timestamps`
+    /// and report `data` are raw.
+    #[default]
+    Sonata,
+    /// `"all"`: deflate on every dataset, spike `timestamps` and `node_ids`
+    /// and report `data` included: the smallest file, which readers whose
+    /// HDF5 lacks deflate cannot read.
+    All,
+    /// `"none"` (or `false`): no dataset is filtered.
+    None,
+}
+
+impl Compression {
+    /// The names of the choices, as the config writes them.
+    const NAMES: [(&str, Compression); 3] = [
+        ("sonata", Compression::Sonata),
+        ("all", Compression::All),
+        ("none", Compression::None),
+    ];
+
+    /// The choice's name, as the config writes it.
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(_, c)| *c == self)
+            .map(|(name, _)| *name)
+            .expect("every choice is named")
+    }
+}
+
+impl Serialize for Compression {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for Compression {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Compression;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("\"sonata\" (true), \"all\" or \"none\" (false)")
+            }
+            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Self::Value, E> {
+                Ok(if b {
+                    Compression::Sonata
+                } else {
+                    Compression::None
+                })
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+                Compression::NAMES
+                    .iter()
+                    .find(|(name, _)| *name == s)
+                    .map(|(_, c)| *c)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(s), &self))
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 
@@ -508,7 +575,41 @@ impl RecordConfig {
 
 #[cfg(test)]
 mod tests {
+    use super::Compression;
     use crate::config::Config;
+
+    #[test]
+    fn compress_takes_a_name_or_a_bool() {
+        let base = "[simulation]\nsteps = 1\n[layers.a]\nkind = \"lif\"\nsize = 2\n";
+        let compress = |set: &str| {
+            Config::from_toml(base, &[format!("record.compress={set}")]).map(|c| c.record.compress)
+        };
+        assert_eq!(
+            Config::from_toml(base, &[]).unwrap().record.compress,
+            Compression::Sonata
+        );
+        for (set, expected) in [
+            ("true", Compression::Sonata),
+            ("false", Compression::None),
+            ("sonata", Compression::Sonata),
+            ("all", Compression::All),
+            ("none", Compression::None),
+        ] {
+            assert_eq!(compress(set).unwrap(), expected, "{set}");
+        }
+        let e = compress("deflate").unwrap_err().0;
+        assert!(
+            e.starts_with("record.compress: invalid value: string \"deflate\", expected \"sonata\" (true), \"all\" or \"none\" (false)"),
+            "{e}"
+        );
+        // The resolved config names the choice.
+        let c = Config::from_toml(base, &["record.compress=false".into()]).unwrap();
+        assert!(
+            c.to_toml().contains("compress = \"none\""),
+            "{}",
+            c.to_toml()
+        );
+    }
 
     #[test]
     fn a_layer_and_variable_traced_twice_is_named() {

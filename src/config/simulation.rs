@@ -17,6 +17,17 @@ pub const MAX_THREADS: usize = 1024;
 /// config (stored in every output file) can hold seeds up to 2^63 − 1.
 pub const MAX_SEED: u64 = i64::MAX as u64;
 
+/// The seed's key, as errors name it.
+pub(crate) const SEED_KEY: &str = "simulation.seed";
+
+/// The error for a seed `raw` outside 0 to [`MAX_SEED`], whether written in
+/// the file, given by `--seed` or `--set`, or set in code.
+pub(crate) fn seed_out_of_range(raw: impl std::fmt::Display) -> ConfigError {
+    ConfigError(format!(
+        "{SEED_KEY}: {raw} is out of range; seeds are 0 to {MAX_SEED} (2^63 - 1)"
+    ))
+}
+
 /// `[simulation]`
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -58,10 +69,7 @@ impl SimulationConfig {
             ));
         }
         if self.seed > MAX_SEED {
-            return err(format!(
-                "simulation.seed: at most {MAX_SEED} (2^63 - 1), got {}",
-                self.seed
-            ));
+            return Err(seed_out_of_range(self.seed));
         }
         if self.threads > MAX_THREADS {
             return err(format!(
@@ -112,7 +120,7 @@ mod tests {
                     ..ok.clone()
                 },
                 Err(
-                    "simulation.seed: at most 9223372036854775807 (2^63 - 1), got 9223372036854775808",
+                    "simulation.seed: 9223372036854775808 is out of range; seeds are 0 to 9223372036854775807 (2^63 - 1)",
                 ),
             ),
             (

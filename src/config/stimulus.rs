@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use super::{Config, LayerConfig};
+use crate::data::synthetic;
 use crate::param::{ConfigError, err};
 
 /// Where stimulus images come from.
@@ -39,7 +40,9 @@ pub struct StimulusConfig {
     /// File prefix of the split: `train` (default), `t10k`, or `digits` for digits8x8.
     #[serde(default = "default_split")]
     pub split: String,
-    /// Number of images shown, from the first (required, >= 1, at most the set's size).
+    /// Number of images shown, from the first (required, >= 1, at most the
+    /// set's size; generated images, `synthetic` or `sparse_random` or
+    /// `auto` without IDX files, take 784 bytes each, which must fit in memory).
     pub images: usize,
     /// Steps each image is held (default 250, >= 1).
     #[serde(default = "default_steps_per_image")]
@@ -105,6 +108,13 @@ impl StimulusConfig {
         }
         if s.images == 0 {
             return err("stimulus.images: required, an integer >= 1");
+        }
+        if s.dataset != DatasetKind::Idx && synthetic::pixel_bytes(s.images).is_none() {
+            return err(format!(
+                "stimulus.images: {} images × {} pixels is more bytes than a process can hold (2^63 - 1)",
+                s.images,
+                synthetic::PIXELS
+            ));
         }
         if s.steps_per_image == 0 {
             return err("stimulus.steps_per_image: must be >= 1");

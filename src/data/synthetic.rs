@@ -15,6 +15,24 @@ use super::ImageSet;
 /// Side of the square images, as in MNIST.
 const SIDE: usize = 28;
 
+/// Pixels (bytes) of one generated image, 28 × 28 = 784.
+pub const PIXELS: usize = SIDE * SIDE;
+
+/// Bytes of the pixels of `n` generated images, `n ×` [`PIXELS`], or `None`
+/// where that is more than a process can hold (`isize::MAX` bytes, 2^63 − 1).
+pub fn pixel_bytes(n: usize) -> Option<usize> {
+    n.checked_mul(PIXELS)
+        .filter(|&bytes| isize::try_from(bytes).is_ok())
+}
+
+/// [`pixel_bytes`] of `n`, for the generators.
+///
+/// # Panics
+/// If it is `None`, which a validated stimulus's `images` is not.
+fn checked_pixel_bytes(n: usize) -> usize {
+    pixel_bytes(n).expect("validated: stimulus.images × 784 pixels fits in memory")
+}
+
 /// The seven segments, as endpoints in a unit box: x in 0..=1 from left to
 /// right, y in 0..=1 from top to bottom (0.5 is the middle bar).
 /// Order: a (top), b (upper right), c (lower right), d (bottom),
@@ -50,11 +68,14 @@ const DIGIT_SEGMENTS: [u8; 10] = [
 /// from its own stream (the seed's Xoshiro256++ generator advanced by `k`
 /// jumps of 2^128 steps), so image `k` is the same whatever `n` is: the first
 /// 100 images of `synthetic_digits(1000, s)` equal `synthetic_digits(100, s)`.
+///
+/// # Panics
+/// If [`pixel_bytes`] of `n` is `None`.
 pub fn synthetic_digits(n: usize, seed: u64) -> ImageSet {
     let mut stream = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut pixels = vec![0u8; n * SIDE * SIDE];
+    let mut pixels = vec![0u8; checked_pixel_bytes(n)];
     let mut labels = Vec::with_capacity(n);
-    for (k, image) in pixels.chunks_exact_mut(SIDE * SIDE).enumerate() {
+    for (k, image) in pixels.chunks_exact_mut(PIXELS).enumerate() {
         let digit = (k % 10) as u8;
         let mut rng = stream.clone();
         stream.jump();
@@ -75,9 +96,12 @@ pub fn synthetic_digits(n: usize, seed: u64) -> ImageSet {
 /// Sparse random 28x28 images, the peers' W1 input (`common.w1_images`):
 /// each pixel is lit with probability 0.19, with an intensity uniform on
 /// (0, 1] stored as 1..=255; labels are 0. A function of `(n, seed)` only.
+///
+/// # Panics
+/// If [`pixel_bytes`] of `n` is `None`.
 pub fn sparse_random(n: usize, seed: u64) -> ImageSet {
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed);
-    let pixels = (0..n * SIDE * SIDE)
+    let pixels = (0..checked_pixel_bytes(n))
         .map(|_| {
             let lit = rng.random_bool(0.19);
             let level: u8 = rng.random_range(1..=255);

@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::Error;
-use crate::config::{ConfigError, PhaseConfig, ProtocolConfig};
+use crate::config::{Config, ConfigError, PhaseConfig, ProtocolConfig};
 use crate::data::{self, ImageSet};
 use crate::record::checkpoint::{self, Checkpoint};
+use crate::{Error, network};
 
 /// The images of each phase (shared where phases use the same split).
 #[derive(Debug, Clone)]
@@ -29,18 +29,24 @@ pub struct Inputs {
     pub checkpoint: Option<Checkpoint>,
 }
 
-/// Reads the checkpoint (if `protocol.load`) and the images of `p`.
-pub fn load(p: &ProtocolConfig) -> Result<Inputs, Error> {
+/// Reads the checkpoint (if `protocol.load`) and the images of the
+/// protocol of `config`; `None` without a protocol. Fails where the images
+/// of a phase are not there or do not have one pixel per neuron of the
+/// input layer.
+pub fn load(config: &Config) -> Result<Option<Inputs>, Error> {
+    let Some(p) = &config.protocol else {
+        return Ok(None);
+    };
     let checkpoint = p.load.as_deref().map(checkpoint::load).transpose()?;
-    Ok(Inputs {
-        sets: load_sets(p)?,
+    Ok(Some(Inputs {
+        sets: load_sets(config, p)?,
         checkpoint,
-    })
+    }))
 }
 
-/// Loads each split the phases name once, and checks that each phase's
-/// images exist.
-fn load_sets(p: &ProtocolConfig) -> Result<Sets, Error> {
+/// Loads each split the phases of `p` name once, and checks that each
+/// phase's images exist and fit the input layer of `config`.
+fn load_sets(config: &Config, p: &ProtocolConfig) -> Result<Sets, Error> {
     let mut cache: HashMap<String, Arc<ImageSet>> = HashMap::new();
     let mut get = |name: &str, phase: &PhaseConfig| -> Result<Arc<ImageSet>, Error> {
         let set = match cache.get(phase.split()) {
@@ -48,6 +54,7 @@ fn load_sets(p: &ProtocolConfig) -> Result<Sets, Error> {
             None if phase.images == 0 => Arc::new(ImageSet::default()),
             None => {
                 let s = Arc::new(data::load_split(&p.path, phase.split())?);
+                network::check_input_size(config, "protocol.input", &p.input, &s)?;
                 cache.insert(phase.split().to_owned(), Arc::clone(&s));
                 s
             }

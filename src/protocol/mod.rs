@@ -32,8 +32,10 @@
 //! Assign and evaluate do not learn, so with `reset` their images are
 //! independent: they run on one copy of the network per worker thread,
 //! image `k` on copy `k mod threads`, with results identical to one thread.
-//! The copies' spikes are not recorded in `/spikes`; their counts are in
-//! `/results`.
+//! The steps done count their presentations as one thread runs them. What
+//! `[record]` asks for (spikes, traces, rates) is recorded in training
+//! only, so that the file does not depend on the thread count; the responses
+//! of assign and evaluate are their counts in `/results`.
 //!
 //! A run stopped by a signal (asked before every image) writes the state
 //! at that image boundary as a finished run does (weights, θ, σ, and the
@@ -208,7 +210,10 @@ pub fn run(
     };
 
     if p.load.is_none() && p.train.images > 0 {
-        let (trained, at) = train(&cx, sim, &sets.train)?;
+        let trained = train(&cx, sim, &sets.train);
+        // What training recorded goes to the file, also after an error.
+        sim.send_recorded(writer)?;
+        let (trained, at) = trained?;
         summary.trained = trained;
         if at.is_some() {
             save(sim, assignments, at)?;

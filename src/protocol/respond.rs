@@ -16,9 +16,10 @@ type Response = (usize, u32, Vec<u32>);
 
 /// Shows the images of `phase` with learning off, on `sim` alone (one
 /// thread, or without `reset`) or on one copy of the network per worker
-/// thread. If stopped, the responses of the images before the first one not
-/// shown (with several threads, images after it that were shown are
-/// dropped).
+/// thread, recording nothing. If stopped, the responses of the images before
+/// the first one not shown (with several threads, images after it that were
+/// shown are dropped). Either way `sim`'s steps done grow by the steps of the
+/// presentations of those responses.
 pub(super) fn respond(
     cx: &Context,
     sim: &mut Simulation,
@@ -28,7 +29,6 @@ pub(super) fn respond(
 ) -> Result<Responses, Error> {
     let Context {
         p,
-        writer,
         progress,
         stop,
         neurons,
@@ -59,7 +59,7 @@ pub(super) fn respond(
                 set.image(image),
                 |r| key(phase_key, 0, image, r),
                 row,
-                Some(writer),
+                None,
             )?;
             progress.inc(1);
         }
@@ -118,5 +118,7 @@ pub(super) fn respond(
         }
     }
     out.truncate(neurons);
+    let presentations: u64 = out.presentations.iter().map(|&n| u64::from(n)).sum();
+    sim.add_steps_done(presentations.saturating_mul(p.period()));
     Ok(out)
 }

@@ -68,9 +68,9 @@ pub enum Batch {
     /// [`DATASET_CONTIGUOUS_MAX_BYTES`](super::schema::DATASET_CONTIGUOUS_MAX_BYTES)
     /// are chunked (chunks of at most
     /// [`DATASET_CHUNK_BYTES`](super::schema::DATASET_CHUNK_BYTES)) and
-    /// deflate-compressed when
-    /// [`Layout::compress`](super::layout::Layout::compress) is set and the
-    /// library has the filter; others are contiguous. Shape `[]` is a scalar.
+    /// deflate-compressed unless
+    /// [`Layout::compress`](super::layout::Layout::compress) is `none` or the
+    /// library lacks the filter; others are contiguous. Shape `[]` is a scalar.
     Dataset {
         /// Slash-separated path; must start with `results/` or `state/`
         /// ([`DATASET_ROOTS`](super::schema::DATASET_ROOTS)); every component

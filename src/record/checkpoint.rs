@@ -32,7 +32,7 @@ use hdf5::types::{FloatSize, IntSize, TypeDescriptor};
 use hdf5::{Dataset, File, H5Type};
 
 use crate::record::error::ReadError;
-use crate::record::read::{members, open_spikesim, type_name};
+use crate::record::read::{check_fits, members, open_spikesim, type_name};
 use crate::record::schema::{
     self, ASSIGNMENTS_GROUP, FINAL_WEIGHTS_GROUP, SIGMA_GROUP, THETA_GROUP,
 };
@@ -208,6 +208,7 @@ fn read_1d<T: H5Type>(ds: &Dataset, expected: &TypeDescriptor) -> Result<Vec<T>,
             type_name(expected)
         ));
     }
+    check_fits(&name, &shape, size_of::<T>())?;
     ds.read_raw::<T>().map_err(|e| format!("{name}: {e}"))
 }
 
@@ -479,5 +480,29 @@ mod tests {
         for err in [load(&missing.0), load(&text.0)] {
             assert!(!err.unwrap_err().to_string().contains('\n'));
         }
+    }
+
+    #[test]
+    fn a_shape_larger_than_memory_is_an_error_not_an_abort() {
+        // A chunked dataset of 10^17 float64 (8·10^17 bytes) without a chunk
+        // written takes a few bytes of file; reading it used to allocate 8·10^17
+        // bytes, which aborts. A corrupt dataspace claims such shapes too.
+        let tmp = TempPath::new("checkpoint-huge");
+        write(&tmp.0, trained().0, true);
+        let file = File::open_rw(&tmp.0).unwrap();
+        file.new_dataset::<f64>()
+            .chunk(1024)
+            .shape(100_000_000_000_000_000usize)
+            .create(schema::theta_path("huge").as_str())
+            .unwrap();
+        drop(file);
+        let err = load(&tmp.0).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!(
+                "cannot read {}: /state/theta/huge has shape [100000000000000000], 745058059.7 GiB of values, more than the ",
+                tmp.0.display()
+            )) && err.ends_with("of memory available (a damaged file?)"),
+            "{err}"
+        );
     }
 }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use crate::config::Compression;
 use crate::record::batch::Batch;
 use crate::record::layout::{
     Layout, RateSpec, RunHeader, SampleSpec, SpikeLayer, TraceSpec, WeightSpec,
@@ -45,7 +46,7 @@ pub(crate) fn layout(spikes: &[SpikeLayer], traces: &[TraceSpec]) -> Layout {
     Layout {
         spikes: spikes.to_vec(),
         traces: traces.to_vec(),
-        compress: true,
+        compress: Compression::Sonata,
         ..Layout::default()
     }
 }
@@ -68,7 +69,7 @@ pub(crate) fn sample_layout() -> Layout {
         n_nodes: 3,
     };
     Layout {
-        compress: true,
+        compress: Compression::Sonata,
         spikes: vec![input.clone(), exc.clone()],
         traces: vec![TraceSpec {
             layer: "input".to_owned(),

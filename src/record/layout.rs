@@ -4,6 +4,7 @@
 
 use std::collections::HashSet;
 
+use crate::config::Compression;
 use crate::record::schema;
 
 /// Facts about the run stored as root attributes of the output file.
@@ -119,13 +120,10 @@ pub struct Layout {
     pub weights: Vec<WeightSpec>,
     /// Per-sample results (`/samples`); `None` for runs without a protocol.
     pub samples: Option<SampleSpec>,
-    /// Compress losslessly, in a file every SONATA reader still opens: the
-    /// spike `node_ids` with HDF5's built-in integer scale-offset filter, and
-    /// the datasets only spikesim reads (rates, weights, samples, the large
-    /// [`Batch::Dataset`](super::batch::Batch::Dataset)s) with deflate (each
-    /// where the HDF5 library has the filter). Spike `timestamps` and report
-    /// `data` stay raw either way. Without it no dataset is filtered.
-    pub compress: bool,
+    /// Which datasets are compressed (`record.compress`); the large
+    /// [`Batch::Dataset`](super::batch::Batch::Dataset)s count as datasets
+    /// only spikesim reads.
+    pub compress: Compression,
 }
 
 /// Checks the setup before anything is opened; returns why it is unusable.

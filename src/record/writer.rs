@@ -105,8 +105,7 @@ impl Writer {
         capacity: usize,
     ) -> Result<Writer, RecordError> {
         Writer::start(path, header, layout, capacity, |header, layout| {
-            let backend =
-                Hdf5Backend::reopen(path, layout, point, header.threads, layout.compress)?;
+            let backend = Hdf5Backend::reopen(path, layout, point, header.threads)?;
             Ok(Box::new(backend))
         })
     }

@@ -66,3 +66,35 @@ pub fn temp(name: &str) -> PathBuf {
     let _ = std::fs::remove_file(&p);
     p
 }
+
+/// Every dataset of the HDF5 file at `path`, depth first: its path and its
+/// shape and values as text (floats in their shortest exact form, so equal
+/// text is equal values).
+pub fn datasets(path: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let file = hdf5::File::open(path).unwrap();
+    walk(&file, "", &mut out);
+    out
+}
+
+fn walk(group: &hdf5::Group, prefix: &str, out: &mut Vec<(String, String)>) {
+    for name in group.member_names().unwrap() {
+        let path = format!("{prefix}/{name}");
+        match group.dataset(&name) {
+            Ok(ds) => out.push((path, values(&ds))),
+            Err(_) => walk(&group.group(&name).unwrap(), &path, out),
+        }
+    }
+}
+
+fn values(ds: &hdf5::Dataset) -> String {
+    use hdf5::types::{FloatSize, TypeDescriptor as T};
+    let shape = ds.shape();
+    match ds.dtype().unwrap().to_descriptor().unwrap() {
+        T::Float(FloatSize::U4) => format!("{shape:?} {:?}", ds.read_raw::<f32>().unwrap()),
+        T::Float(_) => format!("{shape:?} {:?}", ds.read_raw::<f64>().unwrap()),
+        T::Unsigned(_) => format!("{shape:?} {:?}", ds.read_raw::<u64>().unwrap()),
+        T::Integer(_) => format!("{shape:?} {:?}", ds.read_raw::<i64>().unwrap()),
+        other => panic!("{}: a {other} dataset", ds.name()),
+    }
+}

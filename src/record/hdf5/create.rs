@@ -8,8 +8,7 @@ use std::time::SystemTime;
 use hdf5::File;
 
 use super::datasets::{
-    Codec, Codecs, child_group, fixed_1d, growing_1d, growing_2d, ordered_group, scalar_attr,
-    str_attr,
+    Codecs, child_group, fixed_1d, growing_1d, growing_2d, ordered_group, scalar_attr, str_attr,
 };
 use super::reserve::Reserve;
 use super::{Hdf5Backend, RateSink, SampleSink, SpikeSink, TraceSink, WeightSink};
@@ -84,7 +83,8 @@ pub(super) fn build_file(
         scalar_attr(&group, schema::ATTR_N_NODES, &layer.n_nodes)?;
         let chunk = schema::SPIKE_CHUNK_ELEMS;
         // SONATA readers open these: no filter that an HDF5 build may lack.
-        let timestamps = growing_1d::<f64>(&group, schema::DS_TIMESTAMPS, chunk, Codec::Raw)?;
+        let timestamps =
+            growing_1d::<f64>(&group, schema::DS_TIMESTAMPS, chunk, codecs.sonata_floats)?;
         str_attr(&timestamps, schema::ATTR_UNITS, schema::TIME_UNITS)?;
         let node_ids = growing_1d::<u64>(&group, schema::DS_NODE_IDS, chunk, codecs.sonata_ints)?;
         spikes.push(SpikeSink {
@@ -101,8 +101,8 @@ pub(super) fn build_file(
         let group = layer_group.create_group(&trace.var)?;
         let n = trace.node_ids.len();
         let chunk = (schema::trace_chunk_rows(n), n);
-        // Read by SONATA report readers: float, so stored raw (see `Codecs`).
-        let data = growing_2d::<f32>(&group, schema::DS_DATA, n, chunk, Codec::Raw)?;
+        // Read by SONATA report readers: float (see `Codecs`).
+        let data = growing_2d::<f32>(&group, schema::DS_DATA, n, chunk, codecs.sonata_floats)?;
         str_attr(&data, schema::ATTR_UNITS, &trace.units)?;
 
         let mapping = group.create_group(schema::MAPPING_GROUP)?;

@@ -7,6 +7,7 @@ use hdf5::types::VarLenUnicode;
 use hdf5::{Dataset, DatasetBuilderEmptyShape, Group, H5Type, Location};
 use ndarray::{ArrayView2, s};
 
+use crate::config::Compression;
 use crate::record::schema::{self, DATASET_CHUNK_BYTES, DATASET_CONTIGUOUS_MAX_BYTES};
 
 /// The filter pipeline of one chunked dataset. Every codec is lossless.
@@ -37,32 +38,43 @@ impl Codec {
 /// [`Layout::compress`](crate::record::layout::Layout::compress) and the
 /// filters the HDF5 library has.
 ///
-/// The datasets SONATA tools open (`/spikes/*`, `/report/*/*/data`) use only
-/// filters that every HDF5 build decodes, so that libsonata, whose wheels
-/// build HDF5 without zlib, reads the file as it is: the integer `node_ids`
-/// are scale-offset packed; the float `timestamps` and report `data` are
-/// stored raw, since HDF5's only built-in float filter (scale-offset
-/// D-scaling) is lossy. The datasets only spikesim and h5py read (`/rates`,
-/// `/weights`, `/samples`, `/results`, `/state`) are deflated.
+/// With [`Compression::Sonata`] (the default) the datasets SONATA tools open
+/// (`/spikes/*`, `/report/*/*/data`) use only filters that every HDF5 build
+/// decodes, so that libsonata, whose wheels build HDF5 without zlib, reads
+/// the file as it is: the integer `node_ids` are scale-offset packed; the
+/// float `timestamps` and report `data` are stored raw, since HDF5's only
+/// built-in float filter (scale-offset D-scaling) is lossy. The datasets
+/// only spikesim and h5py read (`/rates`, `/weights`, `/samples`,
+/// `/results`, `/state`) are deflated. [`Compression::All`] deflates every
+/// dataset; [`Compression::None`] filters none.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Codecs {
-    /// Codec of the integer datasets SONATA readers open.
+    /// Codec of the integer datasets SONATA readers open (spike `node_ids`).
     pub(super) sonata_ints: Codec,
+    /// Codec of the float datasets SONATA readers open (spike `timestamps`,
+    /// report `data`).
+    pub(super) sonata_floats: Codec,
     /// Codec of the datasets only spikesim and h5py read.
     pub(super) private: Codec,
 }
 
 impl Codecs {
-    /// The codecs for a file written with `compress` (`record.compress`):
-    /// none without it, and each filter only where the library has it.
-    pub(super) fn new(compress: bool) -> Self {
+    /// The codecs for a file written with `compress` (`record.compress`),
+    /// each filter only where the library has it.
+    pub(super) fn new(compress: Compression) -> Self {
         let pick = |codec: Codec| match codec.filter() {
-            Some(filter) if compress && filter.is_available() => codec,
+            Some(filter) if filter.is_available() => codec,
             _ => Codec::Raw,
         };
+        let (sonata_ints, sonata_floats, private) = match compress {
+            Compression::Sonata => (Codec::IntScaleOffset, Codec::Raw, Codec::Deflate),
+            Compression::All => (Codec::Deflate, Codec::Deflate, Codec::Deflate),
+            Compression::None => (Codec::Raw, Codec::Raw, Codec::Raw),
+        };
         Codecs {
-            sonata_ints: pick(Codec::IntScaleOffset),
-            private: pick(Codec::Deflate),
+            sonata_ints: pick(sonata_ints),
+            sonata_floats: pick(sonata_floats),
+            private: pick(private),
         }
     }
 }

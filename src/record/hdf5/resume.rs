@@ -113,7 +113,6 @@ impl Hdf5Backend {
         layout: &Layout,
         point: &ResumePoint,
         threads: u64,
-        compress: bool,
     ) -> Result<Self, String> {
         let file = File::open_rw(path).map_err(|e| e.to_string())?;
         let dt_ms = file
@@ -245,7 +244,7 @@ impl Hdf5Backend {
             rates,
             weights,
             samples,
-            codecs: super::datasets::Codecs::new(compress),
+            codecs: super::datasets::Codecs::new(layout.compress),
             path: path.to_owned(),
             reserve,
             resume_slot: Some(usize::from(slot.as_str() == SLOTS[1])),

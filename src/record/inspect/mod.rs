@@ -14,7 +14,9 @@ use std::path::Path;
 use hdf5::{Attribute, File, Group, Location};
 
 use crate::record::error::ReadError;
-use crate::record::read::{members, open_spikesim, render_attr, render_scalar, type_name};
+use crate::record::read::{
+    attr_names, members, open_spikesim, render_attr, render_scalar, type_name,
+};
 use crate::record::schema::{self, DATASET_ROOTS};
 
 /// What `spikesim inspect` prints.
@@ -307,9 +309,7 @@ fn list_datasets(group: &Group, prefix: &str, out: &mut Vec<DatasetSummary>) -> 
 
 /// Root attributes as text: the known ones in schema order, then the rest by name.
 fn root_attrs(file: &File) -> Result<Vec<(String, String)>, String> {
-    let names = file
-        .attr_names()
-        .map_err(|e| format!("root attributes: {e}"))?;
+    let names = attr_names(file)?;
     let known = schema::ROOT_ATTR_ORDER
         .iter()
         .copied()
@@ -347,10 +347,7 @@ fn scalar<T: hdf5::H5Type>(loc: &Location, name: &str) -> Result<T, String> {
 
 /// The attribute `name` of `loc`, or `None` where it does not exist.
 fn optional_attr(loc: &Location, name: &str) -> Result<Option<Attribute>, String> {
-    let names = loc
-        .attr_names()
-        .map_err(|e| format!("attributes of {}: {e}", loc.name()))?;
-    if !names.iter().any(|n| n == name) {
+    if !attr_names(loc)?.iter().any(|n| n == name) {
         return Ok(None);
     }
     loc.attr(name)

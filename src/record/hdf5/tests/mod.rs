@@ -8,6 +8,7 @@ use hdf5::{File, Location};
 use ndarray::Array2;
 
 use super::datasets::chunk_nd;
+use crate::config::Compression;
 use crate::record::batch::{Attr, Batch, Values};
 use crate::record::fixtures::{
     SAMPLE_SNAPSHOTS, TempPath, header, layout, sample_layout, send_sample, write_sample,
@@ -624,9 +625,9 @@ fn dataset_blocks_round_trip() {
 #[test]
 fn large_datasets_are_contiguous_without_compression() {
     // 3 × 100000 f32 = 1.2 MB > 64 KiB: chunked in 2 × 100000 (800 KB ≤ 1 MiB)
-    // and compressed with compress = true (where deflate exists); with
-    // compress = false it is contiguous.
-    for compress in [false, true] {
+    // and compressed with compress = "sonata" or "all" (where deflate
+    // exists); with compress = "none" it is contiguous.
+    for compress in [Compression::None, Compression::Sonata, Compression::All] {
         let tmp = TempPath::new("dataset-large");
         let layout = Layout {
             compress,
@@ -646,13 +647,51 @@ fn large_datasets_are_contiguous_without_compression() {
         let file = File::open(&tmp.0).unwrap();
         let ds = file.dataset("state/weights/big").unwrap();
         assert_eq!(ds.read_raw::<f32>().unwrap(), values);
-        if compress && hdf5::filters::deflate_available() {
+        if compress != Compression::None && hdf5::filters::deflate_available() {
             // 1 MiB / 4 bytes = 262144 elements: 2 rows of 100000 a chunk.
             assert_eq!(ds.chunk(), Some(vec![2, 100_000]));
         } else {
             assert_eq!(ds.chunk(), None);
         }
     }
+}
+
+#[test]
+fn compress_all_deflates_the_datasets_sonata_readers_open_too() {
+    // With "sonata" spike timestamps and report data are raw and node ids
+    // scale-offset packed (round_trip_layout_and_values); "all" deflates
+    // them, and every value reads back the same.
+    if !hdf5::filters::deflate_available() {
+        return;
+    }
+    let read = |compress: Compression| {
+        let tmp = TempPath::new("compress-all");
+        let layout = Layout {
+            compress,
+            ..sample_layout()
+        };
+        let writer = Writer::create(&tmp.0, &header(20), &layout, 4).unwrap();
+        send_sample(&writer);
+        writer.finish(17).unwrap();
+        let file = File::open(&tmp.0).unwrap();
+        let deflate = vec![hdf5::filters::Filter::deflate(schema::DEFLATE_LEVEL)];
+        let mut values = Vec::new();
+        for path in [
+            "spikes/input/timestamps",
+            "spikes/input/node_ids",
+            "report/input/voltage/data",
+        ] {
+            let ds = file.dataset(path).unwrap();
+            assert_eq!(
+                ds.filters() == deflate,
+                compress == Compression::All,
+                "{path}"
+            );
+            values.push(format!("{:?}", ds.read_raw::<f64>().unwrap()));
+        }
+        values
+    };
+    assert_eq!(read(Compression::All), read(Compression::Sonata));
 }
 
 #[test]
