@@ -167,3 +167,38 @@ def test_full_disk_keeps_a_readable_file(spikesim_bin, tmp_path):
         t = f["spikes/hidden/timestamps"][:]
         kept = t < done * float(f.attrs["dt_ms"])
         np.testing.assert_array_equal(t[kept], g["spikes/hidden/timestamps"][: kept.sum()])
+
+
+def test_a_run_in_progress_can_be_inspected(spikesim_bin, tmp_path):
+    """`spikesim inspect` (and h5py with locking=False) reads a file a run is
+    still writing, without HDF5's file lock: what the writer flushed last,
+    consistent, growing from one look to the next."""
+    import re
+    import subprocess
+    import time
+
+    from conftest import REPO
+
+    out = tmp_path / "live.h5"
+    proc = subprocess.Popen(
+        [spikesim_bin, "run", REPO / "tests" / "data" / "resume.toml", "--out", out,
+         "--set", "stimulus.images=100000"],
+        stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        while not out.exists():
+            time.sleep(0.05)
+        frames = []
+        for _ in range(12):
+            time.sleep(0.5)
+            r = subprocess.run([spikesim_bin, "inspect", out], capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+            assert "complete: no (interrupted, or still being written)" in r.stdout
+            frames.append(int(re.search(r"exc\s+voltage\s+30\s+(\d+)", r.stdout).group(1)))
+            with h5py.File(out, "r", locking=False) as f:
+                assert f["report/exc/voltage/data"].shape[1] == 30
+        assert proc.poll() is None, "the run ended before the last look"
+        assert frames == sorted(frames) and frames[-1] > frames[0], frames
+    finally:
+        proc.kill()
+        proc.communicate()

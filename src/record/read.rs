@@ -36,15 +36,20 @@ pub(crate) fn open_spikesim(path: &Path) -> Result<File, ReadError> {
         Ok(meta) if meta.is_dir() => return Err(read_error("it is a directory".to_owned())),
         Ok(_) => {}
     }
-    let file = File::open(path).map_err(|e| {
-        if e.contains_minor(MinorErrorCode::NotHdf5) {
-            ReadError::NotHdf5 {
-                path: path.to_owned(),
+    // Without HDF5's file lock, so that a file a run is still writing can
+    // be read too: what it flushed last (every 2 s) is consistent on disk.
+    let file = File::with_options()
+        .with_fapl(|p| p.file_locking(false))
+        .open(path)
+        .map_err(|e| {
+            if e.contains_minor(MinorErrorCode::NotHdf5) {
+                ReadError::NotHdf5 {
+                    path: path.to_owned(),
+                }
+            } else {
+                read_error(e.to_string())
             }
-        } else {
-            read_error(e.to_string())
-        }
-    })?;
+        })?;
 
     let Ok(version_attr) = file.attr(schema::ATTR_SCHEMA_VERSION) else {
         return Err(ReadError::NotSpikesim {
