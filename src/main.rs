@@ -333,6 +333,9 @@ struct Started {
     inputs: Option<protocol::Inputs>,
     out: PathBuf,
     writer: writer::Writer,
+    /// The resume point a resumed run started from (a protocol continues
+    /// from its progress there).
+    resumed: Option<spikesim::resume::state::Columns>,
 }
 
 /// Starts a new run: checks the output path, replaces an existing file
@@ -377,6 +380,7 @@ fn start_new(
         inputs,
         out,
         writer,
+        resumed: None,
     })
 }
 
@@ -403,12 +407,6 @@ fn start_resumed(
             file.display()
         )));
     }
-    if config.protocol.is_some() {
-        return Err(refuse(format!(
-            "{}: resuming a protocol run is not supported yet; load its /state with protocol.load to evaluate it",
-            file.display()
-        )));
-    }
     let what = config_path.map_or_else(|| file.display().to_string(), |p| p.display().to_string());
     let (mut sim, inputs) = build(&config, &what, overrides)?;
     let inputs_read = output::inputs(config_path.unwrap_or(Path::new("")), &config);
@@ -431,6 +429,7 @@ fn start_resumed(
         inputs,
         out: file.to_owned(),
         writer,
+        resumed: Some(saved.point.columns),
     })
 }
 
@@ -466,6 +465,7 @@ fn run(
         inputs,
         out,
         writer: w,
+        resumed,
     } = match start {
         Start::New { config, out, force } => start_new(&config, out, force, overrides)?,
         Start::Resume { file, config } => start_resumed(&file, config.as_deref(), overrides)?,
@@ -491,7 +491,15 @@ fn run(
     let ran = match (&config.protocol, inputs) {
         (Some(p), Some(inputs)) => {
             let progress = progress_bar(p.planned_images(), "images");
-            let r = protocol::run(&mut sim, inputs, &w, &progress, &stop);
+            let r = protocol::run(
+                &mut sim,
+                inputs,
+                &w,
+                &progress,
+                &stop,
+                resume_every,
+                resumed.as_ref(),
+            );
             progress.finish_and_clear();
             r.map(|s| {
                 let done = s.is_some();

@@ -43,11 +43,16 @@ fn send_ready(world: &mut World, writer: Option<&Writer>) -> Result<(), RecordEr
 
 /// Seals what the recorder holds, sends it, then a resume point of the state
 /// after it.
-fn send_resume_point(world: &mut World, writer: &Writer) -> Result<(), RecordError> {
+fn send_resume_point(
+    world: &mut World,
+    writer: &Writer,
+    extra: Columns,
+) -> Result<(), RecordError> {
     let steps_done = world.resource::<Clock>().step;
     world.resource_mut::<Recorder>().seal(steps_done);
     send_ready(world, Some(writer))?;
     let mut columns = state::capture(world);
+    columns.extend(extra);
     columns.push((
         resume::BINARY_COLUMN.to_owned(),
         Values::U64(vec![resume::binary_digest()]),
@@ -193,7 +198,7 @@ impl Simulation {
                 if done.is_multiple_of(64) {
                     progress.set_position(done);
                     if resume_every.is_some_and(|every| last_point.elapsed() >= every) {
-                        send_resume_point(world, writer)?;
+                        send_resume_point(world, writer, Columns::new())?;
                         last_point = Instant::now();
                     }
                 }
@@ -217,11 +222,30 @@ impl Simulation {
         // A stopped run's point comes before its closing weight snapshot,
         // which a resumed run does not take there.
         if done < steps && resume_every.is_some() {
-            send_resume_point(&mut self.world, writer)?;
+            send_resume_point(&mut self.world, writer, Columns::new())?;
         }
         self.snapshot_weights();
         send_ready(&mut self.world, Some(writer))?;
         Ok(done == steps)
+    }
+
+    /// Seals what the recorder holds and sends it (`records`) or drops it
+    /// (a protocol's phases after training record nothing), then sends a
+    /// resume point of the network's state with `extra` columns (a
+    /// protocol's progress).
+    pub fn send_resume_point(
+        &mut self,
+        writer: &Writer,
+        extra: Columns,
+        records: bool,
+    ) -> Result<(), RecordError> {
+        if !records {
+            let steps_done = self.steps_done();
+            let mut recorder = self.world.resource_mut::<Recorder>();
+            recorder.seal(steps_done);
+            recorder.take_ready();
+        }
+        send_resume_point(&mut self.world, writer, extra)
     }
 
     /// The network's whole state after the last step ([`crate::resume::state`]).

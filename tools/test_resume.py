@@ -134,3 +134,54 @@ def test_a_resume_that_is_not_the_same_run_is_refused(spikesim_bin, reference, t
     assert proc.returncode == 130
     r = resume(spikesim_bin, none)
     assert r.returncode == 2 and "holds no resume point" in r.stderr, r.stderr
+
+
+PROTOCOL = REPO / "experiments" / "digits-stdp.toml"
+# Three times the default presentation, so that each phase lasts a second or two.
+PROTOCOL_SETS = ["--set", "protocol.steps_per_image=1050"]
+PHASES = {"train": 1, "assign": 2, "evaluate": 3}
+
+
+@pytest.fixture(scope="module")
+def protocol_reference(spikesim_bin, tmp_path_factory):
+    if not (REPO.parent / "shared" / "datasets" / "digits8x8").is_dir():
+        pytest.fail("../shared/datasets/digits8x8 is missing beside the clone")
+    out = tmp_path_factory.mktemp("protocol") / "reference.h5"
+    subprocess.run([spikesim_bin, "run", PROTOCOL, "--out", out, *PROTOCOL_SETS], check=True, cwd=REPO,
+                   capture_output=True)
+    return out
+
+
+def point_at(path):
+    """(phase, epoch, image) of the file's latest resume point, read without
+    the writer's lock; None while there is none (or a flush is half done)."""
+    try:
+        with h5py.File(path, "r", locking=False) as f:
+            return tuple(int(x) for x in f[f"resume/{f.attrs['resume_slot']}/protocol_at"][:])
+    except (OSError, KeyError):
+        return None
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("phase", ["train", "assign", "evaluate"])
+def test_a_protocol_run_stopped_in_any_phase_resumes_to_the_same_file(
+        spikesim_bin, protocol_reference, tmp_path, threads, phase):
+    out = tmp_path / "stopped.h5"
+    proc = subprocess.Popen(
+        [spikesim_bin, "run", PROTOCOL, "--out", out, *PROTOCOL_SETS, "--threads", str(threads),
+         "--checkpoint-every", "0.1"],
+        cwd=REPO, stderr=subprocess.PIPE, text=True,
+    )
+    # Stop once the run is in the phase (in training: past its 100th image).
+    while (at := point_at(out)) is None or at[0] < PHASES[phase] or (phase == "train" and at[2] < 100):
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate()
+    assert proc.returncode == 130, err
+    with h5py.File(out, "r") as f:
+        assert f["state/stopped"].attrs["stopped_phase"] == phase
+    done = resume(spikesim_bin, out, "--threads", str(3 - threads))
+    assert done.returncode == 0, done.stderr
+    assert "accuracy" in done.stdout
+    assert_same_run(out, protocol_reference)

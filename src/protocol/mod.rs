@@ -43,25 +43,34 @@
 //! done, and `/state/stopped` with the phase, epoch and image reached; the
 //! file is a checkpoint. A checkpoint is matched to the network by
 //! [`restore`] before the output file is created.
+//!
+//! Resume points ([`crate::resume`]) carry the protocol's progress too
+//! (`resume.rs` here): [`run`] continues a resumed run at the image where
+//! its point was taken.
 
 mod inputs;
 pub mod present;
 pub mod readout;
 mod respond;
 mod results;
+mod resume;
+
+use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
 
 use crate::config::{Config, ConfigError, ProtocolConfig};
 use crate::data::ImageSet;
 use crate::record::{Values, Writer, schema};
+use crate::resume::state::Columns;
 use crate::step::Plasticity;
 use crate::{Error, Simulation};
 pub use inputs::{Inputs, Sets, load};
 use present::{ASSIGN, EVALUATE, Presenter, TRAIN, key};
 pub use readout::{assign, predict};
 use respond::respond;
-use results::{Stop, evaluate, labels, put, write_state, write_stopped};
+use results::{Responses, Stop, evaluate, labels, put, write_state, write_stopped};
+use resume::{Gathered, Trained};
 
 /// What a finished protocol reports.
 #[derive(Debug, Clone, PartialEq)]
@@ -148,15 +157,26 @@ pub fn restored(mut sim: Simulation, inputs: Option<&Inputs>) -> Result<Simulati
 /// written as it is at that image boundary (with the assignments, if there
 /// are any yet), with each phase's results of the images done and
 /// `/state/stopped` saying where it stopped, so that the file is a
-/// checkpoint too.
+/// checkpoint too. With `resume_every`, resume points are written as
+/// `resume.rs` says; `resumed` is the point a resumed run starts from
+/// (its network already set to the point's state).
 pub fn run(
     sim: &mut Simulation,
     inputs: Inputs,
     writer: &Writer,
     progress: &ProgressBar,
     stop: &(dyn Fn() -> bool + Sync),
+    resume_every: Option<Duration>,
+    resumed: Option<&Columns>,
 ) -> Result<Option<Summary>, Error> {
-    restore(sim, &inputs)?;
+    let from = resumed
+        .map(Gathered::from_columns)
+        .transpose()
+        .map_err(ConfigError)?;
+    // A resumed network has its state (the checkpoint's, then learned) already.
+    if from.is_none() {
+        restore(sim, &inputs)?;
+    }
     let config = sim.config().clone();
     let p = config.protocol.as_ref().expect("a protocol run");
     let Inputs { sets, checkpoint } = inputs;
@@ -174,22 +194,31 @@ pub fn run(
             .max()
             .map_or(1, |&m| m as usize + 1),
     };
-    let mut assignments = checkpoint.and_then(|c| {
-        c.assignments
-            .into_iter()
-            .find(|(layer, _)| layer == &p.output)
-            .map(|(_, a)| a)
-    });
+    let mut points = Points {
+        every: resume_every,
+        last: Instant::now(),
+    };
+    let phase = from.as_ref().map_or(TRAIN, |g| g.phase);
+    let mut assignments = match &from {
+        Some(g) => g.assignments.clone(),
+        None => checkpoint.and_then(|c| {
+            c.assignments
+                .into_iter()
+                .find(|(layer, _)| layer == &p.output)
+                .map(|(_, a)| a)
+        }),
+    };
+    let mut trained = from.as_ref().map(|g| g.trained.clone()).unwrap_or_default();
     let mut summary = Summary {
-        trained: 0,
+        trained: trained.labels.len(),
         accuracy: None,
         evaluated: 0,
         seconds: Vec::new(),
     };
-    let mut clock = std::time::Instant::now();
+    let mut clock = Instant::now();
     let mut lap = |summary: &mut Summary, phase: &'static str| {
         summary.seconds.push((phase, clock.elapsed().as_secs_f64()));
-        clock = std::time::Instant::now();
+        clock = Instant::now();
     };
     let shown = all
         .into_iter()
@@ -208,24 +237,77 @@ pub fn run(
         write_state(sim, shown, writer)?;
         at.map_or(Ok(()), |at| write_stopped(writer, at))
     };
+    // A resume point at an image boundary of a phase without learning.
+    let gathered =
+        |phase, image, trained: &Trained, r: Option<&Responses>, a: &Option<Vec<i32>>| Gathered {
+            phase,
+            epoch: 0,
+            image,
+            trained: trained.clone(),
+            responses: r.cloned(),
+            assignments: a.clone(),
+        };
 
-    if p.load.is_none() && p.train.images > 0 {
-        let trained = train(&cx, sim, &sets.train);
+    if p.load.is_none() && p.train.images > 0 && phase == TRAIN {
+        let at = from.as_ref().map(|g| (g.epoch, g.image));
+        let result = train(&cx, sim, &sets.train, &mut trained, at, &mut points);
         // What training recorded goes to the file, also after an error.
         sim.send_recorded(writer)?;
-        let (trained, at) = trained?;
-        summary.trained = trained;
-        if at.is_some() {
-            save(sim, assignments, at)?;
+        let at = result?;
+        summary.trained = trained.labels.len();
+        if let Some(at) = at {
+            // The point first: a resumed run writes the results at its end.
+            if points.every.is_some() {
+                let (_, epoch, image) = at;
+                let g = Gathered {
+                    phase: TRAIN,
+                    epoch,
+                    image,
+                    trained: trained.clone(),
+                    responses: None,
+                    assignments: None,
+                };
+                points.send(sim, writer, &g)?;
+            }
+            write_trained(writer, &trained)?;
+            save(sim, assignments, Some(at))?;
             return Ok(None);
         }
+        write_trained(writer, &trained)?;
         lap(&mut summary, "train");
     }
 
-    if p.assign.images > 0 {
+    if p.assign.images > 0 && phase <= ASSIGN {
         progress.set_message("assign");
-        let r = respond(&cx, sim, &sets.assign, &p.assign, ASSIGN)?;
+        let before = from
+            .as_ref()
+            .and_then(|g| g.responses.clone())
+            .filter(|_| phase == ASSIGN);
+        if before.is_none() {
+            points.send_now(
+                sim,
+                writer,
+                &gathered(ASSIGN, 0, &trained, None, &assignments),
+            )?;
+        }
+        let r = respond(
+            &cx,
+            sim,
+            &sets.assign,
+            &p.assign,
+            ASSIGN,
+            before,
+            &mut points,
+            &|r| gathered(ASSIGN, r.done, &trained, Some(r), &assignments),
+        )?;
         let done = r.done;
+        if done < p.assign.images {
+            points.send(
+                sim,
+                writer,
+                &gathered(ASSIGN, done, &trained, Some(&r), &assignments),
+            )?;
+        }
         let mut labels = labels(&sets.assign, &p.assign);
         labels.truncate(done);
         if done == p.assign.images {
@@ -243,20 +325,47 @@ pub fn run(
     }
 
     if p.evaluate.images > 0 {
-        let a = assignments.as_deref().ok_or_else(|| {
+        let a = assignments.clone().ok_or_else(|| {
             ConfigError(format!(
                 "protocol.load: the checkpoint has no assignments for layer '{}'; set protocol.assign.images",
                 p.output
             ))
         })?;
         progress.set_message("evaluate");
-        let r = respond(&cx, sim, &sets.evaluate, &p.evaluate, EVALUATE)?;
+        let before = from
+            .as_ref()
+            .and_then(|g| g.responses.clone())
+            .filter(|_| phase == EVALUATE);
+        if before.is_none() {
+            points.send_now(
+                sim,
+                writer,
+                &gathered(EVALUATE, 0, &trained, None, &assignments),
+            )?;
+        }
+        let r = respond(
+            &cx,
+            sim,
+            &sets.evaluate,
+            &p.evaluate,
+            EVALUATE,
+            before,
+            &mut points,
+            &|r| gathered(EVALUATE, r.done, &trained, Some(r), &assignments),
+        )?;
         let done = r.done;
+        if done < p.evaluate.images {
+            points.send(
+                sim,
+                writer,
+                &gathered(EVALUATE, done, &trained, Some(&r), &assignments),
+            )?;
+        }
         let mut truth = labels(&sets.evaluate, &p.evaluate);
         truth.truncate(done);
         if done > 0 {
             summary.evaluated = done;
-            summary.accuracy = Some(evaluate(&cx, r, truth, a)?);
+            summary.accuracy = Some(evaluate(&cx, r, truth, &a)?);
         }
         if done < p.evaluate.images {
             save(sim, assignments, Some((schema::PHASE_EVALUATE, 0, done)))?;
@@ -269,15 +378,85 @@ pub fn run(
     Ok(Some(summary))
 }
 
+/// When resume points are due: every `every` of wall time (never without).
+struct Points {
+    every: Option<Duration>,
+    last: Instant,
+}
+
+impl Points {
+    /// Sends a resume point of `sim` and `g` if one is due.
+    fn due(&mut self, sim: &mut Simulation, writer: &Writer, g: &Gathered) -> Result<(), Error> {
+        match self.every {
+            Some(every) if self.last.elapsed() >= every => self.send(sim, writer, g),
+            _ => Ok(()),
+        }
+    }
+
+    /// Sends a resume point of `sim` and `g` now (if points are taken at all).
+    fn send(&mut self, sim: &mut Simulation, writer: &Writer, g: &Gathered) -> Result<(), Error> {
+        if self.every.is_none() {
+            return Ok(());
+        }
+        // Only training records ([record]); later phases drop what it collects.
+        sim.send_resume_point(writer, g.columns(), g.phase == TRAIN)?;
+        self.last = Instant::now();
+        Ok(())
+    }
+
+    /// As [`send`](Points::send): at the start of a phase.
+    fn send_now(
+        &mut self,
+        sim: &mut Simulation,
+        writer: &Writer,
+        g: &Gathered,
+    ) -> Result<(), Error> {
+        self.send(sim, writer, g)
+    }
+}
+
+/// Writes training's results (of the images shown, if any) to
+/// `results/train`.
+fn write_trained(writer: &Writer, t: &Trained) -> Result<(), Error> {
+    let n = t.labels.len();
+    if n == 0 {
+        return Ok(());
+    }
+    let path = |name: &str| schema::result_path(schema::PHASE_TRAIN, name);
+    let shape = vec![n as u64];
+    put(
+        writer,
+        path(schema::RESULT_LABELS),
+        shape.clone(),
+        Values::U32(t.labels.clone()),
+    )?;
+    put(
+        writer,
+        path(schema::RESULT_PRESENTATIONS),
+        shape.clone(),
+        Values::U32(t.shown.clone()),
+    )?;
+    put(
+        writer,
+        path(schema::RESULT_RUNNING_PREDICTIONS),
+        shape,
+        Values::I32(t.predicted.clone()),
+    )?;
+    Ok(())
+}
+
 /// Training: every image of every epoch with STDP and adaptation on, the
-/// running accuracy in the progress message. Writes `results/train` (of
-/// the images shown, if any); returns the number of presentations of
-/// images and, if stopped, where.
+/// running accuracy in the progress message, gathering into `t`. Starts at
+/// `from` = (epoch, image) of a resumed run (whose weights are normalized
+/// already), else at the beginning. Returns where it stopped, if it did.
 fn train(
     cx: &Context,
     sim: &mut Simulation,
     set: &ImageSet,
-) -> Result<(usize, Option<Stop>), Error> {
+    t: &mut Trained,
+    from: Option<(usize, usize)>,
+    points: &mut Points,
+) -> Result<Option<Stop>, Error> {
     let Context {
         config,
         p,
@@ -290,21 +469,20 @@ fn train(
     sim.set_plasticity(Plasticity::default());
     // Normalized from the start, then after every presentation, so that
     // the final weights are normalized too.
-    sim.normalize();
+    if from.is_none() {
+        sim.normalize();
+    }
+    let (first_epoch, first_image) = from.unwrap_or((0, 0));
     let presenter = Presenter::new(config, set, true);
-    let (mut window_counts, mut window_labels) = (Vec::new(), Vec::new());
-    let mut running: Option<Vec<i32>> = None;
-    let (mut train_labels, mut shown, mut predicted) = (Vec::new(), Vec::new(), Vec::new());
     let mut row = vec![0; neurons];
     let mut recent = std::collections::VecDeque::new();
     let epochs = p.train.epochs();
-    let mut at = None;
-    'epochs: for epoch in 0..epochs {
+    for epoch in first_epoch..epochs {
         progress.set_message(format!("train {}/{epochs}", epoch + 1));
-        for k in 0..p.train.images {
+        let start = if epoch == first_epoch { first_image } else { 0 };
+        for k in start..p.train.images {
             if stop() {
-                at = Some((schema::PHASE_TRAIN, epoch, k));
-                break 'epochs;
+                return Ok(Some((schema::PHASE_TRAIN, epoch, k)));
             }
             let image = p.train.offset + k;
             let n = presenter.show(
@@ -315,25 +493,25 @@ fn train(
                 Some(writer),
             )?;
             let label = set.labels[image];
-            let guess = running.as_ref().map_or(-1, |a| predict(a, &row, classes));
-            train_labels.push(label as u32);
-            shown.push(n);
-            predicted.push(guess);
-            window_counts.extend_from_slice(&row);
-            window_labels.push(label);
-            if running.is_some() {
+            let guess = t.running.as_ref().map_or(-1, |a| predict(a, &row, classes));
+            t.labels.push(label as u32);
+            t.shown.push(n);
+            t.predicted.push(guess);
+            t.window_counts.extend_from_slice(&row);
+            t.window_labels.push(label);
+            if t.running.is_some() {
                 recent.push_back(guess == label as i32);
                 if recent.len() > p.window {
                     recent.pop_front();
                 }
             }
-            if window_labels.len() == p.window {
-                running = Some(assign(&window_counts, &window_labels, neurons, classes));
-                window_counts.clear();
-                window_labels.clear();
+            if t.window_labels.len() == p.window {
+                t.running = Some(assign(&t.window_counts, &t.window_labels, neurons, classes));
+                t.window_counts.clear();
+                t.window_labels.clear();
             }
             progress.inc(1);
-            if !recent.is_empty() && train_labels.len().is_multiple_of(50) {
+            if !recent.is_empty() && t.labels.len().is_multiple_of(50) {
                 let acc = recent.iter().filter(|&&ok| ok).count() as f64 / recent.len() as f64;
                 progress.set_message(format!(
                     "train {}/{epochs} acc {:.1}% (last {})",
@@ -342,30 +520,21 @@ fn train(
                     recent.len()
                 ));
             }
+            let (epoch, image) = if k + 1 == p.train.images {
+                (epoch + 1, 0)
+            } else {
+                (epoch, k + 1)
+            };
+            let g = Gathered {
+                phase: TRAIN,
+                epoch,
+                image,
+                trained: t.clone(),
+                responses: None,
+                assignments: None,
+            };
+            points.due(sim, writer, &g)?;
         }
     }
-    let n = train_labels.len();
-    if n == 0 {
-        return Ok((0, at));
-    }
-    let path = |name: &str| schema::result_path(schema::PHASE_TRAIN, name);
-    put(
-        writer,
-        path(schema::RESULT_LABELS),
-        vec![n as u64],
-        Values::U32(train_labels),
-    )?;
-    put(
-        writer,
-        path(schema::RESULT_PRESENTATIONS),
-        vec![n as u64],
-        Values::U32(shown),
-    )?;
-    put(
-        writer,
-        path(schema::RESULT_RUNNING_PREDICTIONS),
-        vec![n as u64],
-        Values::I32(predicted),
-    )?;
-    Ok((n, at))
+    Ok(None)
 }

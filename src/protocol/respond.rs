@@ -3,9 +3,10 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::Context;
 use super::present::{Presenter, key};
 use super::results::Responses;
+use super::resume::Gathered;
+use super::{Context, Points};
 use crate::config::PhaseConfig;
 use crate::data::ImageSet;
 use crate::step::Plasticity;
@@ -16,16 +17,26 @@ type Response = (usize, u32, Vec<u32>);
 
 /// Shows the images of `phase` with learning off, on `sim` alone (one
 /// thread, or without `reset`) or on one copy of the network per worker
-/// thread, recording nothing. If stopped, the responses of the images before
-/// the first one not shown (with several threads, images after it that were
-/// shown are dropped). Either way `sim`'s steps done grow by the steps of the
-/// presentations of those responses.
+/// thread, recording nothing; after the responses `before` of a resumed
+/// run, if any. If stopped, the responses of the images before the first
+/// one not shown (with several threads, images after it that were shown
+/// are dropped). Either way `sim`'s steps done grow by the steps of the
+/// presentations of those responses. On `sim` alone, a resume point of
+/// `gathered(responses so far)` follows any image where `points` says one
+/// is due.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "the phase's context, inputs and resume points"
+)]
 pub(super) fn respond(
     cx: &Context,
     sim: &mut Simulation,
     set: &ImageSet,
     phase: &PhaseConfig,
     phase_key: u64,
+    before: Option<Responses>,
+    points: &mut Points,
+    gathered: &dyn Fn(&Responses) -> Gathered,
 ) -> Result<Responses, Error> {
     let Context {
         p,
@@ -36,19 +47,25 @@ pub(super) fn respond(
     } = *cx;
     let presenter = Presenter::new(cx.config, set, false);
     let n = phase.images;
+    let first = before.as_ref().map_or(0, |b| b.done);
     let mut out = Responses {
         counts: vec![0; n * neurons],
         presentations: vec![0; n],
         done: n,
     };
+    if let Some(b) = &before {
+        out.counts[..b.counts.len()].copy_from_slice(&b.counts);
+        out.presentations[..first].copy_from_slice(&b.presentations);
+    }
     let off = Plasticity {
         stdp: false,
         thresholds: false,
     };
     sim.set_plasticity(off);
-    let workers = sim.threads().min(n.max(1));
+    let workers = sim.threads().min((n - first).max(1));
     if workers == 1 || !p.reset {
-        for (k, row) in out.counts.chunks_exact_mut(neurons).enumerate() {
+        let mut row = vec![0; neurons];
+        for k in first..n {
             if stop() {
                 out.done = k;
                 break;
@@ -58,10 +75,19 @@ pub(super) fn respond(
                 sim,
                 set.image(image),
                 |r| key(phase_key, 0, image, r),
-                row,
+                &mut row,
                 None,
             )?;
+            out.counts[k * neurons..][..neurons].copy_from_slice(&row);
             progress.inc(1);
+            let so_far = Responses {
+                counts: out.counts[..(k + 1) * neurons].to_vec(),
+                presentations: out.presentations[..=k].to_vec(),
+                done: k + 1,
+            };
+            if k + 1 < n {
+                points.due(sim, cx.writer, &gathered(&so_far))?;
+            }
         }
         out.truncate(neurons);
         return Ok(out);
@@ -78,7 +104,7 @@ pub(super) fn respond(
                 let (presenter, stopped) = (&presenter, &stopped);
                 scope.spawn(move || {
                     let mut mine = Vec::new();
-                    for k in (w..n).step_by(workers) {
+                    for k in (first + w..n).step_by(workers) {
                         if stopped.load(Ordering::Relaxed) || stop() {
                             stopped.store(true, Ordering::Relaxed);
                             break;
@@ -109,7 +135,7 @@ pub(super) fn respond(
     out.done = parts
         .iter()
         .enumerate()
-        .map(|(w, mine)| w + mine.len() * workers)
+        .map(|(w, mine)| first + w + mine.len() * workers)
         .fold(n, usize::min);
     for (k, shown, row) in parts.into_iter().flatten() {
         if k < out.done {
@@ -118,7 +144,9 @@ pub(super) fn respond(
         }
     }
     out.truncate(neurons);
-    let presentations: u64 = out.presentations.iter().map(|&n| u64::from(n)).sum();
+    let presentations: u64 = (out.presentations[first..].iter())
+        .map(|&n| u64::from(n))
+        .sum();
     sim.add_steps_done(presentations.saturating_mul(p.period()));
     Ok(out)
 }

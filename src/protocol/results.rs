@@ -184,6 +184,7 @@ pub(super) fn write_stopped(writer: &Writer, stop: Stop) -> Result<(), RecordErr
 
 /// Responses of a phase without learning: of its first `done` images,
 /// fewer than the phase's if it was stopped.
+#[derive(Debug, Clone, PartialEq)]
 pub(super) struct Responses {
     /// Row-major `done` × neurons spike counts.
     pub(super) counts: Vec<u32>,

@@ -69,11 +69,14 @@ pub fn temp(name: &str) -> PathBuf {
 
 /// Every dataset of the HDF5 file at `path`, depth first: its path and its
 /// shape and values as text (floats in their shortest exact form, so equal
-/// text is equal values).
+/// text is equal values); not the resume points (`/resume`).
 pub fn datasets(path: &Path) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let file = hdf5::File::open(path).unwrap();
     walk(&file, "", &mut out);
+    // Resume points hold the invocation's own state (what a copy of the
+    // network did for another thread is not in it), not the run's data.
+    out.retain(|(name, _)| !name.starts_with("/resume/"));
     out
 }
 

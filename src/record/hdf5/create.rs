@@ -227,6 +227,7 @@ pub(super) fn build_file(
         path: path.to_owned(),
         reserve,
         resume_slot: None,
+        written: Vec::new(),
     };
     backend.reserve.margin = backend.margin();
     backend

@@ -56,6 +56,8 @@ pub struct Hdf5Backend {
     reserve: Reserve,
     /// The slot of the latest resume point written ([`resume`]), if any.
     resume_slot: Option<usize>,
+    /// Paths of the whole datasets ([`Batch::Dataset`]) written, in order.
+    written: Vec<String>,
 }
 
 /// Room kept for the metadata HDF5 writes on flushing and closing (object
@@ -289,6 +291,7 @@ impl Hdf5Backend {
                 Attr::Str(text) => str_attr(&ds, name, text)?,
             }
         }
+        self.written.push(path.to_owned());
         Ok(())
     }
 

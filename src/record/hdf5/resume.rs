@@ -8,6 +8,8 @@
 //!   lengths                uint64: each growing dataset's length at the point, in layout
 //!                          order (spikes, traces, rates, weights, samples)
 //!   attr steps_done        uint64: the steps the point follows
+//!   attr datasets          string: the whole datasets (/results, /state) written before
+//!                          the point, one path a line; reopening removes the others
 //! root attr resume_slot    "a" or "b": the slot that holds the latest whole point
 //! ```
 //!
@@ -37,6 +39,8 @@ pub const ATTR_RESUME_SLOT: &str = "resume_slot";
 const SLOTS: [&str; 2] = ["a", "b"];
 /// Dataset of the growing datasets' lengths in a slot.
 const DS_LENGTHS: &str = "lengths";
+/// Attribute of a slot listing the whole datasets written before its point.
+const ATTR_DATASETS: &str = "datasets";
 
 /// A resume point read back from a file.
 #[derive(Debug, Clone, PartialEq)]
@@ -47,6 +51,8 @@ pub struct ResumePoint {
     pub columns: Columns,
     /// Each growing dataset's length at the point ([`Hdf5Backend::lengths`] order).
     pub lengths: Vec<u64>,
+    /// The whole datasets written before the point.
+    pub datasets: Vec<String>,
 }
 
 impl Hdf5Backend {
@@ -88,6 +94,7 @@ impl Hdf5Backend {
         }
         put(&group, DS_LENGTHS, &self.lengths())?;
         set_attr(&group, schema::ATTR_STEPS_DONE, &steps_done)?;
+        set_attr(&group, ATTR_DATASETS, &h5_string(&self.written.join("\n")))?;
         let sync = |b: &Hdf5Backend| {
             b.file.flush()?;
             b.reserve
@@ -219,6 +226,12 @@ impl Hdf5Backend {
         if lengths.next().is_some() {
             return Err("the resume point has more datasets than this run records".into());
         }
+        for root in schema::DATASET_ROOTS {
+            if file.link_exists(root) {
+                let group = file.group(root).map_err(|e| e.to_string())?;
+                remove_unlisted(&group, root, &point.datasets).map_err(|e| e.to_string())?;
+            }
+        }
         for name in [schema::ATTR_STEPS_DONE, schema::ATTR_ERROR] {
             if file
                 .attr_names()
@@ -248,12 +261,30 @@ impl Hdf5Backend {
             path: path.to_owned(),
             reserve,
             resume_slot: Some(usize::from(slot.as_str() == SLOTS[1])),
+            written: point.datasets.clone(),
         };
         backend.reserve.margin = backend.margin();
         backend.write_times().map_err(|e| e.to_string())?;
         backend.file.flush().map_err(|e| e.to_string())?;
         Ok(backend)
     }
+}
+
+/// Removes every dataset below `group` (at `path`) that `kept` does not
+/// list, and the groups that are left empty.
+fn remove_unlisted(group: &Group, path: &str, kept: &[String]) -> hdf5::Result<()> {
+    for name in group.member_names()? {
+        let full = format!("{path}/{name}");
+        if let Ok(child) = group.group(&name) {
+            remove_unlisted(&child, &full, kept)?;
+            if child.member_names()?.is_empty() {
+                group.unlink(&name)?;
+            }
+        } else if !kept.contains(&full) {
+            group.unlink(&name)?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes `data` as the 1-D dataset `name` of `group`: in place where one of
@@ -313,10 +344,19 @@ pub fn read_resume_point(path: &Path) -> Result<ResumePoint, String> {
     let Some(Values::U64(lengths)) = lengths else {
         return Err(format!("resume slot {} has no lengths", slot.as_str()));
     };
+    let datasets = group
+        .attr(ATTR_DATASETS)
+        .and_then(|a| a.read_scalar::<VarLenUnicode>())
+        .map_err(|e| e.to_string())?;
+    let datasets = (datasets.as_str().lines())
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect();
     Ok(ResumePoint {
         steps_done,
         columns,
         lengths,
+        datasets,
     })
 }
 
