@@ -473,6 +473,8 @@ fn run(
     if timings {
         sim.enable_timings();
     }
+    // A resumed run starts at its point's step.
+    let first_step = sim.steps_done();
     let threads = sim.threads();
     // The file this run writes; another one at `out` at the end means that
     // this one was removed or replaced under it.
@@ -569,8 +571,14 @@ fn run(
             code,
         )),
         (Ok(()), None) => {
+            let resumed = if first_step > 0 {
+                format!(" (resumed at step {first_step})")
+            } else {
+                String::new()
+            };
             note!(
-                "{steps} steps in {elapsed:.2} s on {threads} thread(s); {} synaptic events{}",
+                "{} steps{resumed} in {elapsed:.2} s on {threads} thread(s); {} synaptic events{}",
+                steps - first_step,
                 sim.synapse_events(),
                 peak_rss()
                     .map(|mb| format!("; peak RSS {mb} MiB"))
