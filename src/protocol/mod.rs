@@ -59,7 +59,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::ProgressBar;
 
-use crate::config::{Config, ConfigError, ProtocolConfig};
+use crate::config::{Config, ConfigError, PhaseConfig, ProtocolConfig};
 use crate::data::ImageSet;
 use crate::record::{Values, Writer, schema};
 use crate::resume::state::Columns;
@@ -279,35 +279,15 @@ pub fn run(
 
     if p.assign.images > 0 && phase <= ASSIGN {
         progress.set_message("assign");
-        let before = from
-            .as_ref()
-            .and_then(|g| g.responses.clone())
-            .filter(|_| phase == ASSIGN);
-        if before.is_none() {
-            points.send_now(
-                sim,
-                writer,
-                &gathered(ASSIGN, 0, &trained, None, &assignments),
-            )?;
-        }
-        let r = respond(
+        let r = respond_resumably(
             &cx,
             sim,
-            &sets.assign,
-            &p.assign,
-            ASSIGN,
-            before,
+            (&sets.assign, &p.assign, ASSIGN),
+            from.as_ref().filter(|_| phase == ASSIGN),
             &mut points,
-            &|r| gathered(ASSIGN, r.done, &trained, Some(r), &assignments),
+            &|r| gathered(ASSIGN, r.map_or(0, |r| r.done), &trained, r, &assignments),
         )?;
         let done = r.done;
-        if done < p.assign.images {
-            points.send(
-                sim,
-                writer,
-                &gathered(ASSIGN, done, &trained, Some(&r), &assignments),
-            )?;
-        }
         let mut labels = labels(&sets.assign, &p.assign);
         labels.truncate(done);
         if done == p.assign.images {
@@ -332,35 +312,15 @@ pub fn run(
             ))
         })?;
         progress.set_message("evaluate");
-        let before = from
-            .as_ref()
-            .and_then(|g| g.responses.clone())
-            .filter(|_| phase == EVALUATE);
-        if before.is_none() {
-            points.send_now(
-                sim,
-                writer,
-                &gathered(EVALUATE, 0, &trained, None, &assignments),
-            )?;
-        }
-        let r = respond(
+        let r = respond_resumably(
             &cx,
             sim,
-            &sets.evaluate,
-            &p.evaluate,
-            EVALUATE,
-            before,
+            (&sets.evaluate, &p.evaluate, EVALUATE),
+            from.as_ref().filter(|_| phase == EVALUATE),
             &mut points,
-            &|r| gathered(EVALUATE, r.done, &trained, Some(r), &assignments),
+            &|r| gathered(EVALUATE, r.map_or(0, |r| r.done), &trained, r, &assignments),
         )?;
         let done = r.done;
-        if done < p.evaluate.images {
-            points.send(
-                sim,
-                writer,
-                &gathered(EVALUATE, done, &trained, Some(&r), &assignments),
-            )?;
-        }
         let mut truth = labels(&sets.evaluate, &p.evaluate);
         truth.truncate(done);
         if done > 0 {
@@ -403,16 +363,32 @@ impl Points {
         self.last = Instant::now();
         Ok(())
     }
+}
 
-    /// As [`send`](Points::send): at the start of a phase.
-    fn send_now(
-        &mut self,
-        sim: &mut Simulation,
-        writer: &Writer,
-        g: &Gathered,
-    ) -> Result<(), Error> {
-        self.send(sim, writer, g)
+/// A phase without learning (`phase`: its images, config and key) with
+/// resume points: one at its start (unless `from`, a resumed run's point in
+/// this phase, gives the responses before), those [`respond`] takes, and
+/// one where it stops; `gathered` makes the protocol's part of a point from
+/// the responses so far.
+fn respond_resumably(
+    cx: &Context,
+    sim: &mut Simulation,
+    (set, config, key): (&ImageSet, &PhaseConfig, u64),
+    from: Option<&Gathered>,
+    points: &mut Points,
+    gathered: &dyn Fn(Option<&Responses>) -> Gathered,
+) -> Result<Responses, Error> {
+    let before = from.and_then(|g| g.responses.clone());
+    if before.is_none() {
+        points.send(sim, cx.writer, &gathered(None))?;
     }
+    let r = respond(cx, sim, set, config, key, before, points, &|r| {
+        gathered(Some(r))
+    })?;
+    if r.done < config.images {
+        points.send(sim, cx.writer, &gathered(Some(&r)))?;
+    }
+    Ok(r)
 }
 
 /// Writes training's results (of the images shown, if any) to

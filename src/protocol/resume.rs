@@ -12,7 +12,7 @@
 use super::present::{ASSIGN, EVALUATE, TRAIN};
 use super::results::Responses;
 use crate::record::Values;
-use crate::resume::state::{Columns, u32s, u64s};
+use crate::resume::state::{Columns, column, u32s, u64s};
 
 /// Training's results and window so far.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -95,12 +95,7 @@ impl Gathered {
     /// Reads [`columns`](Gathered::columns) back; an error names what is
     /// missing or wrong.
     pub(super) fn from_columns(c: &Columns) -> Result<Self, String> {
-        let get = |name: &str| {
-            c.iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v)
-                .ok_or_else(|| format!("the resume point has no column '{name}' of a protocol run"))
-        };
+        let get = |name: &str| column(c, name);
         let i32s = |name: &str| match get(name)? {
             Values::I32(v) => Ok(v.clone()),
             _ => Err(format!("column '{name}' is not int32")),

@@ -14,6 +14,7 @@ use super::batch::{Batch, Values};
 use super::layout::Layout;
 use crate::layer::LayerSpikes;
 use crate::neuron::model::ReadFn;
+use crate::resume::state::column;
 use crate::step::Clock;
 use crate::stimulus::Stimulus;
 use crate::synapse::Weights;
@@ -282,13 +283,7 @@ impl Recorder {
 
     /// Restores [`resume_state`](Recorder::resume_state) from `columns`.
     pub fn restore_resume_state(&mut self, columns: &[(String, Values)]) -> Result<(), String> {
-        let get = |name: &str| {
-            columns
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v)
-                .ok_or_else(|| format!("the resume point has no column '{name}'"))
-        };
+        let get = |name: &str| column(columns, name);
         let mismatch = |name: &str| format!("column '{name}' does not fit this recording");
         match get("recorder_rate_bins")? {
             Values::U64(bins) if bins.len() == self.rates.len() => {

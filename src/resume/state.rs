@@ -137,13 +137,7 @@ pub fn capture(world: &mut World) -> Columns {
 /// ([`capture`]'s). Fails, naming the column, when one is missing or does
 /// not fit this network.
 pub fn restore(world: &mut World, columns: &Columns) -> Result<(), String> {
-    let get = |name: &str| {
-        columns
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v)
-            .ok_or_else(|| format!("the resume point has no column '{name}'"))
-    };
+    let get = |name: &str| column(columns, name);
     let clock = scalar(get("clock")?, "clock")?;
     world.resource_mut::<Clock>().step = clock;
     world.resource_mut::<DeliveryStats>().synapse_events =
@@ -248,6 +242,15 @@ pub fn restore(world: &mut World, columns: &Columns) -> Result<(), String> {
     world
         .resource_mut::<Recorder>()
         .restore_resume_state(columns)
+}
+
+/// The values of column `name` of `columns`, or an error naming it.
+pub fn column<'a>(columns: &'a [(String, Values)], name: &str) -> Result<&'a Values, String> {
+    columns
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .ok_or_else(|| format!("the resume point has no column '{name}'"))
 }
 
 /// The value of component `C` of every entity that has it, in query order.
