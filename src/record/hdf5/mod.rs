@@ -145,24 +145,33 @@ impl Hdf5Backend {
     /// The disk space to keep beyond the end of the file and the pending
     /// appends: each growing dataset's partly filled chunk and the metadata.
     fn margin(&self) -> u64 {
-        let spikes = self
-            .spikes
-            .iter()
-            .flat_map(|s| [&s.timestamps, &s.node_ids]);
-        let traces = self.traces.iter().map(|t| &t.data);
-        let rates = self.rates.iter().map(|r| &r.counts);
-        let weights = (self.weights.iter()).flat_map(|w| [&w.data, &w.steps_done, &w.time_ms]);
-        let samples = self.samples.iter().flat_map(|s| {
-            [&s.index, &s.label, &s.start_ms]
-                .into_iter()
-                .chain(s.counts.iter().map(|(_, ds)| ds))
-        });
-        let growing = spikes
-            .chain(traces)
-            .chain(rates)
-            .chain(weights)
-            .chain(samples);
-        METADATA_MARGIN + growing.map(chunk_bytes).sum::<u64>()
+        METADATA_MARGIN
+            + (self.growing().iter())
+                .map(|(ds, _)| chunk_bytes(ds))
+                .sum::<u64>()
+    }
+
+    /// Every growing dataset with its length (elements or rows), in layout
+    /// order: spikes, traces, rates, weights, samples.
+    fn growing(&self) -> Vec<(&Dataset, usize)> {
+        let mut v = Vec::new();
+        for s in &self.spikes {
+            v.extend([(&s.timestamps, s.len), (&s.node_ids, s.len)]);
+        }
+        v.extend(self.traces.iter().map(|t| (&t.data, t.frames)));
+        v.extend(self.rates.iter().map(|r| (&r.counts, r.bins)));
+        for w in &self.weights {
+            v.extend([
+                (&w.data, w.snapshots),
+                (&w.steps_done, w.snapshots),
+                (&w.time_ms, w.snapshots),
+            ]);
+        }
+        if let Some(s) = &self.samples {
+            v.extend([(&s.index, s.len), (&s.label, s.len), (&s.start_ms, s.len)]);
+            v.extend(s.counts.iter().map(|(_, ds)| (ds, s.len)));
+        }
+        v
     }
 
     /// Holds the disk space for a write of up to `extra` bytes (see

@@ -10,6 +10,19 @@
 //!   attr steps_done        uint64: the steps the point follows
 //!   attr datasets          string: the whole datasets (/results, /state) written before
 //!                          the point, one path a line; reopening removes the others
+//!   tail_<k>               the values of filtered growing dataset k (lengths' order) past
+//!                          its last whole chunk, flattened
+//! ```
+//!
+//! Why the tails: a filtered chunk changes size as it fills, so HDF5 writes
+//! it to new space at each flush and may reuse the old space; after a kill,
+//! the file's metadata (of the last flush) can point a partly filled chunk
+//! at space that now holds other data. Whole chunks are never rewritten. So
+//! reopening cuts each filtered dataset back to its last whole chunk and
+//! writes the tail again from the point, never reading a partly filled
+//! chunk; unfiltered chunks are written in place and are read as they are.
+//!
+//! ```text
 //! root attr resume_slot    "a" or "b": the slot that holds the latest whole point
 //! ```
 //!
@@ -39,6 +52,8 @@ pub const ATTR_RESUME_SLOT: &str = "resume_slot";
 const SLOTS: [&str; 2] = ["a", "b"];
 /// Dataset of the growing datasets' lengths in a slot.
 const DS_LENGTHS: &str = "lengths";
+/// Prefix of a slot's tail datasets (see the module documentation).
+const TAIL: &str = "tail_";
 /// Attribute of a slot listing the whole datasets written before its point.
 const ATTR_DATASETS: &str = "datasets";
 
@@ -53,6 +68,8 @@ pub struct ResumePoint {
     pub lengths: Vec<u64>,
     /// The whole datasets written before the point.
     pub datasets: Vec<String>,
+    /// (index in lengths' order, values) of each filtered dataset's tail.
+    pub tails: Vec<(usize, Values)>,
 }
 
 impl Hdf5Backend {
@@ -84,15 +101,17 @@ impl Hdf5Backend {
         let group = child_group(&self.file, RESUME_GROUP)?;
         let group = child_group(&group, slot)?;
         for (name, values) in columns {
-            match values {
-                Values::F64(v) => put(&group, name, v)?,
-                Values::F32(v) => put(&group, name, v)?,
-                Values::U32(v) => put(&group, name, v)?,
-                Values::I32(v) => put(&group, name, v)?,
-                Values::U64(v) => put(&group, name, v)?,
-            }
+            put_values(&group, name, values)?;
         }
         put(&group, DS_LENGTHS, &self.lengths())?;
+        for (k, (ds, len)) in self.growing().into_iter().enumerate() {
+            let name = format!("{TAIL}{k}");
+            match read_tail(ds, len)? {
+                Some(values) => put_values(&group, &name, &values)?,
+                None if group.link_exists(&name) => group.unlink(&name)?,
+                None => {}
+            }
+        }
         set_attr(&group, schema::ATTR_STEPS_DONE, &steps_done)?;
         set_attr(&group, ATTR_DATASETS, &h5_string(&self.written.join("\n")))?;
         let sync = |b: &Hdf5Backend| {
@@ -264,9 +283,109 @@ impl Hdf5Backend {
             written: point.datasets.clone(),
         };
         backend.reserve.margin = backend.margin();
+        for (k, values) in &point.tails {
+            let (ds, len) = *(backend.growing().get(*k))
+                .ok_or_else(|| format!("the resume point has a tail for dataset {k} of fewer"))?;
+            write_tail(ds, len, values).map_err(|e| format!("{}: {e}", ds.name()))?;
+        }
         backend.write_times().map_err(|e| e.to_string())?;
         backend.file.flush().map_err(|e| e.to_string())?;
         Ok(backend)
+    }
+}
+
+/// The values of the filtered dataset `ds` of `len` rows past its last
+/// whole chunk, flattened; `None` when it is unfiltered or ends on a chunk.
+fn read_tail(ds: &Dataset, len: usize) -> hdf5::Result<Option<Values>> {
+    let rows = ds
+        .chunk()
+        .and_then(|c| c.first().copied())
+        .unwrap_or(1)
+        .max(1);
+    let start = len - len % rows;
+    if ds.filters().is_empty() || start == len {
+        return Ok(None);
+    }
+    let t = ds.dtype()?.to_descriptor()?;
+    macro_rules! read {
+        ($t:ty) => {
+            if ds.ndim() == 1 {
+                ds.read_slice_1d::<$t, _>(start..len)?.to_vec()
+            } else {
+                ds.read_slice_2d::<$t, _>(ndarray::s![start..len, ..])?
+                    .iter()
+                    .copied()
+                    .collect()
+            }
+        };
+    }
+    Ok(Some(match t {
+        TypeDescriptor::Float(FloatSize::U8) => Values::F64(read!(f64)),
+        TypeDescriptor::Float(FloatSize::U4) => Values::F32(read!(f32)),
+        TypeDescriptor::Unsigned(IntSize::U8) => Values::U64(read!(u64)),
+        TypeDescriptor::Unsigned(IntSize::U4) => Values::U32(read!(u32)),
+        TypeDescriptor::Unsigned(IntSize::U1) => {
+            Values::U32(read!(u8).into_iter().map(u32::from).collect())
+        }
+        other => return Err(format!("{}: a growing {other} dataset", ds.name()).into()),
+    }))
+}
+
+/// Cuts the filtered dataset `ds` of `len` rows back to its last whole
+/// chunk and writes `tail` ([`read_tail`]'s) after it, so that its partly
+/// filled chunk is written anew, never read.
+fn write_tail(ds: &Dataset, len: usize, tail: &Values) -> hdf5::Result<()> {
+    let rows = ds
+        .chunk()
+        .and_then(|c| c.first().copied())
+        .unwrap_or(1)
+        .max(1);
+    let start = len - len % rows;
+    let cols = if ds.ndim() == 2 { ds.shape()[1] } else { 1 };
+    if tail.len() != (len - start) * cols {
+        return Err(format!("{}: the tail does not fit its length", ds.name()).into());
+    }
+    let resize = |n: usize| {
+        if ds.ndim() == 1 {
+            ds.resize(n)
+        } else {
+            ds.resize((n, cols))
+        }
+    };
+    resize(start)?;
+    resize(len)?;
+    macro_rules! write {
+        ($v:expr) => {
+            if ds.ndim() == 1 {
+                ds.write_slice($v, start..len)
+            } else {
+                let view = ndarray::ArrayView2::from_shape((len - start, cols), $v)
+                    .map_err(|e| hdf5::Error::from(e.to_string()))?;
+                ds.write_slice(view, ndarray::s![start..len, ..])
+            }
+        };
+    }
+    match (tail, ds.dtype()?.to_descriptor()?) {
+        (Values::U32(v), TypeDescriptor::Unsigned(IntSize::U1)) => {
+            let bytes: Vec<u8> = v.iter().map(|&x| x as u8).collect();
+            write!(&bytes[..])
+        }
+        (Values::F64(v), _) => write!(&v[..]),
+        (Values::F32(v), _) => write!(&v[..]),
+        (Values::U64(v), _) => write!(&v[..]),
+        (Values::U32(v), _) => write!(&v[..]),
+        (Values::I32(v), _) => write!(&v[..]),
+    }
+}
+
+/// Writes `values` as the 1-D dataset `name` of `group` ([`put`]).
+fn put_values(group: &Group, name: &str, values: &Values) -> hdf5::Result<()> {
+    match values {
+        Values::F64(v) => put(group, name, v),
+        Values::F32(v) => put(group, name, v),
+        Values::U32(v) => put(group, name, v),
+        Values::I32(v) => put(group, name, v),
+        Values::U64(v) => put(group, name, v),
     }
 }
 
@@ -332,11 +451,17 @@ pub fn read_resume_point(path: &Path) -> Result<ResumePoint, String> {
         .map_err(|e| e.to_string())?;
     let mut columns = Columns::new();
     let mut lengths = None;
+    let mut tails = Vec::new();
     for name in group.member_names().map_err(|e| e.to_string())? {
         let ds = group.dataset(&name).map_err(|e| e.to_string())?;
         let values = read_values(&ds).map_err(|e| format!("{name}: {e}"))?;
         if name == DS_LENGTHS {
             lengths = Some(values);
+        } else if let Some(k) = name.strip_prefix(TAIL) {
+            let k = k
+                .parse()
+                .map_err(|_| format!("resume slot: bad tail name {name}"))?;
+            tails.push((k, values));
         } else {
             columns.push((name, values));
         }
@@ -357,6 +482,7 @@ pub fn read_resume_point(path: &Path) -> Result<ResumePoint, String> {
         columns,
         lengths,
         datasets,
+        tails,
     })
 }
 
