@@ -111,6 +111,9 @@ def test_a_resume_that_is_not_the_same_run_is_refused(spikesim_bin, reference, t
     out = tmp_path / "stopped.h5"
     proc = start(spikesim_bin, out)
     time.sleep(0.5)
+    # Not while the run still writes it.
+    r = resume(spikesim_bin, out)
+    assert r.returncode == 2 and "is open in another process" in r.stderr, r.stderr
     proc.send_signal(signal.SIGINT)
     proc.communicate()
     assert proc.returncode == 130

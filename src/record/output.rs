@@ -101,28 +101,33 @@ pub fn refuse_inputs(out: &Path, inputs: &[Input]) -> Result<(), String> {
 /// A reader (e.g. `h5py` or `spikesim inspect`) keeps reading the removed
 /// file undisturbed. A symlink at `out` is removed, not its target.
 pub fn remove_unless_written(out: &Path) -> Result<(), String> {
-    let file = File::open(out).map_err(|e| {
+    let locked = refuse_written(out, "overwritten")?;
+    // The lock is held until `locked` closes, after the removal, so no HDF5
+    // writer can open the old file in between.
+    std::fs::remove_file(out).map_err(|e| format!("cannot remove {}: {e}", out.display()))?;
+    drop(locked);
+    Ok(())
+}
+
+/// Fails, saying the file is not `what` (e.g. `overwritten`, `resumed`),
+/// when another process has `path` open for writing; otherwise returns it
+/// open with a shared lock held.
+pub fn refuse_written(path: &Path, what: &str) -> Result<File, String> {
+    let file = File::open(path).map_err(|e| {
         format!(
             "cannot open {} to check that no run writes it: {e}",
-            out.display()
+            path.display()
         )
     })?;
     match file.try_lock_shared() {
-        Ok(()) => {}
-        Err(TryLockError::WouldBlock) => {
-            return Err(format!(
-                "{} is open in another process (a run still writing it?); not overwritten",
-                out.display()
-            ));
-        }
-        Err(TryLockError::Error(e)) => {
-            return Err(format!(
-                "cannot check whether another process writes {}: {e}; not overwritten",
-                out.display()
-            ));
-        }
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(format!(
+            "{} is open in another process (a run still writing it?); not {what}",
+            path.display()
+        )),
+        Err(TryLockError::Error(e)) => Err(format!(
+            "cannot check whether another process writes {}: {e}; not {what}",
+            path.display()
+        )),
     }
-    // The lock is held until `file` closes, after the removal, so no HDF5
-    // writer can open the old file in between.
-    std::fs::remove_file(out).map_err(|e| format!("cannot remove {}: {e}", out.display()))
 }

@@ -19,6 +19,7 @@ use hdf5::types::VarLenUnicode;
 
 use crate::record::batch::Values;
 use crate::record::hdf5::{ResumePoint, read_resume_point};
+use crate::record::output::refuse_written;
 use crate::record::read::open_spikesim;
 use crate::record::schema;
 
@@ -36,11 +37,15 @@ pub struct Interrupted {
 }
 
 /// Reads the file of an interrupted run at `path` and checks that this
-/// binary can resume it: a spikesim file, not complete, written by this
-/// spikesim version and binary, with a resume point. The error is one line
+/// binary can resume it: a spikesim file that no other process is writing,
+/// not complete, written by this spikesim version and binary, with a resume
+/// point. The error is one line
 /// naming the file.
 pub fn open(path: &Path) -> Result<Interrupted, String> {
     let name = path.display();
+    if path.exists() {
+        drop(refuse_written(path, "resumed")?);
+    }
     let (config_toml, version, complete) = {
         let file = open_spikesim(path).map_err(|e| e.to_string())?;
         let text = |attr: &str| {
