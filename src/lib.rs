@@ -73,6 +73,7 @@
 //! | [`schedule`] | the system sets of a step and their one ordering |
 //! | [`timings`] | per-stage wall time (`--timings`) |
 //! | [`record`] | collection ([`record::collect`], [`record::plan`]), the batch contract ([`record::batch`], [`record::layout`]), the writer thread and its [`record::Backend`]s (HDF5, memory), the file's names ([`record::schema`]), reading files back ([`record::inspect`], [`record::checkpoint`]) |
+//! | [`resume`] | resumable runs: the network's dynamic state as columns ([`resume::state`]), the checks before a resume |
 //! | [`data`] | IDX loader, synthetic digits, sparse random images |
 //! | [`rng`] | seeded random streams |
 //! | [`sim`] | [`Simulation`]: the world, its schedule, its worker pool and read-outs |

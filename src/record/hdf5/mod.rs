@@ -9,7 +9,7 @@
 //! flush. Closing writes the final root attributes (`steps`,
 //! `steps_done`, `complete`, `error`) and each report's `time` stop.
 //!
-//! Disk space for each append is held before HDF5 writes it ([`reserve`]):
+//! Disk space for each append is held before HDF5 writes it (`reserve.rs`):
 //! a full disk refuses an append whole ([`StoreError::Full`]) and leaves
 //! room to close the file readable.
 
@@ -312,7 +312,7 @@ impl Hdf5Backend {
 }
 
 impl Backend for Hdf5Backend {
-    /// Holds the space for the batch's bytes and [`FILTER_OVERHEAD`] (a
+    /// Holds the space for the batch's bytes and a few KiB of filter overhead (a
     /// partly filled chunk is covered by the margin), then stores it.
     fn append(&mut self, batch: Batch) -> Result<(), StoreError> {
         self.hold(batch.payload_bytes() + FILTER_OVERHEAD)?;

@@ -64,7 +64,7 @@ pub struct ResumePoint {
     pub steps_done: u64,
     /// The state columns.
     pub columns: Columns,
-    /// Each growing dataset's length at the point ([`Hdf5Backend::lengths`] order).
+    /// Each growing dataset's length at the point (spikes, traces, rates, weights, samples).
     pub lengths: Vec<u64>,
     /// The whole datasets written before the point.
     pub datasets: Vec<String>,
