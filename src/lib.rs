@@ -77,7 +77,7 @@
 //! | [`data`] | IDX loader, synthetic digits, sparse random images |
 //! | [`rng`] | seeded random streams |
 //! | [`sim`] | [`Simulation`]: the world, its schedule, its worker pool and read-outs |
-//! | [`bench`] | the W1/W2 scaling workloads of `spikesim bench` |
+//! | [`bench`](mod@bench) | the W1/W2 scaling workloads of `spikesim bench` |
 //!
 //! ## Departures from DESIGN.md
 //!

@@ -426,7 +426,7 @@ type Own<'a> = (
 
 /// Every AdEx neuron's step (the scheme of the module documentation), in
 /// one pass over the component columns, split between threads by rows
-/// ([`for_rows`]); spiking neurons are appended to their layer's spike list.
+/// ([`for_rows`](crate::step::for_rows)); spiking neurons are appended to their layer's spike list.
 #[allow(clippy::type_complexity)]
 pub fn update(
     clock: Res<Clock>,

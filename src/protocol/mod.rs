@@ -1,9 +1,9 @@
 //! Unsupervised learning and classification (`[protocol]`), after Diehl &
 //! Cook (2015): train, assign labels, evaluate.
 //!
-//! Files: [`inputs`] (images and checkpoint, read once), [`present`]
-//! (showing an image), [`readout`] (assignment and prediction), [`respond`]
-//! (the phases without learning), [`results`] (what is written); this
+//! Files: `inputs` (images and checkpoint, read once), [`present`]
+//! (showing an image), [`readout`] (assignment and prediction), `respond`
+//! (the phases without learning), `results` (what is written), `resume` (its progress in resume points); this
 //! module runs the phases and trains.
 //!
 //! - **Presentation** of an image: with `reset`, every neuron is put at

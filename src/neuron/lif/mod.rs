@@ -92,7 +92,7 @@ pub struct LifConfig {
     pub tau_j_ms: f64,
     /// Its leak factor k_j (default 1.0).
     pub k_j: f64,
-    /// Several named synaptic currents instead (at most [`MAX_SYNAPSES`]);
+    /// Several named synaptic currents instead (at most [`MAX_SYNAPSES`](crate::neuron::synaptic::MAX_SYNAPSES));
     /// `J = Σ_c J_c` drives the voltage. Default: none, i.e. the single
     /// current above, named `default`.
     #[serde(skip_serializing_if = "Map::is_empty")]
