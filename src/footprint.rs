@@ -13,10 +13,10 @@
 //! assign and evaluate use. IDX datasets are not counted (their size is
 //! that of their files).
 
+use crate::config::thread_count;
 use crate::config::{Config, DatasetKind, LayerConfig};
 use crate::data::synthetic;
 use crate::neuron::NeuronConfig;
-use crate::sim::thread_count;
 
 /// Resident memory of the process before any network (MiB measured: 16).
 const BASELINE: u64 = 16 << 20;

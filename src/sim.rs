@@ -6,6 +6,7 @@ use indicatif::ProgressBar;
 use std::time::{Duration, Instant};
 
 use crate::config::Config;
+use crate::config::thread_count;
 use crate::data::ImageSet;
 use crate::encoder::{EncoderRng, Intensity};
 use crate::layer::{Layer, LayerSpikes};
@@ -64,15 +65,6 @@ fn send_resume_point(
 fn step(world: &mut World, schedule: &mut Schedule) {
     schedule.run(world);
     world.resource_mut::<Clock>().step += 1;
-}
-
-/// The number of worker threads for `requested` (0 = all cores).
-pub fn thread_count(requested: usize) -> usize {
-    if requested == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        requested
-    }
 }
 
 /// A network ready to step.

@@ -81,6 +81,15 @@ impl SimulationConfig {
     }
 }
 
+/// The number of worker threads for `requested` (0 = all cores).
+pub fn thread_count(requested: usize) -> usize {
+    if requested == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        requested
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

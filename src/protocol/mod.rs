@@ -345,10 +345,16 @@ struct Points {
 }
 
 impl Points {
-    /// Sends a resume point of `sim` and `g` if one is due.
-    fn due(&mut self, sim: &mut Simulation, writer: &Writer, g: &Gathered) -> Result<(), Error> {
+    /// Sends a resume point of `sim` and `g()` if one is due (`g` is made
+    /// only then: it copies what the phase has gathered).
+    fn due(
+        &mut self,
+        sim: &mut Simulation,
+        writer: &Writer,
+        g: impl FnOnce() -> Gathered,
+    ) -> Result<(), Error> {
         match self.every {
-            Some(every) if self.last.elapsed() >= every => self.send(sim, writer, g),
+            Some(every) if self.last.elapsed() >= every => self.send(sim, writer, &g()),
             _ => Ok(()),
         }
     }
@@ -501,15 +507,14 @@ fn train(
             } else {
                 (epoch, k + 1)
             };
-            let g = Gathered {
+            points.due(sim, writer, || Gathered {
                 phase: TRAIN,
                 epoch,
                 image,
                 trained: t.clone(),
                 responses: None,
                 assignments: None,
-            };
-            points.due(sim, writer, &g)?;
+            })?;
         }
     }
     Ok(None)

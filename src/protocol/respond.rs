@@ -80,13 +80,14 @@ pub(super) fn respond(
             )?;
             out.counts[k * neurons..][..neurons].copy_from_slice(&row);
             progress.inc(1);
-            let so_far = Responses {
-                counts: out.counts[..(k + 1) * neurons].to_vec(),
-                presentations: out.presentations[..=k].to_vec(),
-                done: k + 1,
-            };
             if k + 1 < n {
-                points.due(sim, cx.writer, &gathered(&so_far))?;
+                points.due(sim, cx.writer, || {
+                    gathered(&Responses {
+                        counts: out.counts[..(k + 1) * neurons].to_vec(),
+                        presentations: out.presentations[..=k].to_vec(),
+                        done: k + 1,
+                    })
+                })?;
             }
         }
         out.truncate(neurons);

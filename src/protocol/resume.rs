@@ -12,7 +12,8 @@
 use super::present::{ASSIGN, EVALUATE, TRAIN};
 use super::results::Responses;
 use crate::record::Values;
-use crate::resume::state::{Columns, column, u32s, u64s};
+use crate::record::batch::column;
+use crate::resume::state::{Columns, u32s, u64s};
 
 /// Training's results and window so far.
 #[derive(Debug, Clone, Default, PartialEq)]

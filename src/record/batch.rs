@@ -116,6 +116,16 @@ pub enum Values {
     U64(Vec<u64>),
 }
 
+/// The values of column `name` of named `columns` (a
+/// [`Batch::ResumePoint`]'s), or an error naming it.
+pub fn column<'a>(columns: &'a [(String, Values)], name: &str) -> Result<&'a Values, String> {
+    columns
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v)
+        .ok_or_else(|| format!("the resume point has no column '{name}'"))
+}
+
 impl Batch {
     /// Bytes of the values the batch carries (what storing it writes, before
     /// compression).

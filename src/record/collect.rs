@@ -10,11 +10,10 @@
 
 use bevy_ecs::prelude::*;
 
-use super::batch::{Batch, Values};
+use super::batch::{Batch, Values, column};
 use super::layout::Layout;
 use crate::layer::LayerSpikes;
 use crate::neuron::model::ReadFn;
-use crate::resume::state::column;
 use crate::step::Clock;
 use crate::stimulus::Stimulus;
 use crate::synapse::Weights;

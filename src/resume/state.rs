@@ -32,7 +32,7 @@ use crate::layer::{LayerSpikes, Spiked};
 use crate::neuron::input::InputRing;
 use crate::neuron::synaptic::{Current, Current2, MembraneCurrent};
 use crate::neuron::{MODEL_STATE, Voltage};
-use crate::record::batch::Values;
+use crate::record::batch::{Values, column};
 use crate::record::collect::Recorder;
 use crate::rng::Xoshiro256Words;
 use crate::step::{Clock, Plasticity};
@@ -242,15 +242,6 @@ pub fn restore(world: &mut World, columns: &Columns) -> Result<(), String> {
     world
         .resource_mut::<Recorder>()
         .restore_resume_state(columns)
-}
-
-/// The values of column `name` of `columns`, or an error naming it.
-pub fn column<'a>(columns: &'a [(String, Values)], name: &str) -> Result<&'a Values, String> {
-    columns
-        .iter()
-        .find(|(n, _)| n == name)
-        .map(|(_, v)| v)
-        .ok_or_else(|| format!("the resume point has no column '{name}'"))
 }
 
 /// The value of component `C` of every entity that has it, in query order.
