@@ -113,6 +113,7 @@ pub mod layer;
 pub mod network;
 pub mod neuron;
 pub mod param;
+pub mod poisson_input;
 pub mod protocol;
 pub mod record;
 pub mod resume;

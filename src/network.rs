@@ -3,7 +3,7 @@
 
 use bevy_ecs::prelude::*;
 
-use crate::config::{Config, ConfigError, LayerConfig, ProjectionConfig};
+use crate::config::{Config, ConfigError, LayerConfig};
 use crate::data::ImageSet;
 use crate::encoder::{EncoderParams, EncoderRng, Intensity};
 use crate::layer::{InLayer, Layer, LayerSpikes, Spiked};
@@ -11,6 +11,7 @@ use crate::neuron::input::InputRing;
 use crate::neuron::model::{LayerRecordables, Spawn};
 use crate::neuron::recordables;
 use crate::neuron::synaptic::ExternalCurrent;
+use crate::poisson_input::PoissonInput;
 use crate::record::plan;
 use crate::rng;
 use crate::step::{Clock, Plasticity};
@@ -102,7 +103,7 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                 pre: entity_of(&p.pre),
                 post: entity_of(&p.post),
                 delay: p.delay,
-                current: current_index(config, p),
+                current: target_index(config, &p.post, p.target.as_deref()),
             },
             Weights::build(
                 &p.connectivity,
@@ -117,6 +118,15 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
             e.insert(Stdp::new(c, n_pre, n_post, dt));
         }
         projection_entities.push(e.id());
+    }
+
+    for (index, (name, p)) in config.poisson_inputs.iter().enumerate() {
+        let at = (
+            entity_of(&p.layer),
+            config.layers[&p.layer].size(),
+            target_index(config, &p.layer, p.target.as_deref()),
+        );
+        world.spawn(PoissonInput::new(name, p, at, seed, index, dt));
     }
 
     if let Some(s) = &config.stimulus {
@@ -182,12 +192,13 @@ pub fn check_input_size(
     )))
 }
 
-/// Index of the synaptic current of the post layer that projection `p` feeds.
-fn current_index(config: &Config, p: &ProjectionConfig) -> usize {
-    let post = config.layers[&p.post]
+/// Index of the synaptic current `target` (the first without one) of
+/// neuron layer `layer`, as validated.
+fn target_index(config: &Config, layer: &str, target: Option<&str>) -> usize {
+    let post = config.layers[layer]
         .neuron()
-        .expect("validated: projections target neuron layers");
-    p.target.as_ref().map_or(0, |t| {
+        .expect("validated: a target is a neuron layer");
+    target.map_or(0, |t| {
         post.synaptic_currents()
             .iter()
             .position(|(n, _)| n == t)

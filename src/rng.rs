@@ -28,10 +28,31 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// Domain of the per-target counts of Poisson inputs ([`crate::drive`]).
+pub const POISSON_INPUT: u64 = 20;
+
+/// The 64-bit key of `(seed, domain, a, b)`.
+pub fn key(seed: u64, domain: u64, a: u64, b: u64) -> u64 {
+    mix(mix(mix(mix(seed) ^ domain) ^ a) ^ b)
+}
+
 /// The random stream for `(seed, domain, a, b)`.
 pub fn stream(seed: u64, domain: u64, a: u64, b: u64) -> Xoshiro256PlusPlus {
-    let key = mix(mix(mix(mix(seed) ^ domain) ^ a) ^ b);
-    Xoshiro256PlusPlus::seed_from_u64(key)
+    Xoshiro256PlusPlus::seed_from_u64(key(seed, domain, a, b))
+}
+
+/// Draw number `counter` of the counter-based stream `key` ([`key`]),
+/// uniform on [0, 1) with 53 bits: SplitMix64 seeded with `key`, read at
+/// position `counter` (`mix(key + (counter + 1)·γ)`, γ its Weyl
+/// increment), so any draw costs one mix, needs no state and does not
+/// depend on the order draws are made in. Two keys give the same sequence
+/// shifted by a random 64-bit offset: overlaps within 2^40 draws are
+/// improbable (2^40 / 2^64 per pair of keys).
+#[inline]
+pub fn counter_unit(key: u64, counter: u64) -> f64 {
+    unit_of(mix(
+        key.wrapping_add(counter.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    ))
 }
 
 /// Uniform on [0, 1) with 53 random bits.

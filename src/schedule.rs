@@ -17,6 +17,7 @@ use bevy_ecs::schedule::SingleThreadedExecutor;
 
 use crate::neuron::input::{self, InputRing};
 use crate::neuron::lif::threshold::{self, ThresholdParams};
+use crate::poisson_input::{self, PoissonInput};
 use crate::record::collect::Recorder;
 use crate::step::StepSet;
 use crate::stimulus::{self, Stimulus};
@@ -35,6 +36,7 @@ use crate::{encoder, neuron, record, synapse};
 pub fn build(world: &mut World) -> Schedule {
     let timed = world.contains_resource::<StageTimes>();
     let stdp = world.query::<&Stdp>().iter(world).next().is_some();
+    let poisson_inputs = world.query::<&PoissonInput>().iter(world).next().is_some();
     let global = world
         .query::<&ThresholdParams>()
         .iter(world)
@@ -73,6 +75,13 @@ pub fn build(world: &mut World) -> Schedule {
         );
     }
     s.add_systems(synapse::deliver.in_set(StepSet::Deliver));
+    if poisson_inputs {
+        s.add_systems(
+            poisson_input::drive
+                .after(synapse::deliver)
+                .in_set(StepSet::Deliver),
+        );
+    }
     neuron::add_systems(&mut s, world);
     if global {
         s.add_systems(threshold::adapt_global.in_set(StepSet::Adapt));

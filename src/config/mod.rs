@@ -35,12 +35,14 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 mod layer;
+mod poisson_input;
 mod projection;
 mod protocol;
 mod record;
 mod simulation;
 mod stimulus;
 pub use layer::*;
+pub use poisson_input::*;
 pub use projection::*;
 pub use protocol::*;
 pub use record::*;
@@ -67,6 +69,9 @@ pub struct Config {
     /// Projections (synapse groups) by name, in file order.
     #[serde(default)]
     pub projections: Map<ProjectionConfig>,
+    /// External Poisson drive of neuron layers, by name, in file order.
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub poisson_inputs: Map<PoissonInputConfig>,
     /// Images presented to an encoder layer; absent for runs without input images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stimulus: Option<StimulusConfig>,
@@ -166,6 +171,10 @@ impl Config {
         for (name, p) in &self.projections {
             check_name("projections", "projection", name)?;
             p.validate(self, &|f: &str| format!("projections.{name}.{f}"))?;
+        }
+        for (name, p) in &self.poisson_inputs {
+            check_name("poisson_inputs", "Poisson input", name)?;
+            p.validate(self, &|f: &str| format!("poisson_inputs.{name}.{f}"))?;
         }
         if let Some(s) = &self.stimulus {
             s.validate(self)?;

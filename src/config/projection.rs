@@ -203,27 +203,34 @@ impl ProjectionConfig {
                 positive(&key("stdp.tau_post2_ms"), t)?;
             }
         }
-        let currents = post_model.synaptic_currents();
-        let names: Vec<&str> = currents.iter().map(|(n, _)| n.as_str()).collect();
-        match &p.target {
-            Some(t) if !names.contains(&t.as_str()) => {
-                return err(format!(
-                    "{}: layer '{}' has no synaptic current '{t}'; it has: {}",
-                    key("target"),
-                    p.post,
-                    names.join(", ")
-                ));
-            }
-            None if names.len() > 1 => {
-                return err(format!(
-                    "{}: required, layer '{}' has several synaptic currents: {}",
-                    key("target"),
-                    p.post,
-                    names.join(", ")
-                ));
-            }
-            _ => {}
-        }
+        check_target(
+            &key("target"),
+            &p.post,
+            &post_model.synaptic_currents(),
+            p.target.as_deref(),
+        )?;
         Ok(())
+    }
+}
+
+/// `target` (at `key`) names one of `currents`, the synaptic currents of
+/// layer `layer`; it may be left out only where there is one.
+pub(crate) fn check_target(
+    key: &str,
+    layer: &str,
+    currents: &[(String, crate::neuron::synaptic::SynapseConfig)],
+    target: Option<&str>,
+) -> Result<(), ConfigError> {
+    let names: Vec<&str> = currents.iter().map(|(n, _)| n.as_str()).collect();
+    match target {
+        Some(t) if !names.contains(&t) => err(format!(
+            "{key}: layer '{layer}' has no synaptic current '{t}'; it has: {}",
+            names.join(", ")
+        )),
+        None if names.len() > 1 => err(format!(
+            "{key}: required, layer '{layer}' has several synaptic currents: {}",
+            names.join(", ")
+        )),
+        _ => Ok(()),
     }
 }

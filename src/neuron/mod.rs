@@ -12,6 +12,7 @@
 pub mod adex;
 pub mod check;
 pub mod driver;
+pub mod iaf;
 pub mod input;
 pub mod izhikevich;
 pub mod lif;
@@ -129,4 +130,5 @@ models! {
     "lif" => Lif(lif::Lif),
     "izhikevich" => Izhikevich(izhikevich::Izhikevich),
     "adex" => Adex(adex::Adex),
+    "iaf" => Iaf(iaf::Iaf),
 }

@@ -34,7 +34,30 @@ pub enum CurrentModel {
     /// `J(n) = J(n-1) · exp(-dt/tau) + I(n)`: exact decay, each spike adds its
     /// weight (NEST's `iaf_psc_exp`, Brian2's `on_pre: g += w`).
     Exponential,
+    /// A delta synapse: a spike moves the voltage by its weight (mV) at
+    /// arrival (NEST's `iaf_psc_delta`); `J(n) = I(n)` holds the jump. Only
+    /// the `iaf` model ([`super::iaf`]) has it.
+    Delta,
 }
+
+impl CurrentModel {
+    /// The name as written in a config.
+    pub fn name(self) -> &'static str {
+        match self {
+            CurrentModel::Instantaneous => "instantaneous",
+            CurrentModel::Continuous => "continuous",
+            CurrentModel::Exponential => "exponential",
+            CurrentModel::Delta => "delta",
+        }
+    }
+}
+
+/// The synaptic current models of every model but `iaf`.
+pub const EULER_CURRENTS: &[CurrentModel] = &[
+    CurrentModel::Instantaneous,
+    CurrentModel::Continuous,
+    CurrentModel::Exponential,
+];
 
 /// Most synaptic currents a layer may have.
 pub const MAX_SYNAPSES: usize = 2;
@@ -86,10 +109,38 @@ pub fn currents_or(
     }
 }
 
-/// Checks a `synapses` table (at most [`MAX_SYNAPSES`], each's ranges).
+/// Checks a `synapses` table (at most [`MAX_SYNAPSES`], each's ranges,
+/// models among [`EULER_CURRENTS`]).
 pub fn validate_synapses(
     key: &dyn Fn(&str) -> String,
     synapses: &crate::param::Map<SynapseConfig>,
+) -> Result<(), ConfigError> {
+    validate_synapses_of(key, synapses, EULER_CURRENTS)
+}
+
+/// `model`, the synaptic current model of the key `key`, is one of `allowed`.
+pub fn current_model_in(
+    key: &str,
+    model: CurrentModel,
+    allowed: &[CurrentModel],
+) -> Result<(), ConfigError> {
+    if allowed.contains(&model) {
+        return Ok(());
+    }
+    let names: Vec<&str> = allowed.iter().map(|m| m.name()).collect();
+    crate::param::err(format!(
+        "{key}: '{}' is not a synaptic current of this model; allowed: {}",
+        model.name(),
+        names.join(", ")
+    ))
+}
+
+/// Checks a `synapses` table (at most [`MAX_SYNAPSES`], each's ranges),
+/// whose current models must be among `allowed`.
+pub fn validate_synapses_of(
+    key: &dyn Fn(&str) -> String,
+    synapses: &crate::param::Map<SynapseConfig>,
+    allowed: &[CurrentModel],
 ) -> Result<(), ConfigError> {
     if synapses.len() > MAX_SYNAPSES {
         return crate::param::err(format!(
@@ -99,6 +150,7 @@ pub fn validate_synapses(
         ));
     }
     for (c, sc) in synapses {
+        current_model_in(&key(&format!("synapses.{c}.current")), sc.current, allowed)?;
         positive(&key(&format!("synapses.{c}.tau_ms")), sc.tau_ms)?;
         finite(&key(&format!("synapses.{c}.k")), sc.k)?;
         if let Some(e) = sc.reversal_mv {
@@ -252,7 +304,7 @@ impl SynapticCurrent {
             (j.as_mut(), read + ext)
         });
         match self.model {
-            CurrentModel::Instantaneous => it.for_each(|(j, x)| *j = x),
+            CurrentModel::Instantaneous | CurrentModel::Delta => it.for_each(|(j, x)| *j = x),
             CurrentModel::Continuous => it.for_each(|(j, x)| *j += a * (-k * *j + x)),
             CurrentModel::Exponential => it.for_each(|(j, x)| *j = *j * a + x),
         }

@@ -52,7 +52,8 @@ use serde::{Deserialize, Serialize};
 use super::driver::{reset_each, spawn_neurons};
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
 use super::synaptic::{
-    CurrentModel, SynapseConfig, SynapticCurrent, currents_or, validate_external, validate_synapses,
+    CurrentModel, EULER_CURRENTS, SynapseConfig, SynapticCurrent, current_model_in, currents_or,
+    validate_external, validate_synapses,
 };
 use super::{Voltage, initial_voltages};
 use crate::neuron::recordables;
@@ -298,6 +299,7 @@ impl LayerModel for LifConfig {
     fn validate(&self, key: &dyn Fn(&str) -> String, dt: f64) -> Result<(), ConfigError> {
         let l = self;
         positive(&key("tau_j_ms"), l.tau_j_ms)?;
+        current_model_in(&key("current"), l.current, EULER_CURRENTS)?;
         validate_synapses(key, &l.synapses)?;
         if let Some(d) = &l.v_init {
             d.validate(&key("v_init"))?;
