@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use std::path::Path;
 
 mod layer;
+mod matrix;
 mod poisson_input;
 mod projection;
 mod protocol;
@@ -100,6 +101,7 @@ impl Config {
         for o in overrides {
             apply_override(&mut table, o)?;
         }
+        matrix::expand(&mut table)?;
         check_layer_fields(&table)?;
         let config: Config = deserialize_at(toml::Value::Table(table), "")?;
         config.validate()?;
