@@ -29,9 +29,15 @@ use crate::step::{Clock, PARALLEL_MIN};
 /// The cumulative distribution of a count law on `0..len`, for inversion.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CountTable {
-    /// `cdf[k] = P(c <= k)`, up to where the tail left is below 10^−16.
+    /// `cdf[k] = P(c <= k)`, up to where the tail left is below 10^−16;
+    /// the last entry is +∞.
     cdf: Vec<f64>,
+    /// Whether [`CountTable::sample`] scans from 0.
+    linear: bool,
 }
+
+/// The largest mean for which [`CountTable::sample`] scans the table from 0.
+const LINEAR_MEAN: f64 = 16.0;
 
 impl CountTable {
     /// The table of `law` for `inputs` inputs spiking with probability
@@ -52,7 +58,7 @@ impl CountTable {
                 // Every input spikes: the count is K.
                 let mut cdf = vec![0.0; inputs as usize];
                 cdf.push(1.0);
-                return Self { cdf };
+                return Self::closed(cdf, k_max);
             }
             CountLaw::Binomial => {
                 let odds = (p / (1.0 - p)).ln();
@@ -79,15 +85,36 @@ impl CountTable {
             k += 1.0;
             ln_pk += ratio(k);
         }
-        Self { cdf }
+        Self::closed(cdf, mean)
+    }
+
+    /// The table of `cdf`, its last entry made +∞ (the tail left out goes
+    /// to the last count, so every `u` finds an entry), for a law of mean
+    /// `mean`.
+    fn closed(mut cdf: Vec<f64>, mean: f64) -> Self {
+        *cdf.last_mut().expect("at least P(0)") = f64::INFINITY;
+        Self {
+            cdf,
+            linear: mean <= LINEAR_MEAN,
+        }
     }
 
     /// The count at uniform `u` in [0, 1): the least `k` with `u < cdf[k]`
-    /// (the last entry where `u` is in the tail left out).
+    /// (the last entry where `u` is in the tail left out). For a small
+    /// mean a scan from 0 (about `mean + 1` comparisons, most of them
+    /// predictable) beats a binary search.
     #[inline]
     pub fn sample(&self, u: f64) -> u32 {
-        let k = self.cdf.partition_point(|&c| c <= u);
-        k.min(self.cdf.len() - 1) as u32
+        if self.linear {
+            let mut k = 0;
+            // Ends at the last entry, +∞, at the latest.
+            while u >= self.cdf[k] {
+                k += 1;
+            }
+            k as u32
+        } else {
+            self.cdf.partition_point(|&c| c <= u) as u32
+        }
     }
 
     /// Number of entries.
@@ -189,8 +216,8 @@ mod tests {
         let mut prev = 0.0;
         let (mut m1, mut m2) = (0.0, 0.0);
         for (k, &c) in t.cdf.iter().enumerate() {
-            let p = c - prev;
-            prev = c;
+            let p = c.min(1.0) - prev;
+            prev = c.min(1.0);
             m1 += k as f64 * p;
             m2 += (k * k) as f64 * p;
         }
@@ -228,6 +255,15 @@ mod tests {
         assert_eq!(t.sample(0.846), 1);
         assert_eq!(t.sample(0.847), 2);
         assert_eq!(t.sample(1.0 - 1e-17), (t.len() - 1) as u32);
+        // The scan and the binary search find the same entry.
+        for lambda in [0.5, 3.0, 15.9] {
+            let t = CountTable::new(CountLaw::Poisson, 1, lambda);
+            assert!(t.linear);
+            for i in 0..10_000 {
+                let u = rng::counter_unit(9, i);
+                assert_eq!(t.sample(u), t.cdf.partition_point(|&c| c <= u) as u32);
+            }
+        }
     }
 
     #[test]
