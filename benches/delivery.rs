@@ -5,7 +5,7 @@
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use spikesim::config::{Connectivity, Distribution};
-use spikesim::synapse::Weights;
+use spikesim::synapse::{Pairs, Weights};
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("delivery");
@@ -14,7 +14,7 @@ fn bench(c: &mut Criterion) {
         high: 0.1,
     };
     for n in [100usize, 400, 1600, 6400] {
-        let w = Weights::build(&Connectivity::Dense, &uniform, 784, n, 1, 0);
+        let w = Weights::build(&Connectivity::Dense, &uniform, Pairs::between(784, n), 1, 0);
         let spikes: Vec<u32> = (0..75).map(|k| (k * 10_007) % 784).collect();
         let mut input = vec![0.0f32; n];
         group.throughput(Throughput::Elements((75 * n) as u64));

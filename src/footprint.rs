@@ -14,7 +14,7 @@
 //! that of their files).
 
 use crate::config::thread_count;
-use crate::config::{Config, DatasetKind, LayerConfig};
+use crate::config::{Config, DatasetKind, LayerConfig, list_len};
 use crate::data::synthetic;
 use crate::neuron::NeuronConfig;
 
@@ -89,7 +89,7 @@ fn network_bytes(config: &Config) -> u64 {
                 .projections
                 .values()
                 .filter(|p| &p.post == name)
-                .map(|p| u64::from(p.delay))
+                .map(|p| p.delay_bound(config.simulation.dt_ms))
                 .max()
                 .unwrap_or(1);
             let currents = n.layer().synaptic_currents().len() as u64;
@@ -108,17 +108,24 @@ fn network_bytes(config: &Config) -> u64 {
         let (n_pre, n_post) = (size(&p.pre), size(&p.post));
         let pairs = n_pre.saturating_mul(n_post);
         use crate::config::Connectivity as C;
+        let per_synapse = PER_SPARSE_SYNAPSE + p.delay_bytes(config.simulation.dt_ms);
         let sparse = |synapses: u64| {
             synapses
-                .saturating_mul(PER_SPARSE_SYNAPSE)
+                .saturating_mul(per_synapse)
                 .saturating_add(n_pre.saturating_mul(PER_SPARSE_ROW))
         };
-        add(match p.connectivity {
+        add(match &p.connectivity {
             C::Dense => pairs.saturating_mul(4),
             C::OneToOne => sparse(n_pre),
             C::AllButSelf => sparse(pairs.saturating_sub(n_pre)),
-            C::FixedIndegree { k } => sparse(n_post.saturating_mul(k as u64)),
+            C::FixedIndegree { k, .. } => sparse(n_post.saturating_mul(*k as u64)),
+            C::FixedOutdegree { k, .. } => sparse(n_pre.saturating_mul(*k as u64)),
+            C::FixedTotalNumber { .. } => {
+                let n = p.connectivity.total_number(n_pre as usize, n_post as usize);
+                sparse(n.map_or(0, |n| n as u64))
+            }
             C::Bernoulli { p } => sparse((pairs as f64 * p).ceil() as u64),
+            C::FromFile { path } => sparse(list_len(path)),
         });
         if p.stdp.is_some() {
             add(n_pre

@@ -17,7 +17,7 @@ use crate::rng;
 use crate::step::{Clock, Plasticity};
 use crate::stimulus::Stimulus;
 use crate::synapse::stdp::Stdp;
-use crate::synapse::{DeliveryStats, Projection, Weights};
+use crate::synapse::{DeliveryStats, Projection, build_weights};
 
 /// Builds the world. `images` must be given when the config has a stimulus;
 /// they are checked against it ([`check_images`]) before anything is spawned.
@@ -29,6 +29,15 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
     world.insert_resource(Clock { step: 0 });
     world.insert_resource(DeliveryStats::default());
     world.insert_resource(Plasticity::default());
+    // The synapses first: a post layer's input ring is as long as its
+    // projections' largest delay, which per-synapse delays only give once
+    // drawn.
+    let mut weights = Vec::new();
+    for (index, (name, p)) in config.projections.iter().enumerate() {
+        let sizes = (config.layers[&p.pre].size(), config.layers[&p.post].size());
+        let key = format!("projections.{name}");
+        weights.push(build_weights(p, sizes, (dt, seed, index as u64), &key)?);
+    }
 
     let mut layer_entities = Vec::new();
     for (index, (name, lc)) in config.layers.iter().enumerate() {
@@ -53,8 +62,9 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                 let max_delay = config
                     .projections
                     .values()
-                    .filter(|p| &p.post == name)
-                    .map(|p| p.delay)
+                    .zip(&weights)
+                    .filter(|(p, _)| &p.post == name)
+                    .map(|(_, (_, delay))| *delay)
                     .max()
                     .unwrap_or(1);
                 let input_recorded = config.record.traces.iter().any(|t| {
@@ -95,24 +105,17 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
     };
 
     let mut projection_entities = Vec::new();
-    for (index, (name, p)) in config.projections.iter().enumerate() {
+    for ((name, p), (w, delay)) in config.projections.iter().zip(weights) {
         let (n_pre, n_post) = (config.layers[&p.pre].size(), config.layers[&p.post].size());
         let mut e = world.spawn((
             Projection {
                 name: name.clone(),
                 pre: entity_of(&p.pre),
                 post: entity_of(&p.post),
-                delay: p.delay,
+                delay,
                 current: target_index(config, &p.post, p.target.as_deref()),
             },
-            Weights::build(
-                &p.connectivity,
-                &p.weights,
-                n_pre,
-                n_post,
-                seed,
-                index as u64,
-            ),
+            w,
         ));
         if let Some(c) = &p.stdp {
             e.insert(Stdp::new(c, n_pre, n_post, dt));

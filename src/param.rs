@@ -53,7 +53,13 @@ pub fn probability(key: &str, v: f64) -> Result<(), ConfigError> {
     }
 }
 
-/// A distribution of initial values (weights, voltages).
+/// A distribution of initial values (weights, voltages, delays).
+///
+/// `normal` and `lognormal` take optional bounds `min`, `max` (inclusive):
+/// a draw outside `[min, max]` is drawn again until it falls inside (NEST's
+/// `redraw`), which is the distribution conditioned on the window. A
+/// window holding less than [`MIN_WINDOW_MASS`] of the distribution is
+/// refused, since redrawing would take too long.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Distribution {
@@ -69,43 +75,282 @@ pub enum Distribution {
         /// Upper bound.
         high: f64,
     },
-    /// Normal with `mean` and standard deviation `std >= 0`.
+    /// Normal with `mean` and standard deviation `std >= 0`, redrawn
+    /// outside `[min, max]`.
     Normal {
-        /// Mean.
+        /// Mean (before truncation).
         mean: f64,
-        /// Standard deviation.
+        /// Standard deviation (before truncation).
         std: f64,
+        /// Smallest value kept (default none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        /// Largest value kept (default none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<f64>,
+    },
+    /// `exp(X)` for `X` normal with mean `mu` and standard deviation
+    /// `sigma >= 0` (of the logarithm): mean `exp(mu + sigma²/2)`, variance
+    /// `(exp(sigma²) − 1)·exp(2 mu + sigma²)`, redrawn outside `[min, max]`.
+    Lognormal {
+        /// Mean of the logarithm.
+        mu: f64,
+        /// Standard deviation of the logarithm.
+        sigma: f64,
+        /// Smallest value kept (default none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min: Option<f64>,
+        /// Largest value kept (default none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max: Option<f64>,
     },
 }
+
+/// The least probability a truncation window `[min, max]` may hold: at
+/// `10^-6` a draw takes a million tries on average.
+pub const MIN_WINDOW_MASS: f64 = 1e-6;
+
+/// Standard deviations past the mean where [`Distribution::reach`] puts the
+/// end of an unbounded normal: a draw beyond has probability `7.6·10^-24`.
+const REACH_STDS: f64 = 10.0;
 
 impl Distribution {
     /// Checks the parameters; `key` names the table in messages.
     pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        let k = |f: &str| format!("{key}.{f}");
         match *self {
-            Distribution::Constant { value } => finite(&format!("{key}.value"), value),
+            Distribution::Constant { value } => finite(&k("value"), value),
             Distribution::Uniform { low, high } => {
-                finite(&format!("{key}.low"), low)?;
-                finite(&format!("{key}.high"), high)?;
+                finite(&k("low"), low)?;
+                finite(&k("high"), high)?;
                 if low > high {
                     return err(format!("{key}.high: must be >= low ({low}), got {high}"));
                 }
                 Ok(())
             }
-            Distribution::Normal { mean, std } => {
-                finite(&format!("{key}.mean"), mean)?;
-                non_negative(&format!("{key}.std"), std)
+            Distribution::Normal {
+                mean,
+                std,
+                min,
+                max,
+            } => {
+                finite(&k("mean"), mean)?;
+                non_negative(&k("std"), std)?;
+                self.validate_window(key, min, max)
             }
+            Distribution::Lognormal {
+                mu,
+                sigma,
+                min,
+                max,
+            } => {
+                finite(&k("mu"), mu)?;
+                non_negative(&k("sigma"), sigma)?;
+                self.validate_window(key, min, max)
+            }
+        }
+    }
+
+    /// Checks the bounds `min <= max` (finite) and that the window holds at
+    /// least [`MIN_WINDOW_MASS`] of the distribution.
+    fn validate_window(
+        &self,
+        key: &str,
+        min: Option<f64>,
+        max: Option<f64>,
+    ) -> Result<(), ConfigError> {
+        for (name, b) in [("min", min), ("max", max)] {
+            if let Some(b) = b {
+                finite(&format!("{key}.{name}"), b)?;
+            }
+        }
+        if let (Some(lo), Some(hi)) = (min, max)
+            && lo > hi
+        {
+            return err(format!("{key}.max: must be >= min ({lo}), got {hi}"));
+        }
+        let mass = self.window_mass();
+        if mass < MIN_WINDOW_MASS {
+            let name = if max.is_some() && min.is_none() {
+                "max"
+            } else {
+                "min"
+            };
+            let show = |b: Option<f64>| b.map_or("none".to_owned(), |b| b.to_string());
+            return err(format!(
+                "{key}.{name}: the window [{}, {}] holds a probability of {mass:.1e} of the distribution, under {MIN_WINDOW_MASS:e}: drawing inside it would not end",
+                show(min),
+                show(max)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The probability that one draw before truncation falls in the window
+    /// `[min, max]` (1 without bounds), to about 10^-7 of the tail it is
+    /// computed from ([`normal_tail`]).
+    pub fn window_mass(&self) -> f64 {
+        match *self {
+            Distribution::Constant { .. } | Distribution::Uniform { .. } => 1.0,
+            Distribution::Normal {
+                mean,
+                std,
+                min,
+                max,
+            } => standard_normal_mass(
+                min.map_or(f64::NEG_INFINITY, |m| (m - mean) / std),
+                max.map_or(f64::INFINITY, |m| (m - mean) / std),
+                mean,
+                min,
+                max,
+            ),
+            Distribution::Lognormal {
+                mu,
+                sigma,
+                min,
+                max,
+            } => {
+                // In the logarithm: a bound <= 0 is below every draw (min)
+                // or above none (max).
+                let ln = |b: f64| if b > 0.0 { b.ln() } else { f64::NEG_INFINITY };
+                let (lo, hi) = (min.map(ln), max.map(ln));
+                standard_normal_mass(
+                    lo.map_or(f64::NEG_INFINITY, |m| (m - mu) / sigma),
+                    hi.map_or(f64::INFINITY, |m| (m - mu) / sigma),
+                    mu,
+                    lo,
+                    hi,
+                )
+            }
+        }
+    }
+
+    /// The largest value a draw practically gives: `value`, `high`, or the
+    /// bound `max`; without `max`, [`REACH_STDS`] (10) standard deviations
+    /// past the mean (of the logarithm for `lognormal`), which a draw
+    /// exceeds with probability `7.6·10^-24`.
+    pub fn reach(&self) -> f64 {
+        match *self {
+            Distribution::Constant { value } => value,
+            Distribution::Uniform { high, .. } => high,
+            Distribution::Normal { mean, std, max, .. } => {
+                max.unwrap_or(f64::INFINITY).min(mean + REACH_STDS * std)
+            }
+            Distribution::Lognormal { mu, sigma, max, .. } => max
+                .unwrap_or(f64::INFINITY)
+                .min((mu + REACH_STDS * sigma).exp()),
         }
     }
 
     /// One draw from `rng`.
     pub fn sample(&self, rng: &mut impl rand::Rng) -> f64 {
+        let normal = crate::rng::standard_normal;
         match *self {
             Distribution::Constant { value } => value,
             Distribution::Uniform { low, high } => low + (high - low) * crate::rng::unit(rng),
-            Distribution::Normal { mean, std } => mean + std * crate::rng::standard_normal(rng),
+            Distribution::Normal {
+                mean,
+                std,
+                min,
+                max,
+            } => redraw(min, max, || mean + std * normal(rng)),
+            Distribution::Lognormal {
+                mu,
+                sigma,
+                min,
+                max,
+            } => redraw(min, max, || (mu + sigma * normal(rng)).exp()),
         }
     }
+}
+
+/// The first of `draw`'s values inside `[min, max]` (an absent bound does
+/// not limit).
+#[inline]
+fn redraw(min: Option<f64>, max: Option<f64>, mut draw: impl FnMut() -> f64) -> f64 {
+    loop {
+        let x = draw();
+        if min.is_none_or(|m| x >= m) && max.is_none_or(|m| x <= m) {
+            return x;
+        }
+    }
+}
+
+/// `P(a <= Z <= b)` for a standard normal `Z`, from the tail on the side
+/// of the window so that far tails keep their relative precision; the
+/// window of a zero standard deviation (`a`, `b` not numbers or infinite
+/// of one sign) is `[lo, hi]` around the point `at`: 1 if it holds it, else 0.
+fn standard_normal_mass(a: f64, b: f64, at: f64, lo: Option<f64>, hi: Option<f64>) -> f64 {
+    if a.is_nan() || b.is_nan() || (a == b && a.is_infinite()) {
+        let inside = lo.is_none_or(|l| at >= l) && hi.is_none_or(|h| at <= h);
+        return if inside { 1.0 } else { 0.0 };
+    }
+    if a >= 0.0 {
+        normal_tail(a) - normal_tail(b)
+    } else if b <= 0.0 {
+        normal_tail(-b) - normal_tail(-a)
+    } else {
+        1.0 - normal_tail(-a) - normal_tail(b)
+    }
+}
+
+/// `Q(x) = P(Z > x) = erfc(x/√2)/2` for a standard normal `Z`, with a
+/// relative error under `1.2·10^-7` everywhere (the Chebyshev fit of
+/// `erfc` in Numerical Recipes, §6.2).
+pub fn normal_tail(x: f64) -> f64 {
+    let z = x.abs() / std::f64::consts::SQRT_2;
+    let t = 1.0 / (1.0 + 0.5 * z);
+    let poly = [
+        -1.265_512_23,
+        1.000_023_68,
+        0.374_091_96,
+        0.096_784_18,
+        -0.186_288_06,
+        0.278_868_07,
+        -1.135_203_98,
+        1.488_515_87,
+        -0.822_152_23,
+        0.170_872_77,
+    ]
+    .iter()
+    .rev()
+    .fold(0.0, |acc, c| c + t * acc);
+    let erfc = t * (-z * z + poly).exp();
+    if x >= 0.0 {
+        erfc / 2.0
+    } else {
+        1.0 - erfc / 2.0
+    }
+}
+
+/// Deserializes a number as [`Distribution::Constant`], or a distribution
+/// table, into `Some` (for optional keys such as `delay_ms = 1.5` or
+/// `delay_ms = { kind = "normal", mean = 1.5, std = 0.75 }`).
+pub fn number_or_distribution<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Distribution>, D::Error> {
+    struct Visit;
+    impl<'de> serde::de::Visitor<'de> for Visit {
+        type Value = Distribution;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(
+                "a number or a distribution such as { kind = \"normal\", mean = 1.5, std = 0.75 }",
+            )
+        }
+        fn visit_f64<E: serde::de::Error>(self, value: f64) -> Result<Distribution, E> {
+            Ok(Distribution::Constant { value })
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Distribution, E> {
+            self.visit_f64(v as f64)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Distribution, E> {
+            self.visit_f64(v as f64)
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Distribution, A::Error> {
+            Distribution::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+        }
+    }
+    d.deserialize_any(Visit).map(Some)
 }
 
 /// `step_current = { start_ms, stop_ms, amplitude }`: `amplitude` nA for
@@ -141,4 +386,167 @@ pub fn deserialize_at<T: serde::de::DeserializeOwned>(
 /// `s` on one line (whitespace runs become one space).
 pub fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Mean and variance of `count` draws of `d` from one stream.
+    fn moments(d: &Distribution, count: usize) -> (f64, f64) {
+        let mut rng = crate::rng::stream(21, 0, 0, 0);
+        let xs: Vec<f64> = (0..count).map(|_| d.sample(&mut rng)).collect();
+        let mean = xs.iter().sum::<f64>() / count as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / count as f64;
+        (mean, var)
+    }
+
+    /// The standard normal density.
+    fn phi(x: f64) -> f64 {
+        (-x * x / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt()
+    }
+
+    #[test]
+    fn normal_tail_matches_tables() {
+        // Q(x) to 7 digits from a table of the normal distribution.
+        for (x, q) in [
+            (0.0, 0.5),
+            (1.0, 0.158_655_25),
+            (-1.0, 0.841_344_75),
+            (3.0, 0.001_349_898),
+            (6.0, 9.865_876e-10),
+        ] {
+            assert!(
+                (normal_tail(x) - q).abs() <= 2e-7 * q,
+                "Q({x}) = {}",
+                normal_tail(x)
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_normal_has_the_truncated_moments() {
+        // A normal (mean m, sd s) kept on [a, b] (standardized α, β, mass
+        // Z = Φ(β) − Φ(α)) has mean m + s·(φ(α) − φ(β))/Z and variance
+        // s²·(1 + (αφ(α) − βφ(β))/Z − ((φ(α) − φ(β))/Z)²) (φ(±∞) = 0).
+        // 200 000 draws: standard error of the mean sd/447, of the variance
+        // var·sqrt((2 + excess kurtosis)/n) <= var·sqrt(5/n) = var/200
+        // (a truncated normal's excess kurtosis is under 3); bounds 5 se.
+        let n = 200_000;
+        for (mean, std, min, max) in [
+            (0.0, 1.0, Some(0.5), None),
+            (1.0, 2.0, Some(-1.0), Some(2.0)),
+            (87.81, 8.781, Some(0.0), None),
+            (-3.0, 1.5, None, Some(-4.0)),
+        ] {
+            let d = Distribution::Normal {
+                mean,
+                std,
+                min,
+                max,
+            };
+            d.validate("w").unwrap();
+            let alpha = min.map_or(f64::NEG_INFINITY, |a| (a - mean) / std);
+            let beta = max.map_or(f64::INFINITY, |b| (b - mean) / std);
+            let z = normal_tail(alpha) - normal_tail(beta);
+            assert!((d.window_mass() - z).abs() < 1e-12, "{d:?}");
+            let (pa, pb) = (phi(alpha), phi(beta));
+            let xphi = |x: f64, p: f64| if x.is_finite() { x * p } else { 0.0 };
+            let lambda = (pa - pb) / z;
+            let expect_mean = mean + std * lambda;
+            let expect_var =
+                std * std * (1.0 + (xphi(alpha, pa) - xphi(beta, pb)) / z - lambda * lambda);
+            let (got_mean, got_var) = moments(&d, n);
+            let sd = expect_var.sqrt();
+            assert!(
+                (got_mean - expect_mean).abs() < 5.0 * sd / 447.0,
+                "{d:?}: mean {got_mean} vs {expect_mean}"
+            );
+            assert!(
+                (got_var - expect_var).abs() < 5.0 * expect_var / 200.0,
+                "{d:?}: var {got_var} vs {expect_var}"
+            );
+        }
+    }
+
+    #[test]
+    fn lognormal_has_its_moments() {
+        // exp(N(μ, σ²)): mean exp(μ + σ²/2), variance (e^{σ²} − 1)e^{2μ+σ²}.
+        // μ = 0.5, σ = 0.4: mean 1.786, variance 0.5535, excess kurtosis
+        // e^{4σ²} + 2e^{3σ²} + 3e^{2σ²} − 6 = 3.26. 200 000 draws: se of the
+        // mean sd/447, of the variance var·sqrt(5.26/n) = var/195; 5 se.
+        let (mu, sigma) = (0.5f64, 0.4f64);
+        let d = Distribution::Lognormal {
+            mu,
+            sigma,
+            min: None,
+            max: None,
+        };
+        let mean = (mu + sigma * sigma / 2.0).exp();
+        let var = ((sigma * sigma).exp() - 1.0) * (2.0 * mu + sigma * sigma).exp();
+        let (got_mean, got_var) = moments(&d, 200_000);
+        assert!(
+            (got_mean - mean).abs() < 5.0 * var.sqrt() / 447.0,
+            "{got_mean} vs {mean}"
+        );
+        assert!(
+            (got_var - var).abs() < 5.0 * var / 195.0,
+            "{got_var} vs {var}"
+        );
+        // Bounded to [1, 2]: every draw inside; the window holds
+        // Φ((ln 2 − μ)/σ) − Φ((0 − μ)/σ) = Φ(0.483) − Φ(−1.25) = 0.6854 − 0.1056 = 0.5798.
+        let d = Distribution::Lognormal {
+            mu,
+            sigma,
+            min: Some(1.0),
+            max: Some(2.0),
+        };
+        let mut rng = crate::rng::stream(22, 0, 0, 0);
+        assert!((0..10_000).all(|_| (1.0..=2.0).contains(&d.sample(&mut rng))));
+        let z = normal_tail(-mu / sigma) - normal_tail((2f64.ln() - mu) / sigma);
+        assert!(
+            (d.window_mass() - z).abs() < 1e-12 && (z - 0.5798).abs() < 1e-3,
+            "{z}"
+        );
+    }
+
+    #[test]
+    fn windows_too_small_to_draw_from_are_refused() {
+        let normal = |min, max| Distribution::Normal {
+            mean: 0.0,
+            std: 1.0,
+            min,
+            max,
+        };
+        // Q(4) = 3.2·10^-5 is enough, Q(6) = 9.9·10^-10 is not.
+        assert!(normal(Some(4.0), None).validate("w").is_ok());
+        let e = normal(Some(6.0), None).validate("w").unwrap_err().0;
+        assert!(
+            e.starts_with("w.min: the window [6, none] holds a probability of 9.9e-10"),
+            "{e}"
+        );
+        let e = normal(None, Some(-6.0)).validate("w").unwrap_err().0;
+        assert!(e.starts_with("w.max: "), "{e}");
+        // A window of width 10^-7 at the mode: φ(0)·10^-7 = 4·10^-8.
+        assert!(normal(Some(0.0), Some(1e-7)).validate("w").is_err());
+        let e = normal(Some(1.0), Some(0.0)).validate("w").unwrap_err().0;
+        assert_eq!(e, "w.max: must be >= min (1), got 0");
+        // Zero spread: the point is inside the window or not.
+        let point = |min| Distribution::Normal {
+            mean: 2.0,
+            std: 0.0,
+            min,
+            max: None,
+        };
+        assert!(point(Some(2.0)).validate("w").is_ok());
+        assert!(point(Some(2.5)).validate("w").is_err());
+        // Lognormal draws are positive: max <= 0 holds nothing.
+        let d = Distribution::Lognormal {
+            mu: 0.0,
+            sigma: 1.0,
+            min: None,
+            max: Some(0.0),
+        };
+        assert!(d.validate("w").unwrap_err().0.starts_with("w.max: "));
+    }
 }

@@ -13,6 +13,8 @@ pub const ENCODER: u64 = 1;
 pub const CONNECTIVITY: u64 = 2;
 /// Domain of the per-projection weight streams.
 pub const WEIGHTS: u64 = 3;
+/// Domain of the per-synapse delay streams (keyed by projection and block).
+pub const DELAYS: u64 = 7;
 /// Domain of the per-trace neuron samples.
 pub const TRACE_SAMPLE: u64 = 4;
 /// Domain of the per-layer initial voltages.
@@ -183,6 +185,75 @@ unsafe fn transpose_avx2(
     }
 }
 
+/// `⌊r·n / 2^64⌋`: the 64-bit draw `r` mapped onto `0..n` (`n <= 2^32`),
+/// each value with probability `1/n` to within `n/2^64` (one multiplication).
+#[inline]
+pub fn below(r: u64, n: usize) -> u32 {
+    ((u128::from(r) * n as u128) >> 64) as u32
+}
+
+/// A hypergeometric draw: how many of `good` marked items are among `draws`
+/// taken without replacement from `total` (`good, draws <= total`), with
+/// `P(x) = C(good, x)·C(total − good, draws − x) / C(total, draws)`.
+///
+/// One uniform `u`, inverted over the probabilities relative to the mode
+/// (`p(mode) = 1`, neighbours by the ratio `p(x+1)/p(x) =
+/// (good − x)(draws − x) / ((x + 1)(total − good − draws + x + 1))`), which
+/// are kept out to where they fall under `10^-18` of their sum (the law is
+/// log-concave, so they only fall from the mode outwards); their sum
+/// normalizes them, so no factorial is computed. `weights` is scratch
+/// space, kept by the caller across draws. Costs about 20 standard
+/// deviations of steps.
+pub fn hypergeometric(
+    rng: &mut impl Rng,
+    total: u64,
+    good: u64,
+    draws: u64,
+    weights: &mut Vec<f64>,
+) -> u64 {
+    assert!(good <= total && draws <= total, "hypergeometric parameters");
+    let lo = draws.saturating_sub(total - good);
+    let hi = good.min(draws);
+    if lo == hi {
+        return lo;
+    }
+    let (n, k, m) = (total as f64, good as f64, draws as f64);
+    let mode = (((m + 1.0) * (k + 1.0) / (n + 2.0)).floor() as u64).clamp(lo, hi);
+    // p(x+1)/p(x) and p(x−1)/p(x).
+    let up = |x: f64| (k - x) * (m - x) / ((x + 1.0) * (n - k - m + x + 1.0));
+    let down = |x: f64| x * (n - k - m + x) / ((k - x + 1.0) * (m - x + 1.0));
+    const NEGLIGIBLE: f64 = 1e-18;
+    // weights: mode, then mode−1, mode−2, ... down to `first`, reversed below.
+    weights.clear();
+    let (mut p, mut x, mut sum) = (1.0, mode, 1.0);
+    weights.push(1.0);
+    while x > lo && p > NEGLIGIBLE * sum {
+        p *= down(x as f64);
+        x -= 1;
+        sum += p;
+        weights.push(p);
+    }
+    let first = x;
+    weights.reverse();
+    let (mut p, mut x) = (1.0, mode);
+    while x < hi && p > NEGLIGIBLE * sum {
+        p *= up(x as f64);
+        x += 1;
+        sum += p;
+        weights.push(p);
+    }
+    let target = unit(rng) * sum;
+    let mut acc = 0.0;
+    for (offset, w) in weights.iter().enumerate() {
+        acc += w;
+        if target < acc {
+            return first + offset as u64;
+        }
+    }
+    // Rounding left `target` at the sum: the last value kept.
+    first + weights.len() as u64 - 1
+}
+
 /// Standard normal by the Box–Muller transform (one draw from two uniforms).
 pub fn standard_normal(rng: &mut impl Rng) -> f64 {
     // u1 in (0, 1] so that ln(u1) is finite.
@@ -315,6 +386,61 @@ mod tests {
         let mut all = sample_distinct(&mut rng, 5, 5);
         all.sort_unstable();
         assert_eq!(all, vec![0, 1, 2, 3, 4]);
+    }
+
+    #[test]
+    fn below_is_uniform() {
+        // 700 000 draws onto 0..7: each value 100 000 times, sd
+        // sqrt(700000·(1/7)(6/7)) = 293; 5 sd = 1464.
+        let mut rng = stream(11, 0, 0, 0);
+        let mut counts = [0i64; 7];
+        for _ in 0..700_000 {
+            counts[below(rng.next_u64(), 7) as usize] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (c - 100_000).abs() < 1464),
+            "{counts:?}"
+        );
+        assert_eq!(below(u64::MAX, 7), 6);
+        assert_eq!(below(0, 7), 0);
+    }
+
+    #[test]
+    fn hypergeometric_moments() {
+        // Draws of (total, good, draws): mean draws·good/total, variance
+        // draws·(good/total)(1 − good/total)(total − draws)/(total − 1).
+        // With 40 000 draws the standard error of the mean is sd/200 and of
+        // the variance about var·sqrt(2/40000) = var/141 (the law is close
+        // to normal); the bounds are 5 standard errors (variance: 6).
+        let mut rng = stream(13, 0, 0, 0);
+        let mut scratch = Vec::new();
+        for (total, good, draws) in [(400u64, 20u64, 300u64), (10_000, 3_000, 50), (60, 59, 30)] {
+            let count = 40_000;
+            let xs: Vec<f64> = (0..count)
+                .map(|_| hypergeometric(&mut rng, total, good, draws, &mut scratch) as f64)
+                .collect();
+            assert!(
+                xs.iter()
+                    .all(|&x| x >= (draws + good).saturating_sub(total) as f64
+                        && x <= good.min(draws) as f64)
+            );
+            let (n, k, m) = (total as f64, good as f64, draws as f64);
+            let mean = m * k / n;
+            let var = m * (k / n) * (1.0 - k / n) * (n - m) / (n - 1.0);
+            let got_mean = xs.iter().sum::<f64>() / count as f64;
+            let got_var = xs.iter().map(|x| (x - got_mean).powi(2)).sum::<f64>() / count as f64;
+            assert!(
+                (got_mean - mean).abs() < 5.0 * var.sqrt() / 200.0,
+                "{total} {good} {draws}: mean {got_mean} vs {mean}"
+            );
+            assert!(
+                (got_var - var).abs() < 6.0 * var / 141.0,
+                "{total} {good} {draws}: var {got_var} vs {var}"
+            );
+        }
+        // Degenerate: all items good, or none drawn.
+        assert_eq!(hypergeometric(&mut rng, 10, 10, 4, &mut scratch), 4);
+        assert_eq!(hypergeometric(&mut rng, 10, 3, 0, &mut scratch), 0);
     }
 
     #[test]

@@ -1,10 +1,14 @@
 //! `[projections.<name>]`: synapse groups, their connectivity, weights and
 //! STDP.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use super::Config;
-use crate::param::{ConfigError, Distribution, err, non_negative, positive, probability};
+use crate::param::{
+    ConfigError, Distribution, err, non_negative, number_or_distribution, positive, probability,
+};
 
 /// `[projections.<name>]`: a synapse group from `pre` to `post`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -14,9 +18,19 @@ pub struct ProjectionConfig {
     pub pre: String,
     /// Postsynaptic layer name (a neuron layer of any model).
     pub post: String,
-    /// Delay in steps (default 1, >= 1).
-    #[serde(default = "default_delay")]
-    pub delay: u32,
+    /// Delay of every synapse in steps (default 1, >= 1; not with
+    /// `delay_ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay: Option<u32>,
+    /// Delay in ms instead of `delay`: a number, or a distribution drawn
+    /// per synapse (sparse connectivity only); each delay is put on the
+    /// time grid by [`delay_steps`].
+    #[serde(
+        default,
+        deserialize_with = "number_or_distribution",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub delay_ms: Option<Distribution>,
     /// Which synaptic current of the post layer receives the input
     /// (required when it has several).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -24,8 +38,10 @@ pub struct ProjectionConfig {
     /// Which pairs are connected (default `{ kind = "dense" }`).
     #[serde(default)]
     pub connectivity: Connectivity,
-    /// Initial weights (required). Negative weights are inhibitory.
-    pub weights: Distribution,
+    /// Initial weights (required, except with `from_file`, whose weights
+    /// this replaces). Negative weights are inhibitory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Distribution>,
     /// Trace STDP on this projection (default none: fixed weights); dense
     /// connectivity only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -89,11 +105,11 @@ impl Default for StdpConfig {
     }
 }
 
-fn default_delay() -> u32 {
-    1
-}
-
 /// Connectivity rule of a projection.
+///
+/// `multapses`: whether a pair may be connected more than once; `autapses`:
+/// whether `j → j` is allowed, which only matters for a projection of a
+/// layer onto itself (`pre == post`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Connectivity {
@@ -104,16 +120,106 @@ pub enum Connectivity {
     OneToOne,
     /// `j -> i` for all `i != j`; pre and post must have the same size.
     AllButSelf,
-    /// Each postsynaptic neuron draws `k` distinct presynaptic neurons.
+    /// Each postsynaptic neuron draws `k` presynaptic neurons.
     FixedIndegree {
-        /// In-degree, `1 <= k <= pre size`.
+        /// In-degree, >= 1 (without multapses at most the pre neurons it may draw).
         k: usize,
+        /// Draws with replacement (default false: `k` distinct).
+        #[serde(default, skip_serializing_if = "is_false")]
+        multapses: bool,
+        /// `j → j` allowed (default true).
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        autapses: bool,
+    },
+    /// Each presynaptic neuron draws `k` postsynaptic neurons.
+    FixedOutdegree {
+        /// Out-degree, >= 1 (without multapses at most the post neurons it may draw).
+        k: usize,
+        /// Draws with replacement (default false: `k` distinct).
+        #[serde(default, skip_serializing_if = "is_false")]
+        multapses: bool,
+        /// `j → j` allowed (default true).
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        autapses: bool,
+    },
+    /// Exactly `n` synapses in the projection (NEST's
+    /// `fixed_total_number`): with multapses each is an independent
+    /// uniform (pre, post) pair of the allowed ones; without, the `n` are a
+    /// uniform choice of distinct pairs. Exactly one of `n` and `p_pair`.
+    FixedTotalNumber {
+        /// Number of synapses.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        n: Option<usize>,
+        /// Instead of `n`: the probability in [0, 1) that a given pair is
+        /// connected at least once (Potjans & Diesmann 2014), `n =
+        /// round(ln(1 − p_pair) / ln(1 − 1/(N_pre·N_post)))`
+        /// ([`pair_probability_total`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        p_pair: Option<f64>,
+        /// Pairs may repeat (default true).
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        multapses: bool,
+        /// `j → j` allowed (default true).
+        #[serde(default = "yes", skip_serializing_if = "is_true")]
+        autapses: bool,
     },
     /// Each pair is connected with probability `p` in [0, 1].
     Bernoulli {
         /// Connection probability.
         p: f64,
     },
+    /// An explicit list: a CSV file with the header `pre,post,weight` or
+    /// `pre,post,weight,delay_ms` and one synapse per line (0-based
+    /// indices), whose weights and delays are used unless the projection
+    /// gives its own.
+    FromFile {
+        /// The file, relative to the working directory.
+        path: PathBuf,
+    },
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// The number of synapses of `fixed_total_number` with `p_pair`: `n =
+/// round(ln(1 − p_pair) / ln(1 − 1/(n_pre·n_post)))`, for which a given
+/// pair is connected at least once with probability `1 − (1 − 1/(n_pre
+/// n_post))^n = p_pair` (Potjans & Diesmann 2014, eq. 1); `p_pair` in [0, 1).
+pub fn pair_probability_total(p_pair: f64, n_pre: usize, n_post: usize) -> usize {
+    let pairs = n_pre as f64 * n_post as f64;
+    ((-p_pair).ln_1p() / (-1.0 / pairs).ln_1p()).round() as usize
+}
+
+/// A delay in ms on the time grid: `max(1, round(ms / dt))` steps, halves
+/// rounded away from zero (0.25 ms at dt 0.1: 3 steps; 0.05 ms: 1 step;
+/// 0 or less: 1 step). The quotient is taken `10^-12` larger (relative),
+/// so that a half written in decimals rounds up although floating point
+/// puts it just below (`0.25 / 0.1 = 2.4999999999999996`).
+pub fn delay_steps(ms: f64, dt_ms: f64) -> u64 {
+    ((ms / dt_ms * (1.0 + 1e-12)).round() as u64).max(1)
+}
+
+/// The most steps a delay may have: per-synapse delays are stored as u16.
+pub const MAX_DELAY_STEPS: u64 = u16::MAX as u64;
+
+/// The number of synapses of an explicit list: the lines of its file after
+/// the header (blank ones left out); 0 if it cannot be read.
+pub fn list_len(path: &std::path::Path) -> u64 {
+    std::fs::read(path).map_or(0, |b| {
+        b.split(|&c| c == b'\n')
+            .skip(1)
+            .filter(|l| !l.trim_ascii().is_empty())
+            .count() as u64
+    })
 }
 
 impl Connectivity {
@@ -124,12 +230,97 @@ impl Connectivity {
             Connectivity::OneToOne => "one_to_one",
             Connectivity::AllButSelf => "all_but_self",
             Connectivity::FixedIndegree { .. } => "fixed_indegree",
+            Connectivity::FixedOutdegree { .. } => "fixed_outdegree",
+            Connectivity::FixedTotalNumber { .. } => "fixed_total_number",
             Connectivity::Bernoulli { .. } => "bernoulli",
+            Connectivity::FromFile { .. } => "from_file",
+        }
+    }
+
+    /// The number of synapses of `fixed_total_number` (its `n`, or the `n`
+    /// of its `p_pair`) between layers of `n_pre` and `n_post` neurons;
+    /// `None` for other rules.
+    pub fn total_number(&self, n_pre: usize, n_post: usize) -> Option<usize> {
+        match *self {
+            Connectivity::FixedTotalNumber { n: Some(n), .. } => Some(n),
+            Connectivity::FixedTotalNumber {
+                p_pair: Some(p), ..
+            } => Some(pair_probability_total(p, n_pre, n_post)),
+            _ => None,
         }
     }
 }
 
 impl ProjectionConfig {
+    /// The delay in steps shared by every synapse, where there is one:
+    /// `delay` (default 1), or a number `delay_ms` on the grid of `dt_ms`
+    /// ([`delay_steps`]); `None` for a distribution of delays, or a list
+    /// file's own delays.
+    pub fn fixed_delay(&self, dt_ms: f64) -> Option<u32> {
+        match (&self.delay, &self.delay_ms, &self.connectivity) {
+            (Some(d), _, _) => Some(*d),
+            (None, Some(Distribution::Constant { value }), _) => {
+                Some(delay_steps(*value, dt_ms).min(MAX_DELAY_STEPS) as u32)
+            }
+            (None, Some(_), _) | (None, None, Connectivity::FromFile { .. }) => None,
+            (None, None, _) => Some(1),
+        }
+    }
+
+    /// The most steps a delay can have: `delay`, or `delay_ms` on the grid
+    /// (of its [`Distribution::reach`] for a distribution); 1 for a list
+    /// file's delays, unknown until it is read.
+    pub fn delay_bound(&self, dt_ms: f64) -> u64 {
+        match (self.delay, &self.delay_ms) {
+            (Some(d), _) => u64::from(d),
+            (None, Some(d)) => delay_steps(d.reach(), dt_ms),
+            (None, None) => 1,
+        }
+    }
+
+    /// Bytes per synapse of its own delay: 0 where all share one, 1 up to
+    /// 255 steps, else 2 (a list file's delays, unknown until read: 2).
+    pub fn delay_bytes(&self, dt_ms: f64) -> u64 {
+        match self.fixed_delay(dt_ms) {
+            Some(_) => 0,
+            None if self.delay_ms.is_some() && self.delay_bound(dt_ms) <= 255 => 1,
+            None => 2,
+        }
+    }
+
+    /// Checks `delay` and `delay_ms` and returns [`ProjectionConfig::delay_bound`].
+    fn validate_delay(&self, dt_ms: f64, key: &dyn Fn(&str) -> String) -> Result<u64, ConfigError> {
+        match (self.delay, &self.delay_ms) {
+            (Some(_), Some(_)) => err(format!(
+                "{}: give delay (steps) or delay_ms, not both",
+                key("delay_ms")
+            )),
+            (Some(0), None) => err(format!("{}: must be >= 1 step, got 0", key("delay"))),
+            (Some(_), None) => Ok(self.delay_bound(dt_ms)),
+            (None, Some(d)) => {
+                let k = key("delay_ms");
+                match d {
+                    Distribution::Constant { value } => positive(&k, *value)?,
+                    d => d.validate(&k)?,
+                }
+                let reach = d.reach();
+                let steps = self.delay_bound(dt_ms);
+                if steps > MAX_DELAY_STEPS {
+                    let cap = if matches!(d, Distribution::Constant { .. }) {
+                        ""
+                    } else {
+                        " (draws reach it: give a max)"
+                    };
+                    return err(format!(
+                        "{k}: {reach} ms is {steps} steps of {dt_ms} ms, at most {MAX_DELAY_STEPS}{cap}"
+                    ));
+                }
+                Ok(steps)
+            }
+            (None, None) => Ok(self.delay_bound(dt_ms)),
+        }
+    }
+
     /// Checks ranges and references to the layers of `c`; `key(field)` is
     /// the field's dotted key.
     pub(crate) fn validate(
@@ -147,42 +338,151 @@ impl ProjectionConfig {
                 p.post
             ));
         };
-        if p.delay == 0 {
-            return err(format!("{}: must be >= 1 step, got 0", key("delay")));
-        }
+        let same_layer = p.pre == p.post;
         let (n_pre, n_post) = (pre.size(), post.size());
+        let bound = p.validate_delay(c.simulation.dt_ms, key)?;
         // The post layer's input ring holds `delay` slots of one value per
         // neuron for each synaptic current.
         let currents = post_model.synaptic_currents().len();
         let ring_bytes = (n_post as u128)
-            * u128::from(p.delay)
+            * u128::from(bound)
             * (currents as u128)
             * (std::mem::size_of::<f32>() as u128);
         if ring_bytes > isize::MAX as u128 {
+            let k = if p.delay_ms.is_some() {
+                "delay_ms"
+            } else {
+                "delay"
+            };
             return err(format!(
-                "{}: {} steps of input for layer '{}' ({n_post} neurons × {currents} currents) is {ring_bytes} bytes, more than can be allocated",
-                key("delay"),
-                p.delay,
+                "{}: {bound} steps of input for layer '{}' ({n_post} neurons × {currents} currents) is {ring_bytes} bytes, more than can be allocated",
+                key(k),
                 p.post
             ));
         }
-        match &p.connectivity {
+        // The pre (post) neurons one post (pre) neuron may draw.
+        let choices = |n: usize, autapses: bool| n - usize::from(same_layer && !autapses);
+        let most = u32::MAX as u128 - 1;
+        let synapses = match p.connectivity {
             Connectivity::OneToOne | Connectivity::AllButSelf if n_pre != n_post => {
                 return err(format!(
                     "{}: one_to_one and all_but_self need equal sizes, got {n_pre} -> {n_post}",
                     key("connectivity")
                 ));
             }
-            Connectivity::FixedIndegree { k } if *k == 0 || *k > n_pre => {
+            Connectivity::FixedIndegree {
+                k,
+                multapses,
+                autapses,
+            }
+            | Connectivity::FixedOutdegree {
+                k,
+                multapses,
+                autapses,
+            } => {
+                let (side, n, other) = match p.connectivity {
+                    Connectivity::FixedIndegree { .. } => ("pre", n_pre, n_post),
+                    _ => ("post", n_post, n_pre),
+                };
+                let m = choices(n, autapses);
+                if k == 0 || (!multapses && k > m) || m == 0 {
+                    let without = if same_layer && !autapses {
+                        format!(" less itself ({m})")
+                    } else {
+                        String::new()
+                    };
+                    let most = if multapses {
+                        String::new()
+                    } else {
+                        format!(" and the {side} layer size {n}{without}")
+                    };
+                    return err(format!(
+                        "{}: must be between 1{most}, got {k}{}",
+                        key("connectivity.k"),
+                        if m == 0 { " (no neuron to draw)" } else { "" }
+                    ));
+                }
+                k as u128 * other as u128
+            }
+            Connectivity::FixedTotalNumber {
+                n,
+                p_pair,
+                multapses,
+                autapses,
+            } => {
+                let n = match (n, p_pair) {
+                    (Some(n), None) => n,
+                    (None, Some(q)) => {
+                        if !(0.0..1.0).contains(&q) {
+                            return err(format!(
+                                "{}: a probability in [0, 1), got {q}",
+                                key("connectivity.p_pair")
+                            ));
+                        }
+                        pair_probability_total(q, n_pre, n_post)
+                    }
+                    _ => {
+                        return err(format!(
+                            "{}: give exactly one of n (synapses) and p_pair (probability that a pair is connected)",
+                            key("connectivity")
+                        ));
+                    }
+                };
+                let pairs = choices(n_pre, autapses) as u128 * n_post as u128;
+                if n > 0 && pairs == 0 {
+                    return err(format!(
+                        "{}: {n} synapses, but a layer of one neuron without autapses has no pair to connect",
+                        key("connectivity.n")
+                    ));
+                }
+                if !multapses && n as u128 > pairs {
+                    return err(format!(
+                        "{}: {n} synapses without multapses, but there are only {pairs} pairs",
+                        key("connectivity.n")
+                    ));
+                }
+                n as u128
+            }
+            Connectivity::Bernoulli { p } => {
+                probability(&key("connectivity.p"), p)?;
+                0
+            }
+            _ => 0,
+        };
+        if synapses > most {
+            return err(format!(
+                "{}: {synapses} synapses, at most {most} per projection",
+                key("connectivity")
+            ));
+        }
+        if let Connectivity::FromFile { path } = &p.connectivity
+            && let Err(e) = std::fs::metadata(path)
+        {
+            return err(format!(
+                "{}: cannot read {}: {e}",
+                key("connectivity.path"),
+                path.display()
+            ));
+        }
+        if let Some(d) = &p.delay_ms
+            && !matches!(d, Distribution::Constant { .. })
+            && p.connectivity == Connectivity::Dense
+        {
+            return err(format!(
+                "{}: a delay per synapse needs a sparse connectivity, this projection is dense (give delay or a number of ms)",
+                key("delay_ms")
+            ));
+        }
+        match &p.weights {
+            Some(w) => w.validate(&key("weights"))?,
+            None if !matches!(p.connectivity, Connectivity::FromFile { .. }) => {
                 return err(format!(
-                    "{}: must be between 1 and the pre layer size {n_pre}, got {k}",
-                    key("connectivity.k")
+                    "{}: required (a distribution such as {{ kind = \"constant\", value = 1.0 }})",
+                    key("weights")
                 ));
             }
-            Connectivity::Bernoulli { p } => probability(&key("connectivity.p"), *p)?,
-            _ => {}
+            None => {}
         }
-        p.weights.validate(&key("weights"))?;
         if let Some(c) = &p.stdp {
             if p.connectivity != Connectivity::Dense {
                 return err(format!(

@@ -66,6 +66,20 @@ impl InputRing {
         &mut self.rows[r]
     }
 
+    /// The inputs of synaptic current `c` arriving at steps `from..from +
+    /// count` (`count` at most the ring's length), in that order, to add
+    /// into.
+    pub fn slots_mut(&mut self, from: u64, c: usize, count: usize) -> Vec<&mut [f32]> {
+        let len = self.rows.len() / self.currents;
+        assert!(count <= len, "{count} steps ahead in a ring of {len}");
+        let at: Vec<usize> = (0..count as u64).map(|k| self.row(from + k, c)).collect();
+        let mut rows: Vec<Option<&mut [f32]>> =
+            self.rows.iter_mut().map(|r| Some(&mut r[..])).collect();
+        at.iter()
+            .map(|&r| rows[r].take().expect("distinct steps are distinct rows"))
+            .collect()
+    }
+
     /// Number of synaptic currents.
     pub fn currents(&self) -> usize {
         self.currents
