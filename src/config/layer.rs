@@ -32,6 +32,14 @@ impl LayerConfig {
         }
     }
 
+    /// Sets the number of neurons (a scaled network).
+    pub fn set_size(&mut self, size: usize) {
+        match self {
+            LayerConfig::Encoder(e) => e.size = size,
+            LayerConfig::Neuron(n) => n.layer_mut().set_size(size),
+        }
+    }
+
     /// The neuron model's view of the layer; `None` for an encoder layer.
     pub fn neuron(&self) -> Option<&dyn LayerModel> {
         match self {

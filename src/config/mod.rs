@@ -40,6 +40,7 @@ mod poisson_input;
 mod projection;
 mod protocol;
 mod record;
+mod scale;
 mod simulation;
 mod stimulus;
 pub use layer::*;
@@ -47,6 +48,7 @@ pub use poisson_input::*;
 pub use projection::*;
 pub use protocol::*;
 pub use record::*;
+pub use scale::*;
 pub use simulation::*;
 pub use stimulus::*;
 
@@ -82,6 +84,13 @@ pub struct Config {
     /// What goes into the output file.
     #[serde(default)]
     pub record: RecordConfig,
+    /// Run at a fraction of the size written (applied when the config is
+    /// read; see [`ScaleConfig`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale: Option<ScaleConfig>,
+    /// The `scale` this config was resolved with; for the record only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scaled: Option<ScaleConfig>,
 }
 
 impl Config {
@@ -103,7 +112,12 @@ impl Config {
         }
         matrix::expand(&mut table)?;
         check_layer_fields(&table)?;
-        let config: Config = deserialize_at(toml::Value::Table(table), "")?;
+        let mut config: Config = deserialize_at(toml::Value::Table(table), "")?;
+        if config.scale.is_some() {
+            // Checked at full scale first, so that scaling reads valid values.
+            config.validate()?;
+            ScaleConfig::apply(&mut config)?;
+        }
         config.validate()?;
         Ok(config)
     }

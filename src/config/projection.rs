@@ -194,9 +194,16 @@ fn is_false(b: &bool) -> bool {
 /// round(ln(1 − p_pair) / ln(1 − 1/(n_pre·n_post)))`, for which a given
 /// pair is connected at least once with probability `1 − (1 − 1/(n_pre
 /// n_post))^n = p_pair` (Potjans & Diesmann 2014, eq. 1); `p_pair` in [0, 1).
+/// Rounded half to even, as NumPy (NEST's example) rounds.
 pub fn pair_probability_total(p_pair: f64, n_pre: usize, n_post: usize) -> usize {
+    pair_probability_count(p_pair, n_pre, n_post).round_ties_even() as usize
+}
+
+/// The unrounded `ln(1 − p_pair) / ln(1 − 1/(n_pre·n_post))` of
+/// [`pair_probability_total`] (what [`super::ScaleConfig`] scales).
+pub fn pair_probability_count(p_pair: f64, n_pre: usize, n_post: usize) -> f64 {
     let pairs = n_pre as f64 * n_post as f64;
-    ((-p_pair).ln_1p() / (-1.0 / pairs).ln_1p()).round() as usize
+    (-p_pair).ln_1p() / (-1.0 / pairs).ln_1p()
 }
 
 /// A delay in ms on the time grid: `max(1, round(ms / dt))` steps, halves

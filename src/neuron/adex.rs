@@ -327,6 +327,10 @@ impl LayerModel for AdexConfig {
         self.size
     }
 
+    fn set_size(&mut self, size: usize) {
+        self.size = size;
+    }
+
     fn synaptic_currents(&self) -> Vec<(String, SynapseConfig)> {
         currents_or(&self.synapses, SynapseConfig::default())
     }

@@ -288,6 +288,10 @@ impl LayerModel for IafConfig {
         self.size
     }
 
+    fn set_size(&mut self, size: usize) {
+        self.size = size;
+    }
+
     fn synaptic_currents(&self) -> Vec<(String, SynapseConfig)> {
         currents_or(&self.synapses, default_synapse())
     }

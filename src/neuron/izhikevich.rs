@@ -253,6 +253,10 @@ impl LayerModel for IzhikevichConfig {
         self.size
     }
 
+    fn set_size(&mut self, size: usize) {
+        self.size = size;
+    }
+
     fn synaptic_currents(&self) -> Vec<(String, SynapseConfig)> {
         let single = SynapseConfig {
             current: synaptic::CurrentModel::Instantaneous,

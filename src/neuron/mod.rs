@@ -75,6 +75,13 @@ macro_rules! models {
                 }
             }
 
+            /// The layer's parameters, to change (a scaled network).
+            pub fn layer_mut(&mut self) -> &mut dyn LayerModel {
+                match self {
+                    $(NeuronConfig::$variant(c) => c,)*
+                }
+            }
+
             /// The layer's `kind`.
             pub fn kind(&self) -> &'static str {
                 match self {

@@ -48,6 +48,8 @@ pub trait NeuronModel: 'static {
 pub trait LayerModel {
     /// Number of neurons.
     fn size(&self) -> usize;
+    /// Sets the number of neurons (a scaled network).
+    fn set_size(&mut self, size: usize);
     /// Checks ranges; `key(field)` is the field's dotted config key.
     fn validate(&self, key: &dyn Fn(&str) -> String, dt_ms: f64) -> Result<(), ConfigError>;
     /// The layer's synaptic currents `(name, parameters)` in order:

@@ -274,6 +274,10 @@ impl LayerModel for LifConfig {
         self.size
     }
 
+    fn set_size(&mut self, size: usize) {
+        self.size = size;
+    }
+
     fn synaptic_currents(&self) -> Vec<(String, SynapseConfig)> {
         let single = SynapseConfig {
             current: self.current,
