@@ -221,6 +221,25 @@ mod tests {
     }
 
     #[test]
+    fn spike_files_and_noise_generators_count_their_values() {
+        // A spike file of 3 lines (16 bytes a spike), 5 spike-file neurons;
+        // a noise generator on neurons 2..10 of 10 LIF neurons (12 bytes
+        // each); 15 entities and the LIF ring (10·4 bytes).
+        let path = std::env::temp_dir().join(format!("footprint-{}.csv", std::process::id()));
+        std::fs::write(&path, "0,1.0\n1,2.0\n4,3.5").unwrap();
+        let c = config(&format!(
+            "[simulation]\nsteps = 1\n[layers.f]\nkind = \"spike_file\"\nsize = 5\npath = {}\n[layers.n]\nkind = \"lif\"\nsize = 10\n[generators.g]\nlayer = \"n\"\nneurons = [2, 10]\nkind = \"noise\"\nstd = 1.0\n",
+            toml::Value::String(path.display().to_string())
+        ));
+        let bytes = estimate(&c);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            bytes,
+            BASELINE + 15 * PER_NEURON + 40 + 3 * 16 + 8 * PER_NOISE_NEURON
+        );
+    }
+
+    #[test]
     fn sizes_too_large_to_count_saturate() {
         // 4·10^9 neurons (under the 2^32 cap): 6.4·10^11 bytes for the
         // entities and 1.6·10^10 for the ring; a dense projection of them onto

@@ -766,6 +766,21 @@ fn bad_spike_files_are_one_line_errors_with_exit_code_2() {
         &format!("{}population = \"x\"\n", layer(quoted(&two))),
         "no population 'x' under /spikes; it has: src, n",
     );
+    // Not even --force writes over a file the run reads.
+    let cfg = temp("own-input.toml");
+    let chosen = format!("{}population = \"src\"\n", layer(quoted(&two)));
+    std::fs::write(&cfg, chosen).unwrap();
+    let o = spikesim(&[
+        "run",
+        cfg.to_str().unwrap(),
+        "--out",
+        two.to_str().unwrap(),
+        "--force",
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("is the run's spike file"), "{err}");
+    assert!(two.exists());
     let csv = file("population.csv", "1,2.0\n");
     rejected(
         &format!("{}population = \"x\"\n", layer(csv)),
