@@ -48,12 +48,12 @@ pub fn stream(seed: u64, domain: u64, a: u64, b: u64) -> Xoshiro256PlusPlus {
 /// A standard normal that is a pure function of `(key, counter)`: a
 /// counter-based draw, so that the `counter`-th value of a stream needs no
 /// state (a resumed run or another thread count draws the same). Its two
-/// uniforms are `w1 = mix(key ^ mix(counter))` and `w2 = mix(w1)`, turned
-/// into a normal by [`normal_of`]. The counter is mixed before it meets
-/// the key, so that two keys' sequences are not shifted copies of each
-/// other (as `mix(key ^ counter)` would give for keys that differ only in
-/// their low bits); `mix` is a bijection, so distinct counters of one key
-/// give distinct `w1`.
+/// 64-bit words are `w1 = mix(key ^ mix(counter))` and `w2 = mix(w1)`,
+/// turned into a normal by Box–Muller as in [`standard_normal`]. The
+/// counter is mixed before it meets the key: with `mix(key ^ counter)`,
+/// two keys that differ only in low bits `d` would draw the same values,
+/// counter `c` of one at counter `c ^ d` of the other. `mix` is a
+/// bijection, so distinct counters of one key give distinct `w1`.
 pub fn normal_at(key: u64, counter: u64) -> f64 {
     let w1 = mix(key ^ mix(counter));
     normal_of(w1, mix(w1))
