@@ -10,13 +10,16 @@
 //! weights at once); STDP traces; the recorder's and writer's bounded
 //! buffers of traces; generated images (784 bytes each, for `synthetic`,
 //! `sparse_random` and `auto`, which generates them without IDX files); the per-thread copies of the network that
-//! assign and evaluate use. IDX datasets are not counted (their size is
+//! assign and evaluate use; the spikes of spike-file layers (their files'
+//! spike counts, read from the files: [`spike_file::resident_bytes`]);
+//! noise generators' draws. IDX datasets are not counted (their size is
 //! that of their files).
 
 use crate::config::thread_count;
-use crate::config::{Config, DatasetKind, LayerConfig, list_len};
+use crate::config::{Config, DatasetKind, GeneratorKind, LayerConfig, list_len};
 use crate::data::synthetic;
 use crate::neuron::NeuronConfig;
+use crate::spike_file;
 
 /// Resident memory of the process before any network (MiB measured: 16).
 const BASELINE: u64 = 16 << 20;
@@ -33,6 +36,8 @@ const PER_SPARSE_ROW: u64 = 12;
 const BATCHES: u64 = 6;
 /// Largest batch (bytes).
 const MAX_BATCH: u64 = 4 << 20;
+/// Per neuron driven by a noise generator: its key (8) and draw (4).
+const PER_NOISE_NEURON: u64 = 12;
 
 /// The estimate of a config's peak resident memory, in bytes (saturating:
 /// a network too large to count is `u64::MAX`).
@@ -77,7 +82,8 @@ fn recording_bytes(config: &Config) -> u64 {
         .saturating_mul(BATCHES)
 }
 
-/// The network's own bytes: entities, input rings, synapses, STDP traces.
+/// The network's own bytes: entities, input rings, spike files, synapses,
+/// STDP traces, noise generators.
 fn network_bytes(config: &Config) -> u64 {
     let mut total: u64 = 0;
     let mut add = |b: u64| total = total.saturating_add(b);
@@ -101,6 +107,15 @@ fn network_bytes(config: &Config) -> u64 {
                 // Each neuron's initial (v, u), kept for resets.
                 add(size.saturating_mul(8));
             }
+        }
+        if let LayerConfig::SpikeFile(f) = layer {
+            add(spike_file::resident_bytes(f));
+        }
+    }
+    for g in config.generators.values() {
+        if let GeneratorKind::Noise(_) = g.kind {
+            let size = config.layers.get(&g.at.layer).map_or(0, |l| l.size());
+            add((g.neurons(size).len() as u64).saturating_mul(PER_NOISE_NEURON));
         }
     }
     for p in config.projections.values() {
@@ -210,6 +225,25 @@ mod tests {
             "[simulation]\nsteps = 1\n[layers.n]\nkind = \"lif\"\nsize = 1000\n[[record.traces]]\nlayer = \"n\"\nvars = [\"voltage\"]\n",
         );
         assert_eq!(estimate(&c), BASELINE + 164_000 + 6 * 4_000_000);
+    }
+
+    #[test]
+    fn spike_files_and_noise_generators_count_their_values() {
+        // A spike file of 3 lines (16 bytes a spike), 5 spike-file neurons;
+        // a noise generator on neurons 2..10 of 10 LIF neurons (12 bytes
+        // each); 15 entities and the LIF ring (10·4 bytes).
+        let path = std::env::temp_dir().join(format!("footprint-{}.csv", std::process::id()));
+        std::fs::write(&path, "0,1.0\n1,2.0\n4,3.5").unwrap();
+        let c = config(&format!(
+            "[simulation]\nsteps = 1\n[layers.f]\nkind = \"spike_file\"\nsize = 5\npath = {}\n[layers.n]\nkind = \"lif\"\nsize = 10\n[generators.g]\nlayer = \"n\"\nneurons = [2, 10]\nkind = \"noise\"\nstd = 1.0\n",
+            toml::Value::String(path.display().to_string())
+        ));
+        let bytes = estimate(&c);
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(
+            bytes,
+            BASELINE + 15 * PER_NEURON + 40 + 3 * 16 + 8 * PER_NOISE_NEURON
+        );
     }
 
     #[test]

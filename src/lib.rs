@@ -11,6 +11,12 @@
 //!   Bernoulli trial per step with `p = min(1, gain·x)` (`bernoulli`) or
 //!   `p = x·max_rate_hz·dt/1000` (`poisson`). Images are held for
 //!   `steps_per_image` steps, then `rest_steps` of silence ([`stimulus`]).
+//! - **Inputs that are not images**: Poisson source layers
+//!   (`kind = "poisson"`, `p_i = rate_i·dt/1000` per step, on the encoder
+//!   machinery), spike trains replayed from a SONATA or CSV file
+//!   (`kind = "spike_file"`, [`spike_file`]: a spike at `t` fires at step
+//!   `round(t/dt)`), and current generators ([`generator`]: `dc`, `step`,
+//!   `noise`, `sin`, added into a synaptic current's input after delivery).
 //! - **Synaptic input** ([`synapse`]): `I_i(n) = Σ_p Σ_{j spiked at n−d_p} W_p[j, i]`,
 //!   event-driven (only spikes cost work), delays `d_p ≥ 1` step.
 //! - **Synaptic currents** ([`neuron::synaptic`], shared by every model):
@@ -53,7 +59,9 @@
 //! random stream. Layer entities hold the model's parameters, the external
 //! current, the double-buffered spike lists and the input ring buffer;
 //! projection entities hold the weights (and [`synapse::stdp::Stdp`]
-//! traces). The order of a step lives in [`schedule`]:
+//! traces). Spike-file layers hold their spikes ([`spike_file::SpikeTrains`]),
+//! the network's current generators are a resource
+//! ([`generator::Generators`]). The order of a step lives in [`schedule`]:
 //! `Encode → Deliver → Update → Adapt → Learn → Record`.
 //!
 //! ## Module map
@@ -63,7 +71,9 @@
 //! | [`config`] | the TOML config: one file per section, each type beside its checks |
 //! | [`param`] | what config and models share: [`ConfigError`], range checks, distributions, the step current |
 //! | [`neuron`] | the model registry (`models!`), [`neuron::model`] (the traits), [`neuron::recordables`] (the shared recordables), [`neuron::synaptic`] (synaptic and external currents), [`neuron::input`] (the input ring), [`neuron::driver`] (the shared update walk), one module per model |
-//! | [`encoder`] | Bernoulli/Poisson encoders |
+//! | [`encoder`] | Bernoulli/Poisson encoders, Poisson source layers |
+//! | [`spike_file`] | spike trains replayed from a file |
+//! | [`generator`] | current generators |
 //! | [`layer`] | layer entities, spike lists, neuron membership |
 //! | [`synapse`] | projections, weight storage ([`synapse::weights`]), delivery, STDP ([`synapse::stdp`]) |
 //! | [`stimulus`] | images presented to the input layer, resets between them |
@@ -109,6 +119,7 @@ pub mod config;
 pub mod data;
 pub mod encoder;
 pub mod footprint;
+pub mod generator;
 pub mod layer;
 pub mod network;
 pub mod neuron;
@@ -120,6 +131,7 @@ pub mod resume;
 pub mod rng;
 pub mod schedule;
 pub mod sim;
+pub mod spike_file;
 pub mod step;
 pub mod stimulus;
 pub mod synapse;

@@ -1,11 +1,13 @@
 //! Builds the ECS world of a run from its config: layer entities, their
-//! neuron entities, projection entities, and the resources.
+//! neuron entities, projection entities, and the resources (generators
+//! among them).
 
 use bevy_ecs::prelude::*;
 
 use crate::config::{Config, ConfigError, LayerConfig};
 use crate::data::ImageSet;
 use crate::encoder::{EncoderParams, EncoderRng, Intensity};
+use crate::generator::Generators;
 use crate::layer::{InLayer, Layer, LayerSpikes, Spiked};
 use crate::neuron::input::InputRing;
 use crate::neuron::model::{LayerRecordables, Spawn};
@@ -14,6 +16,7 @@ use crate::neuron::synaptic::ExternalCurrent;
 use crate::poisson_input::PoissonInput;
 use crate::record::plan;
 use crate::rng;
+use crate::spike_file;
 use crate::step::{Clock, Plasticity};
 use crate::stimulus::Stimulus;
 use crate::synapse::stdp::Stdp;
@@ -42,19 +45,36 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
     let mut layer_entities = Vec::new();
     for (index, (name, lc)) in config.layers.iter().enumerate() {
         let size = lc.size();
+        let key = |f: &str| format!("layers.{name}.{f}");
         let layer = world.spawn(LayerSpikes::default()).id();
+        let mut encoders = |params: EncoderParams, x: &mut dyn Iterator<Item = f32>| {
+            world.entity_mut(layer).insert(params);
+            world
+                .spawn_batch(x.zip(0..size as u32).map(|(x, i)| {
+                    (
+                        InLayer { layer, index: i },
+                        Intensity(x),
+                        EncoderRng::keyed(seed, rng::ENCODER, index as u64, i as u64),
+                        Spiked::default(),
+                    )
+                }))
+                .collect()
+        };
         let members: Vec<Entity> = match lc {
-            LayerConfig::Encoder(e) => {
-                world.entity_mut(layer).insert(EncoderParams::new(e, dt));
+            LayerConfig::Encoder(e) => encoders(
+                EncoderParams::new(e, dt),
+                &mut std::iter::repeat_n(0.0, size),
+            ),
+            LayerConfig::Poisson(p) => {
+                let rates = p.rates(&key("rate_hz"), seed, index, dt)?;
+                let (params, x) = EncoderParams::poisson_source(&rates, dt);
+                encoders(params, &mut x.into_iter())
+            }
+            LayerConfig::SpikeFile(f) => {
+                let trains = spike_file::load(f, &key, dt, config.steps())?;
+                world.entity_mut(layer).insert(trains);
                 world
-                    .spawn_batch((0..size as u32).map(|i| {
-                        (
-                            InLayer { layer, index: i },
-                            Intensity::default(),
-                            EncoderRng::keyed(seed, rng::ENCODER, index as u64, i as u64),
-                            Spiked::default(),
-                        )
-                    }))
+                    .spawn_batch((0..size as u32).map(|index| InLayer { layer, index }))
                     .collect()
             }
             LayerConfig::Neuron(model) => {
@@ -144,6 +164,10 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
             rest_steps: s.rest_steps,
             reset_between: s.reset_between,
         });
+    }
+
+    if !config.generators.is_empty() {
+        world.insert_resource(Generators::new(config, &layer_entities));
     }
 
     let recorder = plan::recorder(config, &world, &layer_entities, &projection_entities);

@@ -366,6 +366,25 @@ pub struct StepCurrent {
     pub amplitude: f64,
 }
 
+impl StepCurrent {
+    /// Checks that the amplitude is finite and `0 <= start_ms <= stop_ms`;
+    /// `key(field)` is the field's dotted key.
+    pub fn validate(&self, key: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
+        finite(&key("amplitude"), self.amplitude)?;
+        non_negative(&key("start_ms"), self.start_ms)?;
+        if self.stop_ms.partial_cmp(&self.start_ms) == Some(std::cmp::Ordering::Less)
+            || self.stop_ms.is_nan()
+        {
+            return err(format!(
+                "{}: must be >= start_ms ({})",
+                key("stop_ms"),
+                self.start_ms
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Deserializes `value`, naming the failing key as a dotted path under `prefix`.
 pub fn deserialize_at<T: serde::de::DeserializeOwned>(
     value: toml::Value,

@@ -21,6 +21,12 @@ pub const TRACE_SAMPLE: u64 = 4;
 pub const V_INIT: u64 = 5;
 /// Encoder trials of one protocol presentation (keyed by presentation and neuron).
 pub const PRESENTATION: u64 = 6;
+/// Domain of the per-layer rates of a Poisson source layer drawn from a
+/// distribution (keyed by layer).
+pub const POISSON_RATE: u64 = 7;
+/// Domain of the noise generators' draws (keyed by generator and neuron;
+/// [`normal_at`] takes the redraw index).
+pub const NOISE: u64 = 8;
 
 /// SplitMix64 finalizer: a bijective 64-bit mix.
 fn mix(mut z: u64) -> u64 {
@@ -33,7 +39,8 @@ fn mix(mut z: u64) -> u64 {
 /// Domain of the per-target counts of Poisson inputs ([`crate::drive`]).
 pub const POISSON_INPUT: u64 = 20;
 
-/// The 64-bit key of `(seed, domain, a, b)`.
+/// The 64-bit key of `(seed, domain, a, b)`: what [`stream`] seeds its
+/// generator with, and what [`normal_at`] draws from.
 pub fn key(seed: u64, domain: u64, a: u64, b: u64) -> u64 {
     mix(mix(mix(mix(seed) ^ domain) ^ a) ^ b)
 }
@@ -44,17 +51,25 @@ pub fn stream(seed: u64, domain: u64, a: u64, b: u64) -> Xoshiro256PlusPlus {
 }
 
 /// Draw number `counter` of the counter-based stream `key` ([`key`]),
-/// uniform on [0, 1) with 53 bits: SplitMix64 seeded with `key`, read at
-/// position `counter` (`mix(key + (counter + 1)·γ)`, γ its Weyl
-/// increment), so any draw costs one mix, needs no state and does not
-/// depend on the order draws are made in. Two keys give the same sequence
-/// shifted by a random 64-bit offset: overlaps within 2^40 draws are
-/// improbable (2^40 / 2^64 per pair of keys).
+/// uniform on [0, 1) with 53 bits, from the word `mix(key ^ mix(counter))`
+/// of [`normal_at`]: no state, and the same whatever order draws are made in.
 #[inline]
 pub fn counter_unit(key: u64, counter: u64) -> f64 {
-    unit_of(mix(
-        key.wrapping_add(counter.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-    ))
+    unit_of(mix(key ^ mix(counter)))
+}
+
+/// A standard normal that is a pure function of `(key, counter)`: a
+/// counter-based draw, so that the `counter`-th value of a stream needs no
+/// state (a resumed run or another thread count draws the same). Its two
+/// 64-bit words are `w1 = mix(key ^ mix(counter))` and `w2 = mix(w1)`,
+/// turned into a normal by Box–Muller as in [`standard_normal`]. The
+/// counter is mixed before it meets the key: with `mix(key ^ counter)`,
+/// two keys that differ only in low bits `d` would draw the same values,
+/// counter `c` of one at counter `c ^ d` of the other. `mix` is a
+/// bijection, so distinct counters of one key give distinct `w1`.
+pub fn normal_at(key: u64, counter: u64) -> f64 {
+    let w1 = mix(key ^ mix(counter));
+    normal_of(w1, mix(w1))
 }
 
 /// Uniform on [0, 1) with 53 random bits.
@@ -256,9 +271,16 @@ pub fn hypergeometric(
 
 /// Standard normal by the Box–Muller transform (one draw from two uniforms).
 pub fn standard_normal(rng: &mut impl Rng) -> f64 {
-    // u1 in (0, 1] so that ln(u1) is finite.
-    let u1 = 1.0 - unit(rng);
-    let u2 = unit(rng);
+    let a = rng.next_u64();
+    normal_of(a, rng.next_u64())
+}
+
+/// The Box–Muller normal `sqrt(−2 ln u1)·cos(2π u2)` of the 64-bit draws
+/// `a` and `b`: `u1 = 1 − unit_of(a)` in (0, 1], so that `ln(u1)` is
+/// finite, and `u2 = unit_of(b)`.
+fn normal_of(a: u64, b: u64) -> f64 {
+    let u1 = 1.0 - unit_of(a);
+    let u2 = unit_of(b);
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
@@ -455,5 +477,27 @@ mod tests {
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
         assert!(mean.abs() < 5.0 * 0.0022, "mean {mean}");
         assert!((var - 1.0).abs() < 5.0 * 0.0032, "var {var}");
+    }
+
+    #[test]
+    fn counter_based_normals_have_unit_moments_and_no_lag_correlation() {
+        // 200_000 counters of one key, bounds of 5 standard errors as in
+        // `normal_moments`; the lag-1 correlation of independent draws has
+        // standard error 1/sqrt(n) = 0.0022, and so has the correlation
+        // between the same counters of two keys that differ in one bit.
+        let n = 200_000u64;
+        let k = key(7, NOISE, 0, 0);
+        let xs: Vec<f64> = (0..n).map(|c| normal_at(k, c)).collect();
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n as f64;
+        assert!(mean.abs() < 5.0 * 0.0022, "mean {mean}");
+        assert!((var - 1.0).abs() < 5.0 * 0.0032, "var {var}");
+        let lag: f64 = xs.windows(2).map(|w| w[0] * w[1]).sum::<f64>() / n as f64;
+        assert!(lag.abs() < 5.0 * 0.0022, "lag-1 correlation {lag}");
+        let other: f64 = (0..n)
+            .map(|c| xs[c as usize] * normal_at(k ^ 1, c))
+            .sum::<f64>();
+        assert!((other / n as f64).abs() < 5.0 * 0.0022, "{other}");
+        assert_eq!(normal_at(k, 12), normal_at(k, 12));
     }
 }

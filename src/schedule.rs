@@ -15,10 +15,12 @@
 use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::SingleThreadedExecutor;
 
+use crate::generator::{self, Generators};
 use crate::neuron::input::{self, InputRing};
 use crate::neuron::lif::threshold::{self, ThresholdParams};
 use crate::poisson_input::{self, PoissonInput};
 use crate::record::collect::Recorder;
+use crate::spike_file::{self, SpikeTrains};
 use crate::step::StepSet;
 use crate::stimulus::{self, Stimulus};
 use crate::synapse::stdp::Stdp;
@@ -31,8 +33,10 @@ use crate::{encoder, neuron, record, synapse};
 /// without STDP projections, global adaptation without a layer that has it,
 /// clearing kept input without a layer whose input is recorded, recording
 /// when nothing is recorded step by step, a model's update without a layer
-/// of the model, resets between images unless the stimulus asks for them
-/// (even an idle system costs hundreds of instructions a step).
+/// of the model, resets between images unless the stimulus asks for them,
+/// replaying spike files without a spike-file layer, current generators
+/// without a generator (even an idle system costs hundreds of
+/// instructions a step).
 pub fn build(world: &mut World) -> Schedule {
     let timed = world.contains_resource::<StageTimes>();
     let stdp = world.query::<&Stdp>().iter(world).next().is_some();
@@ -46,6 +50,8 @@ pub fn build(world: &mut World) -> Schedule {
         .iter(world)
         .any(|r| r.keep_consumed);
     let idle_recorder = world.resource::<Recorder>().is_idle();
+    let spike_files = world.query::<&SpikeTrains>().iter(world).next().is_some();
+    let generators = world.contains_resource::<Generators>();
     let reset_between = world
         .get_resource::<Stimulus>()
         .is_some_and(|s| s.reset_between);
@@ -59,6 +65,13 @@ pub fn build(world: &mut World) -> Schedule {
             .chain()
             .in_set(StepSet::Encode),
     );
+    if spike_files {
+        s.add_systems(
+            spike_file::emit
+                .after(encoder::encode)
+                .in_set(StepSet::Encode),
+        );
+    }
     if reset_between {
         s.add_systems(
             stimulus::reset_between_images
@@ -82,6 +95,20 @@ pub fn build(world: &mut World) -> Schedule {
                 .in_set(StepSet::Deliver),
         );
     }
+    // Generators add after Poisson inputs, so each sum has one order.
+    match (generators, poisson_inputs) {
+        (true, true) => s.add_systems(
+            generator::inject
+                .after(poisson_input::drive)
+                .in_set(StepSet::Deliver),
+        ),
+        (true, false) => s.add_systems(
+            generator::inject
+                .after(synapse::deliver)
+                .in_set(StepSet::Deliver),
+        ),
+        (false, _) => &mut s,
+    };
     neuron::add_systems(&mut s, world);
     if global {
         s.add_systems(threshold::adapt_global.in_set(StepSet::Adapt));

@@ -34,6 +34,7 @@
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
+mod generator;
 mod layer;
 mod matrix;
 mod poisson_input;
@@ -43,6 +44,7 @@ mod record;
 mod scale;
 mod simulation;
 mod stimulus;
+pub use generator::*;
 pub use layer::*;
 pub use poisson_input::*;
 pub use projection::*;
@@ -75,6 +77,10 @@ pub struct Config {
     /// External Poisson drive of neuron layers, by name, in file order.
     #[serde(default, skip_serializing_if = "Map::is_empty")]
     pub poisson_inputs: Map<PoissonInputConfig>,
+    /// Current generators by name, in file order (the order their currents
+    /// are added in).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub generators: Map<GeneratorConfig>,
     /// Images presented to an encoder layer; absent for runs without input images.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stimulus: Option<StimulusConfig>,
@@ -112,6 +118,7 @@ impl Config {
         }
         matrix::expand(&mut table)?;
         check_layer_fields(&table)?;
+        generator::check_fields(&table)?;
         let mut config: Config = deserialize_at(toml::Value::Table(table), "")?;
         if config.scale.is_some() {
             // Checked at full scale first, so that scaling reads valid values.
@@ -181,7 +188,18 @@ impl Config {
             }
             match layer {
                 LayerConfig::Encoder(e) => e.validate(&key, dt)?,
+                LayerConfig::Poisson(p) => p.validate(&key, dt)?,
+                LayerConfig::SpikeFile(f) => f.validate(&key)?,
                 LayerConfig::Neuron(n) => n.layer().validate(&key, dt)?,
+            }
+            if self.protocol.is_some()
+                && matches!(layer, LayerConfig::Poisson(_) | LayerConfig::SpikeFile(_))
+            {
+                return err(format!(
+                    "{}: a {} layer is not allowed in a [protocol] run (its images run on copies of the network, each with its own clock and streams, so its spikes would depend on the thread count); use a [stimulus]",
+                    key("kind"),
+                    layer.kind()
+                ));
             }
         }
         for (name, p) in &self.projections {
@@ -191,6 +209,9 @@ impl Config {
         for (name, p) in &self.poisson_inputs {
             check_name("poisson_inputs", "Poisson input", name)?;
             p.validate(self, &|f: &str| format!("poisson_inputs.{name}.{f}"))?;
+        }
+        for (name, g) in &self.generators {
+            g.validate(self, &|f: &str| format!("generators.{name}.{f}"))?;
         }
         if let Some(s) = &self.stimulus {
             s.validate(self)?;
@@ -242,10 +263,19 @@ fn check_layer_fields(table: &toml::Table) -> Result<(), ConfigError> {
         let kind = fields.remove("kind");
         let fields = toml::Value::Table(fields);
         let prefix = format!("layers.{name}");
-        let allowed = || format!("encoder, {}", NeuronConfig::KINDS.join(", "));
+        let allowed = || {
+            let kinds = SOURCE_KINDS.iter().chain(NeuronConfig::KINDS);
+            kinds.copied().collect::<Vec<_>>().join(", ")
+        };
         match kind.as_ref().map(|k| (k, k.as_str())) {
             Some((_, Some("encoder"))) => {
                 deserialize_at::<EncoderConfig>(fields, &prefix)?;
+            }
+            Some((_, Some("poisson"))) => {
+                deserialize_at::<PoissonConfig>(fields, &prefix)?;
+            }
+            Some((_, Some("spike_file"))) => {
+                deserialize_at::<SpikeFileConfig>(fields, &prefix)?;
             }
             Some((_, Some(k))) => match NeuronConfig::check_fields(k, fields, &prefix) {
                 Some(checked) => checked?,
@@ -429,12 +459,14 @@ mod tests {
         let kinds = NeuronConfig::KINDS.join(", ");
         assert_eq!(
             e.0,
-            format!("layers.a.kind: unknown kind 'lfi'; allowed: encoder, {kinds}")
+            format!(
+                "layers.a.kind: unknown kind 'lfi'; allowed: encoder, poisson, spike_file, {kinds}"
+            )
         );
         let e = load(&MINIMAL.replace("kind = \"lif\"", ""), &[]).unwrap_err();
         assert_eq!(
             e.0,
-            format!("layers.a.kind: required; allowed: encoder, {kinds}")
+            format!("layers.a.kind: required; allowed: encoder, poisson, spike_file, {kinds}")
         );
     }
 

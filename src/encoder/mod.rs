@@ -4,7 +4,10 @@
 //! - `bernoulli`: `p = min(1, gain · x)`
 //! - `poisson`:   `p = x · max_rate_hz · dt / 1000`
 //!
-//! Both are `p = min(1, c · x)` with a per-layer constant `c`.
+//! Both are `p = min(1, c · x)` with a per-layer constant `c`. A Poisson
+//! source layer (`kind = "poisson"`) is a layer of encoders whose
+//! intensities are fixed when it is built
+//! ([`EncoderParams::poisson_source`]): `p_i = rate_i · dt / 1000`.
 
 use bevy_ecs::change_detection::ContiguousRef;
 use bevy_ecs::prelude::*;
@@ -53,6 +56,27 @@ impl EncoderParams {
             Encoding::Poisson => c.max_rate_hz * dt_ms / 1000.0,
         };
         Self { scale }
+    }
+
+    /// The trials of a Poisson source layer of neurons spiking at
+    /// `rates_hz` (Hz, >= 0) at time step `dt_ms`: the layer's
+    /// `c = r_max·dt/1000` for its largest rate `r_max`, and each neuron's
+    /// intensity `x_i = r_i/r_max` (0 for all when `r_max = 0`), so that
+    /// `p_i = c·x_i = r_i·dt/1000` up to the rounding of `x_i` to f32
+    /// (relative 6·10^-8). A layer of one rate has `x_i = 1`, and
+    /// `p = rate·dt/1000` exactly as a Poisson encoder's `max_rate_hz`.
+    pub fn poisson_source(rates_hz: &[f64], dt_ms: f64) -> (Self, Vec<f32>) {
+        let max = rates_hz.iter().copied().fold(0.0, f64::max);
+        let x = rates_hz
+            .iter()
+            .map(|&r| if max > 0.0 { (r / max) as f32 } else { 0.0 })
+            .collect();
+        (
+            Self {
+                scale: max * dt_ms / 1000.0,
+            },
+            x,
+        )
     }
 
     /// The Bernoulli trial at intensity `x` as a threshold on a 64-bit

@@ -21,7 +21,7 @@
 use bevy_ecs::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::param::{ConfigError, StepCurrent, finite, non_negative, positive};
+use crate::param::{ConfigError, StepCurrent, finite, positive};
 
 /// How a synaptic current integrates its input.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -167,20 +167,10 @@ pub fn validate_external(
     step: Option<&StepCurrent>,
 ) -> Result<(), ConfigError> {
     finite(&key("i_ext"), i_ext)?;
-    if let Some(s) = step {
-        finite(&key("step_current.amplitude"), s.amplitude)?;
-        non_negative(&key("step_current.start_ms"), s.start_ms)?;
-        if s.stop_ms.partial_cmp(&s.start_ms) == Some(std::cmp::Ordering::Less)
-            || s.stop_ms.is_nan()
-        {
-            return crate::param::err(format!(
-                "{}: must be >= start_ms ({})",
-                key("step_current.stop_ms"),
-                s.start_ms
-            ));
-        }
+    match step {
+        Some(s) => s.validate(&|f| key(&format!("step_current.{f}"))),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// `J_0`: the layer's first (or only) synaptic current, nA (its
@@ -322,6 +312,19 @@ pub struct StepWindow {
     pub amplitude: f32,
 }
 
+impl StepWindow {
+    /// The steps of `s` at time step `dt_ms`: a window `[start, stop)` in
+    /// ms covers the steps `n` with `start ≤ n·dt < stop`.
+    pub fn new(s: &StepCurrent, dt_ms: f64) -> Self {
+        let first_step = |ms: f64| (ms / dt_ms).ceil() as u64;
+        Self {
+            first: first_step(s.start_ms),
+            end: first_step(s.stop_ms),
+            amplitude: s.amplitude as f32,
+        }
+    }
+}
+
 /// A layer's external current: the constant `i_ext` plus an optional step
 /// current. Written once by the network builder; read by the model's update
 /// (into the first synaptic current) and by the recorder (`input`).
@@ -334,18 +337,12 @@ pub struct ExternalCurrent {
 }
 
 impl ExternalCurrent {
-    /// From the config's `i_ext` and `step_current` at time step `dt_ms`: a
-    /// window `[start, stop)` in ms covers the steps `n` with
-    /// `start ≤ n·dt < stop`.
+    /// From the config's `i_ext` and `step_current` at time step `dt_ms`
+    /// ([`StepWindow::new`]).
     pub fn new(i_ext: f64, step: Option<&StepCurrent>, dt_ms: f64) -> Self {
-        let first_step = |ms: f64| (ms / dt_ms).ceil() as u64;
         Self {
             i_ext: i_ext as f32,
-            step: step.map(|s| StepWindow {
-                first: first_step(s.start_ms),
-                end: first_step(s.stop_ms),
-                amplitude: s.amplitude as f32,
-            }),
+            step: step.map(|s| StepWindow::new(s, dt_ms)),
         }
     }
 

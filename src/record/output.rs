@@ -1,7 +1,8 @@
 //! What a run's output file may replace.
 //!
 //! - Never one of the run's own inputs ([`refuse_inputs`]): the config file,
-//!   the checkpoint of `protocol.load`, or an IDX file the run reads. Files
+//!   the checkpoint of `protocol.load`, an IDX file or a spike file
+//!   (`kind = "spike_file"`) the run reads. Files
 //!   are compared by identity (device and inode), so `./x.h5`, `d/../x.h5`
 //!   and a symlink all count as `x.h5`.
 //! - Never a file that another process has open for writing
@@ -19,7 +20,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::Config;
-use crate::config::DatasetKind;
+use crate::config::{DatasetKind, LayerConfig};
 use crate::data::idx::split_files;
 
 /// A file's identity: its device and inode number.
@@ -43,16 +44,18 @@ impl FileId {
 /// A file a run reads, with its role in the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Input {
-    /// `"config"`, `"checkpoint"` (`protocol.load`) or `"dataset"`.
+    /// `"config"`, `"checkpoint"` (`protocol.load`), `"dataset"` or
+    /// `"spike"` (a spike-file layer's file).
     pub role: &'static str,
     /// The path as the run names it.
     pub path: PathBuf,
 }
 
 /// The files a run of `config`, loaded from `config_path`, reads: the
-/// config, the checkpoint of `protocol.load`, and the IDX files (as far as
+/// config, the checkpoint of `protocol.load`, the IDX files (as far as
 /// they exist) of `stimulus.path` for an `idx` or `auto` dataset and of
-/// `protocol.path` for the split of each phase that shows images.
+/// `protocol.path` for the split of each phase that shows images, and the
+/// file of each spike-file layer.
 pub fn inputs(config_path: &Path, config: &Config) -> Vec<Input> {
     let input = |role, path: &Path| Input {
         role,
@@ -73,6 +76,11 @@ pub fn inputs(config_path: &Path, config: &Config) -> Vec<Input> {
     {
         let files = split_files(&s.path, &s.split);
         v.extend(files.iter().map(|f| input("dataset", f)));
+    }
+    for layer in config.layers.values() {
+        if let LayerConfig::SpikeFile(f) = layer {
+            v.push(input("spike", &f.path));
+        }
     }
     v
 }
