@@ -200,10 +200,14 @@ pub fn pair_probability_total(p_pair: f64, n_pre: usize, n_post: usize) -> usize
 }
 
 /// The unrounded `ln(1 − p_pair) / ln(1 − 1/(n_pre·n_post))` of
-/// [`pair_probability_total`] (what [`super::ScaleConfig`] scales).
+/// [`pair_probability_total`] (what [`super::ScaleConfig`] scales),
+/// evaluated as NEST's example does (`np.log(1 - p) / np.log((N - 1) /
+/// N)`, `N = n_pre·n_post`), not with the more accurate `ln_1p`: the
+/// rounding of `(N − 1)/N` moves some counts by one, and this way every
+/// count is NEST's.
 pub fn pair_probability_count(p_pair: f64, n_pre: usize, n_post: usize) -> f64 {
     let pairs = n_pre as f64 * n_post as f64;
-    (-p_pair).ln_1p() / (-1.0 / pairs).ln_1p()
+    (1.0 - p_pair).ln() / ((pairs - 1.0) / pairs).ln()
 }
 
 /// A delay in ms on the time grid: `max(1, round(ms / dt))` steps, halves
