@@ -4,6 +4,7 @@
     .venv/bin/python tools/validate.py microcircuit --scale 0.1 --seeds 1,2,3,4,5
     .venv/bin/python tools/validate.py brunel --state AI --seeds 1,2,3
     .venv/bin/python tools/validate.py brunel --state all --seeds 1,2,3 --out docs/validation-brunel.md
+    .venv/bin/python tools/validate.py boxplot runs/microcircuit.h5 --from-ms 500 -o docs/microcircuit-rates.png
 
 For each seed it runs ``spikesim run`` on ``experiments/microcircuit.toml`` (with
 ``scale.n = scale.k = --scale``) or ``experiments/brunel-<state>.toml`` and the peer script
@@ -156,7 +157,41 @@ def table(rows) -> tuple[str, int, int]:
     return "\n".join(out), agree, total
 
 
+def boxplot(path: Path, from_ms: float, out: Path) -> None:
+    """Box plot of the per-neuron rates of each population of a run, from `from_ms` to its end
+    (NEST's microcircuit example draws the same)."""
+    import h5py
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    s, t, firsts, sizes, names = read_spikes(path)
+    with h5py.File(path, "r") as f:
+        end_ms = float(f.attrs["steps_done"]) * float(f.attrs["dt_ms"])
+    keep = t >= from_ms
+    counts = np.bincount(s[keep], minlength=firsts[-1] + sizes[-1])
+    rates = [counts[a:a + n] / ((end_ms - from_ms) * 1e-3) for a, n in zip(firsts, sizes)]
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.boxplot(rates[::-1], orientation="horizontal", showfliers=False)
+    ax.set_yticks(range(1, len(names) + 1), names[::-1])
+    ax.set_xlabel("firing rate (spikes/s)")
+    ax.set_title(f"{path.name}: rates from {from_ms:g} to {end_ms:g} ms")
+    fig.tight_layout()
+    fig.savefig(out, dpi=150)
+
+
 def main(argv=None) -> int:
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["boxplot"]:
+        b = argparse.ArgumentParser(prog="validate.py boxplot")
+        b.add_argument("file", type=Path)
+        b.add_argument("--from-ms", type=float, default=0.0)
+        b.add_argument("-o", "--out", type=Path, required=True)
+        a = b.parse_args(argv[1:])
+        boxplot(a.file, a.from_ms, a.out)
+        return 0
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", choices=["microcircuit", "brunel"])
@@ -185,7 +220,7 @@ def main(argv=None) -> int:
     body, agree, total = table(rows)
     text = (f"## {title}\n\nSeeds {','.join(map(str, args.seeds))}, {args.threads} threads, "
             f"warm-up {args.presim_ms:g} ms, window {args.sim_ms:g} ms; "
-            f"`tools/validate.py {' '.join(argv if argv is not None else sys.argv[1:])}`\n\n{body}\n\n"
+            f"`tools/validate.py {' '.join(argv)}`\n\n{body}\n\n"
             f"{agree} of {total} quantities agree (|Δ| <= 2 sd).\n")
     print(text)
     if args.out:
