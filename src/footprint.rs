@@ -5,9 +5,14 @@
 //! The estimate is of the peak resident memory, in bytes, from figures
 //! measured on this implementation (the constants below): every neuron or
 //! encoder entity with its components, bevy's bookkeeping and the growth of
-//! its tables; the input rings; the synapses as they are built (a sparse
-//! projection's build holds its drawn inputs, the laid-out targets and the
-//! weights at once); STDP traces; the recorder's and writer's bounded
+//! its tables; the input rings (as long as the longest delay a
+//! projection's `delay_ms` can draw, its
+//! [`reach`](crate::param::Distribution::reach)); the synapses as they are
+//! built (a sparse projection's build holds its rows' targets, weights
+//! and, where each synapse has its own, delays, and for some rules lists
+//! of the rows; a `fixed_total_number` has its `n`, or the `n` of its
+//! `p_pair`; a list file one synapse per line, read whole first); STDP
+//! traces; the recorder's and writer's bounded
 //! buffers of traces; generated images (784 bytes each, for `synthetic`,
 //! `sparse_random` and `auto`, which generates them without IDX files); the per-thread copies of the network that
 //! assign and evaluate use; the spikes of spike-file layers (their files'
@@ -26,9 +31,16 @@ const BASELINE: u64 = 16 << 20;
 /// Per neuron or encoder: components, entity and table growth (measured
 /// 153–160 bytes for LIF layers of 10^6 and 4·10^6 neurons).
 const PER_NEURON: u64 = 160;
-/// Per synapse of a sparse projection while it is built: drawn input (4),
-/// target (4) and weight (4) bytes.
+/// Per synapse of a sparse projection while it is built: target (4) and
+/// weight (4) bytes, and the row lists of `one_to_one`, `all_but_self` and
+/// `bernoulli` (4; the `fixed_*` rules draw each row twice instead); a
+/// delay per synapse adds 1 or 2
+/// ([`crate::config::ProjectionConfig::delay_bytes`]).
 const PER_SPARSE_SYNAPSE: u64 = 12;
+/// Per synapse of a list file, besides [`PER_SPARSE_SYNAPSE`]: the list
+/// read (pre, post and weight 4 bytes each, delay 8) and its sorting
+/// order (8).
+const PER_LISTED_SYNAPSE: u64 = 28;
 /// Per presynaptic neuron of a sparse projection: row start and cursor.
 const PER_SPARSE_ROW: u64 = 12;
 /// The recorder's batch in the making and the writer's queue of 4 with the
@@ -140,7 +152,10 @@ fn network_bytes(config: &Config) -> u64 {
                 sparse(n.map_or(0, |n| n as u64))
             }
             C::Bernoulli { p } => sparse((pairs as f64 * p).ceil() as u64),
-            C::FromFile { path } => sparse(list_len(path)),
+            C::FromFile { path } => {
+                let n = list_len(path);
+                sparse(n).saturating_add(n.saturating_mul(PER_LISTED_SYNAPSE))
+            }
         });
         if p.stdp.is_some() {
             add(n_pre
@@ -186,35 +201,60 @@ mod tests {
         assert_eq!(estimate(&c), BASELINE + 164_000);
     }
 
+    /// 100 encoders `e` and 10 LIF neurons `n`, one step.
+    const ENCODER_TO_LIF: &str = "[simulation]\nsteps = 1\n[layers.e]\nkind = \"encoder\"\nsize = 100\n[layers.n]\nkind = \"lif\"\nsize = 10\n";
+
+    /// `[projections.<name>]` from `e` to `n`, constant weights, with `rest`.
+    fn projection(name: &str, rest: &str) -> String {
+        format!(
+            "[projections.{name}]\npre = \"e\"\npost = \"n\"\nweights = {{ kind = \"constant\", value = 1.0 }}\n{rest}\n"
+        )
+    }
+
     #[test]
     fn projections_count_their_synapses() {
         // 100 encoders -> 10 LIF, dense (100·10·4 = 4000 bytes) and fixed
         // in-degree 5 (50 synapses · 12 + 100 rows · 12 = 1800 bytes), delay
         // 3 for the ring (10·3·1·4 = 120 bytes).
         let c = config(
-            r#"
-            [simulation]
-            steps = 1
-            [layers.e]
-            kind = "encoder"
-            size = 100
-            [layers.n]
-            kind = "lif"
-            size = 10
-            [projections.d]
-            pre = "e"
-            post = "n"
-            weights = { kind = "constant", value = 1.0 }
-            [projections.s]
-            pre = "e"
-            post = "n"
-            delay = 3
-            connectivity = { kind = "fixed_indegree", k = 5 }
-            weights = { kind = "constant", value = 1.0 }
-            "#,
+            &[
+                ENCODER_TO_LIF,
+                &projection("d", ""),
+                &projection(
+                    "s",
+                    "delay = 3\nconnectivity = { kind = \"fixed_indegree\", k = 5 }",
+                ),
+            ]
+            .concat(),
         );
         let neurons = 110 * PER_NEURON;
         assert_eq!(estimate(&c), BASELINE + neurons + 120 + 4000 + 1800);
+    }
+
+    #[test]
+    fn fixed_total_numbers_and_delays_count() {
+        // 100 encoders -> 10 LIF: n = 500 synapses with a delay each, drawn
+        // from normal(2, 0.5) ms at dt 1 ms (reach 2 + 10·0.5 = 7 steps: one
+        // byte), 500·(12 + 1) + 100 rows · 12 = 7700 bytes; p_pair = 0.5 of
+        // 1000 pairs, n = round(ln 0.5 / ln(1 − 1/1000)) = 693 synapses
+        // with one delay, 693·12 + 1200 = 9516 bytes; the ring 10 neurons ×
+        // 7 steps × 4 bytes = 280.
+        let c = config(
+            &[
+                ENCODER_TO_LIF,
+                &projection(
+                    "a",
+                    "connectivity = { kind = \"fixed_total_number\", n = 500 }\ndelay_ms = { kind = \"normal\", mean = 2.0, std = 0.5 }",
+                ),
+                &projection(
+                    "b",
+                    "connectivity = { kind = \"fixed_total_number\", p_pair = 0.5 }",
+                ),
+            ]
+            .concat(),
+        );
+        let neurons = 110 * PER_NEURON;
+        assert_eq!(estimate(&c), BASELINE + neurons + 280 + 7700 + 9516);
     }
 
     #[test]

@@ -17,8 +17,15 @@
 //!   (`kind = "spike_file"`, [`spike_file`]: a spike at `t` fires at step
 //!   `round(t/dt)`), and current generators ([`generator`]: `dc`, `step`,
 //!   `noise`, `sin`, added into a synaptic current's input after delivery).
-//! - **Synaptic input** ([`synapse`]): `I_i(n) = Σ_p Σ_{j spiked at n−d_p} W_p[j, i]`,
-//!   event-driven (only spikes cost work), delays `d_p ≥ 1` step.
+//! - **Synaptic input** ([`synapse`]): `I_i(n) = Σ_k [pre_k spiked at n−d_k, post_k = i] W_k`
+//!   over the synapses `k`, event-driven (only spikes cost work), delays
+//!   `d_k ≥ 1` step: one per projection, or per synapse
+//!   ([`synapse::weights::Delays`], `delay_ms` on the grid:
+//!   `max(1, round(delay_ms/dt))`). Connectivity rules (dense, one-to-one,
+//!   Bernoulli, fixed in-/out-degree, fixed total number, a list file) and
+//!   weight distributions (constant, uniform, normal and lognormal, the last
+//!   two optionally truncated by redrawing) are in [`config::Connectivity`]
+//!   and [`param::Distribution`].
 //! - **Synaptic currents** ([`neuron::synaptic`], shared by every model):
 //!   one per layer, or two named ones that projections `target`:
 //!   `J_c = I_c` (`instantaneous`), `J_c(n) = J_c(n−1) + dt/τ_c·(−k_c J_c(n−1) + I_c(n))`

@@ -226,7 +226,7 @@ impl Distribution {
     }
 
     /// The largest value a draw practically gives: `value`, `high`, or the
-    /// bound `max`; without `max`, [`REACH_STDS`] (10) standard deviations
+    /// bound `max`; without `max`, 10 standard deviations
     /// past the mean (of the logarithm for `lognormal`), which a draw
     /// exceeds with probability `7.6·10^-24`.
     pub fn reach(&self) -> f64 {

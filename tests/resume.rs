@@ -39,16 +39,35 @@ fn observe(sim: &mut Simulation) -> (Vec<Vec<f32>>, Vec<f32>, u64) {
 fn a_rebuilt_network_set_to_a_saved_state_continues_bit_for_bit() {
     // 1,237 steps: inside an image (each 350 + 150 rest steps), with spikes in
     // flight on the 3- and 4-step delays and STDP traces nonzero.
-    let mut original = network(1, &[]);
+    continues_bit_for_bit(&[]);
+}
+
+#[test]
+fn per_synapse_delays_resume_bit_for_bit() {
+    // inh → exc with a delay per synapse: normal, mean 4 ms (8 steps at
+    // dt 0.5), sd 2 ms, at least 1 ms, so the exc ring is as long as the
+    // longest drawn delay and spikes are in flight on many of its slots.
+    let delays =
+        "projections.inh_exc.delay_ms={ kind = \"normal\", mean = 4.0, std = 2.0, min = 1.0 }";
+    let w = network(1, &[delays]).weights("inh_exc");
+    let d = w.delays().expect("per-synapse delays");
+    assert!(d.max > 8 && d.max <= 28, "max delay {}", d.max);
+    continues_bit_for_bit(&[delays]);
+}
+
+/// A network with `sets` run 1,237 steps, its state saved and restored
+/// into a fresh one on 1 and 2 threads, continues as the original does.
+fn continues_bit_for_bit(sets: &[&str]) {
+    let mut original = network(1, sets);
     for _ in 0..1237 {
         original.step();
     }
     let saved = original.resume_state();
     for threads in [1, 2] {
-        let mut resumed = network(threads, &[]);
+        let mut resumed = network(threads, sets);
         resumed.restore_resume_state(&saved).unwrap();
         assert_eq!(resumed.steps_done(), 1237);
-        let mut reference = network(1, &[]);
+        let mut reference = network(1, sets);
         for _ in 0..1237 {
             reference.step();
         }

@@ -161,9 +161,8 @@ impl Weights {
                 autapses,
             } => {
                 let start: Vec<usize> = (0..=n_post).map(|i| i * k).collect();
-                let inputs = by_target(&start, draw_own(multapses, autapses, n_pre));
-                let (row_start, post) = transpose(&inputs, &start, n_pre);
-                drop(inputs);
+                let (row_start, post) =
+                    rows_by_pre(&start, n_pre, draw_own(multapses, autapses, n_pre));
                 let w = draw(init, post.len(), seed, index);
                 return Weights::sparse(row_start, post, w);
             }
@@ -205,9 +204,8 @@ impl Weights {
                 for c in counts {
                     start.push(start.last().expect("one") + c as usize);
                 }
-                let inputs = by_target(&start, draw_own(multapses, autapses, n_pre));
-                let (row_start, post) = transpose(&inputs, &start, n_pre);
-                drop(inputs);
+                let (row_start, post) =
+                    rows_by_pre(&start, n_pre, draw_own(multapses, autapses, n_pre));
                 let w = draw_blocks(init, post.len(), seed, index);
                 return Weights::sparse(row_start, post, w);
             }
@@ -616,65 +614,90 @@ fn draw_from(
     }
 }
 
-/// The inputs of every post neuron `i` at `start[i]..start[i + 1]` of one
-/// vector, each filled by `fill(i, inputs, scratch)`, in parallel (groups
-/// of post neurons of about [`BLOCK`] inputs).
-fn by_target(start: &[usize], fill: impl Fn(usize, &mut [u32], &mut Vec<u32>) + Sync) -> Vec<u32> {
+/// The sparse rows (row starts and targets, ascending in each row) of
+/// the synapses onto `n_post = start.len() − 1` neurons from `n_pre`, post
+/// neuron `i` having `start[i + 1] − start[i]` inputs, drawn by
+/// `fill(i, inputs, scratch)` (always the same for the same `i`).
+///
+/// No list of the inputs is kept: each is drawn once to count the row
+/// lengths (in parallel over post neurons; integer sums, the same in any
+/// order), then, for each of one range of rows per thread (of about equal
+/// synapses), once more in order of `i`, keeping those of the range, so
+/// that rows ascend. This costs `1 + threads` draws per synapse and
+/// only the rows' memory.
+fn rows_by_pre(
+    start: &[usize],
+    n_pre: usize,
+    fill: impl Fn(usize, &mut [u32], &mut Vec<u32>) + Sync,
+) -> (Vec<usize>, Vec<u32>) {
     let n_post = start.len() - 1;
-    let mut inputs = vec![0u32; start[n_post]];
-    let mut groups = Vec::new();
-    let mut rest = &mut inputs[..];
-    let mut i = 0;
-    while i < n_post {
-        let mut end = i + 1;
-        while end < n_post && start[end + 1] - start[i] <= BLOCK {
-            end += 1;
-        }
-        let (group, tail) = rest.split_at_mut(start[end] - start[i]);
-        groups.push((i..end, group));
-        rest = tail;
-        i = end;
-    }
-    groups
+    let total = start[n_post];
+    // Row offsets as u32 cursors, so that at 200,000 pre neurons they fit in L2.
+    assert!(total < u32::MAX as usize, "over 2^32 synapses");
+    let widest = start.windows(2).map(|r| r[1] - r[0]).max().unwrap_or(0);
+    let scratch = || (vec![0u32; widest], Vec::new());
+    let lengths = (0..n_post)
         .into_par_iter()
-        .for_each_init(Vec::new, |set, (targets, group)| {
-            let base = start[targets.start];
-            for t in targets {
-                fill(t, &mut group[start[t] - base..start[t + 1] - base], set);
-            }
-        });
-    inputs
-}
-
-/// Lays out the inputs of each post neuron (post neuron `i`'s at
-/// `start[i]..start[i + 1]` of `inputs`) by pre neuron: the row starts
-/// and the rows' targets, ascending in each row (a counting sort).
-fn transpose(inputs: &[u32], start: &[usize], n_pre: usize) -> (Vec<usize>, Vec<u32>) {
-    // Row lengths, then each row's next free place: u32, so that at
-    // 200,000 pre neurons the cursors fit in L2.
-    assert!(inputs.len() < u32::MAX as usize, "over 2^32 synapses");
-    let mut next = vec![0u32; n_pre];
-    for &j in inputs {
-        next[j as usize] += 1;
-    }
+        .with_min_len(64)
+        .fold(
+            || (vec![0u32; n_pre], scratch()),
+            |(mut counts, (mut inputs, mut set)), i| {
+                let inputs_i = &mut inputs[..start[i + 1] - start[i]];
+                fill(i, inputs_i, &mut set);
+                inputs_i.iter().for_each(|&j| counts[j as usize] += 1);
+                (counts, (inputs, set))
+            },
+        )
+        .map(|(counts, _)| counts)
+        .reduce(|| vec![0u32; n_pre], add_counts);
     let mut row_start = Vec::with_capacity(n_pre + 1);
     row_start.push(0);
-    let mut end = 0;
-    for c in &mut next {
-        let len = *c as usize;
-        *c = end as u32;
-        end += len;
-        row_start.push(end);
+    for &len in &lengths {
+        row_start.push(row_start.last().expect("one") + len as usize);
     }
-    let mut post = vec![0; inputs.len()];
-    for (i, r) in start.windows(2).enumerate() {
-        for &j in &inputs[r[0]..r[1]] {
-            let c = &mut next[j as usize];
-            post[*c as usize] = i as u32;
-            *c += 1;
+    drop(lengths);
+    let parts = rayon::current_num_threads().clamp(1, n_pre.max(1));
+    // Part t: the pre neurons from the first row that starts at or past
+    // t/parts of the synapses.
+    let cuts: Vec<usize> = (0..=parts)
+        .map(|t| {
+            let at = row_start.partition_point(|&s| s < total * t / parts);
+            if t == parts { n_pre } else { at.min(n_pre) }
+        })
+        .collect();
+    let mut post = vec![0u32; total];
+    let mut rest = &mut post[..];
+    let mut pieces = Vec::with_capacity(parts);
+    for w in cuts.windows(2) {
+        let (piece, tail) = rest.split_at_mut(row_start[w[1]] - row_start[w[0]]);
+        pieces.push((w[0] as u32..w[1] as u32, piece));
+        rest = tail;
+    }
+    pieces.into_par_iter().for_each(|(rows, piece)| {
+        let base = row_start[rows.start as usize];
+        let mut next: Vec<u32> = (rows.start as usize..rows.end as usize)
+            .map(|j| (row_start[j] - base) as u32)
+            .collect();
+        let (mut inputs, mut set) = scratch();
+        for i in 0..n_post {
+            let inputs_i = &mut inputs[..start[i + 1] - start[i]];
+            fill(i, inputs_i, &mut set);
+            for &j in inputs_i.iter() {
+                if rows.contains(&j) {
+                    let c = &mut next[(j - rows.start) as usize];
+                    piece[*c as usize] = i as u32;
+                    *c += 1;
+                }
+            }
         }
-    }
+    });
     (row_start, post)
+}
+
+/// `a + b`, element by element (counts).
+fn add_counts(mut a: Vec<u32>, b: Vec<u32>) -> Vec<u32> {
+    a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
+    a
 }
 
 /// The number of inputs of each of `n_post` neurons when each of `n`
@@ -682,10 +705,6 @@ fn transpose(inputs: &[u32], start: &[usize], n_pre: usize) -> (Vec<usize>, Vec<
 /// [`BLOCK`] synapses, block `b` from the `(seed, CONNECTIVITY, index, 2^32
 /// + b)` stream, counted in parallel (integer sums: the same in any order).
 fn multinomial_counts(n: usize, n_post: usize, seed: u64, index: u64) -> Vec<u32> {
-    let add = |mut a: Vec<u32>, b: Vec<u32>| {
-        a.iter_mut().zip(b).for_each(|(x, y)| *x += y);
-        a
-    };
     (0..n.div_ceil(BLOCK))
         .into_par_iter()
         .with_min_len(16)
@@ -699,7 +718,7 @@ fn multinomial_counts(n: usize, n_post: usize, seed: u64, index: u64) -> Vec<u32
                 counts
             },
         )
-        .reduce(|| vec![0u32; n_post], add)
+        .reduce(|| vec![0u32; n_post], add_counts)
 }
 
 /// The number of inputs of each of `n_post` neurons, each with `choices`
