@@ -135,7 +135,7 @@ fn rates_and_cvs(s: &mut Simulation, layers: &[&str], from: u64, steps: u64) -> 
 
 #[test]
 fn the_microcircuit_at_scale_0_05_fires_at_nests_rates() {
-    // Scale 0.05 (3,858 neurons, 747,201 synapses), 300 ms of warm-up then
+    // Scale 0.05 (3,858 neurons, 747,205 synapses), 300 ms of warm-up then
     // 500 ms. Bands: NEST 3.10 (../shared/peers/nest_microcircuit.py
     // --scale 0.05 --presim-ms 300 --sim-ms 500, seeds 1–5) gives each
     // population's mean rate with the seed-to-seed sd below; the band is
@@ -154,4 +154,41 @@ fn the_microcircuit_at_scale_0_05_fires_at_nests_rates() {
 
 /// NEST's (mean, seed-to-seed sd) of each population's rate at scale 0.05
 /// (see the test above).
-const NEST_MC_005: [(f64, f64); 8] = [(0.0, 0.0); 8];
+const NEST_MC_005: [(f64, f64); 8] = [
+    (0.2615, 0.0392),
+    (1.3192, 0.0998),
+    (3.295, 0.1028),
+    (3.8818, 0.0988),
+    (5.2942, 0.5718),
+    (6.6868, 0.108),
+    (0.5483, 0.0388),
+    (6.0356, 0.0915),
+];
+
+#[test]
+fn brunel_ai_at_a_fifth_of_the_size_fires_at_nests_rate_and_irregularity() {
+    // N_E = 2000, N_I = 500 with the full in-degrees C_E = 1000, C_I = 250
+    // (nest_brunel.py --scale 0.2 --fixed-indegree: the same mean field as
+    // the full network, g = 5, η = 2), 100 ms of warm-up then 500 ms.
+    // Bands: NEST 3.10, seeds 1–5, gives the rates and mean CVs below
+    // (mean, seed-to-seed sd); each band is the NEST mean ± 4 sd, or ± 2 %
+    // of the mean where that is wider (the sd of 5 seeds is itself
+    // uncertain by about a third).
+    let sets = ["layers.E.size=2000".to_string(), "layers.I.size=500".to_string()];
+    let c = Config::load(&repo("experiments/brunel-ai.toml"), &sets).unwrap();
+    let mut s = Simulation::new(&c, None).unwrap();
+    let got = rates_and_cvs(&mut s, &["E", "I"], 1000, 6000);
+    let check = |what: &str, x: f64, (mean, sd): (f64, f64)| {
+        let band = (4.0 * sd).max(0.02 * mean);
+        assert!((x - mean).abs() <= band, "{what}: {x}, NEST {mean} ± {sd}");
+    };
+    let [(rate_e, cv_e), (rate_i, cv_i)] = [got[0], got[1]];
+    check("rate E", rate_e, NEST_BRUNEL_AI_02[0]);
+    check("rate I", rate_i, NEST_BRUNEL_AI_02[1]);
+    check("cv E", cv_e, NEST_BRUNEL_AI_02[2]);
+    check("cv I", cv_i, NEST_BRUNEL_AI_02[3]);
+}
+
+/// NEST's (mean, seed-to-seed sd) of rate_E, rate_I (Hz), cv_E, cv_I of
+/// Brunel AI at a fifth of the size (see the test above).
+const NEST_BRUNEL_AI_02: [(f64, f64); 4] = [(0.0, 0.0); 4];

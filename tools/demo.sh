@@ -15,8 +15,13 @@ mkdir -p runs
 ./target/release/spikesim run experiments/single-neuron.toml --out runs/single-neuron.h5 --force
 ./target/release/spikesim run experiments/izhikevich.toml --out runs/izhikevich.h5 --force
 ./target/release/spikesim run experiments/adex.toml --out runs/adex.h5 --force
+./target/release/spikesim run experiments/microcircuit.toml --set scale.n=0.1 --set scale.k=0.1 \
+    --out runs/microcircuit-0.1.h5 --force
 ./target/release/spikesim inspect runs/seed-demo.h5
 .venv/bin/python tools/spikeview.py raster runs/seed-demo.h5 --stop-ms 1000 -o runs/seed-demo-raster.png
+.venv/bin/python tools/spikeview.py raster runs/microcircuit-0.1.h5 --start-ms 1000 --stop-ms 1100 \
+    -o runs/microcircuit-0.1-raster.png
+.venv/bin/python tools/validate.py boxplot runs/microcircuit-0.1.h5 --from-ms 500 -o runs/microcircuit-0.1-rates.png
 .venv/bin/python tools/spikeview.py neuron runs/single-neuron.h5 --layer neuron --node 0 -o runs/single-neuron-neuron.png
 .venv/bin/python tools/spikeview.py neuron runs/izhikevich.h5 --layer rs ib ch fs lts --node 0 -o runs/izhikevich-patterns.png
 .venv/bin/python tools/spikeview.py neuron runs/adex.h5 --layer tonic adapting initial_burst regular_bursting \
