@@ -284,6 +284,16 @@ fn normal_of(a: u64, b: u64) -> f64 {
     (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
 }
 
+/// Two independent standard normals from one Box–Muller transform:
+/// `r·cos θ` (what [`standard_normal`] gives from the same draws) and
+/// `r·sin θ`.
+pub fn normal_pair(rng: &mut impl Rng) -> (f64, f64) {
+    let u1 = 1.0 - unit(rng);
+    let u2 = unit(rng);
+    let (r, theta) = ((-2.0 * u1.ln()).sqrt(), std::f64::consts::TAU * u2);
+    (r * theta.cos(), r * theta.sin())
+}
+
 /// `k` distinct values of `0..n` (`n < 2^32`), in the order drawn (Floyd's
 /// algorithm: `k` draws; sort them where order matters); see
 /// [`sample_distinct_into`].
