@@ -102,15 +102,23 @@ enum Command {
         /// HDF5 file written by `spikesim run`
         file: PathBuf,
     },
-    /// Time a scaling workload (W1: the seed network, W2: CUBA) and print
-    /// one `RESULT ...` line per repetition, in the benchmark peers' format
+    /// Time a scaling workload (W1: the seed network, W2: CUBA, W3: the
+    /// Potjans-Diesmann microcircuit, W4: Brunel's model A) and print one
+    /// `RESULT ...` line per repetition, in the benchmark peers' format
     Bench {
         /// Workload
         #[arg(value_enum)]
         workload: bench::Workload,
-        /// LIF neurons (W1: hidden layer; W2: whole network, 80% excitatory)
+        /// LIF neurons (W1: hidden layer; W2: whole network, 80% excitatory;
+        /// W3 and W4: not used)
         #[arg(long, default_value_t = 400)]
         neurons: usize,
+        /// W3: N and K scaling of the microcircuit, in (0, 1] (1: 77,169 neurons)
+        #[arg(long, default_value_t = 0.1)]
+        scale: f64,
+        /// W4: state of Brunel's network (12,500 neurons)
+        #[arg(long, value_enum, ignore_case = true, default_value = "AI")]
+        state: bench::BrunelState,
         /// Worker threads (0 = all cores)
         #[arg(long, default_value_t = 1)]
         threads: usize,
@@ -120,9 +128,13 @@ enum Command {
         /// W1 images (default 20)
         #[arg(long)]
         images: Option<usize>,
-        /// Steps (default: W1 images × 250, W2 10,000)
+        /// Timed steps (default: W1 images × 250, W2 to W4 10,000 = 1 s)
         #[arg(long)]
         steps: Option<u64>,
+        /// Untimed steps before the timed ones, out of every count (default:
+        /// W3 and W4 1000 = 100 ms, as the NEST peers; W1 and W2 0)
+        #[arg(long)]
+        presim_steps: Option<u64>,
         /// Seed
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -200,10 +212,13 @@ fn main() -> ExitCode {
         Command::Bench {
             workload,
             neurons,
+            scale,
+            state,
             threads,
             reps,
             images,
             steps,
+            presim_steps,
             seed,
             timings,
             quiet: _,
@@ -211,9 +226,12 @@ fn main() -> ExitCode {
             let o = bench::Options {
                 workload,
                 neurons,
+                scale,
+                state,
                 threads,
                 images,
                 steps,
+                presim_steps,
                 seed,
                 timings,
             };
@@ -580,7 +598,7 @@ fn run(
                 "{} steps{resumed} in {elapsed:.2} s on {threads} thread(s); {} synaptic events{}",
                 steps - first_step,
                 sim.synapse_events(),
-                peak_rss()
+                footprint::peak_rss_mib()
                     .map(|mb| format!("; peak RSS {mb} MiB"))
                     .unwrap_or_default()
             );
@@ -610,14 +628,6 @@ fn run(
             Ok(())
         }
     }
-}
-
-/// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
-fn peak_rss() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib / 1024)
 }
 
 /// A progress bar with an ETA on a terminal; hidden otherwise.

@@ -453,6 +453,12 @@ impl Simulation {
         self.world.resource::<DeliveryStats>().synapse_events
     }
 
+    /// Synapses of every projection together.
+    pub fn synapse_count(&mut self) -> u64 {
+        let mut q = self.world.query::<&Weights>();
+        q.iter(&self.world).map(|w| w.len() as u64).sum()
+    }
+
     /// The weights of a projection.
     pub fn weights(&mut self, projection: &str) -> Weights {
         let mut q = self.world.query::<(&Projection, &Weights)>();

@@ -352,3 +352,104 @@ fn timings_name_every_stage_and_change_nothing() {
     }
     assert_eq!(read_all(&plain), read_all(&out));
 }
+
+/// Runs `spikesim bench ARGS` and returns the `key=value` pairs of its one
+/// `RESULT` line, after checking the line's fixed start.
+fn bench_keys(args: &[&str]) -> std::collections::HashMap<String, String> {
+    let o = run(&[&["bench"], args].concat());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1, "{text}");
+    let workload = if args[0] == "w3" {
+        "microcircuit"
+    } else {
+        "brunel"
+    };
+    let start = format!("RESULT tool=spikesim workload={workload} neurons=");
+    assert!(lines[0].starts_with(&start), "{text}");
+    lines[0]
+        .split_whitespace()
+        .skip(1)
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .unwrap_or_else(|| panic!("{kv} in {text}"));
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+/// Checks `key=value` pairs of a `RESULT` line's keys.
+fn assert_values(k: &std::collections::HashMap<String, String>, pairs: &[(&str, &str)]) {
+    for (key, value) in pairs {
+        assert_eq!(k[*key], *value, "{key}");
+    }
+}
+
+/// `bench w3` and `bench w4` print the keys of the NEST peers' lines, with
+/// the counts of the timed steps only.
+#[test]
+fn bench_w3_and_w4_print_the_peers_keys() {
+    let k = bench_keys(&[
+        "w3",
+        "--scale",
+        "0.02",
+        "--steps",
+        "50",
+        "--presim-steps",
+        "10",
+        "--threads",
+        "2",
+    ]);
+    assert_values(
+        &k,
+        &[
+            ("neurons", "1544"),
+            ("steps", "50"),
+            ("spikes_in", "0"),
+            ("threads", "2"),
+            ("scale", "0.02"),
+            ("k_scale", "0.02"),
+            ("presim_ms", "1"),
+        ],
+    );
+    let rates: Vec<f64> = ["L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"]
+        .iter()
+        .map(|p| k[&format!("rate_{p}")].parse().unwrap())
+        .collect();
+    assert!(rates.iter().all(|r| *r >= 0.0));
+    for key in [
+        "wall_s",
+        "setup_s",
+        "presim_s",
+        "wall_per_bio_s",
+        "rate_hz",
+        "syn_events",
+        "n_synapses",
+        "ext_events",
+        "spikes_out",
+    ] {
+        assert!(k[key].parse::<f64>().is_ok(), "{key}={}", k[key]);
+    }
+    let k = bench_keys(&[
+        "w4",
+        "--state",
+        "si-slow",
+        "--steps",
+        "20",
+        "--presim-steps",
+        "0",
+    ]);
+    assert_values(
+        &k,
+        &[
+            ("neurons", "12500"),
+            ("state", "SI-slow"),
+            ("scale", "1"),
+            ("n_synapses", "15625000"),
+            ("presim_ms", "0"),
+        ],
+    );
+    assert!(k.contains_key("rate_E") && k.contains_key("rate_I"));
+}

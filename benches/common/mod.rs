@@ -11,13 +11,8 @@ use spikesim::{Config, Simulation, stimulus};
 /// The workload's network (nothing recorded unless `sets` asks), single-threaded.
 pub fn simulation(workload: Workload, neurons: usize, sets: &[&str]) -> Simulation {
     let o = Options {
-        workload,
         neurons,
-        threads: 1,
-        images: None,
-        steps: None,
-        seed: 1,
-        timings: false,
+        ..Options::new(workload)
     };
     let base = bench::config(&o).expect("workload config");
     let text = base.to_toml();

@@ -50,10 +50,21 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 
 # Integration step of each workload (ms) and what one step means in biological time.
-DT_MS = {"W1": 1.0, "W2": 0.1}
+DT_MS = {"W1": 1.0, "W2": 0.1, "W3": 0.1, "W4": 0.1}
 WORKLOAD_TITLE = {"W1": "W1 seed feed-forward (784 → N, dt 1 ms)",
-                  "W2": "W2 CUBA (N, K = 80, dt 0.1 ms)"}
-EXPECTED_RATE = {"W1": "≈ 20 Hz", "W2": "≈ 5 Hz"}
+                  "W2": "W2 CUBA (N, K = 80, dt 0.1 ms)",
+                  "W3": "W3 microcircuit (Potjans & Diesmann, N = K scaling, dt 0.1 ms)",
+                  "W4": "W4 Brunel model A (12,500 neurons, dt 0.1 ms)"}
+EXPECTED_RATE = {"W1": "≈ 20 Hz", "W2": "≈ 5 Hz",
+                 "W3": "≈ 3.2 Hz, the mean of NEST's full-scale population rates",
+                 "W4": "spikesim and NEST alike for each state"}
+# The axis each workload is swept along (the first column of its tables): N for W1 and W2,
+# the N = K scaling for W3, the state for W4.
+AXIS = {"W1": "N", "W2": "N", "W3": "scale (N)", "W4": "state"}
+# The workload names the microcircuit and Brunel scripts print -> the driver's.
+RESULT_WORKLOADS = {"MICROCIRCUIT": "W3", "BRUNEL": "W4"}
+# nest_brunel.py --state / spikesim bench w4 --state.
+W4_STATES = ["SR", "AI", "SI-fast", "SI-slow"]
 
 # Command-line tool names -> the tool name each prints in its RESULT lines.
 TOOL_NAMES = {
@@ -63,26 +74,34 @@ TOOL_NAMES = {
     "brian2-standalone": "brian2_standalone",
     "ngclearn": "ngclearn",
     "nest": "nest",
+    "annarchy": "annarchy",
 }
 ALL_TOOLS = list(TOOL_NAMES)
-# Which tools implement which workload (the peers have no numpy/ngclearn W2).
+# Which tools implement which workload (the peers have no numpy/ngclearn W2; ANNarchy runs
+# W2 only, from tools/bench/annarchy_w2.py; the microcircuit and Brunel peers are NEST's).
 WORKLOAD_TOOLS = {
     "W1": ["spikesim", "numpy", "brian2-runtime", "brian2-standalone", "ngclearn", "nest"],
-    "W2": ["spikesim", "brian2-standalone", "brian2-runtime", "nest"],
+    "W2": ["spikesim", "brian2-standalone", "brian2-runtime", "annarchy", "nest"],
+    "W3": ["spikesim", "nest"],
+    "W4": ["spikesim", "nest"],
 }
+# The ANNarchy W2 peer, which is this repo's (the others are in shared/peers).
+ANNARCHY_W2 = Path(__file__).resolve().parent / "annarchy_w2.py"
 # Single-threaded tools: run once (threads=1) whatever --threads says.
 SINGLE_THREADED = {"brian2-runtime"}
 
 DEFAULTS = dict(w1_sizes=[100, 400, 1600, 6400], w2_sizes=[4000, 16000, 64000, 256000],
+                w3_scales=[0.1, 0.25, 0.5, 1.0], w4_states=["AI"],
                 threads=[1, 2], reps=3, images=20, steps=10000)
-QUICK = dict(w1_sizes=[100, 400], w2_sizes=[4000], threads=[1], reps=1, images=2, steps=1000)
+QUICK = dict(w1_sizes=[100, 400], w2_sizes=[4000], w3_scales=[0.1], w4_states=["AI"],
+             threads=[1], reps=1, images=2, steps=1000)
 # As in the peers' sweep: NEST W2 at N >= 64000 simulates 0.2 s (2000 steps) per rep.
 NEST_W2_LONG_N = 64000
 NEST_W2_LONG_STEPS = 2000
 # limit.c's row-add kernel assumes 75 input spikes per step and measures these N only.
 LIMIT_SPIKES_PER_STEP = 75
 
-CSV_FIELDS = ["tool", "workload", "neurons", "threads", "rep", "wall_s", "setup_s", "build_s",
+CSV_FIELDS = ["tool", "workload", "neurons", "scale", "state", "threads", "rep", "wall_s", "setup_s", "build_s",
               "compile_s", "steps", "dt_ms", "bio_s", "spikes_in", "spikes_out", "syn_events",
               "rate_hz", "wall_per_bio_s", "syn_events_per_s", "version"]
 LIMIT_FIELDS = ["kernel", "threads", "neurons", "targets", "events_per_s", "bytes_per_s",
@@ -123,7 +142,10 @@ def parse_result_line(line: str) -> dict | None:
         return None
     out["tool"] = str(out["tool"])
     if "workload" in out:
-        out["workload"] = str(out["workload"]).upper()
+        w = str(out["workload"]).upper()
+        out["workload"] = RESULT_WORKLOADS.get(w, w)
+    if "state" in out:
+        out["state"] = str(out["state"])
     return out
 
 
@@ -135,7 +157,7 @@ def result_row(d: dict, rep: int | None = None, threads: int | None = None) -> d
     """A simulator RESULT dict -> one results.csv row (derived columns added).
 
     rate_hz = spikes_out / (neurons * steps * dt); wall_per_bio_s = wall_s / (steps * dt),
-    with dt = 1 ms (W1) or 0.1 ms (W2)."""
+    with dt = 1 ms (W1) or 0.1 ms (W2 to W4). scale (W3) and state (W4) as printed."""
     w = d["workload"]
     dt_ms = DT_MS[w]
     steps = int(d["steps"])
@@ -154,11 +176,26 @@ def result_row(d: dict, rep: int | None = None, threads: int | None = None) -> d
         wall_per_bio_s=wall / bio_s if bio_s else float("nan"),
         syn_events_per_s=int(d["syn_events"]) / wall if wall > 0 else float("nan"),
         version=str(d.get("version", "")),
+        scale=d.get("scale", "") if w == "W3" else "", state=d.get("state", "") if w == "W4" else "",
     )
     for k in ("setup_s", "build_s", "compile_s"):
         if k in d:
             row[k] = float(d[k])
     return row
+
+
+def point_of(row: dict):
+    """Where a results.csv row sits on its workload's axis (AXIS): N, the scale or the state."""
+    if row["workload"] == "W3":
+        return float(row["scale"])
+    if row["workload"] == "W4":
+        return str(row["state"])
+    return int(row["neurons"])
+
+
+def point_label(workload: str, point) -> str:
+    """A point of a workload's axis for progress lines: 'N=400', 'scale=0.1', 'state=AI'."""
+    return {"W3": "scale", "W4": "state"}.get(workload, "N") + f"={point}"
 
 
 # ---------------------------------------------------------------- planning
@@ -168,8 +205,8 @@ def result_row(d: dict, rep: int | None = None, threads: int | None = None) -> d
 class Run:
     """One process to start (or a placeholder for one that cannot start)."""
     tool: str              # command-line tool name, or "limit"
-    workload: str          # "W1", "W2", or "" for limit
-    neurons: int           # 0 for limit
+    workload: str          # "W1" to "W4", or "" for limit
+    neurons: int | float | str  # the point on the workload's axis: N, W3 scale, W4 state; 0 for limit
     threads: int
     expected: int          # RESULT lines expected
     cmd: list
@@ -183,6 +220,16 @@ def _csv_ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
 
+def _csv_floats(text: str) -> list[float]:
+    return [float(x) for x in text.split(",") if x.strip()]
+
+
+def _csv_states(text: str) -> list[str]:
+    """W4 states, case-insensitive, spelled as nest_brunel.py takes them."""
+    canon = {s.lower(): s for s in W4_STATES}
+    return [canon[x] for x in _csv_names(text, list(canon), "W4 state")]
+
+
 def _csv_names(text: str, allowed, what: str) -> list[str]:
     names = [x.strip().lower() for x in text.split(",") if x.strip()]
     bad = [x for x in names if x not in allowed]
@@ -191,12 +238,23 @@ def _csv_names(text: str, allowed, what: str) -> list[str]:
     return names
 
 
-def sim_command(tool: str, workload: str, n: int, threads: int, reps: int, images: int, steps: int,
+def sim_command(tool: str, workload: str, n, threads: int, reps: int, images: int, steps: int,
                 paths: dict, seed: int = 1) -> tuple[list, int, bool]:
-    """(argv, expected RESULT lines, one process per rep) for a simulator run."""
+    """(argv, expected RESULT lines, one process per rep) for a simulator run; n is the point on
+    the workload's axis (N, W3's scale, W4's state). W3 and W4 run the peers' default length
+    (100 ms untimed, 1 s timed) whatever steps says."""
     py = str(paths["peers_python"])
     peers = Path(paths["peers_dir"])
     w = workload.lower()
+    if workload in ("W3", "W4"):
+        flag = "--scale" if workload == "W3" else "--state"
+        tail = [flag, str(n), "--threads", str(threads), "--reps", str(reps), "--seed", str(seed)]
+        if tool == "spikesim":
+            return [str(paths["spikesim"]), "bench", w, *tail], reps, False
+        if tool == "nest":
+            script = "nest_microcircuit.py" if workload == "W3" else "nest_brunel.py"
+            return [py, str(peers / script), *tail, "--quiet"], reps, False
+        raise ValueError(f"no {workload} command for {tool}")
     wflags = ["--images", str(images)] if workload == "W1" else ["--steps", str(steps)]
     common = ["--neurons", str(n), "--seed", str(seed), *wflags]
     if tool == "spikesim":
@@ -213,6 +271,9 @@ def sim_command(tool: str, workload: str, n: int, threads: int, reps: int, image
         return argv, reps, False
     if tool == "ngclearn":
         return [py, str(peers / "ngclearn_w1.py"), *common, "--threads", str(threads),
+                "--reps", str(reps), "--quiet"], reps, False
+    if tool == "annarchy" and workload == "W2":
+        return [py, str(ANNARCHY_W2), *common, "--threads", str(threads),
                 "--reps", str(reps), "--quiet"], reps, False
     if tool == "nest" and workload == "W1":
         # nest_w1.py does one timed run per process: the sweep starts it once per rep
@@ -251,8 +312,17 @@ def availability(paths: dict, tools: list[str], probe_spikesim=True) -> dict:
                              "(tools/bench/setup-peers.sh)")
             elif not (Path(paths["peers_dir"]) / "common.py").exists():
                 why[tool] = f"missing: peer scripts not found in {paths['peers_dir']} (--peers-dir)"
+            elif tool == "annarchy" and not any(
+                    Path(paths["peers_python"]).parent.parent.glob("lib/python*/site-packages/ANNarchy")):
+                why[tool] = "missing: ANNarchy is not installed in the peers venv (tools/bench/setup-peers.sh)"
         why.setdefault(tool, "")
     return why
+
+
+def points(cfg: dict, workload: str) -> list:
+    """The points of a workload's axis that cfg asks for: N (W1, W2), scales (W3), states (W4)."""
+    key = {"W1": "w1_sizes", "W2": "w2_sizes", "W3": "w3_scales", "W4": "w4_states"}[workload]
+    return list(cfg.get(key) or [])
 
 
 def plan(cfg: dict, paths: dict, why: dict) -> list[Run]:
@@ -267,8 +337,7 @@ def plan(cfg: dict, paths: dict, why: dict) -> list[Run]:
                 runs.append(Run("limit", "", 0, t, 6, argv, {"OMP_NUM_THREADS": str(t)},
                                 rep_base=r, unavailable=why.get("limit", "")))
     for w in cfg["workloads"]:
-        sizes = cfg["w1_sizes"] if w == "W1" else cfg["w2_sizes"]
-        for n in sizes:
+        for n in points(cfg, w):
             for ti, t in enumerate(cfg["threads"]):
                 for tool in cfg["tools"]:
                     if tool not in WORKLOAD_TOOLS[w]:
@@ -281,7 +350,8 @@ def plan(cfg: dict, paths: dict, why: dict) -> list[Run]:
                         t_run = t
                     argv, expected, per_process = sim_command(
                         tool, w, n, t_run, cfg["reps"], cfg["images"], cfg["steps"], paths, cfg["seed"])
-                    env = {"OMP_NUM_THREADS": str(t_run)}
+                    # PEERS_DIR: where annarchy_w2.py finds the peers' common.py
+                    env = {"OMP_NUM_THREADS": str(t_run), "PEERS_DIR": str(paths["peers_dir"])}
                     copies = cfg["reps"] if per_process else 1
                     for r in range(copies):
                         runs.append(Run(tool, w, n, t_run, expected, argv, env, rep_base=r,
@@ -383,10 +453,11 @@ def _median(xs):
 
 
 def aggregate(rows: list[dict]) -> dict:
-    """(workload, N, tool, threads) -> statistics of wall_s and wall_per_bio_s over reps."""
+    """(workload, point, tool, threads) -> statistics of wall_s and wall_per_bio_s over reps;
+    the point is N, W3's scale or W4's state (point_of)."""
     groups = {}
     for r in rows:
-        groups.setdefault((r["workload"], int(r["neurons"]), r["tool"], int(r["threads"])), []).append(r)
+        groups.setdefault((r["workload"], point_of(r), r["tool"], int(r["threads"])), []).append(r)
     out = {}
     for key, rs in groups.items():
         walls = [float(r["wall_s"]) for r in rs]
@@ -401,6 +472,7 @@ def aggregate(rows: list[dict]) -> dict:
             bio_med=_median(per_bio), bio_min=min(per_bio), bio_max=max(per_bio),
             rate_hz=_median([float(r["rate_hz"]) for r in rs]),
             steps=sorted({int(r["steps"]) for r in rs}),
+            neurons=sorted({int(r["neurons"]) for r in rs}),
             syn_per_bio_s=_median([int(r["syn_events"]) / float(r["bio_s"]) for r in rs]),
             spikes_in_per_step=_median([int(r["spikes_in"]) / int(r["steps"]) for r in rs]),
             **extra)
@@ -428,8 +500,9 @@ def limit_table(limits: list[dict]) -> dict:
     return best
 
 
-def limit_estimate(workload: str, n: int, agg: dict, lim: dict) -> dict | None:
-    """Lower bound on wall seconds per biological second for (workload, N).
+def limit_estimate(workload: str, n, agg: dict, lim: dict) -> dict | None:
+    """Lower bound on wall seconds per biological second for (workload, N) (W3, W4: the
+    point on their axis, and the scatter-add kernel as for W2).
 
     W1: synaptic events per biological second / row-add events per second at this N
         (the dense row-add of limit.c: acc[0..N) += W[pre, :] per input spike).
@@ -455,7 +528,14 @@ def limit_estimate(workload: str, n: int, agg: dict, lim: dict) -> dict | None:
                 events_per_bio_s=syn_bio, events_per_s=rates[t_best])
 
 
-def comparison(workload: str, n: int, agg: dict, lim: dict) -> dict:
+def axis_key(workload: str, point):
+    """Sort key of a point on a workload's axis (W4's states in W4_STATES order)."""
+    if workload == "W4":
+        return W4_STATES.index(point) if point in W4_STATES else len(W4_STATES)
+    return point
+
+
+def comparison(workload: str, n, agg: dict, lim: dict) -> dict:
     """Fastest peer, spikesim's best, ratios and the limit for one (workload, N),
     all on median wall seconds per biological second (runs of different lengths compare)."""
     here = {(tool, t): a for (w, nn, tool, t), a in agg.items() if w == workload and nn == n}
@@ -531,15 +611,26 @@ def summary_markdown(records: list[dict], cfg: dict, meta: dict) -> str:
     out.append("")
     workloads = cfg.get("workloads") or sorted({r["workload"] for r in rows})
     for w in workloads:
-        sizes = sorted(set((cfg.get("w1_sizes") if w == "W1" else cfg.get("w2_sizes")) or [])
-                       | {k[1] for k in agg if k[0] == w})
+        sizes = sorted(set(points(cfg, w)) | {k[1] for k in agg if k[0] == w}, key=lambda p: axis_key(w, p))
+
+        def cell(n, w=w):
+            """The first column: N, or W3's scale with the N it gave, or W4's state."""
+            if w != "W3":
+                return str(n)
+            ns = sorted({x for k, a in agg.items() if k[0] == w and k[1] == n for x in a["neurons"]})
+            return f"{g(n)} ({'/'.join(map(str, ns))})" if ns else g(n)
+
         out.append(f"## {WORKLOAD_TITLE[w]}")
         out.append("")
         if w == "W2":
             out.append(f"NEST runs {NEST_W2_LONG_STEPS} steps (0.2 s) per rep at N ≥ {NEST_W2_LONG_N}; "
                        "compare s/bio-s, not wall_s.")
             out.append("")
-        out.append("| N | tool | threads | reps | wall_s median | wall_s min–max | steps | s/bio-s median "
+        if w in ("W3", "W4"):
+            out.append("Every tool runs 100 ms untimed, then 1 s timed. NEST's spike recorder stays "
+                       "connected during the timed run (its rates come from it); spikesim only counts.")
+            out.append("")
+        out.append(f"| {AXIS[w]} | tool | threads | reps | wall_s median | wall_s min–max | steps | s/bio-s median "
                    "| s/bio-s min–max | rate Hz | setup / build / compile s | status |")
         out.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for n in sizes:
@@ -552,7 +643,7 @@ def summary_markdown(records: list[dict], cfg: dict, meta: dict) -> str:
                 for r in failed_here:
                     if TOOL_NAMES.get(r["tool"]) == k[2] and r["threads"] == k[3]:
                         status = f"{r['status']}: {_md(r['message'])}"
-                out.append(f"| {n} | {k[2]} | {k[3]} | {a['n']} | {g(a['wall_med'])} | "
+                out.append(f"| {cell(n)} | {k[2]} | {k[3]} | {a['n']} | {g(a['wall_med'])} | "
                            f"{g(a['wall_min'])}–{g(a['wall_max'])} | {'/'.join(map(str, a['steps']))} | "
                            f"{g(a['bio_med'])} | {g(a['bio_min'])}–{g(a['bio_max'])} | {g(a['rate_hz'])} | "
                            f"{setup} | {status} |")
@@ -562,12 +653,12 @@ def summary_markdown(records: list[dict], cfg: dict, meta: dict) -> str:
                 if (name, r["threads"]) in {(k[2], k[3]) for k in keys} or (name, r["threads"]) in seen:
                     continue
                 seen.add((name, r["threads"]))
-                out.append(f"| {n} | {name} | {r['threads']} | 0 | — | — | — | — | — | — | — | "
+                out.append(f"| {cell(n)} | {name} | {r['threads']} | 0 | — | — | — | — | — | — | — | "
                            f"**{r['status']}**: {_md(r['message'])} |")
         out.append("")
         out.append(f"Comparison (s/bio-s medians; ratio > 1 means spikesim is faster; expected rate {EXPECTED_RATE[w]}):")
         out.append("")
-        out.append("| N | fastest peer | its s/bio-s | spikesim best | its s/bio-s | best peer / spikesim "
+        out.append(f"| {AXIS[w]} | fastest peer | its s/bio-s | spikesim best | its s/bio-s | best peer / spikesim "
                    "| limit s/bio-s | spikesim / limit | mean output rate Hz per tool |")
         out.append("|---|---|---|---|---|---|---|---|---|")
         for n in sizes:
@@ -586,7 +677,7 @@ def summary_markdown(records: list[dict], cfg: dict, meta: dict) -> str:
             ratio = f"{c['peer_over_spikesim']:.2f}" if c["peer_over_spikesim"] is not None else "—"
             ratio_l = f"{c['spikesim_over_limit']:.2f}" if c["spikesim_over_limit"] is not None else "—"
             rates = ", ".join(f"{t} {g(v)}" for t, v in c["rates"].items()) or "—"
-            out.append(f"| {n} | {peer} | {g(c['peer_bio'])} | {mine} | {g(c['spikesim_bio'])} | "
+            out.append(f"| {cell(n)} | {peer} | {g(c['peer_bio'])} | {mine} | {g(c['spikesim_bio'])} | "
                        f"{ratio} | {lim_txt} | {ratio_l} | {rates} |")
         out.append("")
     out.append("## Machine limits (limit.c, best of its repeats)")
@@ -629,12 +720,13 @@ def summary_markdown(records: list[dict], cfg: dict, meta: dict) -> str:
 
 def plot_data(rows: list[dict], limits: list[dict] | None = None) -> dict:
     """What scaling.png shows: {workload: {label: {'N', 'median', 'lo', 'hi'}}} of wall seconds
-    per biological second (medians over reps, min and max for the error bars); the limit
-    estimate, where measured, under the label 'limit'."""
+    per biological second (medians over reps, min and max for the error bars); 'N' holds the
+    points of the workload's axis (N, W3's scale, W4's state). The limit estimate, where
+    measured, is under the label 'limit'."""
     agg = aggregate(rows)
     lim = limit_table(limits or [])
     data = {}
-    for (w, n, tool, t) in sorted(agg, key=lambda k: (k[0], k[2], k[3], k[1])):
+    for (w, n, tool, t) in sorted(agg, key=lambda k: (k[0], k[2], k[3], axis_key(k[0], k[1]))):
         a = agg[(w, n, tool, t)]
         s = data.setdefault(w, {}).setdefault(_label(tool, t), {"N": [], "median": [], "lo": [], "hi": []})
         s["N"].append(n)
@@ -642,7 +734,7 @@ def plot_data(rows: list[dict], limits: list[dict] | None = None) -> dict:
         s["lo"].append(a["bio_min"])
         s["hi"].append(a["bio_max"])
     for w in list(data):
-        for n in sorted({k[1] for k in agg if k[0] == w}):
+        for n in sorted({k[1] for k in agg if k[0] == w}, key=lambda p: axis_key(w, p)):
             est = limit_estimate(w, n, agg, lim)
             if est:
                 s = data[w].setdefault("limit", {"N": [], "median": [], "lo": [], "hi": []})
@@ -653,7 +745,8 @@ def plot_data(rows: list[dict], limits: list[dict] | None = None) -> dict:
 
 
 def plot(rows: list[dict], limits: list[dict], path: Path, workloads: list[str]):
-    """scaling.png: one log–log panel per workload. Returns the Figure."""
+    """scaling.png: one panel per workload, log–log against N (W3: the scale); W4's states are
+    categories on a linear axis. Returns the Figure."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -663,26 +756,30 @@ def plot(rows: list[dict], limits: list[dict], path: Path, workloads: list[str])
     FigureCanvasAgg(fig)
     axes = fig.subplots(1, len(panels), squeeze=False)[0]
     colors = {"spikesim": "C3", "numpy": "C0", "brian2_runtime": "C1", "brian2_standalone": "C2",
-              "ngclearn": "C4", "nest": "C5"}
+              "ngclearn": "C4", "nest": "C5", "annarchy": "C6"}
     for ax, w in zip(axes, panels):
         series = data.get(w, {})
+        ns = sorted({n for s in series.values() for n in s["N"]}, key=lambda p: axis_key(w, p))
+        # W4's states sit at 0, 1, ... in W4_STATES order; the other axes are numbers
+        x_of = {n: (ns.index(n) if w == "W4" else n) for n in ns}
         for label, s in series.items():
+            xs = [x_of[n] for n in s["N"]]
             if label == "limit":
-                ax.plot(s["N"], s["median"], "k:", marker="x", lw=1.2, label="limit estimate", gid="limit")
+                ax.plot(xs, s["median"], "k:", marker="x", lw=1.2, label="limit estimate", gid="limit")
                 continue
             tool, threads = label.rsplit(" T=", 1)
             med = s["median"]
             yerr = [[m - lo for m, lo in zip(med, s["lo"])], [hi - m for m, hi in zip(med, s["hi"])]]
             style = dict(lw=2.4, marker="o") if tool == "spikesim" else dict(lw=1.3, marker=".")
-            ax.errorbar(s["N"], med, yerr=yerr, capsize=3, label=label, gid=label,
+            ax.errorbar(xs, med, yerr=yerr, capsize=3, label=label, gid=label,
                         color=colors.get(tool), ls="-" if threads == "1" else "--", **style)
-        ax.set_xscale("log")
+        if w != "W4":
+            ax.set_xscale("log")
         ax.set_yscale("log")
-        ns = sorted({n for s in series.values() for n in s["N"]})
         if ns:
-            ax.set_xticks(ns, [str(n) for n in ns])
+            ax.set_xticks([x_of[n] for n in ns], [str(n) for n in ns])
             ax.minorticks_off()
-        ax.set_xlabel("neurons N")
+        ax.set_xlabel({"W3": "scale (N = K scaling)", "W4": "state"}.get(w, "neurons N"))
         ax.set_ylabel("wall s per biological s (median, min–max)")
         ax.set_title(WORKLOAD_TITLE[w], fontsize=10)
         ax.grid(True, which="major", alpha=0.3)
@@ -721,9 +818,11 @@ def machine_line() -> str:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--workloads", default="w1,w2", help="comma list of w1, w2 (default w1,w2)")
+    p.add_argument("--workloads", default="w1,w2", help="comma list of w1, w2, w3, w4 (default w1,w2)")
     p.add_argument("--w1-sizes", help="W1 neuron counts (default 100,400,1600,6400; --quick 100,400)")
     p.add_argument("--w2-sizes", help="W2 neuron counts (default 4000,16000,64000,256000; --quick 4000)")
+    p.add_argument("--w3-scales", help="W3 N = K scalings of the microcircuit (default 0.1,0.25,0.5,1.0; --quick 0.1)")
+    p.add_argument("--w4-states", help=f"W4 states of Brunel's network, of {', '.join(W4_STATES)} (default AI)")
     p.add_argument("--threads", help="thread counts (default 1,2; --quick 1)")
     p.add_argument("--reps", type=int, help="timed runs per configuration (default 3; --quick 1)")
     p.add_argument("--tools", default=",".join(ALL_TOOLS),
@@ -752,7 +851,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def config(args) -> dict:
     base = QUICK if args.quick else DEFAULTS
-    workloads = [w.upper() for w in _csv_names(args.workloads, ["w1", "w2"], "workload")]
+    workloads = [w.upper() for w in _csv_names(args.workloads, ["w1", "w2", "w3", "w4"], "workload")]
     tools = _csv_names(args.tools, ALL_TOOLS + ["limit"], "tool")
     reps = args.reps if args.reps is not None else base["reps"]
     cfg = dict(
@@ -760,6 +859,8 @@ def config(args) -> dict:
         tools=[t for t in tools if t != "limit"],
         w1_sizes=_csv_ints(args.w1_sizes) if args.w1_sizes else base["w1_sizes"],
         w2_sizes=_csv_ints(args.w2_sizes) if args.w2_sizes else base["w2_sizes"],
+        w3_scales=_csv_floats(args.w3_scales) if args.w3_scales else base["w3_scales"],
+        w4_states=_csv_states(args.w4_states) if args.w4_states else base["w4_states"],
         threads=_csv_ints(args.threads) if args.threads else base["threads"],
         reps=reps,
         images=args.images if args.images is not None else base["images"],
@@ -769,6 +870,8 @@ def config(args) -> dict:
     )
     if min(cfg["threads"] + [cfg["reps"]] + cfg["w1_sizes"] + cfg["w2_sizes"]) < 1:
         raise SystemExit("compare: sizes, threads and reps must be positive")
+    if not all(0 < x <= 1 for x in cfg["w3_scales"]):
+        raise SystemExit("compare: W3 scales must be in (0, 1]")
     return cfg
 
 
@@ -827,7 +930,8 @@ def main(argv=None) -> int:
     with open(runs_path, "w") as jf:
         jf.write(json.dumps(dict(kind="header", cfg=cfg, meta=meta)) + "\n")
     for i, run in enumerate(runs, 1):
-        tag = f"{run.tool} {run.workload} N={run.neurons} T={run.threads}" if run.workload else f"limit T={run.threads}"
+        tag = (f"{run.tool} {run.workload} {point_label(run.workload, run.neurons)} T={run.threads}"
+               if run.workload else f"limit T={run.threads}")
         if run.reps_as_processes or run.tool == "limit":
             tag += f" rep {run.rep_base + 1}"
         log = out_dir / "logs" / (f"{i:03d}-{run.tool}-{run.workload or 'limit'}-N{run.neurons}"

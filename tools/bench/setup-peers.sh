@@ -43,13 +43,17 @@ for name in sys.argv[1:]:
 PYEOF
 }
 
-# Same order as the peers README: brian2 + cython + numpy, then ngclearn, then NEST.
+# Same order as the peers README: brian2 + cython + numpy, then ngclearn, then NEST; then ANNarchy.
 m=$(missing brian2 cython numpy)
 if [ -n "$m" ]; then echo "setup-peers: installing brian2 cython numpy" >&2; pip_install brian2 cython numpy; fi
 m=$(missing ngclearn)
 if [ -n "$m" ]; then echo "setup-peers: installing ngclearn" >&2; pip_install ngclearn; fi
 m=$(missing nest-simulator)
 if [ -n "$m" ]; then echo "setup-peers: installing nest-simulator" >&2; pip_install nest-simulator; fi
+# ANNarchy, for tools/bench/annarchy_w2.py (written against its 5.0 API), which builds each
+# network with CMake: PyPI's cmake brings the binary.
+m=$(missing annarchy cmake)
+if [ -n "$m" ]; then echo "setup-peers: installing annarchy==5.0.4.1 cmake" >&2; pip_install "annarchy==5.0.4.1" cmake; fi
 # brian2 2.9.0 fails on numpy 2.4 (ndarray.ptp removed): keep numpy below 2.4.
 if ! "$PY" -c 'import sys; from importlib.metadata import version; v = tuple(int(x) for x in version("numpy").split(".")[:2]); sys.exit(0 if v < (2, 4) else 1)'; then
     echo "setup-peers: installing numpy<2.4" >&2
@@ -58,7 +62,7 @@ fi
 "$PY" - <<'PYEOF'
 from importlib.metadata import version
 print("setup-peers: " + ", ".join(f"{d} {version(d)}" for d in
-      ("brian2", "cython", "numpy", "ngclearn", "jax", "nest-simulator")))
+      ("brian2", "cython", "numpy", "ngclearn", "jax", "nest-simulator", "annarchy", "cmake")))
 PYEOF
 
 SRC=$PEERS_DIR/limit/limit.c

@@ -56,6 +56,30 @@ RESULT tool=spikesim workload=W1 neurons=100 wall_s=0.0100 steps=500 spikes_in=3
 RESULT tool=spikesim workload=W1 neurons=100 wall_s=0.0120 steps=500 spikes_in=37631 spikes_out=900 syn_events=3763100 threads=2 setup_s=0.05
 """
 
+# W3 and W4, in the format of nest_microcircuit.py / nest_brunel.py and `spikesim bench w3|w4`
+# (their per-population keys shortened); W2 in the format of annarchy_w2.py
+NEST_W3 = ("RESULT tool=nest workload=microcircuit neurons=7717 wall_s=4.2000 steps=10000 spikes_in=0 "
+           "spikes_out=24695 syn_events=74000000 ext_events=1300000 scale=0.1 k_scale=0.1 threads=1 "
+           "n_neurons=7717 n_synapses=2988809 input=poisson wall_per_bio_s=4.2 setup_s=1.9 presim_s=0.42 "
+           "presim_ms=100 rss_mb=900 rss_setup_mb=850 syn_models=1 record_frac=1 rep=0 seed=1 "
+           "version=3.10.0 rate_hz=3.2 cv_isi=0.9 rate_L23E=0.97 sd_L23E=1.1 cv_L23E=0.9\n")
+SPIKESIM_W3 = ("RESULT tool=spikesim workload=microcircuit neurons=7717 wall_s=2.1000 steps=10000 "
+               "spikes_in=0 spikes_out=25467 syn_events=76000000 threads=2 setup_s=0.8 rss_mb=300 "
+               "scale=0.1 k_scale=0.1 n_synapses=2988809 ext_events=1300000 wall_per_bio_s=2.1 "
+               "presim_s=0.2 presim_ms=100 seed=1 rate_hz=3.3 rate_L23E=1.0\n")
+NEST_W4_AI = ("RESULT tool=nest workload=brunel neurons=12500 wall_s=6.0000 steps=10000 spikes_in=0 "
+              "spikes_out=450000 syn_events=562500000 state=AI g=5 eta=2 scale=1 threads=1 CE=1000 CI=250 "
+              "n_synapses=15625000 ext_events=250000000 rate_hz=36 rate_E=36 rate_I=36 cv_isi=0.8 "
+              "wall_per_bio_s=6 setup_s=1.2 connect_s=1 presim_s=0.6 presim_ms=100 rss_mb=700 rep=0 seed=1 "
+              "version=3.10.0\n")
+SPIKESIM_W4_SIFAST = ("RESULT tool=spikesim workload=brunel neurons=12500 wall_s=13.0000 steps=10000 "
+                      "spikes_in=0 spikes_out=750000 syn_events=937500000 threads=1 setup_s=1.0 "
+                      "rss_mb=135 state=SI-fast scale=1 n_synapses=15625000 ext_events=500000000 "
+                      "wall_per_bio_s=13 presim_s=1.3 presim_ms=100 seed=1 rate_hz=60 rate_E=60 rate_I=61\n")
+ANNARCHY_W2 = ("RESULT tool=annarchy workload=W2 neurons=4000 wall_s=0.0784 steps=2000 spikes_in=0 "
+               "spikes_out=4114 syn_events=330287 threads=1 rate_hz=5.142 wall_per_bio_s=0.3918 "
+               "syn_ev_per_s=4.215e+06 rep=0 version=5.0.4.1 setup_s=0.9056 build_s=75.71\n")
+
 
 def rec(tool, workload, n, text, threads=1, rep_base=0, status="ok", message="", expected=None):
     """A runs.jsonl record as compare.execute() writes it."""
@@ -421,3 +445,131 @@ if [ "$1" = bench ]; then echo "error: unrecognized subcommand 'bench'" >&2; exi
     assert "numpy ok" in tools and "limit ok" in tools and "nest not requested;" in tools
     row = next(ln for ln in md.splitlines() if ln.startswith("| 100 | numpy T=1 |"))
     assert "| — (not requested) |" in row
+
+
+# ---------------------------------------------------------------- W3, W4 and ANNarchy
+
+
+def test_parse_microcircuit_and_brunel_lines():
+    d = compare.parse_result_line(NEST_W3)
+    assert d["workload"] == "W3" and d["scale"] == 0.1 and d["rate_L23E"] == 0.97
+    d = compare.parse_result_line(SPIKESIM_W4_SIFAST)
+    assert d["workload"] == "W4" and d["state"] == "SI-fast" and d["threads"] == 1
+    d = compare.parse_result_line(ANNARCHY_W2)
+    assert d["tool"] == "annarchy" and d["build_s"] == 75.71 and d["version"] == "5.0.4.1"
+
+
+@pytest.mark.parametrize("text", [NEST_W3, SPIKESIM_W3, NEST_W4_AI, SPIKESIM_W4_SIFAST, ANNARCHY_W2])
+def test_w3_w4_rows_match_the_printed_rates(text):
+    d = compare.parse_result_line(text)
+    row = compare.result_row(d)
+    assert row["dt_ms"] == 0.1 and row["bio_s"] == pytest.approx(d["steps"] * 1e-4)
+    assert row["rate_hz"] == pytest.approx(d["rate_hz"], rel=2e-2)
+    assert row["wall_per_bio_s"] == pytest.approx(d["wall_per_bio_s"], rel=5e-3)
+    assert row["scale"] == (0.1 if d["workload"] == "W3" else "")
+    assert row["state"] == (d["state"] if d["workload"] == "W4" else "")
+
+
+@pytest.fixture
+def mc_records():
+    return [
+        rec("nest", "W3", 0.1, NEST_W3),
+        rec("spikesim", "W3", 0.1, SPIKESIM_W3, threads=2),
+        rec("nest", "W3", 0.25, "", status="failed", message="exit 1: killed"),
+        rec("nest", "W4", "AI", NEST_W4_AI),
+        rec("spikesim", "W4", "SI-fast", SPIKESIM_W4_SIFAST),
+        rec("annarchy", "W2", 4000, ANNARCHY_W2),
+    ]
+
+
+MC_CFG = dict(workloads=["W2", "W3", "W4"], w2_sizes=[4000], w3_scales=[0.1, 0.25], w4_states=["AI", "SI-fast"],
+              threads=[1, 2], reps=1)
+
+
+def test_w3_w4_aggregate_on_scale_and_state(mc_records):
+    rows, _ = compare.rows_and_limits(mc_records)
+    agg = compare.aggregate(rows)
+    assert set(agg) == {("W3", 0.1, "nest", 1), ("W3", 0.1, "spikesim", 2), ("W4", "AI", "nest", 1),
+                        ("W4", "SI-fast", "spikesim", 1), ("W2", 4000, "annarchy", 1)}
+    assert agg[("W3", 0.1, "nest", 1)]["neurons"] == [7717]
+    c = compare.comparison("W3", 0.1, agg, {})
+    assert c["peer"] == ("nest", 1) and c["spikesim"] == ("spikesim", 2)
+    assert c["peer_over_spikesim"] == pytest.approx(2.0)
+    assert compare.comparison("W2", 4000, agg, {})["peer"] == ("annarchy", 1)
+
+
+def test_w3_w4_summary_and_plot(mc_records, tmp_path):
+    md = compare.summary_markdown(mc_records, MC_CFG, {})
+    lines = md.splitlines()
+    assert "## W3 microcircuit (Potjans & Diesmann, N = K scaling, dt 0.1 ms)" in md
+    assert "| scale (N) | tool | threads |" in md and "| state | tool | threads |" in md
+    assert any(ln.startswith("| 0.1 (7717) | spikesim | 2 | 1 | 2.1 |") for ln in lines)
+    assert any(ln.startswith("| 0.25 | nest | 1 | 0 |") and "**failed**" in ln for ln in lines)
+    row = next(ln for ln in lines if ln.startswith("| 0.1 (7717) | nest T=1 |"))
+    assert "| spikesim T=2 | 2.1 | 2.00 |" in row
+    assert any(ln.startswith("| AI | nest | 1 | 1 | 6 |") for ln in lines)
+    # W4's states in nest_brunel.py's order, the requested one without runs included
+    w4 = md.split("## W4")[1]
+    assert w4.index("| AI | nest T=1 |") < w4.index("| SI-fast | — |")
+    rows, limits = compare.rows_and_limits(mc_records)
+    data = compare.plot_data(rows, limits)
+    assert data["W3"]["nest T=1"]["N"] == [0.1] and data["W4"]["nest T=1"]["N"] == ["AI"]
+    fig = compare.plot(rows, limits, tmp_path / "scaling.png", ["W2", "W3", "W4"])
+    w3, w4 = fig.axes[1], fig.axes[2]
+    assert w3.get_xscale() == "log" and w4.get_xscale() == "linear"
+    assert [t.get_text() for t in w4.get_xticklabels()] == ["AI", "SI-fast"]
+    line = next(ln for ln in w4.get_lines() if ln.get_gid() == "spikesim T=1")
+    assert list(line.get_xdata()) == [1]
+
+
+def test_w3_w4_and_annarchy_commands():
+    paths = dict(spikesim="/b/spikesim", peers_python="/v/bin/python", peers_dir="/p", limit="/l")
+    argv, n, per_proc = compare.sim_command("spikesim", "W3", 0.25, 2, 3, 20, 10000, paths)
+    assert argv == ["/b/spikesim", "bench", "w3", "--scale", "0.25", "--threads", "2", "--reps", "3",
+                    "--seed", "1"] and n == 3 and not per_proc
+    argv, _, _ = compare.sim_command("nest", "W3", 0.1, 1, 1, 20, 10000, paths)
+    assert argv == ["/v/bin/python", "/p/nest_microcircuit.py", "--scale", "0.1", "--threads", "1",
+                    "--reps", "1", "--seed", "1", "--quiet"]
+    argv, _, _ = compare.sim_command("spikesim", "W4", "SI-slow", 1, 1, 20, 10000, paths)
+    assert argv[:5] == ["/b/spikesim", "bench", "w4", "--state", "SI-slow"]
+    argv, _, _ = compare.sim_command("nest", "W4", "AI", 2, 1, 20, 10000, paths)
+    assert argv[1] == "/p/nest_brunel.py" and argv[argv.index("--state") + 1] == "AI"
+    argv, n, _ = compare.sim_command("annarchy", "W2", 64000, 2, 3, 20, 10000, paths)
+    assert argv[:2] == ["/v/bin/python", str(compare.ANNARCHY_W2)] and n == 3
+    assert argv[argv.index("--steps") + 1] == "10000" and argv[argv.index("--neurons") + 1] == "64000"
+    cfg = dict(workloads=["W2", "W3", "W4"], tools=compare.ALL_TOOLS, w2_sizes=[4000], w3_scales=[0.1, 0.25],
+               w4_states=["AI"], threads=[1, 2], reps=1, images=20, steps=10000, seed=1, quick=False,
+               limit=False, limit_reps=1)
+    runs = compare.plan(cfg, paths, {})
+    key = [(r.tool, r.workload, r.neurons, r.threads) for r in runs]
+    assert [k for k in key if k[1] == "W3"] == [(t, "W3", s, th) for s in (0.1, 0.25) for th in (1, 2)
+                                                for t in ("spikesim", "nest")]
+    assert [k for k in key if k[1] == "W4"] == [(t, "W4", "AI", th) for th in (1, 2) for t in ("spikesim", "nest")]
+    assert ("annarchy", "W2", 4000, 2) in key and not any(k[0] == "annarchy" and k[1] != "W2" for k in key)
+    assert all(r.env["PEERS_DIR"] == "/p" for r in runs)
+
+
+def test_w3_w4_options():
+    args = compare.build_parser().parse_args(["--quick", "--workloads", "w3,w4"])
+    cfg = compare.config(args)
+    assert cfg["workloads"] == ["W3", "W4"] and cfg["w3_scales"] == [0.1] and cfg["w4_states"] == ["AI"]
+    cfg = compare.config(compare.build_parser().parse_args(["--w4-states", "si-fast,AI,sr"]))
+    assert cfg["w4_states"] == ["SI-fast", "AI", "SR"] and cfg["w3_scales"] == [0.1, 0.25, 0.5, 1.0]
+    with pytest.raises(SystemExit):
+        compare.config(compare.build_parser().parse_args(["--w4-states", "XY"]))
+    with pytest.raises(SystemExit):
+        compare.config(compare.build_parser().parse_args(["--w3-scales", "0,0.5"]))
+
+
+def test_annarchy_needs_its_package_in_the_venv(tmp_path):
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin" / "python").write_text("")
+    peers = tmp_path / "peers"
+    peers.mkdir()
+    (peers / "common.py").write_text("")
+    paths = dict(spikesim="/b/spikesim", peers_python=venv / "bin" / "python", peers_dir=peers, limit="/l")
+    why = compare.availability(paths, ["annarchy", "nest"], probe_spikesim=False)
+    assert why["annarchy"].startswith("missing: ANNarchy is not installed") and why["nest"] == ""
+    (venv / "lib" / "python3.11" / "site-packages" / "ANNarchy").mkdir(parents=True)
+    assert compare.availability(paths, ["annarchy"], probe_spikesim=False)["annarchy"] == ""
