@@ -83,7 +83,12 @@ fn scaled(d: &Distribution, f: f64) -> Distribution {
             min: bound(min),
             max: bound(max),
         },
-        Distribution::Lognormal { mu, sigma, min, max } => Distribution::Lognormal {
+        Distribution::Lognormal {
+            mu,
+            sigma,
+            min,
+            max,
+        } => Distribution::Lognormal {
             mu: mu + f.ln(),
             sigma,
             min: bound(min),
@@ -143,7 +148,11 @@ impl ScaleConfig {
         for name in s.rates_hz.keys() {
             c.layer(name, &format!("scale.rates_hz.{name}"))?;
         }
-        let full: Map<usize> = c.layers.iter().map(|(n, l)| (n.clone(), l.size())).collect();
+        let full: Map<usize> = c
+            .layers
+            .iter()
+            .map(|(n, l)| (n.clone(), l.size()))
+            .collect();
         let sqrt_k = s.k.sqrt();
         if s.k < 1.0 {
             s.compensate(c, &full, sqrt_k)?;
@@ -167,8 +176,8 @@ impl ScaleConfig {
                     autapses,
                     ..
                 } => {
-                    let count = full_count(&p.connectivity, n_pre, n_post)
-                        .expect("validated: n or p_pair");
+                    let count =
+                        full_count(&p.connectivity, n_pre, n_post).expect("validated: n or p_pair");
                     Connectivity::FixedTotalNumber {
                         n: Some(round(count * s.n * s.k)),
                         p_pair: None,
@@ -217,7 +226,12 @@ impl ScaleConfig {
 
     /// Adds the DC compensation to every `iaf` layer with input (at full
     /// scale, before the weights are scaled).
-    fn compensate(&self, c: &mut Config, full: &Map<usize>, sqrt_k: f64) -> Result<(), ConfigError> {
+    fn compensate(
+        &self,
+        c: &mut Config,
+        full: &Map<usize>,
+        sqrt_k: f64,
+    ) -> Result<(), ConfigError> {
         let mut dc: Map<f64> = Map::new();
         for (name, p) in &c.projections {
             let key = format!("projections.{name}");
@@ -245,7 +259,12 @@ impl ScaleConfig {
         }
         for (layer, i) in dc {
             if let Some(LayerConfig::Neuron(NeuronConfig::Iaf(l))) = c.layers.get_mut(&layer) {
-                l.i_e_pa += i;
+                let Some(i_e) = l.i_e_pa.same() else {
+                    return err(format!(
+                        "layers.{layer}.i_e_pa: the DC compensation of scale.k adds {i} pA to it, so it must be one number for the layer, not per neuron"
+                    ));
+                };
+                l.i_e_pa = (i_e + i).into();
             }
         }
         Ok(())
@@ -283,6 +302,8 @@ fn exponential_tau(
             "scale.k: the DC compensation needs exponential synapses; {key} feeds '{n}' of layer '{layer}', which is {}",
             s.current.name()
         )),
-        None => err(format!("{key}.target: layer '{layer}' has no such synaptic current")),
+        None => err(format!(
+            "{key}.target: layer '{layer}' has no such synaptic current"
+        )),
     }
 }
