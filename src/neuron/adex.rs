@@ -66,7 +66,11 @@
 //! | `v_init` | `e_l_mv` | mV | initial V (a distribution, per neuron) |
 //! | `w_init` | 0 | nA | initial w |
 //! | `synapses.<name>` | one `exponential` current (τ 5 ms) named `default` | | up to two synaptic currents, current- or conductance-based |
-//! | `i_ext`, `step_current` | 0, none | nA | external current, into the first synaptic current |
+//! | `i_ext` †, `step_current` | 0, none | nA | external current, into the first synaptic current |
+//!
+//! † one number for the layer, a distribution drawn per neuron or a file
+//! ([`PerNeuron`]); every other key is one number for the layer (a table
+//! is refused naming the key).
 //!
 //! Recordables: `voltage` (mV), `w` (nA), `current` (`J`, nA, with
 //! conductances driven by `V(n−1)` as in step 3), `input` (nA), and

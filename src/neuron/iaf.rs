@@ -42,16 +42,20 @@
 //! | key | default | unit | meaning |
 //! |---|---|---|---|
 //! | `size` | required | neurons | ≥ 1 |
-//! | `c_m_pf` | 250 | pF | membrane capacitance C_m (> 0) |
-//! | `tau_m_ms` | 10 | ms | membrane time constant τ_m (> 0) |
-//! | `e_l_mv` | −70 | mV | resting potential E_L |
-//! | `v_th_mv` | −55 | mV | threshold V_th (> V_reset) |
-//! | `v_reset_mv` | −70 | mV | reset V_reset |
-//! | `t_ref_ms` | 2 | ms | refractory period (V held at V_reset) |
-//! | `i_e_pa` | 0 | pA | constant external current I_e |
+//! | `c_m_pf` † | 250 | pF | membrane capacitance C_m (> 0) |
+//! | `tau_m_ms` † | 10 | ms | membrane time constant τ_m (> 0) |
+//! | `e_l_mv` † | −70 | mV | resting potential E_L |
+//! | `v_th_mv` † | −55 | mV | threshold V_th (> V_reset) |
+//! | `v_reset_mv` † | −70 | mV | reset V_reset |
+//! | `t_ref_ms` † | 2 | ms | refractory period (V held at V_reset) |
+//! | `i_e_pa` † | 0 | pA | constant external current I_e |
 //! | `step_current` | none | pA | a step current added to I_e |
 //! | `v_init` | `e_l_mv` | mV | initial V (a distribution, per neuron) |
 //! | `synapses.<name>` | one `exponential` current, τ 2 ms, named `default` | | up to two: `exponential` (pA), `instantaneous` (pA), `delta` (mV) |
+//!
+//! † one number for the layer, a distribution drawn per neuron or a file of
+//! one value per neuron ([`PerNeuron`]): each neuron's propagators
+//! ([`IafCoef`]) are derived from its own values.
 //!
 //! Recordables: `voltage` (mV), `current` (`Σ_c J_c` after the step, pA;
 //! for a delta synapse its jump, mV), `input` (this step's input plus I_e,
@@ -91,7 +95,7 @@ pub struct Iaf;
 pub struct IafNeuron;
 
 /// Steps for which V is still held at V_reset after a spike, counting down
-/// from [`IafParams::ref_steps`]. Written by [`update`].
+/// from the neuron's [`IafCoef::ref_steps`]. Written by [`update`].
 #[derive(Component, Debug, Clone, Copy, Default)]
 pub struct IafRefractory(pub u16);
 

@@ -71,7 +71,11 @@
 //! | `v_init` | −65 | mV | initial voltage distribution, as LIF's |
 //! | `u_init` | `b · v_init` | mV | initial recovery (per neuron, from its `v_init`) |
 //! | `synapses.<name>` | `default`, instantaneous | | up to two named synaptic currents |
-//! | `i_ext`, `step_current` | 0, none | — | external drive (the units of `I`) |
+//! | `i_ext` †, `step_current` | 0, none | — | external drive (the units of `I`) |
+//!
+//! † one number for the layer, a distribution drawn per neuron or a file
+//! ([`PerNeuron`]); every other key is one number for the layer (a table
+//! is refused naming the key).
 //!
 //! The defaults are the paper's regular spiking cell; its Fig. 2 (a, b, c,
 //! d): intrinsically bursting (0.02, 0.2, −55, 4), chattering (0.02, 0.2,

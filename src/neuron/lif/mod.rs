@@ -27,12 +27,17 @@
 //! | `current` | `continuous` | | the one synaptic current's model |
 //! | `tau_j_ms`, `k_j` | 10, 1 | ms, — | its time constant and leak factor |
 //! | `synapses.<name>` | none | | up to two named synaptic currents instead |
-//! | `tau_v_ms`, `k_v`, `r` | 20, 1, 1 | ms, —, MΩ | membrane time constant, leak factor, resistance |
-//! | `v_rest`, `v_reset`, `v_init` | 0, 0, `v_rest` | mV | rest, reset, initial voltage |
-//! | `t_ref_ms`, `t_ref_spike_ms` | 0, `t_ref_ms` | ms | voltage hold and spike lockout |
+//! | `tau_v_ms` †, `k_v` †, `r` † | 20, 1, 1 | ms, —, MΩ | membrane time constant, leak factor, resistance |
+//! | `v_rest` †, `v_reset` †, `v_init` | 0, 0, `v_rest` | mV | rest, reset, initial voltage |
+//! | `t_ref_ms` †, `t_ref_spike_ms` † | 0, `t_ref_ms` | ms | voltage hold and spike lockout |
 //! | `sigma` | 1 | mV | threshold σ |
-//! | `i_ext`, `step_current` | 0, none | nA | external current |
+//! | `i_ext` †, `step_current` | 0, none | nA | external current |
 //! | `threshold.global`, `threshold.individual` | none | | adaptation |
+//!
+//! † one number for the layer, a distribution drawn per neuron or a file of
+//! one value per neuron ([`PerNeuron`]); each neuron's coefficients
+//! ([`LifCoef`]: `dt/τ_v`, the refractory steps) are derived from its own
+//! values. The other numeric keys are one number for the layer.
 //!
 //! Recordables: `voltage` (mV), `current` (`J`, nA: the conductance-based
 //! terms `g_c (E_c − V(n-1))` as the voltage step used them),
