@@ -13,6 +13,7 @@ use crate::neuron::input::InputRing;
 use crate::neuron::model::{LayerRecordables, Spawn};
 use crate::neuron::recordables;
 use crate::neuron::synaptic::ExternalCurrent;
+use crate::param::LayerDraw;
 use crate::poisson_input::PoissonInput;
 use crate::record::plan;
 use crate::rng;
@@ -90,10 +91,17 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                 let input_recorded = config.record.traces.iter().any(|t| {
                     &t.layer == name && t.vars.iter().any(|v| *v == recordables::INPUT.name)
                 });
-                let (i_ext, step_current) = model.external();
+                let (i_name, i_ext, step_current) = model.external();
+                let draw = LayerDraw {
+                    key: &key,
+                    size,
+                    layer: index,
+                    seed,
+                };
+                let i_ext = i_ext.resolve(i_name, &draw)?;
                 world.entity_mut(layer).insert((
                     LayerRecordables(model.recordables()),
-                    ExternalCurrent::new(i_ext, step_current, dt),
+                    ExternalCurrent::new(&i_ext, step_current, dt),
                     InputRing::new(
                         size,
                         max_delay,
@@ -107,7 +115,8 @@ pub fn build(config: &Config, images: Option<ImageSet>) -> Result<World, ConfigE
                     index,
                     seed,
                     dt_ms: dt,
-                })
+                    key: &key,
+                })?
             }
         };
         world.entity_mut(layer).insert(Layer {

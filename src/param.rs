@@ -375,6 +375,314 @@ pub fn number_or_distribution<'de, D: serde::Deserializer<'de>>(
     d.deserialize_any(Visit).map(Some)
 }
 
+/// A numeric neuron parameter of a layer (`v_th_mv = -55.0`): one number
+/// for every neuron, or one value per neuron, drawn from a distribution
+/// (`v_th_mv = { kind = "normal", mean = -55.0, std = 1.0 }`) or read from
+/// a file (`v_th_mv = { file = "v_th.csv" }`).
+///
+/// A drawn value of neuron `i` of the layer at position `layer` comes from
+/// its own stream, `rng::stream(rng::neuron_param(seed, layer, name), 0, i, 0)`
+/// ([`crate::rng::neuron_param`]; `name` is the key, e.g. `v_th_mv`), so it
+/// depends on nothing but the seed, the layer's position, the key and `i`.
+/// A file holds one value per neuron in index order: `.npy` (a 1-D array
+/// of `<f8` or `<f4`), or text with one number per line (blank lines and
+/// lines starting with `#` skipped), relative to the working directory.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum PerNeuron {
+    /// Every neuron has this value.
+    Same(f64),
+    /// Each neuron draws its own value.
+    Drawn(Distribution),
+    /// Each neuron's value, read from a file.
+    File {
+        /// The file, relative to the working directory.
+        file: std::path::PathBuf,
+    },
+}
+
+impl From<f64> for PerNeuron {
+    fn from(v: f64) -> Self {
+        PerNeuron::Same(v)
+    }
+}
+
+/// `{ file = "..." }` (no other key).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTable {
+    file: std::path::PathBuf,
+}
+
+impl<'de> Deserialize<'de> for PerNeuron {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = PerNeuron;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str(
+                    "a number, a distribution such as { kind = \"normal\", mean = -55.0, std = 1.0 } or { file = \"values.csv\" }",
+                )
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<PerNeuron, E> {
+                Ok(PerNeuron::Same(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<PerNeuron, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<PerNeuron, E> {
+                self.visit_f64(v as f64)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<PerNeuron, A::Error> {
+                use serde::de::Error;
+                let table =
+                    toml::Table::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                let value = toml::Value::Table(table);
+                if value.get("file").is_some() {
+                    FileTable::deserialize(value)
+                        .map(|t| PerNeuron::File { file: t.file })
+                        .map_err(A::Error::custom)
+                } else {
+                    Distribution::deserialize(value)
+                        .map(PerNeuron::Drawn)
+                        .map_err(A::Error::custom)
+                }
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+/// A parameter's values over a layer's neurons ([`PerNeuron::resolve`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    /// Every neuron has this value.
+    Same(f64),
+    /// Neuron `i` has element `i`.
+    Each(Vec<f64>),
+}
+
+impl Values {
+    /// Neuron `i`'s value.
+    #[inline]
+    pub fn at(&self, i: usize) -> f64 {
+        match self {
+            Values::Same(v) => *v,
+            Values::Each(v) => v[i],
+        }
+    }
+
+    /// The value of every neuron, if they are all alike.
+    pub fn same(&self) -> Option<f64> {
+        match self {
+            Values::Same(v) => Some(*v),
+            Values::Each(_) => None,
+        }
+    }
+}
+
+/// Where a layer's parameters are resolved: its keys, size, position in
+/// the config, and the run's seed.
+pub struct LayerDraw<'a> {
+    /// `key(field)` is the dotted key of the layer's field.
+    pub key: &'a dyn Fn(&str) -> String,
+    /// Number of neurons.
+    pub size: usize,
+    /// Position of the layer in the config.
+    pub layer: usize,
+    /// The run's seed.
+    pub seed: u64,
+}
+
+impl PerNeuron {
+    /// The value of every neuron, when it is one number (a number or a
+    /// `constant` distribution); `None` for values per neuron.
+    pub fn same(&self) -> Option<f64> {
+        match *self {
+            PerNeuron::Same(v) | PerNeuron::Drawn(Distribution::Constant { value: v }) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// Checks what can be checked without drawing or reading: a number is
+    /// finite, a distribution's parameters are valid ([`Distribution::validate`]).
+    pub fn validate(&self, key: &str) -> Result<(), ConfigError> {
+        match self {
+            PerNeuron::Same(v) => finite(key, *v),
+            PerNeuron::Drawn(d) => d.validate(key),
+            PerNeuron::File { .. } => Ok(()),
+        }
+    }
+
+    /// The values of parameter `name` over the layer `at`: drawn per
+    /// neuron (type documentation) or read from the file, which must hold
+    /// one finite number per neuron; an error names the key and the file.
+    pub fn resolve(&self, name: &str, at: &LayerDraw) -> Result<Values, ConfigError> {
+        if let Some(v) = self.same() {
+            return Ok(Values::Same(v));
+        }
+        match self {
+            PerNeuron::Drawn(d) => {
+                let base = crate::rng::neuron_param(at.seed, at.layer as u64, name);
+                Ok(Values::Each(
+                    (0..at.size as u64)
+                        .map(|i| d.sample(&mut crate::rng::stream(base, 0, i, 0)))
+                        .collect(),
+                ))
+            }
+            PerNeuron::File { file } => {
+                let fail = |why: String| {
+                    ConfigError(format!("{}: {}: {why}", (at.key)(name), file.display()))
+                };
+                let values = read_values(file).map_err(fail)?;
+                if values.len() != at.size {
+                    return Err(fail(format!(
+                        "{} values for a layer of {} neurons; one value per neuron is needed",
+                        values.len(),
+                        at.size
+                    )));
+                }
+                if let Some((i, v)) = values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+                    return Err(fail(format!("value {i} is {v}; allowed: finite numbers")));
+                }
+                Ok(Values::Each(values))
+            }
+            PerNeuron::Same(_) => unreachable!("handled by same()"),
+        }
+    }
+}
+
+/// [`layer_number`] of an optional key.
+pub fn layer_number_some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    layer_number(d).map(Some)
+}
+
+/// Checks each of a layer's parameters `(name, value)` ([`PerNeuron::validate`],
+/// `key(name)` naming it) and returns their numbers when every one is the
+/// same for all neurons, for the checks that compare them.
+pub fn validate_all<const N: usize>(
+    params: [(&str, &PerNeuron); N],
+    key: &dyn Fn(&str) -> String,
+) -> Result<Option<[f64; N]>, ConfigError> {
+    for (name, p) in params {
+        p.validate(&key(name))?;
+    }
+    let same = params.map(|(_, p)| p.same());
+    Ok(same
+        .iter()
+        .all(Option::is_some)
+        .then(|| same.map(|v| v.expect("all some"))))
+}
+
+/// [`PerNeuron::resolve`] of each of a layer's parameters `(name, value)`.
+pub fn resolve_all<const N: usize>(
+    params: [(&str, &PerNeuron); N],
+    at: &LayerDraw,
+) -> Result<[Values; N], ConfigError> {
+    let mut out = Vec::with_capacity(N);
+    for (name, p) in params {
+        out.push(p.resolve(name, at)?);
+    }
+    Ok(out.try_into().expect("N values"))
+}
+
+/// The numbers of a file: a `.npy` array ([`read_npy`]), else text with
+/// one number per line (blank lines and `#` comments skipped).
+fn read_values(path: &std::path::Path) -> Result<Vec<f64>, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    if path.extension().is_some_and(|e| e == "npy") {
+        return read_npy(&bytes);
+    }
+    let text = String::from_utf8(bytes).map_err(|_| "not UTF-8 text".to_owned())?;
+    text.lines()
+        .enumerate()
+        .map(|(n, l)| (n, l.trim()))
+        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+        .map(|(n, l)| {
+            l.parse::<f64>()
+                .map_err(|_| format!("line {}: '{l}' is not a number", n + 1))
+        })
+        .collect()
+}
+
+/// The elements of a `.npy` file (NumPy's format 1.0–3.0) holding a 1-D,
+/// little-endian array of `<f8` or `<f4`.
+fn read_npy(bytes: &[u8]) -> Result<Vec<f64>, String> {
+    let bad = |why: &str| Err(format!("not a 1-D .npy array of <f8 or <f4: {why}"));
+    let Some(rest) = bytes.strip_prefix(b"\x93NUMPY") else {
+        return bad("no .npy magic");
+    };
+    let (len, start) = match rest.first() {
+        Some(1) if rest.len() >= 4 => (usize::from(u16::from_le_bytes([rest[2], rest[3]])), 10),
+        Some(2 | 3) if rest.len() >= 6 => (
+            u32::from_le_bytes([rest[2], rest[3], rest[4], rest[5]]) as usize,
+            12,
+        ),
+        _ => return bad("unknown version"),
+    };
+    let Some(header) = bytes.get(start..start + len) else {
+        return bad("short header");
+    };
+    let header: String = String::from_utf8_lossy(header)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let width = if header.contains("'descr':'<f8'") {
+        8
+    } else if header.contains("'descr':'<f4'") {
+        4
+    } else {
+        return bad("its dtype");
+    };
+    if !header.contains("'fortran_order':False") {
+        return bad("Fortran order");
+    }
+    let count = header
+        .split("'shape':(")
+        .nth(1)
+        .and_then(|s| s.split(')').next())
+        .and_then(|s| s.strip_suffix(',').unwrap_or(s).parse::<usize>().ok());
+    let Some(count) = count else {
+        return bad("its shape");
+    };
+    let data = &bytes[start + len..];
+    if data.len() != count * width {
+        return bad("its length");
+    }
+    Ok(data
+        .chunks_exact(width)
+        .map(|c| match width {
+            8 => f64::from_le_bytes(c.try_into().expect("8 bytes")),
+            _ => f64::from(f32::from_le_bytes(c.try_into().expect("4 bytes"))),
+        })
+        .collect())
+}
+
+/// Deserializes a number (a key whose value is one number for the whole
+/// layer), refusing a table with a message that says so.
+pub fn layer_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    struct Visit;
+    impl serde::de::Visitor<'_> for Visit {
+        type Value = f64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a number (this key is one value for the whole layer: it takes no distribution or file)")
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<f64, E> {
+            Ok(v)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+    }
+    d.deserialize_any(Visit)
+}
+
 /// `step_current = { start_ms, stop_ms, amplitude }`: `amplitude` nA for
 /// steps `n` with `start_ms <= n*dt < stop_ms`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -452,6 +760,51 @@ mod tests {
     /// The standard normal density.
     fn phi(x: f64) -> f64 {
         (-x * x / 2.0).exp() / (2.0 * std::f64::consts::PI).sqrt()
+    }
+
+    /// A `.npy` file (format 1.0) with header dict `dict` and `data`.
+    fn npy(dict: &str, data: &[u8]) -> Vec<u8> {
+        let mut header = dict.to_owned();
+        header.push('\n');
+        let mut b = b"\x93NUMPY\x01\x00".to_vec();
+        b.extend((header.len() as u16).to_le_bytes());
+        b.extend(header.as_bytes());
+        b.extend(data);
+        b
+    }
+
+    #[test]
+    fn npy_arrays_of_f8_and_f4_are_read_and_others_refused() {
+        let f8: Vec<u8> = [1.5f64, -2.25]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let f4: Vec<u8> = [1.5f32, -2.25]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
+        let dict = |d: &str, shape: &str| {
+            format!("{{'descr': '{d}', 'fortran_order': False, 'shape': {shape}, }}")
+        };
+        assert_eq!(
+            read_npy(&npy(&dict("<f8", "(2,)"), &f8)),
+            Ok(vec![1.5, -2.25])
+        );
+        assert_eq!(
+            read_npy(&npy(&dict("<f4", "(2,)"), &f4)),
+            Ok(vec![1.5, -2.25])
+        );
+        for (bytes, why) in [
+            (npy(&dict("<i8", "(2,)"), &f8), "its dtype"),
+            (npy(&dict("<f8", "(2, 1)"), &f8), "its shape"),
+            (npy(&dict("<f8", "(3,)"), &f8), "its length"),
+            (b"not numpy".to_vec(), "no .npy magic"),
+        ] {
+            assert_eq!(
+                read_npy(&bytes),
+                Err(format!("not a 1-D .npy array of <f8 or <f4: {why}"))
+            );
+        }
     }
 
     #[test]

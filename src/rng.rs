@@ -28,6 +28,10 @@ pub const POISSON_RATE: u64 = 7;
 /// [`normal_at`] takes the redraw index).
 pub const NOISE: u64 = 8;
 
+/// Domain of per-neuron parameters drawn from a distribution (keyed by
+/// layer and parameter, then by neuron: [`neuron_param`]).
+pub const NEURON_PARAM: u64 = 9;
+
 /// SplitMix64 finalizer: a bijective 64-bit mix.
 fn mix(mut z: u64) -> u64 {
     z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
@@ -43,6 +47,22 @@ pub const POISSON_INPUT: u64 = 20;
 /// generator with, and what [`normal_at`] draws from.
 pub fn key(seed: u64, domain: u64, a: u64, b: u64) -> u64 {
     mix(mix(mix(mix(seed) ^ domain) ^ a) ^ b)
+}
+
+/// The 64-bit FNV-1a hash of `name`: a stable number for a name in a key.
+pub fn name_key(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The key of the streams of parameter `name` of layer `layer`:
+/// `key(seed, NEURON_PARAM, layer, name_key(name))`; neuron `i` draws its
+/// value from `stream(that key, 0, i, 0)`, so that a neuron's value depends
+/// on nothing but the seed, its layer's position, the parameter and its
+/// own index (not on threads, nor on how neurons are partitioned).
+pub fn neuron_param(seed: u64, layer: u64, name: &str) -> u64 {
+    key(seed, NEURON_PARAM, layer, name_key(name))
 }
 
 /// The random stream for `(seed, domain, a, b)`.

@@ -441,7 +441,7 @@ mod tests {
         let LayerConfig::Neuron(NeuronConfig::Lif(l)) = &c.layers["a"] else {
             panic!("lif expected")
         };
-        assert_eq!(l.tau_v_ms, 20.0);
+        assert_eq!(l.tau_v_ms, 20.0.into());
         assert_eq!(l.current, CurrentModel::Continuous);
         assert_eq!(c.steps(), 10);
     }

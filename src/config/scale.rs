@@ -259,7 +259,12 @@ impl ScaleConfig {
         }
         for (layer, i) in dc {
             if let Some(LayerConfig::Neuron(NeuronConfig::Iaf(l))) = c.layers.get_mut(&layer) {
-                l.i_e_pa += i;
+                let Some(i_e) = l.i_e_pa.same() else {
+                    return err(format!(
+                        "layers.{layer}.i_e_pa: the DC compensation of scale.k adds {i} pA to it, so it must be one number for the layer, not per neuron"
+                    ));
+                };
+                l.i_e_pa = (i_e + i).into();
             }
         }
         Ok(())

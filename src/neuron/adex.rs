@@ -66,7 +66,11 @@
 //! | `v_init` | `e_l_mv` | mV | initial V (a distribution, per neuron) |
 //! | `w_init` | 0 | nA | initial w |
 //! | `synapses.<name>` | one `exponential` current (τ 5 ms) named `default` | | up to two synaptic currents, current- or conductance-based |
-//! | `i_ext`, `step_current` | 0, none | nA | external current, into the first synaptic current |
+//! | `i_ext` †, `step_current` | 0, none | nA | external current, into the first synaptic current |
+//!
+//! † one number for the layer, a distribution drawn per neuron or a file
+//! ([`PerNeuron`]); every other key is one number for the layer (a table
+//! is refused naming the key).
 //!
 //! Recordables: `voltage` (mV), `w` (nA), `current` (`J`, nA, with
 //! conductances driven by `V(n−1)` as in step 3), `input` (nA), and
@@ -115,7 +119,10 @@ use super::synaptic::{
 };
 use super::{Voltage, initial_voltages};
 use crate::layer::{InLayer, LayerSpikes, Spiked};
-use crate::param::{ConfigError, Distribution, Map, StepCurrent, err, finite, positive};
+use crate::param::{
+    ConfigError, Distribution, Map, PerNeuron, StepCurrent, Values, err, finite, layer_number,
+    layer_number_some, positive,
+};
 use crate::step::Clock;
 use crate::step::StepSet;
 
@@ -142,35 +149,49 @@ pub struct AdexConfig {
     /// Number of neurons (required, >= 1).
     pub size: usize,
     /// Membrane capacitance C in nF (default 0.281, > 0).
+    #[serde(deserialize_with = "layer_number")]
     pub c_nf: f64,
     /// Leak conductance g_L in µS (default 0.030, > 0).
+    #[serde(deserialize_with = "layer_number")]
     pub g_l_us: f64,
     /// Leak reversal potential E_L in mV (default −70.6).
+    #[serde(deserialize_with = "layer_number")]
     pub e_l_mv: f64,
     /// Threshold V_T of the exponential in mV (default −50.4).
+    #[serde(deserialize_with = "layer_number")]
     pub v_t_mv: f64,
     /// Slope factor Δ_T in mV (default 2.0, > 0).
+    #[serde(deserialize_with = "layer_number")]
     pub delta_t_mv: f64,
     /// Adaptation time constant τ_w in ms (default 144, > 0).
+    #[serde(deserialize_with = "layer_number")]
     pub tau_w_ms: f64,
     /// Subthreshold adaptation a in µS (default 0.004).
+    #[serde(deserialize_with = "layer_number")]
     pub a_us: f64,
     /// Spike-triggered adaptation b in nA (default 0.0805).
+    #[serde(deserialize_with = "layer_number")]
     pub b_na: f64,
     /// Reset voltage V_r in mV (default −70.6, < V_peak).
+    #[serde(deserialize_with = "layer_number")]
     pub v_r_mv: f64,
     /// Spike cut-off V_peak in mV (default `v_t_mv + 5·delta_t_mv`, > V_T).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "layer_number_some"
+    )]
     pub v_peak_mv: Option<f64>,
     /// Refractory period in ms (default 0, >= 0): V is held at V_r for
     /// `round(t_ref_ms / dt_ms)` steps after a spike (halves rounded away
     /// from zero: 2.5 ms at dt 1 ms is 3 steps).
+    #[serde(deserialize_with = "layer_number")]
     pub t_ref_ms: f64,
     /// Initial voltage distribution in mV (default: `e_l_mv`), drawn per
     /// neuron from the `(seed, layer)` stream.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub v_init: Option<Distribution>,
     /// Initial adaptation current w in nA (default 0).
+    #[serde(deserialize_with = "layer_number")]
     pub w_init: f64,
     /// Named synaptic currents (at most [`synaptic::MAX_SYNAPSES`]).
     /// Default: one `exponential` current (τ = 5 ms) named `default`.
@@ -178,7 +199,7 @@ pub struct AdexConfig {
     pub synapses: Map<SynapseConfig>,
     /// Constant external current in nA into the first synaptic current
     /// (default 0).
-    pub i_ext: f64,
+    pub i_ext: PerNeuron,
     /// Optional step current, added like `i_ext` inside its window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_current: Option<StepCurrent>,
@@ -202,7 +223,7 @@ impl Default for AdexConfig {
             v_init: None,
             w_init: 0.0,
             synapses: Map::new(),
-            i_ext: 0.0,
+            i_ext: 0.0.into(),
             step_current: None,
         }
     }
@@ -335,8 +356,8 @@ impl LayerModel for AdexConfig {
         currents_or(&self.synapses, SynapseConfig::default())
     }
 
-    fn external(&self) -> (f64, Option<&StepCurrent>) {
-        (self.i_ext, self.step_current.as_ref())
+    fn external(&self) -> (&'static str, &PerNeuron, Option<&StepCurrent>) {
+        ("i_ext", &self.i_ext, self.step_current.as_ref())
     }
 
     fn recordables(&self) -> Vec<Recordable> {
@@ -394,29 +415,42 @@ impl LayerModel for AdexConfig {
             d.validate(&key("v_init"))?;
         }
         validate_synapses(key, &l.synapses)?;
-        validate_external(key, l.i_ext, l.step_current.as_ref())
+        validate_external(key, "i_ext", &l.i_ext, l.step_current.as_ref())
     }
 
-    fn spawn(&self, at: Spawn<'_>) -> Vec<Entity> {
+    fn spawn(&self, at: Spawn<'_>) -> Result<Vec<Entity>, ConfigError> {
         let Spawn {
             world,
             layer,
             index,
             seed,
             dt_ms,
+            ..
         } = at;
         let params = AdexParams::new(self, dt_ms);
-        let v0 = initial_voltages(self.v_init.as_ref(), params.e_l, seed, index, self.size);
+        let v0 = initial_voltages(
+            self.v_init.as_ref(),
+            &Values::Same(params.e_l.into()),
+            seed,
+            index,
+            self.size,
+        );
         world.entity_mut(layer).insert(params);
         let w0 = self.w_init as f32;
-        spawn_neurons(world, layer, self.size, &self.synaptic_currents(), |i| {
-            (
-                AdexNeuron,
-                Voltage(v0[i as usize]),
-                Adaptation(w0),
-                AdexRefractory::default(),
-            )
-        })
+        Ok(spawn_neurons(
+            world,
+            layer,
+            self.size,
+            &self.synaptic_currents(),
+            |i| {
+                (
+                    AdexNeuron,
+                    Voltage(v0[i as usize]),
+                    Adaptation(w0),
+                    AdexRefractory::default(),
+                )
+            },
+        ))
     }
 }
 

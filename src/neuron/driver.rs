@@ -134,13 +134,19 @@ pub struct Block<'b, M> {
     pub own: M,
     /// Spike flags.
     pub s: &'b mut [Spiked],
+    /// Index in the layer of the block's first row (a model's per-neuron
+    /// constants of row `k` are those of neuron `first + k`).
+    pub first: usize,
+    /// Each row's own part of the external current ([`ExternalCurrent::each`]),
+    /// added to the layer's; empty where the layer's neurons have none.
+    pub ext_each: &'b [f32],
 }
 
 impl<'b, M> Block<'b, M> {
     /// Steps the block's synaptic currents, the layer's `currents`, with
-    /// this step's input (`ext` into the first; the input read is set back
-    /// to 0 if `zero`), and returns the columns for the model's membrane
-    /// step.
+    /// this step's input (`ext`, plus each row's [`Block::ext_each`], into
+    /// the first; the input read is set back to 0 if `zero`), and returns
+    /// the columns for the model's membrane step.
     #[inline(always)]
     pub fn integrate(
         self,
@@ -156,11 +162,17 @@ impl<'b, M> Block<'b, M> {
             jm,
             own,
             s,
+            first: _,
+            ext_each,
         } = self;
-        currents[0].integrate(j, input0, ext, zero);
+        if ext_each.is_empty() {
+            currents[0].integrate(j, input0, std::iter::repeat(ext), zero);
+        } else {
+            currents[0].integrate(j, input0, ext_each.iter().map(|e| ext + e), zero);
+        }
         let j2: &[Current2] = match j2 {
             Some(j2) => {
-                currents[1].integrate(j2, input1, 0.0, zero);
+                currents[1].integrate(j2, input1, std::iter::repeat(0.0), zero);
                 j2
             }
             None => &[],
@@ -209,16 +221,19 @@ pub struct LayerInput<'a> {
     pub zero: bool,
     /// Whether the layer has two synaptic currents.
     pub two: bool,
+    /// Each neuron's own part of the external current (empty if none).
+    pub ext_each: &'a [f32],
     input: [SharedSlot<'a>; 2],
 }
 
 impl<'a> LayerInput<'a> {
     /// The input of `layer` at step `n`.
-    pub fn new(layer: Entity, ext: &ExternalCurrent, ring: Mut<'a, InputRing>, n: u64) -> Self {
+    pub fn new(layer: Entity, ext: &'a ExternalCurrent, ring: Mut<'a, InputRing>, n: u64) -> Self {
         let ring = ring.into_inner();
         Self {
             layer,
             ext: ext.at(n),
+            ext_each: &ext.each,
             zero: !ring.keep_consumed,
             two: ring.currents() > 1,
             input: ring.consume(n),
@@ -274,9 +289,121 @@ impl<'a> LayerInput<'a> {
                 jm: jm.as_deref_mut().map(|jm| &mut jm[b.clone()]),
                 own: own_block,
                 s: &mut s[b.clone()],
+                first,
+                ext_each: self.ext_each.get(ib).unwrap_or_default(),
             });
             push_spikes(out, self.layer, &s[b], first, spikes);
         }
+    }
+}
+
+/// Where a block's step reads a per-neuron constant `T` of its layer: one
+/// value for every row ([`Same`], the fast path: the loop keeps it in a
+/// register) or each row's own (a slice of the block's rows).
+pub trait PerRow<T: Copy>: Copy {
+    /// Row `k`'s value.
+    fn at(self, k: usize) -> T;
+    /// Whether rows `0..n` have a value (asserted before a loop, so that
+    /// it runs without bounds checks).
+    fn covers(self, n: usize) -> bool;
+}
+
+/// The same value for every row.
+#[derive(Debug, Clone, Copy)]
+pub struct Same<T>(pub T);
+
+impl<T: Copy> PerRow<T> for Same<T> {
+    #[inline(always)]
+    fn at(self, _: usize) -> T {
+        self.0
+    }
+
+    #[inline(always)]
+    fn covers(self, _: usize) -> bool {
+        true
+    }
+}
+
+impl<T: Copy> PerRow<T> for &[T] {
+    #[inline(always)]
+    fn at(self, k: usize) -> T {
+        self[k]
+    }
+
+    #[inline(always)]
+    fn covers(self, n: usize) -> bool {
+        self.len() >= n
+    }
+}
+
+/// A model's per-neuron constants `T` of a layer: `same`, or, where some
+/// parameter differs between neurons, `each` neuron's (in index order).
+#[derive(Debug, Clone)]
+pub struct Coefs<T> {
+    /// Every neuron's, when they are all alike; else neuron 0's.
+    pub same: T,
+    /// Each neuron's; empty when they are all alike.
+    pub each: Vec<T>,
+}
+
+impl<T: Copy> Coefs<T> {
+    /// `derive(neuron, its values of params)` for each neuron (`params`:
+    /// a layer's resolved parameters, [`crate::param::Values`]): once, with
+    /// `neuron = None`, when every parameter is the same for all neurons,
+    /// else for each neuron `Some(i)` of the `size`; the first error is
+    /// returned.
+    pub fn new<const N: usize, E>(
+        params: &[crate::param::Values; N],
+        size: usize,
+        mut derive: impl FnMut(Option<usize>, [f64; N]) -> Result<T, E>,
+    ) -> Result<Self, E> {
+        let of = |i: usize| std::array::from_fn(|p| params[p].at(i));
+        if params.iter().all(|v| v.same().is_some()) {
+            return Ok(Self {
+                same: derive(None, of(0))?,
+                each: Vec::new(),
+            });
+        }
+        let each: Vec<T> = (0..size)
+            .map(|i| derive(Some(i), of(i)))
+            .collect::<Result<_, _>>()?;
+        Ok(Self {
+            same: each[0],
+            each,
+        })
+    }
+
+    /// Neuron `i`'s.
+    pub fn at(&self, i: usize) -> T {
+        self.each.get(i).copied().unwrap_or(self.same)
+    }
+
+    /// The constants of the block of `n` rows from neuron `first`, for a
+    /// step generic over [`PerRow`].
+    #[inline]
+    pub fn block(&self, first: usize, n: usize) -> BlockCoefs<'_, T> {
+        if self.each.is_empty() {
+            BlockCoefs::Same(Same(self.same))
+        } else {
+            BlockCoefs::Each(&self.each[first..first + n])
+        }
+    }
+}
+
+/// A block's per-neuron constants ([`Coefs::block`]).
+pub enum BlockCoefs<'a, T> {
+    /// All rows alike.
+    Same(Same<T>),
+    /// Each row's.
+    Each(&'a [T]),
+}
+
+/// `key` of neuron `i`'s value of a field, for a check's messages:
+/// `key(field)`, or `key(field) (neuron i)`.
+pub fn neuron_key(key: &dyn Fn(&str) -> String, i: Option<usize>, field: &str) -> String {
+    match i {
+        None => key(field),
+        Some(i) => format!("{} (neuron {i})", key(field)),
     }
 }
 

@@ -42,16 +42,20 @@
 //! | key | default | unit | meaning |
 //! |---|---|---|---|
 //! | `size` | required | neurons | ≥ 1 |
-//! | `c_m_pf` | 250 | pF | membrane capacitance C_m (> 0) |
-//! | `tau_m_ms` | 10 | ms | membrane time constant τ_m (> 0) |
-//! | `e_l_mv` | −70 | mV | resting potential E_L |
-//! | `v_th_mv` | −55 | mV | threshold V_th (> V_reset) |
-//! | `v_reset_mv` | −70 | mV | reset V_reset |
-//! | `t_ref_ms` | 2 | ms | refractory period (V held at V_reset) |
-//! | `i_e_pa` | 0 | pA | constant external current I_e |
+//! | `c_m_pf` † | 250 | pF | membrane capacitance C_m (> 0) |
+//! | `tau_m_ms` † | 10 | ms | membrane time constant τ_m (> 0) |
+//! | `e_l_mv` † | −70 | mV | resting potential E_L |
+//! | `v_th_mv` † | −55 | mV | threshold V_th (> V_reset) |
+//! | `v_reset_mv` † | −70 | mV | reset V_reset |
+//! | `t_ref_ms` † | 2 | ms | refractory period (V held at V_reset) |
+//! | `i_e_pa` † | 0 | pA | constant external current I_e |
 //! | `step_current` | none | pA | a step current added to I_e |
 //! | `v_init` | `e_l_mv` | mV | initial V (a distribution, per neuron) |
 //! | `synapses.<name>` | one `exponential` current, τ 2 ms, named `default` | | up to two: `exponential` (pA), `instantaneous` (pA), `delta` (mV) |
+//!
+//! † one number for the layer, a distribution drawn per neuron or a file of
+//! one value per neuron ([`PerNeuron`]): each neuron's propagators
+//! ([`IafCoef`]) are derived from its own values.
 //!
 //! Recordables: `voltage` (mV), `current` (`Σ_c J_c` after the step, pA;
 //! for a delta synapse its jump, mV), `input` (this step's input plus I_e,
@@ -64,7 +68,8 @@ use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
 use serde::{Deserialize, Serialize};
 
 use super::driver::{
-    self, Block, LayerInput, LayerStep, NeuronRows, Spare, column, reset_each, spawn_neurons,
+    self, Block, BlockCoefs, Coefs, LayerInput, LayerStep, NeuronRows, PerRow, Spare, column,
+    neuron_key, reset_each, spawn_neurons,
 };
 use super::input::InputRing;
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn};
@@ -75,7 +80,10 @@ use super::synaptic::{
 };
 use super::{Voltage, initial_voltages};
 use crate::layer::{InLayer, LayerSpikes, Spiked};
-use crate::param::{ConfigError, Distribution, Map, StepCurrent, err, finite, positive};
+use crate::param::{
+    ConfigError, Distribution, Map, PerNeuron, StepCurrent, err, finite, positive, resolve_all,
+    validate_all,
+};
 use crate::resume::state::StateColumn;
 use crate::step::{Clock, StepSet};
 
@@ -87,31 +95,33 @@ pub struct Iaf;
 pub struct IafNeuron;
 
 /// Steps for which V is still held at V_reset after a spike, counting down
-/// from [`IafParams::ref_steps`]. Written by [`update`].
+/// from the neuron's [`IafCoef::ref_steps`]. Written by [`update`].
 #[derive(Component, Debug, Clone, Copy, Default)]
 pub struct IafRefractory(pub u16);
 
 /// An iaf layer (see the module documentation for the table of keys).
+/// Every parameter but `size`, `step_current`, `v_init` and `synapses` is
+/// a [`PerNeuron`]: one number for the layer, or each neuron's own.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct IafConfig {
     /// Number of neurons (required, >= 1).
     pub size: usize,
     /// Membrane capacitance C_m in pF (default 250, > 0).
-    pub c_m_pf: f64,
+    pub c_m_pf: PerNeuron,
     /// Membrane time constant τ_m in ms (default 10, > 0).
-    pub tau_m_ms: f64,
+    pub tau_m_ms: PerNeuron,
     /// Resting potential E_L in mV (default −70).
-    pub e_l_mv: f64,
+    pub e_l_mv: PerNeuron,
     /// Threshold V_th in mV (default −55, > v_reset_mv).
-    pub v_th_mv: f64,
+    pub v_th_mv: PerNeuron,
     /// Reset potential V_reset in mV (default −70).
-    pub v_reset_mv: f64,
+    pub v_reset_mv: PerNeuron,
     /// Refractory period in ms (default 2, >= 0): V is held at V_reset for
     /// `round(t_ref_ms / dt_ms)` steps after a spike (halves away from zero).
-    pub t_ref_ms: f64,
+    pub t_ref_ms: PerNeuron,
     /// Constant external current I_e in pA (default 0).
-    pub i_e_pa: f64,
+    pub i_e_pa: PerNeuron,
     /// Optional step current in pA, added to I_e inside its window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_current: Option<StepCurrent>,
@@ -131,13 +141,13 @@ impl Default for IafConfig {
     fn default() -> Self {
         Self {
             size: 0,
-            c_m_pf: 250.0,
-            tau_m_ms: 10.0,
-            e_l_mv: -70.0,
-            v_th_mv: -55.0,
-            v_reset_mv: -70.0,
-            t_ref_ms: 2.0,
-            i_e_pa: 0.0,
+            c_m_pf: 250.0.into(),
+            tau_m_ms: 10.0.into(),
+            e_l_mv: (-70.0).into(),
+            v_th_mv: (-55.0).into(),
+            v_reset_mv: (-70.0).into(),
+            t_ref_ms: 2.0.into(),
+            i_e_pa: 0.0.into(),
             step_current: None,
             v_init: None,
             synapses: Map::new(),
@@ -169,12 +179,13 @@ pub struct IafSynapse {
     pub jump: f32,
 }
 
-/// Per-layer iaf constants in f32: the propagators of the module
-/// documentation. Written once by the network builder.
-#[derive(Component, Debug, Clone)]
-pub struct IafParams {
-    /// The synaptic currents, in the order of [`LayerModel::synaptic_currents`].
-    pub synapses: Vec<IafSynapse>,
+/// One iaf neuron's constants in f32: the propagators of the module
+/// documentation, from its parameters.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IafCoef {
+    /// The synaptic currents, in the order of [`LayerModel::synaptic_currents`]
+    /// (a layer with one has it twice).
+    pub synapses: [IafSynapse; 2],
     /// `P22 = e^{−dt/τ_m}`.
     pub p22: f32,
     /// `P20 = τ_m/C_m (1 − P22)` (mV per pA).
@@ -189,6 +200,11 @@ pub struct IafParams {
     pub ref_steps: u16,
 }
 
+/// An iaf layer's constants: its neurons' [`IafCoef`], one for all or each
+/// neuron's. Written once by the network builder.
+#[derive(Component, Debug, Clone)]
+pub struct IafParams(pub Coefs<IafCoef>);
+
 /// `P21 = τ_s τ_m / (C_m (τ_m − τ_s)) · (e^{−h/τ_m} − e^{−h/τ_s})` in mV per
 /// pA: the voltage after `h` ms of a synaptic current of 1 pA at the start,
 /// decaying with `τ_s`, from `y = 0` (in f64; at `τ_s = τ_m` its limit
@@ -200,46 +216,99 @@ pub fn p21(tau_s: f64, tau_m: f64, c_m: f64, h: f64) -> f64 {
     tau_s * tau_m / (c_m * (tau_m - tau_s)) * ((-h / tau_m).exp() - (-h / tau_s).exp())
 }
 
-impl IafParams {
-    /// Derives the propagators for time step `dt_ms`.
-    pub fn new(c: &IafConfig, dt_ms: f64) -> Self {
-        let p22 = (-dt_ms / c.tau_m_ms).exp();
-        let p20 = c.tau_m_ms / c.c_m_pf * (1.0 - p22);
-        let synapses = c
-            .synaptic_currents()
-            .iter()
-            .map(|(_, s)| match s.current {
-                CurrentModel::Exponential => IafSynapse {
-                    p21: p21(s.tau_ms, c.tau_m_ms, c.c_m_pf, dt_ms) as f32,
-                    p11: (-dt_ms / s.tau_ms).exp() as f32,
-                    p20: 0.0,
-                    jump: 0.0,
-                },
-                CurrentModel::Instantaneous => IafSynapse {
-                    p21: 0.0,
-                    p11: 0.0,
-                    p20: p20 as f32,
-                    jump: 0.0,
-                },
-                CurrentModel::Delta => IafSynapse {
-                    p21: 0.0,
-                    p11: 0.0,
-                    p20: 0.0,
-                    jump: 1.0,
-                },
-                CurrentModel::Continuous => unreachable!("validated: no continuous current"),
-            })
-            .collect();
-        Self {
-            synapses,
+/// The keys of the parameters of one iaf neuron, in the order of
+/// [`IafCoef::new`]'s values (`i_e_pa` is the layer's external current,
+/// [`LayerModel::external`]).
+const PARAMS: [&str; 6] = [
+    "c_m_pf",
+    "tau_m_ms",
+    "e_l_mv",
+    "v_th_mv",
+    "v_reset_mv",
+    "t_ref_ms",
+];
+
+impl IafConfig {
+    /// The parameters named by [`PARAMS`], with their keys.
+    fn params(&self) -> [(&'static str, &PerNeuron); 6] {
+        let c = self;
+        let p = [
+            &c.c_m_pf,
+            &c.tau_m_ms,
+            &c.e_l_mv,
+            &c.v_th_mv,
+            &c.v_reset_mv,
+            &c.t_ref_ms,
+        ];
+        std::array::from_fn(|k| (PARAMS[k], p[k]))
+    }
+}
+
+impl IafCoef {
+    /// Checks one neuron's parameters `[C_m, τ_m, E_L, V_th, V_reset,
+    /// t_ref]` ([`PARAMS`]; `neuron` is named in messages) and derives its
+    /// propagators for time step `dt_ms` and the layer's `currents`.
+    pub fn new(
+        values: [f64; 6],
+        currents: &[(String, SynapseConfig)],
+        dt_ms: f64,
+        key: &dyn Fn(&str) -> String,
+        neuron: Option<usize>,
+    ) -> Result<Self, ConfigError> {
+        let [c_m, tau_m, e_l, v_th, v_reset, t_ref] = values;
+        let k = |f: &str| neuron_key(key, neuron, f);
+        positive(&k("c_m_pf"), c_m)?;
+        positive(&k("tau_m_ms"), tau_m)?;
+        for (f, v) in [("e_l_mv", e_l), ("v_th_mv", v_th), ("v_reset_mv", v_reset)] {
+            finite(&k(f), v)?;
+        }
+        if v_reset >= v_th {
+            return err(format!(
+                "{}: must be < v_th_mv ({v_th}), got {v_reset}",
+                k("v_reset_mv")
+            ));
+        }
+        if !(t_ref >= 0.0 && (t_ref / dt_ms).round() <= f64::from(u16::MAX)) {
+            return err(format!(
+                "{}: must be from 0 to {} ms (65535 steps of {dt_ms} ms), got {t_ref}",
+                k("t_ref_ms"),
+                f64::from(u16::MAX) * dt_ms,
+            ));
+        }
+        let p22 = (-dt_ms / tau_m).exp();
+        let p20 = tau_m / c_m * (1.0 - p22);
+        let synapse = |s: &SynapseConfig| match s.current {
+            CurrentModel::Exponential => IafSynapse {
+                p21: p21(s.tau_ms, tau_m, c_m, dt_ms) as f32,
+                p11: (-dt_ms / s.tau_ms).exp() as f32,
+                p20: 0.0,
+                jump: 0.0,
+            },
+            CurrentModel::Instantaneous => IafSynapse {
+                p21: 0.0,
+                p11: 0.0,
+                p20: p20 as f32,
+                jump: 0.0,
+            },
+            CurrentModel::Delta => IafSynapse {
+                p21: 0.0,
+                p11: 0.0,
+                p20: 0.0,
+                jump: 1.0,
+            },
+            CurrentModel::Continuous => unreachable!("validated: no continuous current"),
+        };
+        let first = synapse(&currents[0].1);
+        Ok(Self {
+            synapses: [first, currents.get(1).map_or(first, |(_, s)| synapse(s))],
             p22: p22 as f32,
             p20: p20 as f32,
-            e_l: c.e_l_mv as f32,
-            v_th: c.v_th_mv as f32,
-            v_reset: c.v_reset_mv as f32,
-            // Validated to fit in u16.
-            ref_steps: (c.t_ref_ms / dt_ms).round() as u16,
-        }
+            e_l: e_l as f32,
+            v_th: v_th as f32,
+            v_reset: v_reset as f32,
+            // Checked to fit in u16.
+            ref_steps: (t_ref / dt_ms).round() as u16,
+        })
     }
 }
 
@@ -261,7 +330,7 @@ impl NeuronModel for Iaf {
 
     /// Rest: `V = E_L`, currents 0, not refractory.
     fn reset(world: &mut World) {
-        reset_each::<IafNeuron, IafParams, _>(world, |p, _| Voltage(p.e_l));
+        reset_each::<IafNeuron, IafParams, _>(world, |p, i| Voltage(p.0.at(i as usize).e_l));
         reset_each::<IafNeuron, IafParams, _>(world, |_, _| IafRefractory(0));
     }
 }
@@ -296,8 +365,8 @@ impl LayerModel for IafConfig {
         currents_or(&self.synapses, default_synapse())
     }
 
-    fn external(&self) -> (f64, Option<&StepCurrent>) {
-        (self.i_e_pa, self.step_current.as_ref())
+    fn external(&self) -> (&'static str, &PerNeuron, Option<&StepCurrent>) {
+        ("i_e_pa", &self.i_e_pa, self.step_current.as_ref())
     }
 
     fn recordables(&self) -> Vec<Recordable> {
@@ -306,31 +375,6 @@ impl LayerModel for IafConfig {
 
     fn validate(&self, key: &dyn Fn(&str) -> String, dt: f64) -> Result<(), ConfigError> {
         let l = self;
-        positive(&key("c_m_pf"), l.c_m_pf)?;
-        positive(&key("tau_m_ms"), l.tau_m_ms)?;
-        for (k, v) in [
-            ("e_l_mv", l.e_l_mv),
-            ("v_th_mv", l.v_th_mv),
-            ("v_reset_mv", l.v_reset_mv),
-        ] {
-            finite(&key(k), v)?;
-        }
-        if l.v_reset_mv >= l.v_th_mv {
-            return err(format!(
-                "{}: must be < v_th_mv ({}), got {}",
-                key("v_reset_mv"),
-                l.v_th_mv,
-                l.v_reset_mv
-            ));
-        }
-        if !(l.t_ref_ms >= 0.0 && (l.t_ref_ms / dt).round() <= f64::from(u16::MAX)) {
-            return err(format!(
-                "{}: must be from 0 to {} ms (65535 steps of {dt} ms), got {}",
-                key("t_ref_ms"),
-                f64::from(u16::MAX) * dt,
-                l.t_ref_ms
-            ));
-        }
         if let Some(d) = &l.v_init {
             d.validate(&key("v_init"))?;
         }
@@ -351,23 +395,32 @@ impl LayerModel for IafConfig {
                 ));
             }
         }
-        validate_external(key, l.i_e_pa, l.step_current.as_ref())
+        // After the synapses: the propagators need valid ones.
+        if let Some(values) = validate_all(l.params(), key)? {
+            IafCoef::new(values, &l.synaptic_currents(), dt, key, None)?;
+        }
+        validate_external(key, "i_e_pa", &l.i_e_pa, l.step_current.as_ref())
     }
 
-    fn spawn(&self, at: Spawn<'_>) -> Vec<Entity> {
+    fn spawn(&self, at: Spawn<'_>) -> Result<Vec<Entity>, ConfigError> {
+        let values = resolve_all(self.params(), &at.draw(self.size))?;
         let Spawn {
             world,
             layer,
             index,
             seed,
             dt_ms,
+            key,
         } = at;
-        let params = IafParams::new(self, dt_ms);
-        let v0 = initial_voltages(self.v_init.as_ref(), params.e_l, seed, index, self.size);
-        world.entity_mut(layer).insert(params);
-        spawn_neurons(world, layer, self.size, &self.synaptic_currents(), |i| {
+        let currents = self.synaptic_currents();
+        let coefs = Coefs::new(&values, self.size, |i, v| {
+            IafCoef::new(v, &currents, dt_ms, key, i)
+        })?;
+        let v0 = initial_voltages(self.v_init.as_ref(), &values[2], seed, index, self.size);
+        world.entity_mut(layer).insert(IafParams(coefs));
+        Ok(spawn_neurons(world, layer, self.size, &currents, |i| {
             (IafNeuron, Voltage(v0[i as usize]), IafRefractory::default())
-        })
+        }))
     }
 }
 
@@ -418,10 +471,13 @@ pub fn update(
         |step: &LayerStep<&IafParams>, out: &mut Vec<(Entity, u32)>, rows: NeuronRows<Own>| {
             let (p, li) = (step.model, &step.input);
             li.run_blocks(out, rows, |b| {
-                if b.j2.is_some() {
-                    membrane::<true>(p, li.ext, li.zero, b)
+                let (ext, zero) = (li.ext, li.zero);
+                let coefs = p.0.block(b.first, b.s.len());
+                let each = b.ext_each;
+                if each.is_empty() {
+                    block(coefs, |_| ext, zero, b)
                 } else {
-                    membrane::<false>(p, li.ext, li.zero, b)
+                    block(coefs, |k| ext + each[k], zero, b)
                 }
             });
         };
@@ -429,30 +485,54 @@ pub fn update(
     spare.0 = driver::recycle(&mut steps);
 }
 
-/// Steps 1–3 of the module documentation for a block, with external
-/// current `ext` (pA); the input read is set back to 0 if `zero`. Returns
-/// the number of spikes.
+/// [`membrane`] for the block's number of synaptic currents and its
+/// constants, one for all rows or each row's.
 #[inline(always)]
-fn membrane<const TWO: bool>(p: &IafParams, ext: f32, zero: bool, b: Block<Own>) -> usize {
+fn block(
+    coefs: BlockCoefs<IafCoef>,
+    ext: impl Fn(usize) -> f32,
+    zero: bool,
+    b: Block<Own>,
+) -> usize {
+    match (coefs, b.j2.is_some()) {
+        (BlockCoefs::Same(c), false) => membrane::<false, _, _>(c, ext, zero, b),
+        (BlockCoefs::Same(c), true) => membrane::<true, _, _>(c, ext, zero, b),
+        (BlockCoefs::Each(c), false) => membrane::<false, _, _>(c, ext, zero, b),
+        (BlockCoefs::Each(c), true) => membrane::<true, _, _>(c, ext, zero, b),
+    }
+}
+
+/// Steps 1–3 of the module documentation for a block, with row `k`'s
+/// constants `coefs.at(k)` and external current `ext(k)` (pA); the input
+/// read is set back to 0 if `zero`. Returns the number of spikes.
+#[inline(always)]
+fn membrane<const TWO: bool, P: PerRow<IafCoef>, E: Fn(usize) -> f32>(
+    coefs: P,
+    ext: E,
+    zero: bool,
+    b: Block<Own>,
+) -> usize {
     let Block {
         input0,
         input1,
         j,
         j2,
-        jm: _,
         own: (v, refr),
         s,
+        ..
     } = b;
     let n = v.len();
     let j2 = j2.unwrap_or(&mut []);
     assert!(j.len() == n && input0.len() == n && refr.len() == n && s.len() == n);
     assert!(!TWO || (j2.len() == n && input1.len() == n));
-    let s0 = p.synapses[0];
-    let s1 = if TWO { p.synapses[1] } else { s0 };
-    let ext_drive = ext * p.p20;
+    assert!(coefs.covers(n));
     // u16: a block (`BLOCK` rows) cannot overflow it.
     let mut count = 0u16;
     for k in 0..n {
+        let p = coefs.at(k);
+        let s0 = p.synapses[0];
+        let s1 = p.synapses[1];
+        let ext_drive = ext(k) * p.p20;
         let x0 = input0[k];
         let mut dy = j[k].0 * s0.p21 + x0 * s0.p20;
         let mut jump = x0 * s0.jump;

@@ -71,7 +71,11 @@
 //! | `v_init` | −65 | mV | initial voltage distribution, as LIF's |
 //! | `u_init` | `b · v_init` | mV | initial recovery (per neuron, from its `v_init`) |
 //! | `synapses.<name>` | `default`, instantaneous | | up to two named synaptic currents |
-//! | `i_ext`, `step_current` | 0, none | — | external drive (the units of `I`) |
+//! | `i_ext` †, `step_current` | 0, none | — | external drive (the units of `I`) |
+//!
+//! † one number for the layer, a distribution drawn per neuron or a file
+//! ([`PerNeuron`]); every other key is one number for the layer (a table
+//! is refused naming the key).
 //!
 //! The defaults are the paper's regular spiking cell; its Fig. 2 (a, b, c,
 //! d): intrinsically bursting (0.02, 0.2, −55, 4), chattering (0.02, 0.2,
@@ -107,7 +111,10 @@ use super::synaptic::{
 };
 use super::{Voltage, initial_voltages};
 use crate::layer::{InLayer, LayerSpikes, Spiked};
-use crate::param::{ConfigError, Distribution, Map, StepCurrent, err, finite};
+use crate::param::{
+    ConfigError, Distribution, Map, PerNeuron, StepCurrent, Values, err, finite, layer_number,
+    layer_number_some,
+};
 use crate::step::Clock;
 use crate::step::StepSet;
 
@@ -132,14 +139,19 @@ pub struct IzhikevichConfig {
     /// Number of neurons (required, >= 1).
     pub size: usize,
     /// Recovery rate `a` in 1/ms (default 0.02).
+    #[serde(deserialize_with = "layer_number")]
     pub a: f64,
     /// Recovery sensitivity `b` (default 0.2).
+    #[serde(deserialize_with = "layer_number")]
     pub b: f64,
     /// Reset voltage `c` in mV (default −65).
+    #[serde(deserialize_with = "layer_number")]
     pub c: f64,
     /// Recovery jump `d` at a spike in mV (default 8).
+    #[serde(deserialize_with = "layer_number")]
     pub d: f64,
     /// Spike cutoff in mV (default 30, > `c`).
+    #[serde(deserialize_with = "layer_number")]
     pub v_peak: f64,
     /// Initial voltage distribution in mV (default: −65 for every neuron,
     /// the paper's `v=-65*ones`), e.g. `{ kind = "constant", value = -70.0 }`
@@ -149,7 +161,10 @@ pub struct IzhikevichConfig {
     pub v_init: Option<Distribution>,
     /// Initial recovery in mV (default `b · v_init` of each neuron, the
     /// paper's `u=b.*v`).
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "layer_number_some"
+    )]
     pub u_init: Option<f64>,
     /// Named synaptic currents (at most [`synaptic::MAX_SYNAPSES`]);
     /// `I = Σ_c J_c`. Default: none, i.e. one `instantaneous` current named
@@ -158,7 +173,7 @@ pub struct IzhikevichConfig {
     pub synapses: Map<SynapseConfig>,
     /// Constant external drive added to the input of the first synaptic
     /// current every step (default 0; units of `I`).
-    pub i_ext: f64,
+    pub i_ext: PerNeuron,
     /// Optional step of external drive inside a time window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_current: Option<StepCurrent>,
@@ -176,7 +191,7 @@ impl Default for IzhikevichConfig {
             v_init: None,
             u_init: None,
             synapses: Map::new(),
-            i_ext: 0.0,
+            i_ext: 0.0.into(),
             step_current: None,
         }
     }
@@ -265,8 +280,8 @@ impl LayerModel for IzhikevichConfig {
         currents_or(&self.synapses, single)
     }
 
-    fn external(&self) -> (f64, Option<&StepCurrent>) {
-        (self.i_ext, self.step_current.as_ref())
+    fn external(&self) -> (&'static str, &PerNeuron, Option<&StepCurrent>) {
+        ("i_ext", &self.i_ext, self.step_current.as_ref())
     }
 
     fn recordables(&self) -> Vec<Recordable> {
@@ -298,18 +313,25 @@ impl LayerModel for IzhikevichConfig {
             finite(&key("u_init"), u)?;
         }
         validate_synapses(key, &self.synapses)?;
-        validate_external(key, self.i_ext, self.step_current.as_ref())
+        validate_external(key, "i_ext", &self.i_ext, self.step_current.as_ref())
     }
 
-    fn spawn(&self, at: Spawn<'_>) -> Vec<Entity> {
+    fn spawn(&self, at: Spawn<'_>) -> Result<Vec<Entity>, ConfigError> {
         let Spawn {
             world,
             layer,
             index,
             seed,
             dt_ms,
+            ..
         } = at;
-        let v0 = initial_voltages(self.v_init.as_ref(), V_INIT, seed, index, self.size);
+        let v0 = initial_voltages(
+            self.v_init.as_ref(),
+            &Values::Same(V_INIT.into()),
+            seed,
+            index,
+            self.size,
+        );
         let initial: Vec<[f32; 2]> = v0
             .into_iter()
             .map(|v| [v, self.u_init.unwrap_or(self.b * f64::from(v)) as f32])
@@ -333,7 +355,7 @@ impl LayerModel for IzhikevichConfig {
             initial,
         };
         world.entity_mut(layer).insert(params);
-        members
+        Ok(members)
     }
 }
 

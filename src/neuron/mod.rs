@@ -24,7 +24,7 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::Schedule;
 use serde::{Deserialize, Serialize};
 
-use crate::param::{ConfigError, Distribution, deserialize_at};
+use crate::param::{ConfigError, Distribution, Values, deserialize_at};
 use crate::rng;
 pub use model::{LayerModel, NeuronModel, Recordable};
 
@@ -33,19 +33,20 @@ pub use model::{LayerModel, NeuronModel, Recordable};
 pub struct Voltage(pub f32);
 
 /// Each neuron's initial voltage: drawn from `v_init` in neuron order from
-/// the stream `(seed, V_INIT, layer index)`, or `default` without one.
+/// the stream `(seed, V_INIT, layer index)`, or its value of `default` (a
+/// resting potential, one for the layer or per neuron) without one.
 pub fn initial_voltages(
     v_init: Option<&Distribution>,
-    default: f32,
+    default: &Values,
     seed: u64,
     layer_index: usize,
     size: usize,
 ) -> Vec<f32> {
     let mut vrng = rng::stream(seed, rng::V_INIT, layer_index as u64, 0);
     (0..size)
-        .map(|_| match v_init {
+        .map(|i| match v_init {
             Some(d) => d.sample(&mut vrng) as f32,
-            None => default,
+            None => default.at(i) as f32,
         })
         .collect()
 }

@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::synaptic::SynapseConfig;
-use crate::param::{ConfigError, StepCurrent};
+use crate::param::{ConfigError, LayerDraw, PerNeuron, StepCurrent};
 
 /// A neuron model: what the network builder, the schedule and the protocol
 /// need from it as a whole.
@@ -55,14 +55,18 @@ pub trait LayerModel {
     /// The layer's synaptic currents `(name, parameters)` in order:
     /// projections choose one by name with `target`.
     fn synaptic_currents(&self) -> Vec<(String, SynapseConfig)>;
-    /// The constant external current (nA) and the optional step current.
-    fn external(&self) -> (f64, Option<&StepCurrent>);
+    /// The constant external current: its key (`i_ext`, `i_e_pa`) and
+    /// value (one for the layer or per neuron, in the model's units), and
+    /// the optional step current.
+    fn external(&self) -> (&'static str, &PerNeuron, Option<&StepCurrent>);
     /// The variables `[[record.traces]]` may record from the layer (some,
     /// as the conductances, depend on its config).
     fn recordables(&self) -> Vec<Recordable>;
     /// Inserts the model's parameter components on the layer entity and
-    /// spawns its neurons, in index order; returns them.
-    fn spawn(&self, at: Spawn<'_>) -> Vec<Entity>;
+    /// spawns its neurons, in index order; returns them, or the error of a
+    /// per-neuron parameter (a file that cannot be read, a value out of
+    /// range), naming its key.
+    fn spawn(&self, at: Spawn<'_>) -> Result<Vec<Entity>, ConfigError>;
 }
 
 /// Where a layer is being built.
@@ -78,6 +82,20 @@ pub struct Spawn<'w> {
     pub seed: u64,
     /// Time step (ms).
     pub dt_ms: f64,
+    /// `key(field)` is the dotted key of the layer's field.
+    pub key: &'w dyn Fn(&str) -> String,
+}
+
+impl Spawn<'_> {
+    /// Where the layer's per-neuron parameters are drawn or read.
+    pub fn draw(&self, size: usize) -> LayerDraw<'_> {
+        LayerDraw {
+            key: self.key,
+            size,
+            layer: self.index,
+            seed: self.seed,
+        }
+    }
 }
 
 /// Reads one recorded variable at the end of step `step` for the neurons

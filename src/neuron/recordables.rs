@@ -41,13 +41,12 @@ pub const INPUT: Recordable = Recordable {
         let ring = layer.get::<InputRing>().expect("a neuron layer's input");
         let ext = layer
             .get::<ExternalCurrent>()
-            .expect("a neuron layer's external current")
-            .at(n);
+            .expect("a neuron layer's external current");
         out.extend(neurons.iter().map(|&(_, i)| {
             let synaptic: f32 = (0..ring.currents())
                 .map(|c| ring.slot(n, c)[i as usize])
                 .sum();
-            synaptic + ext
+            synaptic + ext.of(n, i as usize)
         }))
     },
 };

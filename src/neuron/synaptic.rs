@@ -21,7 +21,7 @@
 use bevy_ecs::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::param::{ConfigError, StepCurrent, finite, positive};
+use crate::param::{ConfigError, PerNeuron, StepCurrent, Values, finite, positive};
 
 /// How a synaptic current integrates its input.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -160,13 +160,15 @@ pub fn validate_synapses_of(
     Ok(())
 }
 
-/// Checks `i_ext` and `step_current`.
+/// Checks the external current (its key `name`: `i_ext`, `i_e_pa`) and
+/// `step_current`.
 pub fn validate_external(
     key: &dyn Fn(&str) -> String,
-    i_ext: f64,
+    name: &str,
+    i_ext: &PerNeuron,
     step: Option<&StepCurrent>,
 ) -> Result<(), ConfigError> {
-    finite(&key("i_ext"), i_ext)?;
+    i_ext.validate(&key(name))?;
     match step {
         Some(s) => s.validate(&|f| key(&format!("step_current.{f}"))),
         None => Ok(()),
@@ -284,11 +286,18 @@ impl SynapticCurrent {
     }
 
     /// One step of a run of neurons: `J ← f(J, I + ext)`, with `I` the
-    /// run's slice of this step's input, set to 0 as it is read if `zero`.
+    /// run's slice of this step's input, set to 0 as it is read if `zero`,
+    /// and `ext` each row's external current.
     #[inline(always)]
-    pub fn integrate<J: AsMut<f32>>(&self, j: &mut [J], input: &mut [f32], ext: f32, zero: bool) {
+    pub fn integrate<J: AsMut<f32>>(
+        &self,
+        j: &mut [J],
+        input: &mut [f32],
+        ext: impl Iterator<Item = f32>,
+        zero: bool,
+    ) {
         let (a, k) = (self.a, self.k);
-        let it = j.iter_mut().zip(input).map(|(j, x)| {
+        let it = j.iter_mut().zip(input).zip(ext).map(|((j, x), ext)| {
             let read = *x;
             *x = if zero { 0.0 } else { read };
             (j.as_mut(), read + ext)
@@ -325,24 +334,42 @@ impl StepWindow {
     }
 }
 
-/// A layer's external current: the constant `i_ext` plus an optional step
-/// current. Written once by the network builder; read by the model's update
-/// (into the first synaptic current) and by the recorder (`input`).
-#[derive(Component, Debug, Clone, Copy)]
+/// A layer's external current: the constant `i_ext` (or each neuron's
+/// own, `each`) plus an optional step current. Written once by the network
+/// builder; read by the model's update (into the first synaptic current)
+/// and by the recorder (`input`).
+#[derive(Component, Debug, Clone)]
 pub struct ExternalCurrent {
-    /// Constant current (nA).
+    /// Constant current (nA; 0 where the neurons have their own).
     pub i_ext: f32,
+    /// Each neuron's constant current (nA), added to `i_ext`; empty where
+    /// the layer has one for all.
+    pub each: Vec<f32>,
     /// The step current, in steps.
     pub step: Option<StepWindow>,
 }
 
 impl ExternalCurrent {
-    /// From the config's `i_ext` and `step_current` at time step `dt_ms`
-    /// ([`StepWindow::new`]).
-    pub fn new(i_ext: f64, step: Option<&StepCurrent>, dt_ms: f64) -> Self {
+    /// From the config's `i_ext` (its values over the layer's neurons) and
+    /// `step_current` at time step `dt_ms` ([`StepWindow::new`]).
+    pub fn new(i_ext: &Values, step: Option<&StepCurrent>, dt_ms: f64) -> Self {
+        let (i_ext, each) = match i_ext {
+            Values::Same(v) => (*v as f32, Vec::new()),
+            Values::Each(v) => (0.0, v.iter().map(|&x| x as f32).collect()),
+        };
         Self {
-            i_ext: i_ext as f32,
+            i_ext,
+            each,
             step: step.map(|s| StepWindow::new(s, dt_ms)),
+        }
+    }
+
+    /// Neuron `i`'s external current at step `n` (nA): [`Self::at`] plus its own.
+    #[inline]
+    pub fn of(&self, n: u64, i: usize) -> f32 {
+        match self.each.get(i) {
+            Some(e) => self.at(n) + e,
+            None => self.at(n),
         }
     }
 

@@ -6,6 +6,7 @@
 )]
 
 use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
 
 use spikesim::data::ImageSet;
 use spikesim::{Config, Simulation};
@@ -100,4 +101,36 @@ fn values(ds: &hdf5::Dataset) -> String {
         T::Integer(_) => format!("{shape:?} {:?}", ds.read_raw::<i64>().unwrap()),
         other => panic!("{}: a {other} dataset", ds.name()),
     }
+}
+
+/// `spikesim args`, run to its end.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spikesim"))
+        .args(args)
+        .output()
+        .expect("spikesim runs")
+}
+
+/// `spikesim run config args` fails with exit code 2, one `error:` line
+/// (other lines may be notes) containing `needle`, and no output file.
+pub fn rejects_config(config: &Path, args: &[&str], needle: &str) {
+    let out = temp(&format!(
+        "bad-{}.h5",
+        needle.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+    ));
+    let mut all = vec![
+        "run",
+        config.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    all.extend(args);
+    let o = run(&all);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    let errors: Vec<&str> = err.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "one error line: {err}");
+    assert!(errors[0].contains(needle), "{args:?}: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(!out.exists(), "no output file for {args:?}");
 }

@@ -27,12 +27,17 @@
 //! | `current` | `continuous` | | the one synaptic current's model |
 //! | `tau_j_ms`, `k_j` | 10, 1 | ms, — | its time constant and leak factor |
 //! | `synapses.<name>` | none | | up to two named synaptic currents instead |
-//! | `tau_v_ms`, `k_v`, `r` | 20, 1, 1 | ms, —, MΩ | membrane time constant, leak factor, resistance |
-//! | `v_rest`, `v_reset`, `v_init` | 0, 0, `v_rest` | mV | rest, reset, initial voltage |
-//! | `t_ref_ms`, `t_ref_spike_ms` | 0, `t_ref_ms` | ms | voltage hold and spike lockout |
+//! | `tau_v_ms` †, `k_v` †, `r` † | 20, 1, 1 | ms, —, MΩ | membrane time constant, leak factor, resistance |
+//! | `v_rest` †, `v_reset` †, `v_init` | 0, 0, `v_rest` | mV | rest, reset, initial voltage |
+//! | `t_ref_ms` †, `t_ref_spike_ms` † | 0, `t_ref_ms` | ms | voltage hold and spike lockout |
 //! | `sigma` | 1 | mV | threshold σ |
-//! | `i_ext`, `step_current` | 0, none | nA | external current |
+//! | `i_ext` †, `step_current` | 0, none | nA | external current |
 //! | `threshold.global`, `threshold.individual` | none | | adaptation |
+//!
+//! † one number for the layer, a distribution drawn per neuron or a file of
+//! one value per neuron ([`PerNeuron`]); each neuron's coefficients
+//! ([`LifCoef`]: `dt/τ_v`, the refractory steps) are derived from its own
+//! values. The other numeric keys are one number for the layer.
 //!
 //! Recordables: `voltage` (mV), `current` (`J`, nA: the conductance-based
 //! terms `g_c (E_c − V(n-1))` as the voltage step used them),
@@ -49,7 +54,7 @@ use bevy_ecs::prelude::*;
 use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
 use serde::{Deserialize, Serialize};
 
-use super::driver::{reset_each, spawn_neurons};
+use super::driver::{Coefs, neuron_key, reset_each, spawn_neurons};
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
 use super::synaptic::{
     CurrentModel, EULER_CURRENTS, SynapseConfig, SynapticCurrent, current_model_in, currents_or,
@@ -58,7 +63,8 @@ use super::synaptic::{
 use super::{Voltage, initial_voltages};
 use crate::neuron::recordables;
 use crate::param::{
-    ConfigError, Distribution, Map, StepCurrent, err, finite, non_negative, positive,
+    ConfigError, Distribution, Map, PerNeuron, StepCurrent, err, finite, layer_number,
+    non_negative, positive, resolve_all, validate_all,
 };
 use crate::step::StepSet;
 pub use threshold::{LayerThreshold, Threshold, ThresholdConfig, ThresholdParams};
@@ -90,8 +96,10 @@ pub struct LifConfig {
     /// `instantaneous`, `continuous` (default) or `exponential`.
     pub current: CurrentModel,
     /// Its time constant τ_j in ms (default 10.0, > 0).
+    #[serde(deserialize_with = "layer_number")]
     pub tau_j_ms: f64,
     /// Its leak factor k_j (default 1.0).
+    #[serde(deserialize_with = "layer_number")]
     pub k_j: f64,
     /// Several named synaptic currents instead (at most [`MAX_SYNAPSES`](crate::neuron::synaptic::MAX_SYNAPSES));
     /// `J = Σ_c J_c` drives the voltage. Default: none, i.e. the single
@@ -99,25 +107,25 @@ pub struct LifConfig {
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub synapses: Map<SynapseConfig>,
     /// Membrane time constant τ_v in ms (default 20.0, > 0).
-    pub tau_v_ms: f64,
+    pub tau_v_ms: PerNeuron,
     /// Voltage leak factor k_v (default 1.0).
-    pub k_v: f64,
+    pub k_v: PerNeuron,
     /// Membrane resistance r in MΩ (default 1.0).
-    pub r: f64,
+    pub r: PerNeuron,
     /// Resting voltage in mV (default 0.0).
-    pub v_rest: f64,
+    pub v_rest: PerNeuron,
     /// Initial voltage distribution in mV (default: `v_rest`), e.g.
     /// `{ kind = "uniform", low = -60.0, high = -50.0 }`; drawn per neuron
     /// from the `(seed, layer)` stream.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub v_init: Option<Distribution>,
     /// Voltage after a spike in mV (default 0.0).
-    pub v_reset: f64,
+    pub v_reset: PerNeuron,
     /// Refractory period in ms (default 0.0, >= 0): the voltage is held at
     /// `v_reset` for `round(t_ref_ms / dt_ms)` steps after a spike, with
     /// Rust's rounding: halves away from zero, so 2.5 ms at dt 1 ms holds 3
     /// steps (Python's `round`, halves to even, gives 2).
-    pub t_ref_ms: f64,
+    pub t_ref_ms: PerNeuron,
     /// Time after a spike in which the neuron cannot spike again, in ms
     /// (default `t_ref_ms`, >= `t_ref_ms`): past `t_ref_ms` the voltage
     /// integrates again but crossing the threshold does nothing until
@@ -125,12 +133,13 @@ pub struct LifConfig {
     /// up, as for `t_ref_ms`). Diehl & Cook's
     /// code has 5 ms and 50 ms.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub t_ref_spike_ms: Option<f64>,
+    pub t_ref_spike_ms: Option<PerNeuron>,
     /// Base threshold σ in mV (default 1.0); the starting value when adaptive.
+    #[serde(deserialize_with = "layer_number")]
     pub sigma: f64,
     /// Constant external current in nA added to the input of the first
     /// synaptic current every step (default 0.0).
-    pub i_ext: f64,
+    pub i_ext: PerNeuron,
     /// Optional step current added to the synaptic input inside a time window.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub step_current: Option<StepCurrent>,
@@ -146,30 +155,27 @@ impl Default for LifConfig {
             tau_j_ms: 10.0,
             k_j: 1.0,
             synapses: Map::new(),
-            tau_v_ms: 20.0,
-            k_v: 1.0,
-            r: 1.0,
-            v_rest: 0.0,
+            tau_v_ms: 20.0.into(),
+            k_v: 1.0.into(),
+            r: 1.0.into(),
+            v_rest: 0.0.into(),
             v_init: None,
-            v_reset: 0.0,
-            t_ref_ms: 0.0,
+            v_reset: 0.0.into(),
+            t_ref_ms: 0.0.into(),
             t_ref_spike_ms: None,
             sigma: 1.0,
-            i_ext: 0.0,
+            i_ext: 0.0.into(),
             step_current: None,
             threshold: ThresholdConfig::default(),
         }
     }
 }
 
-/// Per-layer LIF parameters, with the Euler coefficients precomputed.
-/// Written once by the network builder.
-#[derive(Component, Debug, Clone)]
-pub struct LifParams {
-    /// The synaptic currents, in the order of [`LayerModel::synaptic_currents`].
-    pub currents: Vec<SynapticCurrent>,
+/// One LIF neuron's constants in f32, the Euler coefficients precomputed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LifCoef {
     /// `dt/τ_v`.
-    pub dt_over_tau_v: f32,
+    pub a_v: f32,
     /// Voltage leak factor `k_v`.
     pub k_v: f32,
     /// Membrane resistance `r` (MΩ).
@@ -178,34 +184,94 @@ pub struct LifParams {
     pub v_rest: f32,
     /// Reset voltage (mV).
     pub v_reset: f32,
-    /// Refractory steps after a spike, `round(t_ref / dt)`.
-    pub ref_steps: u16,
     /// Steps after a spike without another, `round(t_ref_spike / dt)`
-    /// (>= `ref_steps`).
+    /// (>= `round(t_ref / dt)`).
     pub lock_steps: u16,
+    /// The voltage is free to move once the countdown is at most this:
+    /// `lock_steps − round(t_ref / dt)`.
+    pub free_at: u16,
 }
 
-impl LifParams {
-    /// Derives the coefficients for time step `dt_ms`.
-    pub fn new(c: &LifConfig, dt_ms: f64) -> Self {
-        // Validated to fit in u16.
-        let ref_steps = (c.t_ref_ms / dt_ms).round() as u16;
-        Self {
-            currents: c
-                .synaptic_currents()
-                .iter()
-                .map(|(_, s)| SynapticCurrent::new(s, dt_ms))
-                .collect(),
-            dt_over_tau_v: (dt_ms / c.tau_v_ms) as f32,
-            k_v: c.k_v as f32,
-            r: c.r as f32,
-            v_rest: c.v_rest as f32,
-            v_reset: c.v_reset as f32,
-            ref_steps,
-            lock_steps: c
-                .t_ref_spike_ms
-                .map_or(ref_steps, |t| ((t / dt_ms).round() as u16).max(ref_steps)),
+/// Per-layer LIF parameters. Written once by the network builder.
+#[derive(Component, Debug, Clone)]
+pub struct LifParams {
+    /// The synaptic currents, in the order of [`LayerModel::synaptic_currents`].
+    pub currents: Vec<SynapticCurrent>,
+    /// The neurons' constants, one for all or each neuron's.
+    pub coefs: Coefs<LifCoef>,
+}
+
+impl LifConfig {
+    /// The parameters of one neuron, with their keys, in the order of
+    /// [`LifCoef::new`]'s values: `tau_v_ms`, `k_v`, `r`, `v_rest`,
+    /// `v_reset`, `t_ref_ms`, `t_ref_spike_ms` (`t_ref_ms`, under its own
+    /// key, without one: the same values).
+    fn params(&self) -> [(&'static str, &PerNeuron); 7] {
+        [
+            ("tau_v_ms", &self.tau_v_ms),
+            ("k_v", &self.k_v),
+            ("r", &self.r),
+            ("v_rest", &self.v_rest),
+            ("v_reset", &self.v_reset),
+            ("t_ref_ms", &self.t_ref_ms),
+            match &self.t_ref_spike_ms {
+                Some(t) => ("t_ref_spike_ms", t),
+                None => ("t_ref_ms", &self.t_ref_ms),
+            },
+        ]
+    }
+}
+
+impl LifCoef {
+    /// Checks one neuron's parameters `[τ_v, k_v, r, v_rest, v_reset,
+    /// t_ref, t_ref_spike]` ([`LifConfig::params`]; `neuron` is named in
+    /// messages) and derives its coefficients for time step `dt_ms`.
+    pub fn new(
+        values: [f64; 7],
+        dt_ms: f64,
+        key: &dyn Fn(&str) -> String,
+        neuron: Option<usize>,
+    ) -> Result<Self, ConfigError> {
+        let [tau_v, k_v, r, v_rest, v_reset, t_ref, t_ref_spike] = values;
+        let k = |f: &str| neuron_key(key, neuron, f);
+        positive(&k("tau_v_ms"), tau_v)?;
+        non_negative(&k("t_ref_ms"), t_ref)?;
+        if !(t_ref_spike >= t_ref && t_ref_spike.is_finite()) {
+            return err(format!(
+                "{}: must be a number >= t_ref_ms ({t_ref}), got {t_ref_spike}",
+                k("t_ref_spike_ms"),
+            ));
         }
+        // Refractory countdowns are u16.
+        let max_ms = f64::from(u16::MAX) * dt_ms;
+        for (f, t) in [("t_ref_ms", t_ref), ("t_ref_spike_ms", t_ref_spike)] {
+            if (t / dt_ms).round() > f64::from(u16::MAX) {
+                return err(format!(
+                    "{}: {t} ms is more than 65535 steps of {dt_ms} ms; allowed: up to {max_ms} ms",
+                    k(f)
+                ));
+            }
+        }
+        for (f, v) in [
+            ("k_v", k_v),
+            ("r", r),
+            ("v_rest", v_rest),
+            ("v_reset", v_reset),
+        ] {
+            finite(&k(f), v)?;
+        }
+        // Checked to fit in u16.
+        let ref_steps = (t_ref / dt_ms).round() as u16;
+        let lock_steps = ((t_ref_spike / dt_ms).round() as u16).max(ref_steps);
+        Ok(Self {
+            a_v: (dt_ms / tau_v) as f32,
+            k_v: k_v as f32,
+            r: r as f32,
+            v_rest: v_rest as f32,
+            v_reset: v_reset as f32,
+            lock_steps,
+            free_at: lock_steps - ref_steps,
+        })
     }
 }
 
@@ -233,7 +299,7 @@ impl NeuronModel for Lif {
     }
 
     fn reset(world: &mut World) {
-        reset_each::<LifNeuron, LifParams, _>(world, |p, _| Voltage(p.v_rest));
+        reset_each::<LifNeuron, LifParams, _>(world, |p, i| Voltage(p.coefs.at(i as usize).v_rest));
         reset_each::<LifNeuron, LifParams, _>(world, |_, _| Refractory(0));
     }
 }
@@ -288,8 +354,8 @@ impl LayerModel for LifConfig {
         currents_or(&self.synapses, single)
     }
 
-    fn external(&self) -> (f64, Option<&StepCurrent>) {
-        (self.i_ext, self.step_current.as_ref())
+    fn external(&self) -> (&'static str, &PerNeuron, Option<&StepCurrent>) {
+        ("i_ext", &self.i_ext, self.step_current.as_ref())
     }
 
     fn recordables(&self) -> Vec<Recordable> {
@@ -308,56 +374,35 @@ impl LayerModel for LifConfig {
         if let Some(d) = &l.v_init {
             d.validate(&key("v_init"))?;
         }
-        positive(&key("tau_v_ms"), l.tau_v_ms)?;
-        non_negative(&key("t_ref_ms"), l.t_ref_ms)?;
-        if let Some(t) = l.t_ref_spike_ms
-            && !(t >= l.t_ref_ms && t.is_finite())
-        {
-            return err(format!(
-                "{}: must be a number >= t_ref_ms ({}), got {t}",
-                key("t_ref_spike_ms"),
-                l.t_ref_ms
-            ));
+        if let Some(values) = validate_all(l.params(), key)? {
+            LifCoef::new(values, dt, key, None)?;
         }
-        // Refractory countdowns are u16.
-        let max_ms = f64::from(u16::MAX) * dt;
-        for (k, t) in [
-            ("t_ref_ms", Some(l.t_ref_ms)),
-            ("t_ref_spike_ms", l.t_ref_spike_ms),
-        ] {
-            if let Some(t) = t
-                && (t / dt).round() > f64::from(u16::MAX)
-            {
-                return err(format!(
-                    "{}: {t} ms is more than 65535 steps of {dt} ms; allowed: up to {max_ms} ms",
-                    key(k)
-                ));
-            }
-        }
-        for (k, v) in [
-            ("k_j", l.k_j),
-            ("k_v", l.k_v),
-            ("r", l.r),
-            ("v_rest", l.v_rest),
-            ("v_reset", l.v_reset),
-            ("sigma", l.sigma),
-        ] {
+        for (k, v) in [("k_j", l.k_j), ("sigma", l.sigma)] {
             finite(&key(k), v)?;
         }
-        validate_external(key, l.i_ext, l.step_current.as_ref())?;
+        validate_external(key, "i_ext", &l.i_ext, l.step_current.as_ref())?;
         l.threshold.validate(key, dt)
     }
 
-    fn spawn(&self, at: Spawn<'_>) -> Vec<Entity> {
+    fn spawn(&self, at: Spawn<'_>) -> Result<Vec<Entity>, ConfigError> {
+        let values = resolve_all(self.params(), &at.draw(self.size))?;
         let Spawn {
             world,
             layer,
             index,
             seed,
             dt_ms,
+            key,
         } = at;
-        let params = LifParams::new(self, dt_ms);
-        let v0 = initial_voltages(self.v_init.as_ref(), params.v_rest, seed, index, self.size);
+        let params = LifParams {
+            currents: self
+                .synaptic_currents()
+                .iter()
+                .map(|(_, s)| SynapticCurrent::new(s, dt_ms))
+                .collect(),
+            coefs: Coefs::new(&values, self.size, |i, v| LifCoef::new(v, dt_ms, key, i))?,
+        };
+        let v0 = initial_voltages(self.v_init.as_ref(), &values[3], seed, index, self.size);
         world.entity_mut(layer).insert((
             params,
             LayerThreshold { sigma: self.sigma },
@@ -368,13 +413,19 @@ impl LayerModel for LifConfig {
             .individual
             .as_ref()
             .map_or(0.0, |t| t.theta_init);
-        spawn_neurons(world, layer, self.size, &self.synaptic_currents(), |i| {
-            (
-                LifNeuron,
-                Voltage(v0[i as usize]),
-                Refractory::default(),
-                Threshold { theta: theta0 },
-            )
-        })
+        Ok(spawn_neurons(
+            world,
+            layer,
+            self.size,
+            &self.synaptic_currents(),
+            |i| {
+                (
+                    LifNeuron,
+                    Voltage(v0[i as usize]),
+                    Refractory::default(),
+                    Threshold { theta: theta0 },
+                )
+            },
+        ))
     }
 }

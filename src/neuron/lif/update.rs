@@ -6,11 +6,12 @@ use bevy_ecs::prelude::*;
 use super::threshold::{
     IndividualAdaptation, LayerThreshold, Threshold, ThresholdParams, spike_threshold,
 };
-use super::{LifNeuron, LifParams, Refractory};
+use super::{LifCoef, LifNeuron, LifParams, Refractory};
 use crate::layer::{InLayer, LayerSpikes, Spiked};
 use crate::neuron::Voltage;
 use crate::neuron::driver::{
-    self, Block, Integrated, LayerInput, LayerStep, NeuronRows, Spare, column,
+    self, Block, BlockCoefs, Coefs, Integrated, LayerInput, LayerStep, NeuronRows, PerRow, Spare,
+    column,
 };
 use crate::neuron::input::InputRing;
 use crate::neuron::synaptic::{
@@ -77,14 +78,8 @@ pub fn update(
         let membrane = Membrane {
             currents: &p.currents,
             adapt: tp.individual.is_some(),
-            a_v: p.dt_over_tau_v,
-            k_v: p.k_v,
-            r: p.r,
-            v_rest: p.v_rest,
-            v_reset: p.v_reset,
+            coefs: &p.coefs,
             sigma: sigma.sigma as f32,
-            lock_steps: p.lock_steps,
-            free_at: p.lock_steps - p.ref_steps,
             decay,
             beta,
             drive: drives(&p.currents).0,
@@ -139,7 +134,18 @@ fn step_block_avx2(m: &Membrane, ext: f32, zero: bool, b: Block<Own>) -> usize {
 
 #[inline(always)]
 fn step_block_portable(m: &Membrane, ext: f32, zero: bool, b: Block<Own>) -> usize {
+    let (first, n) = (b.first, b.s.len());
     let cols = b.integrate(m.currents, ext, zero);
+    match m.coefs.block(first, n) {
+        BlockCoefs::Same(c) => variant(m, c, cols),
+        BlockCoefs::Each(c) => variant(m, c, cols),
+    }
+}
+
+/// [`membrane`] for the block's number of synaptic currents, adaptation
+/// and conductances, with row `k`'s constants `coefs.at(k)`.
+#[inline(always)]
+fn variant(m: &Membrane, coefs: impl PerRow<LifCoef>, cols: Integrated<Own>) -> usize {
     let two = cols.two();
     let Integrated {
         j,
@@ -150,14 +156,28 @@ fn step_block_portable(m: &Membrane, ext: f32, zero: bool, b: Block<Own>) -> usi
     } = cols;
     let cond = m.drive != [CURRENT_DRIVE; 2];
     match (two, m.adapt, cond) {
-        (false, false, false) => membrane::<false, false, false>(m, j, j2, jm, v, refr, th, s),
-        (false, false, true) => membrane::<false, false, true>(m, j, j2, jm, v, refr, th, s),
-        (false, true, false) => membrane::<false, true, false>(m, j, j2, jm, v, refr, th, s),
-        (false, true, true) => membrane::<false, true, true>(m, j, j2, jm, v, refr, th, s),
-        (true, false, false) => membrane::<true, false, false>(m, j, j2, jm, v, refr, th, s),
-        (true, false, true) => membrane::<true, false, true>(m, j, j2, jm, v, refr, th, s),
-        (true, true, false) => membrane::<true, true, false>(m, j, j2, jm, v, refr, th, s),
-        (true, true, true) => membrane::<true, true, true>(m, j, j2, jm, v, refr, th, s),
+        (false, false, false) => {
+            membrane::<false, false, false, _>(m, coefs, j, j2, jm, v, refr, th, s)
+        }
+        (false, false, true) => {
+            membrane::<false, false, true, _>(m, coefs, j, j2, jm, v, refr, th, s)
+        }
+        (false, true, false) => {
+            membrane::<false, true, false, _>(m, coefs, j, j2, jm, v, refr, th, s)
+        }
+        (false, true, true) => {
+            membrane::<false, true, true, _>(m, coefs, j, j2, jm, v, refr, th, s)
+        }
+        (true, false, false) => {
+            membrane::<true, false, false, _>(m, coefs, j, j2, jm, v, refr, th, s)
+        }
+        (true, false, true) => {
+            membrane::<true, false, true, _>(m, coefs, j, j2, jm, v, refr, th, s)
+        }
+        (true, true, false) => {
+            membrane::<true, true, false, _>(m, coefs, j, j2, jm, v, refr, th, s)
+        }
+        (true, true, true) => membrane::<true, true, true, _>(m, coefs, j, j2, jm, v, refr, th, s),
     }
 }
 
@@ -167,17 +187,10 @@ pub struct Membrane<'a> {
     currents: &'a [SynapticCurrent],
     /// Individual threshold adaptation.
     adapt: bool,
-    a_v: f32,
-    k_v: f32,
-    r: f32,
-    v_rest: f32,
-    v_reset: f32,
+    /// The neurons' constants ([`LifParams::coefs`]).
+    coefs: &'a Coefs<LifCoef>,
     /// σ rounded to f32 (mV), as the spike test uses it ([`spike_threshold`]).
     sigma: f32,
-    /// [`LifParams::lock_steps`].
-    lock_steps: u16,
-    /// The voltage is free to move once the countdown is at most this.
-    free_at: u16,
     decay: f64,
     beta: f64,
     /// [`SynapticCurrent::drive`] of the (up to two) synaptic currents.
@@ -198,8 +211,9 @@ pub struct Membrane<'a> {
 /// one struct argument made CUBA (W2) 2× slower.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn membrane<const TWO: bool, const ADAPT: bool, const COND: bool>(
+fn membrane<const TWO: bool, const ADAPT: bool, const COND: bool, P: PerRow<LifCoef>>(
     m: &Membrane,
+    coefs: P,
     j: &[Current],
     j2: &[Current2],
     jm: &mut [MembraneCurrent],
@@ -212,6 +226,7 @@ fn membrane<const TWO: bool, const ADAPT: bool, const COND: bool>(
     assert!(n <= driver::BLOCK && j.len() == n && refr.len() == n && th.len() == n && s.len() == n);
     assert!(!TWO || j2.len() == n);
     assert!(!COND || jm.len() == n);
+    assert!(coefs.covers(n));
     // u16 like the refractory countdown, so the count stays in the same
     // vector lanes; a block (`BLOCK` rows) cannot overflow it.
     let mut count = 0u16;
@@ -237,15 +252,16 @@ fn membrane<const TWO: bool, const ADAPT: bool, const COND: bool>(
         if COND {
             jm[k].0 = total;
         }
+        let c = coefs.at(k);
         let locked = refr[k].0 > 0;
-        let held = refr[k].0 > m.free_at;
-        let integrated = v0 + m.a_v * (-m.k_v * (v0 - m.v_rest) + m.r * total);
-        let vn = if held { m.v_reset } else { integrated };
+        let held = refr[k].0 > c.free_at;
+        let integrated = v0 + c.a_v * (-c.k_v * (v0 - c.v_rest) + c.r * total);
+        let vn = if held { c.v_reset } else { integrated };
         let theta = if ADAPT { th[k].theta } else { 0.0 };
         let spike = !locked & (vn >= spike_threshold(m.sigma, theta));
-        v[k].0 = if spike { m.v_reset } else { vn };
+        v[k].0 = if spike { c.v_reset } else { vn };
         refr[k].0 = if spike {
-            m.lock_steps
+            c.lock_steps
         } else {
             refr[k].0 - locked as u16
         };
@@ -281,17 +297,23 @@ mod tests {
         };
         let currents = [rc(0.98), rc(0.99)];
         let (ext, zero) = (0.1, true);
+        let coefs = Coefs {
+            same: LifCoef {
+                a_v: 0.005,
+                k_v: 1.0,
+                r: 1.0,
+                v_rest: -49.0,
+                v_reset: -60.0,
+                lock_steps: 50,
+                free_at: 30,
+            },
+            each: Vec::new(),
+        };
         let m = Membrane {
             currents: &currents,
             adapt: true,
-            a_v: 0.005,
-            k_v: 1.0,
-            r: 1.0,
-            v_rest: -49.0,
-            v_reset: -60.0,
+            coefs: &coefs,
             sigma: -50.0,
-            lock_steps: 50,
-            free_at: 30,
             decay: 1e-4,
             beta: 0.05,
             drive: [
@@ -332,6 +354,8 @@ mod tests {
                     jm: Some(&mut jm),
                     own: (&mut v[..], &mut refr[..], &mut th[..]),
                     s: &mut s,
+                    first: 0,
+                    ext_each: &[],
                 };
                 spikes += if avx2 {
                     // SAFETY: AVX2 was detected above.
