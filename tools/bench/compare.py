@@ -698,7 +698,7 @@ def summary_markdown(records: list[dict], cfg: dict, meta: dict) -> str:
         out.append("")
         out.append("Limit estimate in the comparison = the run's synaptic events per biological second "
                    "(median over tools) / the kernel's events per second, at its best thread count. "
-                   "W1: dense row-add at the same N (input spikes × N events). W2: random scatter-add; "
+                   "W1: dense row-add at the same N (input spikes × N events). W2 to W4: random scatter-add; "
                    "neuron updates are not counted, so it is a loose lower bound.")
     else:
         why = next((r for r in records if r["tool"] == "limit" and r.get("status") != "ok"), None)
