@@ -27,7 +27,9 @@ fn sizes(c: &Config) -> Vec<usize> {
 fn i_e(c: &Config) -> Vec<f64> {
     POPS.iter()
         .map(|p| match &c.layers[*p] {
-            LayerConfig::Neuron(NeuronConfig::Iaf(l)) => l.i_e_pa,
+            LayerConfig::Neuron(NeuronConfig::Iaf(l)) => {
+                l.i_e_pa.same().expect("one I_e per layer")
+            }
             other => panic!("{p} is {}", other.kind()),
         })
         .collect()
