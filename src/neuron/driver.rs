@@ -166,13 +166,17 @@ impl<'b, M> Block<'b, M> {
             ext_each,
         } = self;
         if ext_each.is_empty() {
-            currents[0].integrate(j, input0, std::iter::repeat(ext), zero);
+            currents[0].integrate(j, input0, Same(ext), zero);
         } else {
-            currents[0].integrate(j, input0, ext_each.iter().map(|e| ext + e), zero);
+            let each = Offset {
+                base: ext,
+                each: ext_each,
+            };
+            currents[0].integrate(j, input0, each, zero);
         }
         let j2: &[Current2] = match j2 {
             Some(j2) => {
-                currents[1].integrate(j2, input1, std::iter::repeat(0.0), zero);
+                currents[1].integrate(j2, input1, Same(0.0), zero);
                 j2
             }
             None => &[],
@@ -301,6 +305,9 @@ impl<'a> LayerInput<'a> {
 /// value for every row ([`Same`], the fast path: the loop keeps it in a
 /// register) or each row's own (a slice of the block's rows).
 pub trait PerRow<T: Copy>: Copy {
+    /// Whether every row has the same value: a loop then reads it once,
+    /// before it starts, as it would a constant.
+    const ALIKE: bool;
     /// Row `k`'s value.
     fn at(self, k: usize) -> T;
     /// Whether rows `0..n` have a value (asserted before a loop, so that
@@ -313,6 +320,8 @@ pub trait PerRow<T: Copy>: Copy {
 pub struct Same<T>(pub T);
 
 impl<T: Copy> PerRow<T> for Same<T> {
+    const ALIKE: bool = true;
+
     #[inline(always)]
     fn at(self, _: usize) -> T {
         self.0
@@ -325,6 +334,8 @@ impl<T: Copy> PerRow<T> for Same<T> {
 }
 
 impl<T: Copy> PerRow<T> for &[T] {
+    const ALIKE: bool = false;
+
     #[inline(always)]
     fn at(self, k: usize) -> T {
         self[k]
@@ -333,6 +344,30 @@ impl<T: Copy> PerRow<T> for &[T] {
     #[inline(always)]
     fn covers(self, n: usize) -> bool {
         self.len() >= n
+    }
+}
+
+/// Row `k`'s external current `base + each[k]` (nA or pA): a layer's
+/// current of the step plus each neuron's own ([`ExternalCurrent::each`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Offset<'a> {
+    /// The layer's current of this step.
+    pub base: f32,
+    /// Each row's own.
+    pub each: &'a [f32],
+}
+
+impl PerRow<f32> for Offset<'_> {
+    const ALIKE: bool = false;
+
+    #[inline(always)]
+    fn at(self, k: usize) -> f32 {
+        self.base + self.each[k]
+    }
+
+    #[inline(always)]
+    fn covers(self, n: usize) -> bool {
+        self.each.len() >= n
     }
 }
 

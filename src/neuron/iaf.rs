@@ -68,8 +68,8 @@ use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
 use serde::{Deserialize, Serialize};
 
 use super::driver::{
-    self, Block, BlockCoefs, Coefs, LayerInput, LayerStep, NeuronRows, PerRow, Spare, column,
-    neuron_key, reset_each, spawn_neurons,
+    self, Block, BlockCoefs, Coefs, LayerInput, LayerStep, NeuronRows, Offset, PerRow, Same, Spare,
+    column, neuron_key, reset_each, spawn_neurons,
 };
 use super::input::InputRing;
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn};
@@ -475,9 +475,9 @@ pub fn update(
                 let coefs = p.0.block(b.first, b.s.len());
                 let each = b.ext_each;
                 if each.is_empty() {
-                    block(coefs, |_| ext, zero, b)
+                    block(coefs, Same(ext), zero, b)
                 } else {
-                    block(coefs, |k| ext + each[k], zero, b)
+                    block(coefs, Offset { base: ext, each }, zero, b)
                 }
             });
         };
@@ -488,12 +488,7 @@ pub fn update(
 /// [`membrane`] for the block's number of synaptic currents and its
 /// constants, one for all rows or each row's.
 #[inline(always)]
-fn block(
-    coefs: BlockCoefs<IafCoef>,
-    ext: impl Fn(usize) -> f32,
-    zero: bool,
-    b: Block<Own>,
-) -> usize {
+fn block(coefs: BlockCoefs<IafCoef>, ext: impl PerRow<f32>, zero: bool, b: Block<Own>) -> usize {
     match (coefs, b.j2.is_some()) {
         (BlockCoefs::Same(c), false) => membrane::<false, _, _>(c, ext, zero, b),
         (BlockCoefs::Same(c), true) => membrane::<true, _, _>(c, ext, zero, b),
@@ -503,10 +498,11 @@ fn block(
 }
 
 /// Steps 1–3 of the module documentation for a block, with row `k`'s
-/// constants `coefs.at(k)` and external current `ext(k)` (pA); the input
-/// read is set back to 0 if `zero`. Returns the number of spikes.
+/// constants `coefs.at(k)` and external current `ext.at(k)` (pA); the
+/// input read is set back to 0 if `zero`. Returns the number of spikes.
+/// What is alike for all rows is read before the loop.
 #[inline(always)]
-fn membrane<const TWO: bool, P: PerRow<IafCoef>, E: Fn(usize) -> f32>(
+fn membrane<const TWO: bool, P: PerRow<IafCoef>, E: PerRow<f32>>(
     coefs: P,
     ext: E,
     zero: bool,
@@ -525,14 +521,20 @@ fn membrane<const TWO: bool, P: PerRow<IafCoef>, E: Fn(usize) -> f32>(
     let j2 = j2.unwrap_or(&mut []);
     assert!(j.len() == n && input0.len() == n && refr.len() == n && s.len() == n);
     assert!(!TWO || (j2.len() == n && input1.len() == n));
-    assert!(coefs.covers(n));
+    assert!(n > 0 && coefs.covers(n) && ext.covers(n));
+    let (p0, e0) = (coefs.at(0), ext.at(0));
+    let drive0 = e0 * p0.p20;
     // u16: a block (`BLOCK` rows) cannot overflow it.
     let mut count = 0u16;
     for k in 0..n {
-        let p = coefs.at(k);
+        let p = if P::ALIKE { p0 } else { coefs.at(k) };
         let s0 = p.synapses[0];
         let s1 = p.synapses[1];
-        let ext_drive = ext(k) * p.p20;
+        let ext_drive = if P::ALIKE && E::ALIKE {
+            drive0
+        } else {
+            ext.at(k) * p.p20
+        };
         let x0 = input0[k];
         let mut dy = j[k].0 * s0.p21 + x0 * s0.p20;
         let mut jump = x0 * s0.jump;

@@ -21,6 +21,7 @@
 use bevy_ecs::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::driver::PerRow;
 use crate::param::{ConfigError, PerNeuron, StepCurrent, Values, finite, positive};
 
 /// How a synaptic current integrates its input.
@@ -287,20 +288,21 @@ impl SynapticCurrent {
 
     /// One step of a run of neurons: `J ← f(J, I + ext)`, with `I` the
     /// run's slice of this step's input, set to 0 as it is read if `zero`,
-    /// and `ext` each row's external current.
+    /// and `ext.at(row)` each row's external current.
     #[inline(always)]
     pub fn integrate<J: AsMut<f32>>(
         &self,
         j: &mut [J],
         input: &mut [f32],
-        ext: impl Iterator<Item = f32>,
+        ext: impl PerRow<f32>,
         zero: bool,
     ) {
         let (a, k) = (self.a, self.k);
-        let it = j.iter_mut().zip(input).zip(ext).map(|((j, x), ext)| {
+        assert!(ext.covers(j.len()));
+        let it = j.iter_mut().zip(input).enumerate().map(|(row, (j, x))| {
             let read = *x;
             *x = if zero { 0.0 } else { read };
-            (j.as_mut(), read + ext)
+            (j.as_mut(), read + ext.at(row))
         });
         match self.model {
             CurrentModel::Instantaneous | CurrentModel::Delta => it.for_each(|(j, x)| *j = x),

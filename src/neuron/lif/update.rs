@@ -226,7 +226,8 @@ fn membrane<const TWO: bool, const ADAPT: bool, const COND: bool, P: PerRow<LifC
     assert!(n <= driver::BLOCK && j.len() == n && refr.len() == n && th.len() == n && s.len() == n);
     assert!(!TWO || j2.len() == n);
     assert!(!COND || jm.len() == n);
-    assert!(coefs.covers(n));
+    assert!(n > 0 && coefs.covers(n));
+    let first = coefs.at(0);
     // u16 like the refractory countdown, so the count stays in the same
     // vector lanes; a block (`BLOCK` rows) cannot overflow it.
     let mut count = 0u16;
@@ -252,7 +253,7 @@ fn membrane<const TWO: bool, const ADAPT: bool, const COND: bool, P: PerRow<LifC
         if COND {
             jm[k].0 = total;
         }
-        let c = coefs.at(k);
+        let c = if P::ALIKE { first } else { coefs.at(k) };
         let locked = refr[k].0 > 0;
         let held = refr[k].0 > c.free_at;
         let integrated = v0 + c.a_v * (-c.k_v * (v0 - c.v_rest) + c.r * total);
