@@ -23,7 +23,7 @@ pub const V_INIT: u64 = 5;
 pub const PRESENTATION: u64 = 6;
 /// Domain of the per-layer rates of a Poisson source layer drawn from a
 /// distribution (keyed by layer).
-pub const POISSON_RATE: u64 = 7;
+pub const POISSON_RATE: u64 = 10;
 /// Domain of the noise generators' draws (keyed by generator and neuron;
 /// [`normal_at`] takes the redraw index).
 pub const NOISE: u64 = 8;
