@@ -33,4 +33,4 @@ else
     echo "note: no ../shared/datasets/digits8x8 beside the clone; skipping the STDP demo (experiments/digits-stdp.toml)"
 fi
 echo
-echo "output: $(pwd)/runs/seed-demo.h5, $(pwd)/runs/single-neuron.h5, $(pwd)/runs/izhikevich.h5, $(pwd)/runs/adex.h5, $(pwd)/runs/digits-stdp.h5 and their figures in $(pwd)/runs/"
+echo "output: $(pwd)/runs/seed-demo.h5, $(pwd)/runs/single-neuron.h5, $(pwd)/runs/izhikevich.h5, $(pwd)/runs/adex.h5, $(pwd)/runs/microcircuit-0.1.h5, $(pwd)/runs/digits-stdp.h5 and their figures in $(pwd)/runs/"
