@@ -17,6 +17,7 @@ pub mod input;
 pub mod izhikevich;
 pub mod lif;
 pub mod model;
+pub mod per_row;
 pub mod recordables;
 pub mod synaptic;
 

@@ -21,7 +21,7 @@
 use bevy_ecs::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::driver::PerRow;
+use super::per_row::PerRow;
 use crate::param::{ConfigError, PerNeuron, StepCurrent, Values, finite, positive};
 
 /// How a synaptic current integrates its input.
