@@ -242,31 +242,10 @@ impl Distribution {
         }
     }
 
-    /// One draw from `rng`.
+    /// One draw from `rng`; normal numbers by the ziggurat
+    /// ([`crate::rng::standard_normal`]).
     pub fn sample(&self, rng: &mut impl rand::Rng) -> f64 {
-        self.draw(rng, None)
-    }
-
-    /// One draw from `rng`, normal numbers coming two at a time from one
-    /// Box–Muller transform ([`crate::rng::normal_pair`]): the second is
-    /// kept in `spare` for the next draw, so a run of draws costs half the
-    /// transforms of [`Distribution::sample`] (with other values).
-    pub fn sample_paired(&self, rng: &mut impl rand::Rng, spare: &mut Option<f64>) -> f64 {
-        self.draw(rng, Some(spare))
-    }
-
-    /// [`Distribution::sample`] (`spare` `None`) or
-    /// [`Distribution::sample_paired`].
-    #[inline]
-    fn draw(&self, rng: &mut impl rand::Rng, mut spare: Option<&mut Option<f64>>) -> f64 {
-        let mut normal = || match spare.as_deref_mut() {
-            None => crate::rng::standard_normal(rng),
-            Some(s) => s.take().unwrap_or_else(|| {
-                let (a, b) = crate::rng::normal_pair(rng);
-                *s = Some(b);
-                a
-            }),
-        };
+        let mut normal = || crate::rng::standard_normal(rng);
         match *self {
             Distribution::Constant { value } => value,
             Distribution::Uniform { low, high } => low + (high - low) * crate::rng::unit(rng),
@@ -741,17 +720,10 @@ pub fn one_line(s: &str) -> String {
 mod tests {
     use super::*;
 
-    /// Mean and variance of `count` draws of `d` from one stream, by
-    /// [`Distribution::sample`] or, `paired`, [`Distribution::sample_paired`].
-    fn moments(d: &Distribution, count: usize, paired: bool) -> (f64, f64) {
+    /// Mean and variance of `count` draws of `d` from one stream.
+    fn moments(d: &Distribution, count: usize) -> (f64, f64) {
         let mut rng = crate::rng::stream(21, 0, 0, 0);
-        let mut spare = None;
-        let xs: Vec<f64> = (0..count)
-            .map(|_| match paired {
-                false => d.sample(&mut rng),
-                true => d.sample_paired(&mut rng, &mut spare),
-            })
-            .collect();
+        let xs: Vec<f64> = (0..count).map(|_| d.sample(&mut rng)).collect();
         let mean = xs.iter().sum::<f64>() / count as f64;
         let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / count as f64;
         (mean, var)
@@ -857,18 +829,16 @@ mod tests {
             let expect_mean = mean + std * lambda;
             let expect_var =
                 std * std * (1.0 + (xphi(alpha, pa) - xphi(beta, pb)) / z - lambda * lambda);
-            for paired in [false, true] {
-                let (got_mean, got_var) = moments(&d, n, paired);
-                let sd = expect_var.sqrt();
-                assert!(
-                    (got_mean - expect_mean).abs() < 5.0 * sd / 447.0,
-                    "{d:?} ({paired}): mean {got_mean} vs {expect_mean}"
-                );
-                assert!(
-                    (got_var - expect_var).abs() < 5.0 * expect_var / 200.0,
-                    "{d:?} ({paired}): var {got_var} vs {expect_var}"
-                );
-            }
+            let (got_mean, got_var) = moments(&d, n);
+            let sd = expect_var.sqrt();
+            assert!(
+                (got_mean - expect_mean).abs() < 5.0 * sd / 447.0,
+                "{d:?}: mean {got_mean} vs {expect_mean}"
+            );
+            assert!(
+                (got_var - expect_var).abs() < 5.0 * expect_var / 200.0,
+                "{d:?}: var {got_var} vs {expect_var}"
+            );
         }
     }
 
@@ -887,17 +857,15 @@ mod tests {
         };
         let mean = (mu + sigma * sigma / 2.0).exp();
         let var = ((sigma * sigma).exp() - 1.0) * (2.0 * mu + sigma * sigma).exp();
-        for paired in [false, true] {
-            let (got_mean, got_var) = moments(&d, 200_000, paired);
-            assert!(
-                (got_mean - mean).abs() < 5.0 * var.sqrt() / 447.0,
-                "{got_mean} vs {mean} ({paired})"
-            );
-            assert!(
-                (got_var - var).abs() < 5.0 * var / 195.0,
-                "{got_var} vs {var} ({paired})"
-            );
-        }
+        let (got_mean, got_var) = moments(&d, 200_000);
+        assert!(
+            (got_mean - mean).abs() < 5.0 * var.sqrt() / 447.0,
+            "{got_mean} vs {mean}"
+        );
+        assert!(
+            (got_var - var).abs() < 5.0 * var / 195.0,
+            "{got_var} vs {var}"
+        );
         // Bounded to [1, 2]: every draw inside; the window holds
         // Φ((ln 2 − μ)/σ) − Φ((0 − μ)/σ) = Φ(0.483) − Φ(−1.25) = 0.6854 − 0.1056 = 0.5798.
         let d = Distribution::Lognormal {

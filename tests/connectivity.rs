@@ -339,9 +339,13 @@ fn delays_round_to_the_time_grid() {
         (2.49, 1.0, 2),
         (0.1, 0.1, 1),
         (6553.5, 0.1, 65535),
+        (0.0499, 0.1, 1),
+        (0.1449, 0.1, 1),
+        (f64::NAN, 0.1, 1),
     ] {
         assert_eq!(delay_steps(ms, dt), steps, "{ms} ms at dt {dt}");
     }
+    assert_eq!(delay_steps(f64::INFINITY, 0.1), u64::MAX);
 }
 
 #[test]

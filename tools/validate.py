@@ -106,7 +106,8 @@ def microcircuit(args, C) -> list[tuple[str, list[float], list[float]]]:
             rows[f"cv {name}"][0].append(float(nest.get(f"cv_{name}", "nan")))
             rows[f"cv {name}"][1].append(d["cv"])
         path.unlink()
-        print(f"# seed {seed} done", file=sys.stderr, flush=True)
+        print(f"# seed {seed}: " + " ".join(f"{k}={v[0][-1]:.6g}/{v[1][-1]:.6g}" for k, v in rows.items())
+              + " (NEST/spikesim)", file=sys.stderr, flush=True)
     return [(k, *v) for k, v in rows.items()]
 
 
@@ -128,7 +129,8 @@ def brunel(args, C, state: str) -> list[tuple[str, list[float], list[float]]]:
             rows[k][0].append(float(nest[k]))
             rows[k][1].append(mine[k])
         path.unlink()
-        print(f"# {state} seed {seed} done", file=sys.stderr, flush=True)
+        print(f"# {state} seed {seed}: " + " ".join(f"{k}={rows[k][0][-1]:.6g}/{rows[k][1][-1]:.6g}" for k in keys)
+              + " (NEST/spikesim)", file=sys.stderr, flush=True)
     return [(f"{state} {k}", *v) for k, v in rows.items()]
 
 

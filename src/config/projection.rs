@@ -214,9 +214,14 @@ pub fn pair_probability_count(p_pair: f64, n_pre: usize, n_post: usize) -> f64 {
 /// rounded away from zero (0.25 ms at dt 0.1: 3 steps; 0.05 ms: 1 step;
 /// 0 or less: 1 step). The quotient is taken `10^-12` larger (relative),
 /// so that a half written in decimals rounds up although floating point
-/// puts it just below (`0.25 / 0.1 = 2.4999999999999996`).
+/// puts it just below (`0.25 / 0.1 = 2.4999999999999996`). For a
+/// quotient `q ≥ 0`, `round(q)` is `⌊q + 0.5⌋`: one truncating conversion
+/// instead of a call to `round` (7% of building the microcircuit, with a
+/// delay for each of its 3·10^8 synapses); NaN and negative quotients
+/// convert to 0, so to 1 step.
+#[inline]
 pub fn delay_steps(ms: f64, dt_ms: f64) -> u64 {
-    ((ms / dt_ms * (1.0 + 1e-12)).round() as u64).max(1)
+    ((ms / dt_ms * (1.0 + 1e-12) + 0.5) as u64).max(1)
 }
 
 /// The most steps a delay may have: per-synapse delays are stored as u16.

@@ -249,17 +249,15 @@ impl Weights {
         let Weights::Sparse { w, delays, .. } = self else {
             panic!("a dense projection has one delay")
         };
-        let steps = |r: &mut Xoshiro256PlusPlus, spare: &mut Option<f64>| {
-            delay_steps(d.sample_paired(r, spare), dt_ms)
-        };
+        let steps = |r: &mut Xoshiro256PlusPlus| delay_steps(d.sample(r), dt_ms);
         let (len, domain) = (w.len(), rng::DELAYS);
         let drawn = if delay_steps(d.reach(), dt_ms) <= u64::from(u8::MAX) {
-            DelaySteps::U8(blocks(len, seed, domain, index, |r, s| {
-                steps(r, s).min(255) as u8
+            DelaySteps::U8(blocks(len, seed, domain, index, |r| {
+                steps(r).min(255) as u8
             }))
         } else {
-            DelaySteps::U16(blocks(len, seed, domain, index, |r, s| {
-                steps(r, s).min(u64::from(u16::MAX)) as u16
+            DelaySteps::U16(blocks(len, seed, domain, index, |r| {
+                steps(r).min(u64::from(u16::MAX)) as u16
             }))
         };
         let (min, max) = drawn.range();
@@ -561,35 +559,30 @@ fn draw(init: &Distribution, len: usize, seed: u64, index: u64) -> Vec<f32> {
 }
 
 /// [`draw`] in parallel blocks of [`BLOCK`], block `b` from the `(seed,
-/// WEIGHTS, index, b)` stream, normals two per transform
-/// ([`Distribution::sample_paired`]).
+/// WEIGHTS, index, b)` stream.
 fn draw_blocks(init: &Distribution, len: usize, seed: u64, index: u64) -> Vec<f32> {
     match *init {
         Distribution::Constant { value } => vec![value as f32; len],
-        _ => blocks(len, seed, rng::WEIGHTS, index, |r, s| {
-            init.sample_paired(r, s) as f32
-        }),
+        _ => blocks(len, seed, rng::WEIGHTS, index, |r| init.sample(r) as f32),
     }
 }
 
 /// `len` values of `value`, in parallel blocks of [`BLOCK`], block `b`
-/// drawn in order from the `(seed, domain, index, b)` stream, with one
-/// spare normal per block ([`Distribution::sample_paired`]).
+/// drawn in order from the `(seed, domain, index, b)` stream.
 fn blocks<T: Copy + Default + Send>(
     len: usize,
     seed: u64,
     domain: u64,
     index: u64,
-    value: impl Fn(&mut Xoshiro256PlusPlus, &mut Option<f64>) -> T + Sync,
+    value: impl Fn(&mut Xoshiro256PlusPlus) -> T + Sync,
 ) -> Vec<T> {
     let mut out = vec![T::default(); len];
     out.par_chunks_mut(BLOCK)
         .enumerate()
         .for_each(|(b, block)| {
             let mut r = rng::stream(seed, domain, index, b as u64);
-            let mut spare = None;
             for x in block {
-                *x = value(&mut r, &mut spare);
+                *x = value(&mut r);
             }
         });
     out
