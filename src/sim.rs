@@ -525,6 +525,149 @@ impl Simulation {
         Ok(out)
     }
 
+    /// Names of the layers, in config order.
+    pub fn layer_names(&self) -> Vec<String> {
+        self.config.layers.keys().cloned().collect()
+    }
+
+    /// Names of the projections, in config order.
+    pub fn projection_names(&self) -> Vec<String> {
+        self.config.projections.keys().cloned().collect()
+    }
+
+    /// The weights of `projection`, or an error naming the projections.
+    pub fn try_weights(&mut self, projection: &str) -> Result<Weights, String> {
+        let mut q = self.world.query::<(&Projection, &Weights)>();
+        q.iter(&self.world)
+            .find(|(p, _)| p.name == projection)
+            .map(|(_, w)| w.clone())
+            .ok_or_else(|| self.no_such("projection", projection, self.projection_names()))
+    }
+
+    /// Replaces the weights of `projection` (storage order, as
+    /// [`Weights::values`]); an error if the projection or the count
+    /// differs.
+    pub fn set_weights(&mut self, projection: &str, values: &[f32]) -> Result<(), String> {
+        let names = self.projection_names();
+        let mut q = self.world.query::<(&Projection, &mut Weights)>();
+        let (_, mut w) = q
+            .iter_mut(&mut self.world)
+            .find(|(p, _)| p.name == projection)
+            .ok_or_else(|| Self::no_such_in("projection", projection, &names))?;
+        let dst = w.values_mut();
+        if dst.len() != values.len() {
+            return Err(format!(
+                "projection '{projection}' has {} synapses; {} values given",
+                dst.len(),
+                values.len()
+            ));
+        }
+        dst.copy_from_slice(values);
+        Ok(())
+    }
+
+    /// Sets one value per neuron of neuron layer `layer` through `set`
+    /// (which says whether the neuron has the component); an error names
+    /// the layer, the count or the component (`what`) it lacks.
+    fn set_per_neuron(
+        &mut self,
+        layer: &str,
+        values: &[f32],
+        what: &str,
+        set: impl Fn(&mut EntityWorldMut, f32) -> bool,
+    ) -> Result<(), String> {
+        let e = self
+            .try_layer(layer)
+            .ok_or_else(|| self.no_such("layer", layer, self.layer_names()))?;
+        let members = self.world.get::<Layer>(e).expect("layer").members.clone();
+        if members.len() != values.len() {
+            return Err(format!(
+                "layer '{layer}' has {} neurons; {} values given",
+                members.len(),
+                values.len()
+            ));
+        }
+        for (&m, &x) in members.iter().zip(values) {
+            if !set(&mut self.world.entity_mut(m), x) {
+                return Err(format!("layer '{layer}' has no {what}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the voltages of neuron layer `layer` (mV), as if the last step
+    /// had ended there.
+    pub fn set_voltages(&mut self, layer: &str, v: &[f32]) -> Result<(), String> {
+        self.set_per_neuron(layer, v, "voltage (an input layer)", |e, x| {
+            e.get_mut::<Voltage>().map(|mut v| v.0 = x).is_some()
+        })
+    }
+
+    /// Sets the individual threshold offsets θ_i of layer `layer` (mV).
+    pub fn set_thetas(&mut self, layer: &str, theta: &[f32]) -> Result<(), String> {
+        self.set_per_neuron(layer, theta, "adaptive threshold θ", |e, x| {
+            e.get_mut::<Threshold>()
+                .map(|mut t| t.theta = f64::from(x))
+                .is_some()
+        })
+    }
+
+    /// Sets the intensities (in [0, 1]) of encoder layer `layer`.
+    pub fn try_set_intensities(&mut self, layer: &str, x: &[f32]) -> Result<(), String> {
+        self.set_per_neuron(layer, x, "intensities (not an encoder layer)", |e, x| {
+            e.get_mut::<Intensity>().map(|mut i| i.0 = x).is_some()
+        })
+    }
+
+    /// The intensities of encoder layer `layer`.
+    pub fn intensities(&mut self, layer: &str) -> Result<Vec<f32>, String> {
+        self.try_layer(layer)
+            .ok_or_else(|| self.no_such("layer", layer, self.layer_names()))?;
+        let x = self.per_neuron(layer, |e| e.get::<Intensity>().map(|i| i.0));
+        x.into_iter()
+            .collect::<Option<_>>()
+            .ok_or_else(|| format!("layer '{layer}' is not an encoder layer"))
+    }
+
+    /// Sets the shared threshold σ of layer `layer` (mV).
+    pub fn set_sigma(&mut self, layer: &str, sigma: f64) -> Result<(), String> {
+        let e = self
+            .try_layer(layer)
+            .ok_or_else(|| self.no_such("layer", layer, self.layer_names()))?;
+        let mut t = self
+            .world
+            .get_mut::<LayerThreshold>(e)
+            .ok_or_else(|| format!("layer '{layer}' has no shared threshold σ"))?;
+        t.sigma = sigma;
+        Ok(())
+    }
+
+    /// The shared threshold σ of layer `layer` (mV), or an error.
+    pub fn try_sigma(&mut self, layer: &str) -> Result<f64, String> {
+        let e = self
+            .try_layer(layer)
+            .ok_or_else(|| self.no_such("layer", layer, self.layer_names()))?;
+        self.world
+            .get::<LayerThreshold>(e)
+            .map(|t| t.sigma)
+            .ok_or_else(|| format!("layer '{layer}' has no shared threshold σ"))
+    }
+
+    /// The spikes of the last step of layer `layer`, or an error.
+    pub fn try_spikes(&mut self, layer: &str) -> Result<Vec<u32>, String> {
+        self.try_layer(layer)
+            .ok_or_else(|| self.no_such("layer", layer, self.layer_names()))?;
+        Ok(self.spikes(layer))
+    }
+
+    fn no_such(&self, what: &str, name: &str, names: Vec<String>) -> String {
+        Self::no_such_in(what, name, &names)
+    }
+
+    fn no_such_in(what: &str, name: &str, names: &[String]) -> String {
+        format!("no {what} '{name}'; there are: {}", names.join(", "))
+    }
+
     /// Voltages of a neuron layer after the last step (mV).
     pub fn voltages(&mut self, layer: &str) -> Vec<f32> {
         self.per_neuron(layer, |e| e.get::<Voltage>().expect("a neuron layer").0)

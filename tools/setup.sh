@@ -3,7 +3,8 @@
 # a C toolchain, pkg-config and the HDF5 library (libhdf5-dev).
 # With --python, also hdf5-tools (h5ls, h5dump) and a Python virtual
 # environment in .venv with tools/requirements.txt (h5py, numpy, matplotlib,
-# libsonata, pytest) for the Python tools and tests.
+# libsonata, pytest, maturin) for the Python tools and tests, and the
+# `spikesim` Python module (py/) built and installed into it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,4 +38,13 @@ if [ "${1:-}" = "--python" ]; then
         fi
     fi
     .venv/bin/python -m pip install -q --disable-pip-version-check -r tools/requirements.txt
+    # The `spikesim` Python module (py/): a wheel built by maturin, installed into .venv.
+    # `--auditwheel skip`: the wheel links this machine's libhdf5 (a wheel for other
+    # machines needs a static HDF5; see py/README.md).
+    echo "setup: building the spikesim Python module (py/)" >&2
+    rm -rf target/wheels
+    .venv/bin/maturin build --quiet --release --manifest-path py/Cargo.toml \
+        --auditwheel skip --out target/wheels >&2
+    .venv/bin/python -m pip install -q --disable-pip-version-check --force-reinstall --no-deps \
+        target/wheels/spikesim-*.whl
 fi
