@@ -141,6 +141,7 @@ pub mod sim;
 pub mod spike_file;
 pub mod step;
 pub mod stimulus;
+pub mod sweep;
 pub mod synapse;
 pub mod timings;
 

@@ -24,7 +24,7 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use spikesim::protocol;
 use spikesim::record::output::{self, FileId};
 use spikesim::record::{RecordError, inspect, layout, writer};
-use spikesim::{Config, ConfigError, Error, Simulation, bench, footprint, stimulus};
+use spikesim::{Config, ConfigError, Error, Simulation, bench, footprint, stimulus, sweep};
 
 #[derive(Parser)]
 #[command(
@@ -96,6 +96,22 @@ enum Command {
         config: PathBuf,
         #[command(flatten)]
         overrides: Overrides,
+    },
+    /// Run a campaign: a base config over axes of `--set` keys and seeds,
+    /// one HDF5 file per run and an index.csv; a second invocation skips
+    /// complete runs and resumes interrupted ones
+    Sweep {
+        /// Sweep file (TOML: base, set, seeds, threads, [grid], [zip])
+        file: PathBuf,
+        /// Runs at a time, each with the sweep file's `threads`
+        #[arg(long, short, default_value_t = 1)]
+        jobs: usize,
+        /// Folder of the runs' files, logs and index [default: runs/<sweep file name>]
+        #[arg(long, short)]
+        out: Option<PathBuf>,
+        /// Seconds of wall time between each run's resume points
+        #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+        checkpoint_every: f64,
     },
     /// Summarize a run's HDF5 file: layers, spike counts, rates, traces
     Inspect {
@@ -244,6 +260,12 @@ fn main() -> ExitCode {
                 print_out(&text)
             })
         }
+        Command::Sweep {
+            file,
+            jobs,
+            out,
+            checkpoint_every,
+        } => sweep(&file, jobs, out, checkpoint_every),
         Command::Inspect { file } => inspect::summarize(&file)
             .map_err(|e| Failure(e.to_string(), 2))
             .and_then(|s| print_out(&s.to_string())),
@@ -627,6 +649,75 @@ fn run(
             }
             Ok(())
         }
+    }
+}
+
+/// `spikesim sweep`: checks every run before any starts (exit 2, nothing
+/// created, on a bad sweep file), runs them, writes the index; exit 0 when
+/// every run is complete, 1 when one failed, 128 + the signal when stopped.
+fn sweep(file: &Path, jobs: usize, out: Option<PathBuf>, every: f64) -> Result<(), Failure> {
+    if jobs == 0 {
+        return Err(Failure("--jobs: at least 1".into(), 2));
+    }
+    if every.is_nan() || every <= 0.0 {
+        return Err(Failure(
+            format!("--checkpoint-every: a number of seconds > 0, not {every}"),
+            2,
+        ));
+    }
+    let plan = sweep::plan(file).map_err(|e| Failure(e.to_string(), 2))?;
+    let dir = out.unwrap_or_else(|| Path::new("runs").join(file.file_stem().unwrap_or_default()));
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure(format!("cannot create {}: {e}", dir.display()), 2))?;
+    let exe = std::env::current_exe()
+        .map_err(|e| Failure(format!("cannot find the spikesim binary: {e}"), 1))?;
+    let signal = Arc::new(AtomicUsize::new(0));
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize)
+            .map_err(|e| Failure(format!("cannot install a signal handler: {e}"), 1))?;
+    }
+    let progress = progress_bar(plan.runs.len() as u64, "runs");
+    let outcomes = sweep::Execution {
+        exe: &exe,
+        dir: &dir,
+        jobs,
+        checkpoint_every: every,
+    }
+    .run(&plan, &|| signal.load(Ordering::Relaxed) != 0, &|_, _| {
+        progress.inc(1)
+    });
+    progress.finish_and_clear();
+    let index = sweep::write_index(&plan, &outcomes, &dir).map_err(|e| {
+        Failure(
+            format!("cannot write the index in {}: {e}", dir.display()),
+            1,
+        )
+    })?;
+    let count = |word: &str| outcomes.iter().filter(|o| o.status.word() == word).count();
+    note!(
+        "{} runs: {} complete, {} resumed, {} skipped (complete before), {} failed, {} interrupted",
+        outcomes.len(),
+        count("complete"),
+        count("resumed"),
+        count("skipped"),
+        count("failed"),
+        count("interrupted")
+    );
+    print_out(&format!("wrote {}\n", index.display()))?;
+    match signal.load(Ordering::Relaxed) {
+        0 if count("failed") > 0 => Err(Failure(
+            format!(
+                "{} runs failed; see their .log files in {}",
+                count("failed"),
+                dir.display()
+            ),
+            1,
+        )),
+        0 => Ok(()),
+        sig => Err(Failure(
+            format!("interrupted by signal {sig}; run the sweep again to resume"),
+            128 + sig as u8,
+        )),
     }
 }
 

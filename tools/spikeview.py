@@ -8,6 +8,7 @@
     python3 tools/spikeview.py fields  RUN.h5 [--projection P]
     python3 tools/spikeview.py confusion RUN.h5
     python3 tools/spikeview.py summary RUN.h5
+    python3 tools/spikeview.py sweep   SWEEP_DIR --x KEY [--y KEY] --value METRIC
 
 Every plotting subcommand writes a PNG (``-o OUT.png``; by default
 ``<stem>-<subcommand>.png`` next to the run file) and prints its path. Figures
@@ -1020,6 +1021,69 @@ def _is_number(text):
         return text == "-"
 
 
+def sweep(folder, x, value, y=None) -> Figure:
+    """A sweep's metric ``value`` (an ``index.csv`` column such as ``rate_hz.hidden``) over axis
+    ``x``, and axis ``y`` if given: a line with the seed-to-seed sd as error bars for one axis,
+    a heatmap of the mean over seeds (each cell labelled) for two. Only complete runs count."""
+    import csv
+
+    path = pathlib.Path(folder) / "index.csv"
+    try:
+        with open(path, newline="") as f:
+            rows = list(csv.DictReader(f))
+    except OSError as e:
+        raise SpikeviewError(f"cannot read {path}: {e.strerror}") from None
+    columns = list(rows[0]) if rows else []
+    for key in [x, value] + ([y] if y else []):
+        if key not in columns:
+            raise SpikeviewError(f"{path} has no column {key!r}; it has: {', '.join(columns)}")
+    rows = [r for r in rows if r["status"] in ("complete", "resumed", "skipped") and r[value] != ""]
+    if not rows:
+        raise SpikeviewError(f"{path}: no complete run has {value!r}")
+
+    def number(v):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+    def levels(key):
+        return sorted({number(r[key]) for r in rows}, key=lambda v: (isinstance(v, str), v))
+
+    fig = Figure(figsize=(6.4, 4.8), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    xs = levels(x)
+    if y is None:
+        vals = [[float(r[value]) for r in rows if number(r[x]) == v] for v in xs]
+        means = [np.mean(v) for v in vals]
+        sds = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in vals]
+        pos = xs if all(isinstance(v, float) for v in xs) else range(len(xs))
+        ax.errorbar(pos, means, yerr=sds, marker="o", capsize=3, gid="sweep")
+        ax.set_xlabel(x)
+        ax.set_ylabel(f"{value} (mean ± sd over seeds)")
+    else:
+        ys = levels(y)
+        grid = np.full((len(ys), len(xs)), np.nan)
+        for j, yv in enumerate(ys):
+            for i, xv in enumerate(xs):
+                v = [float(r[value]) for r in rows if number(r[x]) == xv and number(r[y]) == yv]
+                if v:
+                    grid[j, i] = np.mean(v)
+        im = ax.imshow(grid, origin="lower", aspect="auto", cmap="viridis", gid="sweep")
+        for j in range(len(ys)):
+            for i in range(len(xs)):
+                if not np.isnan(grid[j, i]):
+                    ax.text(i, j, f"{grid[j, i]:.3g}", ha="center", va="center", color="w", fontsize=8)
+        ax.set_xticks(range(len(xs)), [str(v) for v in xs])
+        ax.set_yticks(range(len(ys)), [str(v) for v in ys])
+        ax.set_xlabel(x)
+        ax.set_ylabel(y)
+        fig.colorbar(im, ax=ax, label=f"{value} (mean over seeds)")
+    ax.set_title(f"{pathlib.Path(folder).name}: {value}")
+    return fig
+
+
 # ---------------------------------------------------------------- command line
 
 
@@ -1079,6 +1143,11 @@ def build_parser():
 
     plot_command("confusion", "confusion matrix of the evaluation, with its accuracy")
 
+    p = plot_command("sweep", "a metric of a spikesim sweep over one axis (line) or two (heatmap)")
+    p.add_argument("--x", required=True, metavar="KEY", help="axis on x (an index.csv column)")
+    p.add_argument("--y", metavar="KEY", help="axis on y: a heatmap of the mean over seeds")
+    p.add_argument("--value", required=True, metavar="METRIC", help="e.g. rate_hz.hidden or accuracy")
+
     p = sub.add_parser("summary", help="text summary of the run (like spikesim inspect, plus the config)")
     p.add_argument("file", metavar="FILE")
     return parser
@@ -1103,10 +1172,15 @@ def main(argv=None):
             fig = fields(args.file, args.projection)
         elif args.command == "confusion":
             fig = confusion(args.file)
+        elif args.command == "sweep":
+            fig = sweep(args.file, args.x, args.value, args.y)
         else:
             fig = weights(args.file, args.projection, args.snapshot, args.shape)
         src = pathlib.Path(args.file)
-        out = pathlib.Path(args.out) if args.out else src.with_name(f"{src.stem}-{args.command}.png")
+        if args.command == "sweep":
+            out = pathlib.Path(args.out) if args.out else src / "sweep.png"
+        else:
+            out = pathlib.Path(args.out) if args.out else src.with_name(f"{src.stem}-{args.command}.png")
         try:
             fig.savefig(out, dpi=args.dpi)
         except OSError as e:

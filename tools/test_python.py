@@ -221,3 +221,38 @@ def test_the_example_draws_the_seed_figures(tmp_path):
                    check=True, capture_output=True)
     for name in ("python-seed-raster.png", "python-seed-neuron.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sweep_returns_the_index_and_spikeview_draws_it(spikesim_bin, tmp_path):
+    # The README's campaign: 4 targets × 2 etas × 5 seeds of the seed network on 4 images.
+    out = tmp_path / "sweep"
+    records = spikesim.sweep(REPO / "experiments" / "sweep-seed-threshold.toml", jobs=2, out=out,
+                             binary=spikesim_bin)
+    if not isinstance(records, list):  # a DataFrame where pandas is installed
+        records = records.to_dict("records")
+    assert len(records) == 40
+    assert {r["status"] for r in records} == {"complete"}
+    assert sorted({r["seed"] for r in records}) == [1, 2, 3, 4, 5]
+    # The global threshold drives the layer's rate towards its target (spikes per step of
+    # the layer, 100 neurons, dt = 1 ms: target 1 is 10 Hz a neuron): a higher target, a
+    # higher rate, for each eta.
+    key = "layers.hidden.threshold.global.target"
+    for eta in (0.01, 0.04):
+        mean = [np.mean([r["rate_hz.hidden"] for r in records
+                         if r[key] == t and r["layers.hidden.threshold.global.eta"] == eta])
+                for t in (0.5, 1.0, 2.0, 4.0)]
+        assert mean == sorted(mean), mean
+    # Again: every run is skipped.
+    again = spikesim.sweep(REPO / "experiments" / "sweep-seed-threshold.toml", out=out, binary=spikesim_bin)
+    if not isinstance(again, list):
+        again = again.to_dict("records")
+    assert {r["status"] for r in again} == {"skipped"}
+    png = tmp_path / "heat.png"
+    subprocess.run([sys.executable, REPO / "tools" / "spikeview.py", "sweep", out, "--x", key,
+                    "--y", "layers.hidden.threshold.global.eta", "--value", "rate_hz.hidden", "-o", png],
+                   check=True, capture_output=True)
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    bad = tmp_path / "bad.toml"
+    bad.write_text(f'base = "{seed_demo_path()}"\n[grid]\n"layers.hidden.nope" = [1.0]\n')
+    with pytest.raises(spikesim.ConfigError, match="nope"):
+        spikesim.sweep(bad, out=tmp_path / "bad", binary=spikesim_bin)

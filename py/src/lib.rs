@@ -204,6 +204,9 @@ impl Simulation {
     }
 }
 
+/// Times (ms) with what happened at them.
+type Timed<'py, T> = (Bound<'py, PyArray1<f64>>, Bound<'py, T>);
+
 /// A `String` error as a `ValueError`.
 fn value_error(e: String) -> PyErr {
     PyValueError::new_err(e)
@@ -521,7 +524,7 @@ impl Simulation {
         &self,
         py: Python<'py>,
         layer: &str,
-    ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray1<u32>>)> {
+    ) -> PyResult<Timed<'py, PyArray1<u32>>> {
         let m = self
             .spike_monitors
             .iter()
@@ -541,7 +544,7 @@ impl Simulation {
         py: Python<'py>,
         layer: &str,
         var: &str,
-    ) -> PyResult<(Bound<'py, PyArray1<f64>>, Bound<'py, PyArray2<f32>>)> {
+    ) -> PyResult<Timed<'py, PyArray2<f32>>> {
         let m = self
             .trace_monitors
             .iter()

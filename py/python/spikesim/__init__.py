@@ -13,6 +13,57 @@ A config is a dict with the TOML config's tables, TOML text, or a path to a TOML
 it raise :class:`ConfigError` with the command line's one-line message.
 """
 
+import csv
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
 from ._spikesim import ConfigError, Simulation, __version__
 
-__all__ = ["ConfigError", "Simulation", "__version__"]
+__all__ = ["ConfigError", "Simulation", "__version__", "sweep", "read_index"]
+
+
+def _binary(binary=None) -> str:
+    """The ``spikesim`` command: ``binary``, $SPIKESIM_BIN, or ``spikesim`` on the PATH."""
+    found = binary or os.environ.get("SPIKESIM_BIN") or shutil.which("spikesim")
+    if not found:
+        raise FileNotFoundError("the spikesim binary: pass binary=, set SPIKESIM_BIN or put it on the PATH")
+    return str(found)
+
+
+def read_index(out):
+    """The ``index.csv`` of a sweep's folder ``out``: a list of dicts (numbers as int/float),
+    or a pandas DataFrame where pandas is installed."""
+    def value(x: str):
+        for kind in (int, float):
+            try:
+                return kind(x)
+            except ValueError:
+                pass
+        return x
+
+    with open(Path(out) / "index.csv", newline="") as f:
+        records = [{k: value(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    try:
+        import pandas
+    except ImportError:
+        return records
+    return pandas.DataFrame.from_records(records)
+
+
+def sweep(file, jobs: int = 1, out=None, checkpoint_every: float = 5.0, binary=None):
+    """Runs the campaign of sweep file ``file`` with ``spikesim sweep`` (``jobs`` runs at a time,
+    files and index in ``out``, default ``runs/<file name>``) and returns its index
+    (:func:`read_index`). Complete runs are skipped and interrupted ones resumed, as on the
+    command line; a bad sweep file raises :class:`ConfigError` with its one-line message."""
+    out = Path(out) if out is not None else Path("runs") / Path(file).stem
+    cmd = [_binary(binary), "sweep", str(file), "--jobs", str(jobs), "--out", str(out),
+           "--checkpoint-every", str(checkpoint_every)]
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    message = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
+    if p.returncode == 2:
+        raise ConfigError(message.removeprefix("error: "))
+    if p.returncode != 0:
+        raise RuntimeError(f"spikesim sweep exited {p.returncode}: {message}")
+    return read_index(out)
