@@ -256,3 +256,28 @@ def test_sweep_returns_the_index_and_spikeview_draws_it(spikesim_bin, tmp_path):
     bad.write_text(f'base = "{seed_demo_path()}"\n[grid]\n"layers.hidden.nope" = [1.0]\n')
     with pytest.raises(spikesim.ConfigError, match="nope"):
         spikesim.sweep(bad, out=tmp_path / "bad", binary=spikesim_bin)
+
+
+def test_run_writes_the_file_of_the_cli(spikesim_bin, tmp_path):
+    # The one-neuron dict through spikesim.run, and its resolved TOML through `spikesim run`:
+    # every dataset and every root attribute but the creation time are equal.
+    config = dict(ONE_NEURON, record={"traces": [{"layer": "neuron", "vars": ["voltage"]}]})
+    mine = spikesim.run(config, tmp_path / "py.h5", binary=spikesim_bin)
+    toml_path = tmp_path / "c.toml"
+    toml_path.write_text(spikesim.resolve(config))
+    theirs = tmp_path / "cli.h5"
+    subprocess.run([spikesim_bin, "run", toml_path, "-o", theirs], check=True, capture_output=True)
+
+    def contents(path):
+        out = {}
+        with h5py.File(path, "r") as f:
+            f.visititems(lambda name, x: out.__setitem__(name, x[()].tobytes())
+                         if isinstance(x, h5py.Dataset) else None)
+            attrs = {k: v for k, v in f.attrs.items() if k != "created_utc"}
+        return out, attrs
+
+    (d1, a1), (d2, a2) = contents(mine), contents(theirs)
+    assert d1 == d2 and "report/neuron/voltage/data" in d1
+    assert a1.keys() == a2.keys() and all(np.array_equal(a1[k], a2[k]) for k in a1)
+    with pytest.raises(spikesim.ConfigError, match="exists; pass --force"):
+        spikesim.run(config, mine, binary=spikesim_bin)

@@ -579,10 +579,20 @@ impl Simulation {
     }
 }
 
+/// The resolved config (defaults filled in, `[scale]` applied) of
+/// ``config`` with ``set`` overrides, as TOML text; raises ``ConfigError``
+/// as ``Simulation`` does, without building the network.
+#[pyfunction]
+#[pyo3(signature = (config, set = Vec::new()))]
+fn resolve(config: &Bound<'_, PyAny>, set: Vec<String>) -> PyResult<String> {
+    Ok(load_config(config, &set)?.to_toml())
+}
+
 /// The module.
 #[pymodule]
 fn _spikesim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Simulation>()?;
+    m.add_function(wrap_pyfunction!(resolve, m)?)?;
     m.add("ConfigError", m.py().get_type::<ConfigError>())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

@@ -19,9 +19,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from ._spikesim import ConfigError, Simulation, __version__
+import tempfile
 
-__all__ = ["ConfigError", "Simulation", "__version__", "sweep", "read_index"]
+from ._spikesim import ConfigError, Simulation, __version__, resolve
+
+__all__ = ["ConfigError", "Simulation", "__version__", "resolve", "run", "sweep", "read_index"]
 
 
 def _binary(binary=None) -> str:
@@ -30,6 +32,26 @@ def _binary(binary=None) -> str:
     if not found:
         raise FileNotFoundError("the spikesim binary: pass binary=, set SPIKESIM_BIN or put it on the PATH")
     return str(found)
+
+
+def run(config, out, set=(), force: bool = False, binary=None):
+    """Runs ``config`` (a dict, TOML text or a path, with ``set`` overrides) to its end with
+    ``spikesim run``, which writes the HDF5 file ``out``: the command line's file, dataset for
+    dataset, with its safety (an existing ``out`` only replaced with ``force``, a run stopped
+    early marked incomplete and resumable). The config is resolved here first, so a bad one
+    raises :class:`ConfigError` before anything runs. Returns ``out`` as a Path."""
+    text = resolve(config, list(set))
+    with tempfile.TemporaryDirectory(prefix="spikesim-") as tmp:
+        path = Path(tmp) / "config.toml"
+        path.write_text(text)
+        cmd = [_binary(binary), "run", str(path), "--out", str(out)] + (["--force"] if force else [])
+        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        message = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else ""
+        if p.returncode == 2:
+            raise ConfigError(message.removeprefix("error: "))
+        raise RuntimeError(f"spikesim run exited {p.returncode}: {message}")
+    return Path(out)
 
 
 def read_index(out):

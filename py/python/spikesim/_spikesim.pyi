@@ -10,6 +10,8 @@ __version__: str
 
 Config = Union[Mapping[str, Any], str, "os.PathLike[str]"]
 
+def resolve(config: Config, set: Sequence[str] = ()) -> str: ...
+
 class ConfigError(ValueError):
     """A config that cannot run; the message names the key and what is allowed."""
 
