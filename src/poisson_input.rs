@@ -103,8 +103,8 @@ impl CountTable {
     /// The count at uniform `u` in [0, 1): the least `k` with `u < cdf[k]`
     /// (the last entry where `u` is in the tail left out), which, the cdf
     /// rising, is the number of entries at or below `u`. Those of the
-    /// first [`HEAD`] are counted without a branch, in vector compares;
-    /// only a count of [`HEAD`] or more bisects the rest. A scan that
+    /// first `HEAD` (8) are counted without a branch, in vector compares;
+    /// only a count of `HEAD` or more bisects the rest. A scan that
     /// stops at the entry mispredicts its exit about once per draw (the
     /// drive was 42% of the full-scale microcircuit's step with it).
     #[inline]

@@ -40,7 +40,7 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// Domain of the per-target counts of Poisson inputs ([`crate::drive`]).
+/// Domain of the per-target counts of Poisson inputs ([`crate::poisson_input::drive`]).
 pub const POISSON_INPUT: u64 = 20;
 
 /// The 64-bit key of `(seed, domain, a, b)`: what [`stream`] seeds its
@@ -82,7 +82,7 @@ pub fn counter_unit(key: u64, counter: u64) -> f64 {
 /// counter-based draw, so that the `counter`-th value of a stream needs no
 /// state (a resumed run or another thread count draws the same). Its two
 /// 64-bit words are `w1 = mix(key ^ mix(counter))` and `w2 = mix(w1)`,
-/// turned into a normal by the Box–Muller transform ([`normal_of`]). The
+/// turned into a normal by the Box–Muller transform (`normal_of`). The
 /// counter is mixed before it meets the key: with `mix(key ^ counter)`,
 /// two keys that differ only in low bits `d` would draw the same values,
 /// counter `c` of one at counter `c ^ d` of the other. `mix` is a

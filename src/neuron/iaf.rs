@@ -246,7 +246,7 @@ impl IafConfig {
 
 impl IafCoef {
     /// Checks one neuron's parameters `[C_m, τ_m, E_L, V_th, V_reset,
-    /// t_ref]` ([`PARAMS`]; `neuron` is named in messages) and derives its
+    /// t_ref]` (`PARAMS`; `neuron` is named in messages) and derives its
     /// propagators for time step `dt_ms` and the layer's `currents`.
     pub fn new(
         values: [f64; 6],

@@ -224,7 +224,7 @@ impl LifConfig {
 
 impl LifCoef {
     /// Checks one neuron's parameters `[τ_v, k_v, r, v_rest, v_reset,
-    /// t_ref, t_ref_spike]` ([`LifConfig::params`]; `neuron` is named in
+    /// t_ref, t_ref_spike]` (`LifConfig::params`; `neuron` is named in
     /// messages) and derives its coefficients for time step `dt_ms`.
     pub fn new(
         values: [f64; 7],
