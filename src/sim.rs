@@ -399,20 +399,7 @@ impl Simulation {
     /// names are errors; missing names keep their values).
     pub fn set_state(&mut self, state: &LearnedState) -> Result<(), String> {
         for (name, values) in &state.weights {
-            let mut q = self.world.query::<(&Projection, &mut Weights)>();
-            let (_, mut w) = q
-                .iter_mut(&mut self.world)
-                .find(|(p, _)| &p.name == name)
-                .ok_or_else(|| format!("no projection '{name}' in this config"))?;
-            let dst = w.values_mut();
-            if dst.len() != values.len() {
-                return Err(format!(
-                    "projection '{name}' has {} synapses here, {} saved",
-                    dst.len(),
-                    values.len()
-                ));
-            }
-            dst.copy_from_slice(values);
+            self.replace_weights(name, values, "saved")?;
         }
         for (name, theta) in &state.theta {
             let e = self
@@ -548,6 +535,17 @@ impl Simulation {
     /// [`Weights::values`]); an error if the projection or the count
     /// differs.
     pub fn set_weights(&mut self, projection: &str, values: &[f32]) -> Result<(), String> {
+        self.replace_weights(projection, values, "given")
+    }
+
+    /// [`Simulation::set_weights`], the values described as `what` in the
+    /// error (`saved`, `given`).
+    fn replace_weights(
+        &mut self,
+        projection: &str,
+        values: &[f32],
+        what: &str,
+    ) -> Result<(), String> {
         let names = self.projection_names();
         let mut q = self.world.query::<(&Projection, &mut Weights)>();
         let (_, mut w) = q
@@ -557,7 +555,7 @@ impl Simulation {
         let dst = w.values_mut();
         if dst.len() != values.len() {
             return Err(format!(
-                "projection '{projection}' has {} synapses; {} values given",
+                "projection '{projection}' has {} synapses here, {} {what}",
                 dst.len(),
                 values.len()
             ));
@@ -665,7 +663,10 @@ impl Simulation {
     }
 
     fn no_such_in(what: &str, name: &str, names: &[String]) -> String {
-        format!("no {what} '{name}'; there are: {}", names.join(", "))
+        format!(
+            "no {what} '{name}' in this config; there are: {}",
+            names.join(", ")
+        )
     }
 
     /// Voltages of a neuron layer after the last step (mV).
