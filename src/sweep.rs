@@ -461,8 +461,10 @@ fn index_row(run: &Run, o: &Outcome, dir: &Path, layers: &[String]) -> Vec<Strin
 
 /// Writes `dir/index.csv`: one row per run (name, status, seed, each axis,
 /// wall_s, steps_done, the mean rate of each spike layer, the accuracy of
-/// a protocol run, and a failure's message). Written to a temporary name
-/// and renamed, so a reader never sees half of it.
+/// a protocol run, and a failure's message), and the same columns as
+/// datasets of `dir/index.h5` (numbers as float64, NaN where empty; text
+/// as strings). Each is written to a temporary name and renamed, so a
+/// reader never sees half of one.
 pub fn write_index(plan: &Plan, outcomes: &[Outcome], dir: &Path) -> std::io::Result<PathBuf> {
     let layers: Vec<String> = plan
         .runs
@@ -475,15 +477,60 @@ pub fn write_index(plan: &Plan, outcomes: &[Outcome], dir: &Path) -> std::io::Re
     header.extend(["wall_s".into(), "steps_done".into()]);
     header.extend(layers.iter().map(|l| format!("rate_hz.{l}")));
     header.extend(["accuracy".into(), "message".into()]);
+    let rows: Vec<Vec<String>> = plan
+        .runs
+        .iter()
+        .zip(outcomes)
+        .map(|(run, o)| index_row(run, o, dir, &layers))
+        .collect();
     let mut text = csv_line(&header);
-    for (run, o) in plan.runs.iter().zip(outcomes) {
-        text.push_str(&csv_line(&index_row(run, o, dir, &layers)));
-    }
+    rows.iter().for_each(|r| text.push_str(&csv_line(r)));
     let path = dir.join("index.csv");
     let part = dir.join("index.csv.part");
     std::fs::write(&part, text)?;
     std::fs::rename(&part, &path)?;
+    let h5 = dir.join("index.h5");
+    let h5_part = dir.join("index.h5.part");
+    write_h5_columns(&h5_part, &header, &rows).map_err(|e| std::io::Error::other(e.to_string()))?;
+    std::fs::rename(&h5_part, &h5)?;
     Ok(path)
+}
+
+/// The index's columns as datasets of a new HDF5 file at `path`: a column
+/// whose fields all read as numbers (or are empty) as float64 (NaN where
+/// empty), the others as strings; `name`, `status` and `message` always
+/// as strings.
+fn write_h5_columns(path: &Path, header: &[String], rows: &[Vec<String>]) -> hdf5::Result<()> {
+    let file = hdf5::File::create(path)?;
+    for (c, key) in header.iter().enumerate() {
+        let fields: Vec<&str> = rows.iter().map(|r| r[c].as_str()).collect();
+        let numbers: Option<Vec<f64>> = fields
+            .iter()
+            .map(|f| {
+                if f.is_empty() {
+                    Some(f64::NAN)
+                } else {
+                    f.parse().ok()
+                }
+            })
+            .collect();
+        match numbers.filter(|_| !["name", "status", "message"].contains(&key.as_str())) {
+            Some(x) => file
+                .new_dataset_builder()
+                .with_data(&x)
+                .create(key.as_str())?,
+            None => {
+                let text: Vec<_> = fields
+                    .iter()
+                    .map(|f| crate::record::hdf5::h5_string(f))
+                    .collect();
+                file.new_dataset_builder()
+                    .with_data(&text)
+                    .create(key.as_str())?
+            }
+        };
+    }
+    Ok(())
 }
 
 /// A CSV line (RFC 4180: a field with a comma, quote or line break is

@@ -190,6 +190,26 @@ fn each_run_writes_what_spikesim_run_writes_and_a_second_sweep_skips_them() {
     // A higher target rate gives a higher rate (the threshold adapts to it).
     let rate = |k: usize| rows[k + 1][7].parse::<f64>().unwrap();
     assert!(rate(2) > rate(0), "{rows:?}");
+    // index.h5 holds the same columns: numbers as float64, text as strings.
+    let h5 = hdf5::File::open(dir.join("index.h5")).unwrap();
+    let rates = h5
+        .dataset("rate_hz.hidden")
+        .unwrap()
+        .read_raw::<f64>()
+        .unwrap();
+    assert_eq!(rates, (0..4).map(rate).collect::<Vec<_>>());
+    let status = h5.dataset("status").unwrap();
+    let status = status.read_raw::<hdf5::types::VarLenUnicode>().unwrap();
+    assert!(status.iter().all(|s| s.as_str() == "complete"));
+    assert!(
+        h5.dataset("accuracy")
+            .unwrap()
+            .read_raw::<f64>()
+            .unwrap()
+            .iter()
+            .all(|a| a.is_nan())
+    );
+    drop(h5);
     // Again: nothing to do.
     let o = run(&["sweep", p, "--jobs", "2", "-o", d]);
     assert!(o.status.success());

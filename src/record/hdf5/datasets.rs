@@ -278,7 +278,7 @@ pub(super) fn set_attr<T: H5Type>(loc: &Location, name: &str, value: &T) -> hdf5
 
 /// `text` as an HDF5 string: NUL characters, which HDF5 strings cannot hold,
 /// become U+FFFD.
-pub(super) fn h5_string(text: &str) -> VarLenUnicode {
+pub(crate) fn h5_string(text: &str) -> VarLenUnicode {
     text.replace('\0', "\u{fffd}")
         .parse()
         .expect("a string without NUL characters")

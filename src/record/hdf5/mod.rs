@@ -27,9 +27,10 @@ use std::path::{Path, PathBuf};
 use hdf5::{Dataset, File};
 use ndarray::{ArrayView2, s};
 
+pub(crate) use self::datasets::h5_string;
 use self::datasets::{
-    Codecs, append_1d, append_rows, child_group, chunk_bytes, h5_string, scalar_attr, set_attr,
-    str_attr, whole_dataset,
+    Codecs, append_1d, append_rows, child_group, chunk_bytes, scalar_attr, set_attr, str_attr,
+    whole_dataset,
 };
 use self::reserve::Reserve;
 use crate::record::backend::{Backend, End, StoreError};
