@@ -14,7 +14,7 @@ use crate::neuron::Voltage;
 use crate::neuron::check::{CHECK_EVERY, NonFinite, first_non_finite};
 use crate::neuron::lif::{LayerThreshold, Threshold};
 use crate::neuron::model::LayerRecordables;
-use crate::neuron::synaptic::synaptic_current;
+use crate::neuron::synaptic::{Current, synaptic_current};
 use crate::record::checkpoint::LearnedState;
 use crate::record::collect::{Recorder, weight_values};
 use crate::record::{Batch, Layout, RecordError, Values, Writer};
@@ -598,6 +598,15 @@ impl Simulation {
     pub fn set_voltages(&mut self, layer: &str, v: &[f32]) -> Result<(), String> {
         self.set_per_neuron(layer, v, "voltage (an input layer)", |e, x| {
             e.get_mut::<Voltage>().map(|mut v| v.0 = x).is_some()
+        })
+    }
+
+    /// Sets the first synaptic current's state `J_0` of neuron layer
+    /// `layer` (nA; the conductance `g_0` in µS where it is
+    /// conductance-based), as if the last step had ended there.
+    pub fn set_currents(&mut self, layer: &str, j: &[f32]) -> Result<(), String> {
+        self.set_per_neuron(layer, j, "synaptic current (an input layer)", |e, x| {
+            e.get_mut::<Current>().map(|mut c| c.0 = x).is_some()
         })
     }
 

@@ -93,6 +93,13 @@ def test_a_voltage_set_from_python_decays_and_fires_as_the_equation_says():
     sim.step()
     assert list(sim.spikes("neuron")) == [0]
     assert sim.voltage("neuron")[0] == 0.0
+    # A current set from Python: J = 2 nA, no input, V = 0 after the reset:
+    # J' = 2 + (1/10)·(−2) = 1.8, V' = 0 + (1/20)·(−0 + 1.8) = 0.09 (float32).
+    sim.set_current("neuron", np.array([2.0], np.float32))
+    sim.step()
+    j = f(2.0) + f(1.0 / 10.0) * (-f(1.0) * f(2.0) + f(0.0))
+    assert sim.current("neuron")[0] == j
+    assert sim.voltage("neuron")[0] == f(0.0) + f(1.0 / 20.0) * (-f(1.0) * (f(0.0) - f(0.0)) + f(1.0) * j)
     # A lower shared threshold is used by the next spike test.
     sim.set_sigma("neuron", 0.5)
     assert sim.sigma("neuron") == 0.5

@@ -389,6 +389,25 @@ impl Simulation {
             .map_err(value_error)
     }
 
+    /// The synaptic current ``J = Σ_c J_c`` that drove the last step of
+    /// each neuron of ``layer`` (nA), as the ``current`` recordable.
+    fn current<'py>(
+        &mut self,
+        py: Python<'py>,
+        layer: &str,
+    ) -> PyResult<Bound<'py, PyArray1<f32>>> {
+        self.get(py, layer, "current")
+    }
+
+    /// Sets the state of the first synaptic current ``J_0`` of ``layer``
+    /// (nA; the conductance ``g_0`` in µS where it is conductance-based),
+    /// one per neuron: the next step starts from it.
+    fn set_current(&mut self, layer: &str, j: PyReadonlyArray1<'_, f32>) -> PyResult<()> {
+        self.core
+            .set_currents(layer, j.as_slice()?)
+            .map_err(value_error)
+    }
+
     /// Individual threshold offsets θ of ``layer`` (mV).
     fn theta<'py>(&mut self, py: Python<'py>, layer: &str) -> PyResult<Bound<'py, PyArray1<f32>>> {
         self.get(py, layer, "theta")
