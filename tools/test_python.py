@@ -189,8 +189,11 @@ def test_the_gil_is_released_while_running():
 def test_ctrl_c_raises_keyboard_interrupt_and_keeps_the_state():
     # A child Python runs CUBA for 10^6 steps; SIGINT after it started: KeyboardInterrupt,
     # whole steps done, and the network still steps afterwards.
+    # The child installs Python's own SIGINT handler: started from a background job, it
+    # would inherit SIGINT ignored, and Python then leaves it so.
     code = f"""
-import sys, time, spikesim
+import signal, sys, time, spikesim
+signal.signal(signal.SIGINT, signal.default_int_handler)
 sim = spikesim.Simulation({str(REPO / 'experiments' / 'cuba.toml')!r}, set=["simulation.steps=1000000"])
 print("running", flush=True)
 try:
