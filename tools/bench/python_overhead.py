@@ -5,7 +5,7 @@
 
 Interleaves, `--reps` times: `spikesim bench w1 --neurons 100 --steps N` (the CLI's loop, its
 RESULT wall_s), `sim.run(N)` and N calls of `sim.step()` on a fresh `spikesim.Simulation` of
-experiments/w1.toml (1 thread, nothing monitored; 20 images of 250 steps, so --steps up to 5000). Prints the medians and min–max of each, the
+experiments/w1.toml (1 thread, nothing monitored or recorded, as the bench; 20 images of 250 steps, so --steps up to 5000). Prints the medians and min–max of each, the
 ratio run / CLI, and the per-call overhead of step(): (loop of step() − run) / N.
 """
 
@@ -29,7 +29,8 @@ def main() -> None:
     a = p.parse_args()
     exe = os.environ.get("SPIKESIM_BIN", str(REPO / "target" / "release" / "spikesim"))
     config = REPO / "experiments" / "w1.toml"
-    sets = ["simulation.threads=1"]
+    # What `spikesim bench` sets: nothing recorded.
+    sets = ["simulation.threads=1", "record.spikes.layers=[]", "record.samples.layers=[]"]
     cli, run, step = [], [], []
     for _ in range(a.reps):
         out = subprocess.run([exe, "bench", "w1", "--neurons", "100", "--steps", str(a.steps)],
