@@ -5,7 +5,8 @@
 # single-neuron experiment and the Izhikevich and AdEx firing patterns, draws
 # the seed's two figures (spike raster, neuron dynamics) and the patterns, trains the small STDP network of experiments/digits-stdp.toml
 # on the 8x8 digits when ../shared/datasets has them (a few seconds) and draws
-# its receptive fields, and prints where the output is.
+# its receptive fields, runs examples/seed_network.py (the seed network from
+# Python), and prints where the output is.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh --python
@@ -26,6 +27,8 @@ mkdir -p runs
 .venv/bin/python tools/spikeview.py neuron runs/izhikevich.h5 --layer rs ib ch fs lts --node 0 -o runs/izhikevich-patterns.png
 .venv/bin/python tools/spikeview.py neuron runs/adex.h5 --layer tonic adapting initial_burst regular_bursting \
     delayed_accelerating delayed_regular_bursting transient irregular --node 0 -o runs/adex-patterns.png
+# The seed network again, from Python (import spikesim), drawn from in-memory results.
+.venv/bin/python examples/seed_network.py -o runs
 if [ -e ../shared/datasets/digits8x8/digits-images-idx3-ubyte.gz ]; then
     ./target/release/spikesim run experiments/digits-stdp.toml --out runs/digits-stdp.h5 --force
     .venv/bin/python tools/spikeview.py fields runs/digits-stdp.h5 -o runs/digits-stdp-fields.png
@@ -33,4 +36,4 @@ else
     echo "note: no ../shared/datasets/digits8x8 beside the clone; skipping the STDP demo (experiments/digits-stdp.toml)"
 fi
 echo
-echo "output: $(pwd)/runs/seed-demo.h5, $(pwd)/runs/single-neuron.h5, $(pwd)/runs/izhikevich.h5, $(pwd)/runs/adex.h5, $(pwd)/runs/microcircuit-0.1.h5, $(pwd)/runs/digits-stdp.h5 and their figures in $(pwd)/runs/"
+echo "output: $(pwd)/runs/seed-demo.h5, $(pwd)/runs/single-neuron.h5, $(pwd)/runs/izhikevich.h5, $(pwd)/runs/adex.h5, $(pwd)/runs/microcircuit-0.1.h5, $(pwd)/runs/digits-stdp.h5 and their figures (and python-seed-*.png from Python) in $(pwd)/runs/"
