@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use crate::config::{Config, ConfigError};
 use crate::timings::StageTimes;
-use crate::{Error, Simulation, footprint, stimulus};
+use crate::{Error, Simulation, os_memory, stimulus};
 
 /// A benchmark workload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -304,7 +304,7 @@ pub fn measure(o: &Options) -> Result<Measurement, Error> {
         syn_events: after.2 - before.2,
         synapses: sim.synapse_count(),
         ext_events: (ext_rate * seconds) as u64,
-        rss_mib: footprint::peak_rss_mib(),
+        rss_mib: os_memory::peak_rss_mib(),
         timings: sim.timings(),
         threads: sim.threads(),
     })

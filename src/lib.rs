@@ -130,6 +130,7 @@ pub mod generator;
 pub mod layer;
 pub mod network;
 pub mod neuron;
+pub mod os_memory;
 pub mod param;
 pub mod poisson_input;
 pub mod protocol;

@@ -24,7 +24,9 @@ use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use spikesim::protocol;
 use spikesim::record::output::{self, FileId};
 use spikesim::record::{RecordError, inspect, layout, writer};
-use spikesim::{Config, ConfigError, Error, Simulation, bench, footprint, stimulus, sweep};
+use spikesim::{
+    Config, ConfigError, Error, Simulation, bench, footprint, os_memory, stimulus, sweep,
+};
 
 #[derive(Parser)]
 #[command(
@@ -301,14 +303,14 @@ fn build(
 ) -> Result<(Simulation, Option<protocol::Inputs>), Error> {
     // Refuse before anything large is allocated.
     let need = footprint::estimate(config);
-    if let Some(free) = footprint::available()
+    if let Some(free) = os_memory::available()
         && need > free
         && !overrides.ignore_memory
     {
         return Err(ConfigError(format!(
             "{what}: the run needs an estimated {} of memory and {} is available; make the network smaller, or pass --ignore-memory to try anyway",
-            footprint::human(need),
-            footprint::human(free)
+            os_memory::human(need),
+            os_memory::human(free)
         ))
         .into());
     }
@@ -336,7 +338,7 @@ fn validate(config_path: &Path, overrides: &Overrides) -> Result<(), Failure> {
         config.projections.len(),
         config.steps(),
         config.simulation.dt_ms,
-        footprint::human(footprint::estimate(&config))
+        os_memory::human(footprint::estimate(&config))
     ))
 }
 
@@ -620,7 +622,7 @@ fn run(
                 "{} steps{resumed} in {elapsed:.2} s on {threads} thread(s); {} synaptic events{}",
                 steps - first_step,
                 sim.synapse_events(),
-                footprint::peak_rss_mib()
+                os_memory::peak_rss_mib()
                     .map(|mb| format!("; peak RSS {mb} MiB"))
                     .unwrap_or_default()
             );

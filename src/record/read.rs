@@ -13,7 +13,7 @@ use hdf5::{
     Attribute, Container, File, Group, IndexType, IterationOrder, Location, MinorErrorCode,
 };
 
-use crate::footprint;
+use crate::os_memory;
 use crate::record::error::ReadError;
 use crate::record::schema;
 
@@ -112,20 +112,20 @@ pub(crate) fn attr_names(loc: &Location) -> Result<Vec<String>, String> {
 
 /// Whether the values of the dataset `name` of `shape` (elements of
 /// `elem_bytes` bytes) can be read into memory: fewer bytes than the memory
-/// available ([`footprint::available`], else `isize::MAX`). A damaged file's
+/// available ([`os_memory::available`], else `isize::MAX`). A damaged file's
 /// shape can claim more than any machine has, and allocating for it would
 /// abort the process instead of failing the read.
 pub(crate) fn check_fits(name: &str, shape: &[usize], elem_bytes: usize) -> Result<(), String> {
     let bytes = shape
         .iter()
         .try_fold(elem_bytes as u64, |n, &d| n.checked_mul(d as u64));
-    let limit = footprint::available().unwrap_or(isize::MAX as u64);
+    let limit = os_memory::available().unwrap_or(isize::MAX as u64);
     match bytes {
         Some(bytes) if bytes <= limit => Ok(()),
         _ => Err(format!(
             "{name} has shape {shape:?}, {} of values, more than the {} of memory available (a damaged file?)",
-            bytes.map_or("more than 2^64 bytes".to_owned(), footprint::human),
-            footprint::human(limit)
+            bytes.map_or("more than 2^64 bytes".to_owned(), os_memory::human),
+            os_memory::human(limit)
         )),
     }
 }
