@@ -480,7 +480,18 @@ fn bad_per_neuron_values_are_one_error_naming_the_key() {
         "layers.n.tau_m_ms (neuron ",
     );
     // Keys of one value per layer say so.
-    for (kind, key) in [("izhikevich", "a"), ("adex", "tau_w_ms"), ("lif", "sigma")] {
+    let c = csv("izh-c.csv", &[-65.0, -65.0, 40.0, -65.0]);
+    rejects(
+        "izh-c.toml",
+        "izhikevich",
+        &format!("c = {}", file(&c)),
+        "layers.n.v_peak (neuron 2): must be > c (40), got 30",
+    );
+    for (kind, key) in [
+        ("izhikevich", "u_init"),
+        ("adex", "tau_w_ms"),
+        ("lif", "sigma"),
+    ] {
         rejects(
             &format!("{kind}-{key}.toml"),
             kind,
@@ -490,4 +501,59 @@ fn bad_per_neuron_values_are_one_error_naming_the_key() {
             ),
         );
     }
+}
+
+#[test]
+fn izhikevich_neurons_with_their_own_a_b_c_d_fire_as_alone() {
+    // The paper's five cells (Fig. 2: RS, IB, CH, FS, LTS) as five neurons
+    // of one layer, a, b, c, d from files: each neuron's voltage is, bit
+    // for bit at every step, that of a one-neuron layer with its numbers as
+    // constants, and u starts at b·v_init of its own b.
+    let cells = [
+        (0.02, 0.2, -65.0, 8.0),
+        (0.02, 0.2, -55.0, 4.0),
+        (0.02, 0.2, -50.0, 2.0),
+        (0.1, 0.2, -65.0, 2.0),
+        (0.02, 0.25, -65.0, 2.0),
+    ];
+    let column = |k: usize, name: &str| {
+        let values: Vec<f64> = cells.iter().map(|c| [c.0, c.1, c.2, c.3][k]).collect();
+        file(&csv(name, &values))
+    };
+    let head =
+        "[simulation]\nsteps = 300\ndt_ms = 0.5\n[layers.n]\nkind = \"izhikevich\"\ni_ext = 10.0\n";
+    let mut all = sim(&format!(
+        "{head}size = 5\na = {}\nb = {}\nc = {}\nd = {}\n",
+        column(0, "izh-a.csv"),
+        column(1, "izh-b.csv"),
+        column(2, "izh-c5.csv"),
+        column(3, "izh-d.csv")
+    ));
+    let mut alone: Vec<_> = cells
+        .iter()
+        .map(|(a, b, c, d)| {
+            sim(&format!(
+                "{head}size = 1\na = {a}\nb = {b}\nc = {c}\nd = {d}\n"
+            ))
+        })
+        .collect();
+    let u0 = all.read("n", "u").unwrap();
+    for (k, (_, b, _, _)) in cells.iter().enumerate() {
+        assert_eq!(u0[k], (b * -65.0f64) as f32, "u_init of neuron {k}");
+    }
+    let mut spikes = [0usize; 5];
+    for _ in 0..300 {
+        all.step();
+        let v = all.voltages("n");
+        let fired = all.spikes("n");
+        for (k, one) in alone.iter_mut().enumerate() {
+            one.step();
+            assert_eq!(v[k].to_bits(), one.voltages("n")[0].to_bits(), "neuron {k}");
+            assert_eq!(fired.contains(&(k as u32)), !one.spikes("n").is_empty());
+            spikes[k] += one.spikes("n").len();
+        }
+    }
+    // Every cell fires, and the fast-spiking one (a = 0.1) most.
+    assert!(spikes.iter().all(|&s| s > 0), "{spikes:?}");
+    assert!(spikes[3] > spikes[0], "{spikes:?}");
 }

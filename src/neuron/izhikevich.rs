@@ -63,11 +63,11 @@
 //! | key | default | unit | meaning |
 //! |---|---|---|---|
 //! | `size` | required | neurons | ≥ 1 |
-//! | `a` | 0.02 | 1/ms | rate of the recovery variable `u` |
-//! | `b` | 0.2 | — | sensitivity of `u` to `v` |
-//! | `c` | −65 | mV | reset voltage |
-//! | `d` | 8 | mV | jump of `u` at a spike |
-//! | `v_peak` | 30 | mV | spike cutoff, > `c` |
+//! | `a` † | 0.02 | 1/ms | rate of the recovery variable `u` |
+//! | `b` † | 0.2 | — | sensitivity of `u` to `v` |
+//! | `c` † | −65 | mV | reset voltage |
+//! | `d` † | 8 | mV | jump of `u` at a spike |
+//! | `v_peak` † | 30 | mV | spike cutoff, > `c` |
 //! | `v_init` | −65 | mV | initial voltage distribution, as LIF's |
 //! | `u_init` | `b · v_init` | mV | initial recovery (per neuron, from its `v_init`) |
 //! | `synapses.<name>` | `default`, instantaneous | | up to two named synaptic currents |
@@ -100,10 +100,12 @@ use bevy_ecs::schedule::{IntoScheduleConfigs, Schedule};
 use serde::{Deserialize, Serialize};
 
 use super::driver::{
-    self, Integrated, LayerInput, LayerStep, NeuronRows, Spare, column, reset_each, spawn_neurons,
+    self, BlockCoefs, Coefs, Integrated, LayerInput, LayerStep, NeuronRows, Spare, column,
+    neuron_key, reset_each, spawn_neurons,
 };
 use super::input::InputRing;
 use super::model::{LayerModel, NeuronModel, Recordable, Spawn, read_each};
+use super::per_row::PerRow;
 use super::recordables;
 use super::synaptic::{
     self, CURRENT_DRIVE, Current, Current2, Drive, ExternalCurrent, MembraneCurrent, SynapseConfig,
@@ -112,8 +114,8 @@ use super::synaptic::{
 use super::{Voltage, initial_voltages};
 use crate::layer::{InLayer, LayerSpikes, Spiked};
 use crate::param::{
-    ConfigError, Distribution, Map, PerNeuron, StepCurrent, Values, err, finite, layer_number,
-    layer_number_some,
+    ConfigError, Distribution, Map, PerNeuron, StepCurrent, Values, err, finite, layer_number_some,
+    resolve_all, validate_all,
 };
 use crate::step::Clock;
 use crate::step::StepSet;
@@ -138,21 +140,16 @@ pub struct Recovery(pub f32);
 pub struct IzhikevichConfig {
     /// Number of neurons (required, >= 1).
     pub size: usize,
-    /// Recovery rate `a` in 1/ms (default 0.02).
-    #[serde(deserialize_with = "layer_number")]
-    pub a: f64,
-    /// Recovery sensitivity `b` (default 0.2).
-    #[serde(deserialize_with = "layer_number")]
-    pub b: f64,
-    /// Reset voltage `c` in mV (default −65).
-    #[serde(deserialize_with = "layer_number")]
-    pub c: f64,
-    /// Recovery jump `d` at a spike in mV (default 8).
-    #[serde(deserialize_with = "layer_number")]
-    pub d: f64,
-    /// Spike cutoff in mV (default 30, > `c`).
-    #[serde(deserialize_with = "layer_number")]
-    pub v_peak: f64,
+    /// Recovery rate `a` in 1/ms (default 0.02); per neuron as [`PerNeuron`].
+    pub a: PerNeuron,
+    /// Recovery sensitivity `b` (default 0.2); per neuron as [`PerNeuron`].
+    pub b: PerNeuron,
+    /// Reset voltage `c` in mV (default −65); per neuron as [`PerNeuron`].
+    pub c: PerNeuron,
+    /// Recovery jump `d` at a spike in mV (default 8); per neuron as [`PerNeuron`].
+    pub d: PerNeuron,
+    /// Spike cutoff in mV (default 30, > `c`); per neuron as [`PerNeuron`].
+    pub v_peak: PerNeuron,
     /// Initial voltage distribution in mV (default: −65 for every neuron,
     /// the paper's `v=-65*ones`), e.g. `{ kind = "constant", value = -70.0 }`
     /// or `{ kind = "uniform", low = -70.0, high = -60.0 }`, drawn per
@@ -183,11 +180,11 @@ impl Default for IzhikevichConfig {
     fn default() -> Self {
         Self {
             size: 0,
-            a: 0.02,
-            b: 0.2,
-            c: -65.0,
-            d: 8.0,
-            v_peak: 30.0,
+            a: 0.02.into(),
+            b: 0.2.into(),
+            c: (-65.0).into(),
+            d: 8.0.into(),
+            v_peak: 30.0.into(),
             v_init: None,
             u_init: None,
             synapses: Map::new(),
@@ -205,6 +202,16 @@ pub struct IzhikevichParams {
     pub currents: Vec<SynapticCurrent>,
     /// `dt/2`, the half step of `v` (ms).
     pub half_dt: f32,
+    /// `(dt · a, b, c, d, v_peak)` of every neuron, or of each ([`Coefs`]).
+    pub coefs: Coefs<IzhCoef>,
+    /// `(v, u)` of each neuron at the start of the run, by index: where a
+    /// reset puts it back.
+    pub initial: Vec<[f32; 2]>,
+}
+
+/// One neuron's constants of the step: `dt · a`, `b`, `c` (mV), `d` (mV).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IzhCoef {
     /// `dt · a`.
     pub dt_a: f32,
     /// `b`.
@@ -215,9 +222,42 @@ pub struct IzhikevichParams {
     pub d: f32,
     /// `v_peak` (mV).
     pub v_peak: f32,
-    /// `(v, u)` of each neuron at the start of the run, by index: where a
-    /// reset puts it back.
-    pub initial: Vec<[f32; 2]>,
+}
+
+/// The keys of [`IzhikevichConfig`] that may differ between neurons, besides `i_ext`.
+const PARAMS: [&str; 5] = ["a", "b", "c", "d", "v_peak"];
+
+impl IzhikevichConfig {
+    /// The parameters named by `PARAMS`, with their keys.
+    fn params(&self) -> [(&'static str, &PerNeuron); 5] {
+        let p = [&self.a, &self.b, &self.c, &self.d, &self.v_peak];
+        std::array::from_fn(|k| (PARAMS[k], p[k]))
+    }
+
+    /// Checks one neuron's `[a, b, c, d, v_peak]` (`neuron` named in
+    /// messages) and gives its constants for time step `dt_ms`.
+    fn coef(
+        &self,
+        [a, b, c, d, v_peak]: [f64; 5],
+        dt_ms: f64,
+        key: &dyn Fn(&str) -> String,
+        neuron: Option<usize>,
+    ) -> Result<IzhCoef, ConfigError> {
+        let k = |f: &str| neuron_key(key, neuron, f);
+        for (f, v) in [("a", a), ("b", b), ("c", c), ("d", d), ("v_peak", v_peak)] {
+            finite(&k(f), v)?;
+        }
+        if v_peak <= c {
+            return err(format!("{}: must be > c ({c}), got {v_peak}", k("v_peak")));
+        }
+        Ok(IzhCoef {
+            dt_a: (dt_ms * a) as f32,
+            b: b as f32,
+            c: c as f32,
+            d: d as f32,
+            v_peak: v_peak as f32,
+        })
+    }
 }
 
 impl NeuronModel for Izhikevich {
@@ -289,22 +329,8 @@ impl LayerModel for IzhikevichConfig {
     }
 
     fn validate(&self, key: &dyn Fn(&str) -> String, _dt: f64) -> Result<(), ConfigError> {
-        for (k, v) in [
-            ("a", self.a),
-            ("b", self.b),
-            ("c", self.c),
-            ("d", self.d),
-            ("v_peak", self.v_peak),
-        ] {
-            finite(&key(k), v)?;
-        }
-        if self.v_peak <= self.c {
-            return err(format!(
-                "{}: must be > c ({}), got {}",
-                key("v_peak"),
-                self.c,
-                self.v_peak
-            ));
+        if let Some(values) = validate_all(self.params(), key)? {
+            self.coef(values, 1.0, key, None)?;
         }
         if let Some(d) = &self.v_init {
             d.validate(&key("v_init"))?;
@@ -317,14 +343,16 @@ impl LayerModel for IzhikevichConfig {
     }
 
     fn spawn(&self, at: Spawn<'_>) -> Result<Vec<Entity>, ConfigError> {
+        let values = resolve_all(self.params(), &at.draw(self.size))?;
         let Spawn {
             world,
             layer,
             index,
             seed,
             dt_ms,
-            ..
+            key,
         } = at;
+        let coefs = Coefs::new(&values, self.size, |i, v| self.coef(v, dt_ms, key, i))?;
         let v0 = initial_voltages(
             self.v_init.as_ref(),
             &Values::Same(V_INIT.into()),
@@ -334,7 +362,13 @@ impl LayerModel for IzhikevichConfig {
         );
         let initial: Vec<[f32; 2]> = v0
             .into_iter()
-            .map(|v| [v, self.u_init.unwrap_or(self.b * f64::from(v)) as f32])
+            .enumerate()
+            .map(|(i, v)| {
+                [
+                    v,
+                    self.u_init.unwrap_or(values[1].at(i) * f64::from(v)) as f32,
+                ]
+            })
             .collect();
         let members = spawn_neurons(world, layer, self.size, &self.synaptic_currents(), |i| {
             let [v, u] = initial[i as usize];
@@ -347,11 +381,7 @@ impl LayerModel for IzhikevichConfig {
                 .map(|(_, s)| SynapticCurrent::new(s, dt_ms))
                 .collect(),
             half_dt: (dt_ms / 2.0) as f32,
-            dt_a: (dt_ms * self.a) as f32,
-            b: self.b as f32,
-            c: self.c as f32,
-            d: self.d as f32,
-            v_peak: self.v_peak as f32,
+            coefs,
             initial,
         };
         world.entity_mut(layer).insert(params);
@@ -415,7 +445,8 @@ pub fn update(
     let run = |step: &LayerStep<Consts>, out: &mut Vec<(Entity, u32)>, rows: NeuronRows<Own>| {
         let (Consts { p, drive }, li) = (&step.model, &step.input);
         li.run_blocks(out, rows, |b| {
-            step_block(p, *drive, b.integrate(&p.currents, li.ext, li.zero))
+            let coefs = p.coefs.block(b.first, b.s.len());
+            step_block(p, coefs, *drive, b.integrate(&p.currents, li.ext, li.zero))
         });
     };
     driver::step_tables(tables, &steps, run, &mut fired, &mut lists);
@@ -425,23 +456,53 @@ pub fn update(
 /// The membrane step of a block; returns its number of spikes. Where the CPU has AVX2 (checked at run time) the same
 /// code is compiled for it: the same IEEE operations in the same order (no
 /// fused multiply-add), so the results are identical either way.
-fn step_block(p: &IzhikevichParams, drive: [Drive; 2], cols: Integrated<Own>) -> usize {
+fn step_block(
+    p: &IzhikevichParams,
+    coefs: BlockCoefs<IzhCoef>,
+    drive: [Drive; 2],
+    cols: Integrated<Own>,
+) -> usize {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU supports AVX2, checked just above.
-        return unsafe { step_block_avx2(p, drive, cols) };
+        return unsafe { step_block_avx2(p, coefs, drive, cols) };
     }
-    step_block_portable(p, drive, cols)
+    step_block_portable(p, coefs, drive, cols)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn step_block_avx2(p: &IzhikevichParams, drive: [Drive; 2], cols: Integrated<Own>) -> usize {
-    step_block_portable(p, drive, cols)
+fn step_block_avx2(
+    p: &IzhikevichParams,
+    coefs: BlockCoefs<IzhCoef>,
+    drive: [Drive; 2],
+    cols: Integrated<Own>,
+) -> usize {
+    step_block_portable(p, coefs, drive, cols)
+}
+
+/// [`membrane`] for the block's synaptic currents and its constants, one
+/// for all rows or each row's.
+#[inline(always)]
+fn step_block_portable(
+    p: &IzhikevichParams,
+    coefs: BlockCoefs<IzhCoef>,
+    drive: [Drive; 2],
+    cols: Integrated<Own>,
+) -> usize {
+    match coefs {
+        BlockCoefs::Same(c) => by_currents(p, c, drive, cols),
+        BlockCoefs::Each(c) => by_currents(p, c, drive, cols),
+    }
 }
 
 #[inline(always)]
-fn step_block_portable(p: &IzhikevichParams, drive: [Drive; 2], cols: Integrated<Own>) -> usize {
+fn by_currents<P: PerRow<IzhCoef>>(
+    p: &IzhikevichParams,
+    coefs: P,
+    drive: [Drive; 2],
+    cols: Integrated<Own>,
+) -> usize {
     let cond = drive != [CURRENT_DRIVE; 2];
     let two = cols.two();
     let Integrated {
@@ -452,10 +513,10 @@ fn step_block_portable(p: &IzhikevichParams, drive: [Drive; 2], cols: Integrated
         s,
     } = cols;
     match (two, cond) {
-        (false, false) => membrane::<false, false>(p, drive, j, j2, jm, v, u, s),
-        (false, true) => membrane::<false, true>(p, drive, j, j2, jm, v, u, s),
-        (true, false) => membrane::<true, false>(p, drive, j, j2, jm, v, u, s),
-        (true, true) => membrane::<true, true>(p, drive, j, j2, jm, v, u, s),
+        (false, false) => membrane::<false, false, _>(p, coefs, drive, j, j2, jm, v, u, s),
+        (false, true) => membrane::<false, true, _>(p, coefs, drive, j, j2, jm, v, u, s),
+        (true, false) => membrane::<true, false, _>(p, coefs, drive, j, j2, jm, v, u, s),
+        (true, true) => membrane::<true, true, _>(p, coefs, drive, j, j2, jm, v, u, s),
     }
 }
 
@@ -467,8 +528,9 @@ fn step_block_portable(p: &IzhikevichParams, drive: [Drive; 2], cols: Integrated
 /// (as in the LIF step).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn membrane<const TWO: bool, const COND: bool>(
+fn membrane<const TWO: bool, const COND: bool, P: PerRow<IzhCoef>>(
     p: &IzhikevichParams,
+    coefs: P,
     drive: [Drive; 2],
     j: &[Current],
     j2: &[Current2],
@@ -481,16 +543,10 @@ fn membrane<const TWO: bool, const COND: bool>(
     assert!(n <= driver::BLOCK && j.len() == n && u.len() == n && s.len() == n);
     assert!(!TWO || j2.len() == n);
     assert!(!COND || jm.len() == n);
+    assert!(n > 0 && coefs.covers(n));
     // Read once into locals: loaded inside the loop they keep it scalar.
-    let IzhikevichParams {
-        half_dt,
-        dt_a,
-        b,
-        c,
-        d,
-        v_peak,
-        ..
-    } = *p;
+    let half_dt = p.half_dt;
+    let alike = coefs.at(0);
     let [
         Drive {
             reversal: e0,
@@ -504,6 +560,13 @@ fn membrane<const TWO: bool, const COND: bool>(
     // u16: a block (`BLOCK` rows) cannot overflow it.
     let mut count = 0u16;
     for k in 0..n {
+        let IzhCoef {
+            dt_a,
+            b,
+            c,
+            d,
+            v_peak,
+        } = if P::ALIKE { alike } else { coefs.at(k) };
         let (v0, u0) = (v[k].0, u[k].0);
         let (g0, g1) = (j[k].0, if TWO { j2[k].0 } else { 0.0 });
         let i0 = if COND { g0 * (e0 - c0 * v0) } else { g0 };
