@@ -678,13 +678,19 @@ mod tests {
         let p = IzhikevichParams {
             currents: Vec::new(),
             half_dt: 0.5,
-            dt_a: 0.02,
-            b: 0.2,
-            c: -55.0,
-            d: 4.0,
-            v_peak: 30.0,
+            coefs: Coefs {
+                same: IzhCoef {
+                    dt_a: 0.02,
+                    b: 0.2,
+                    c: -55.0,
+                    d: 4.0,
+                    v_peak: 30.0,
+                },
+                each: Vec::new(),
+            },
             initial: Vec::new(),
         };
+        let coefs = || p.coefs.block(0, n);
         let drive = [
             CURRENT_DRIVE,
             Drive {
@@ -715,9 +721,9 @@ mod tests {
                 };
                 spikes += if avx2 {
                     // SAFETY: AVX2 was detected above.
-                    unsafe { step_block_avx2(&p, drive, cols) }
+                    unsafe { step_block_avx2(&p, coefs(), drive, cols) }
                 } else {
-                    step_block_portable(&p, drive, cols)
+                    step_block_portable(&p, coefs(), drive, cols)
                 };
             }
             let bits = |x: f32| x.to_bits();
