@@ -528,7 +528,7 @@ impl Simulation {
         q.iter(&self.world)
             .find(|(p, _)| p.name == projection)
             .map(|(_, w)| w.clone())
-            .ok_or_else(|| self.no_such("projection", projection, self.projection_names()))
+            .ok_or_else(|| no_such("projection", projection, &self.projection_names()))
     }
 
     /// Replaces the weights of `projection` (storage order, as
@@ -551,7 +551,7 @@ impl Simulation {
         let (_, mut w) = q
             .iter_mut(&mut self.world)
             .find(|(p, _)| p.name == projection)
-            .ok_or_else(|| Self::no_such_in("projection", projection, &names))?;
+            .ok_or_else(|| no_such("projection", projection, &names))?;
         let dst = w.values_mut();
         if dst.len() != values.len() {
             return Err(format!(
@@ -574,9 +574,7 @@ impl Simulation {
         what: &str,
         set: impl Fn(&mut EntityWorldMut, f32) -> bool,
     ) -> Result<(), String> {
-        let e = self
-            .try_layer(layer)
-            .ok_or_else(|| self.no_such("layer", layer, self.layer_names()))?;
+        let e = self.find_layer(layer)?;
         let members = self.world.get::<Layer>(e).expect("layer").members.clone();
         if members.len() != values.len() {
             return Err(format!(
@@ -628,8 +626,7 @@ impl Simulation {
 
     /// The intensities of encoder layer `layer`.
     pub fn intensities(&mut self, layer: &str) -> Result<Vec<f32>, String> {
-        self.try_layer(layer)
-            .ok_or_else(|| self.no_such("layer", layer, self.layer_names()))?;
+        self.find_layer(layer)?;
         let x = self.per_neuron(layer, |e| e.get::<Intensity>().map(|i| i.0));
         x.into_iter()
             .collect::<Option<_>>()
@@ -638,9 +635,7 @@ impl Simulation {
 
     /// Sets the shared threshold σ of layer `layer` (mV).
     pub fn set_sigma(&mut self, layer: &str, sigma: f64) -> Result<(), String> {
-        let e = self
-            .try_layer(layer)
-            .ok_or_else(|| self.no_such("layer", layer, self.layer_names()))?;
+        let e = self.find_layer(layer)?;
         let mut t = self
             .world
             .get_mut::<LayerThreshold>(e)
@@ -651,9 +646,7 @@ impl Simulation {
 
     /// The shared threshold σ of layer `layer` (mV), or an error.
     pub fn try_sigma(&mut self, layer: &str) -> Result<f64, String> {
-        let e = self
-            .try_layer(layer)
-            .ok_or_else(|| self.no_such("layer", layer, self.layer_names()))?;
+        let e = self.find_layer(layer)?;
         self.world
             .get::<LayerThreshold>(e)
             .map(|t| t.sigma)
@@ -662,20 +655,14 @@ impl Simulation {
 
     /// The spikes of the last step of layer `layer`, or an error.
     pub fn try_spikes(&mut self, layer: &str) -> Result<Vec<u32>, String> {
-        self.try_layer(layer)
-            .ok_or_else(|| self.no_such("layer", layer, self.layer_names()))?;
+        self.find_layer(layer)?;
         Ok(self.spikes(layer))
     }
 
-    fn no_such(&self, what: &str, name: &str, names: Vec<String>) -> String {
-        Self::no_such_in(what, name, &names)
-    }
-
-    fn no_such_in(what: &str, name: &str, names: &[String]) -> String {
-        format!(
-            "no {what} '{name}' in this config; there are: {}",
-            names.join(", ")
-        )
+    /// The entity of layer `layer`, or an error naming the layers.
+    fn find_layer(&mut self, layer: &str) -> Result<Entity, String> {
+        self.try_layer(layer)
+            .ok_or_else(|| no_such("layer", layer, &self.layer_names()))
     }
 
     /// Voltages of a neuron layer after the last step (mV).
@@ -709,4 +696,12 @@ impl Simulation {
             .expect("a layer with a threshold σ")
             .sigma
     }
+}
+
+/// The error for an unknown `what` (layer, projection) `name`, listing `names`.
+fn no_such(what: &str, name: &str, names: &[String]) -> String {
+    format!(
+        "no {what} '{name}' in this config; there are: {}",
+        names.join(", ")
+    )
 }

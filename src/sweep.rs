@@ -175,12 +175,9 @@ fn check_axes(file: &SweepFile) -> Result<(), ConfigError> {
             }
         }
     }
-    if let Some(((k0, v0), (k, v))) = file.zip.first().and_then(|first| {
-        file.zip
-            .iter()
-            .find(|(_, v)| v.len() != first.1.len())
-            .map(|o| (first, o))
-    }) {
+    if let Some((k0, v0)) = file.zip.first()
+        && let Some((k, v)) = file.zip.iter().find(|(_, v)| v.len() != v0.len())
+    {
         return err(format!(
             "zip.\"{k}\": {} values, but zip.\"{k0}\" has {}; zipped axes have equal lengths",
             v.len(),
